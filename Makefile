@@ -1,0 +1,42 @@
+# Stratum. `make demo` and `make test` are all a new machine needs (Python 3.11+).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-local
+
+.PHONY: demo test test-fast lint bench install clean run
+
+$(STAMP): requirements/base.txt requirements/local.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/local.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: install, migrate SQLite, load the protocol, seed if empty, run web + Celery worker (Ctrl-C stops both)
+demo: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_protocol
+	$(PY) manage.py seed_demo --participants 60 --seed 2013 --if-empty
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	bash scripts/run_demo.sh
+
+## test: the whole suite on SQLite
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## lint: ruff and mypy
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+## bench: the benchmarks (speed is measured here, never asserted in tests)
+bench: $(STAMP)
+	$(PY) benchmarks/mmrm.py
+	$(PY) benchmarks/randomization.py
+	$(PY) benchmarks/forms.py
+
+clean:
+	rm -rf var db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

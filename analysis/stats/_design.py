@@ -1,0 +1,238 @@
+"""Formula machinery: patsy designs, SAS-style names, Type 3 hypotheses and LS-mean grids.
+
+patsy builds the design with the reference levels the user chose (``C(x, Treatment('PBO'))``).
+SAS's Type 3 hypotheses and LS-means are defined on a different parametrisation of the same
+column space: class effects averaged with equal weights, covariates at 0 (Type 3) or at their
+means (LS-means). Both are computed here by rebuilding the design in that parametrisation and
+mapping it back onto the user's coefficients.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import patsy
+from numpy.typing import NDArray
+
+from analysis.stats.errors import NotEstimableError
+
+FloatArray = NDArray[np.float64]
+
+_C_CALL = re.compile(r"^C\(\s*([^,()]+?)\s*(?:,.*)?\)$")
+_T_LEVEL = re.compile(r"\[T\.(.*)\]$")
+
+
+def sas_effect_name(patsy_factor_or_term: str) -> str:
+    """`C(ARMCD, Treatment('PBO')):C(AVISIT)` -> `ARMCD*AVISIT` (SAS's effect spelling)."""
+    parts = patsy_factor_or_term.split(":")
+    out = []
+    for part in parts:
+        match = _C_CALL.match(part.strip())
+        out.append(match.group(1) if match else part.strip())
+    return "*".join(out)
+
+
+def sas_coefficient_name(patsy_column: str) -> str:
+    """`C(ARMCD, Treatment('PBO'))[T.TRT]` -> `ARMCD[TRT]`; interactions keep patsy's `:`."""
+    out = []
+    for part in _split_interaction(patsy_column):
+        level = ""
+        level_match = _T_LEVEL.search(part)
+        if level_match:
+            level = f"[{level_match.group(1)}]"
+            part = part[: level_match.start()]
+        elif part.endswith("]") and "[" in part:
+            cut = part.rindex("[")
+            level = part[cut:]
+            part = part[:cut]
+        out.append(sas_effect_name(part) + level)
+    return ":".join(out)
+
+
+def _split_interaction(name: str) -> list[str]:
+    # Split on ':' that are not inside brackets or parentheses (levels may contain ':').
+    parts, depth, current = [], 0, []
+    for ch in name:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == ":" and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def factor_variables(code: str, columns: Sequence[str]) -> list[str]:
+    """Data columns a patsy factor's Python code refers to."""
+    try:
+        tree = ast.parse(code, mode="eval")
+    except SyntaxError:
+        return [c for c in columns if c == code]
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return [c for c in columns if c in names]
+
+
+@dataclass(frozen=True, eq=False)
+class FormulaVariables:
+    """Which data columns the right-hand side uses, split into class and numeric variables."""
+
+    categorical: tuple[str, ...]
+    numeric: tuple[str, ...]
+
+
+def formula_variables(design_info: patsy.DesignInfo, columns: Sequence[str]) -> FormulaVariables:
+    categorical: list[str] = []
+    numeric: list[str] = []
+    for factor, info in design_info.factor_infos.items():
+        target = categorical if info.type == "categorical" else numeric
+        for var in factor_variables(factor.code, columns):
+            if var not in target:
+                target.append(var)
+    # A variable used both ways is a class variable for grids (its levels are enumerated).
+    numeric = [v for v in numeric if v not in categorical]
+    return FormulaVariables(tuple(categorical), tuple(numeric))
+
+
+def term_columns(design_info: patsy.DesignInfo) -> dict[str, slice]:
+    """Patsy term name -> its slice of design columns (Intercept included)."""
+    return {term.name(): sl for term, sl in design_info.term_slices.items()}
+
+
+def type3_matrices(
+    design_info: patsy.DesignInfo, data: pd.DataFrame, x: FloatArray, eval_env: patsy.EvalEnvironment
+) -> dict[str, FloatArray]:
+    """SAS Type 3 hypothesis matrix (rows x p, on the user's coefficients) for each term.
+
+    The design is rebuilt with sum-to-zero coding for every class factor and raw values for
+    numeric factors; in that parametrisation a term's own coefficients are exactly SAS's Type 3
+    hypothesis (class effects averaged, covariates at 0). With X_user = X_sum T, the hypothesis
+    on the user's coefficients is T restricted to the term's rows.
+    """
+    n = len(data)
+    blocks: list[FloatArray] = []
+    spans: dict[str, slice] = {}
+    bases: dict[str, FloatArray] = {}
+    start = 0
+    references = _reference_levels(design_info)
+    for term in design_info.terms:
+        cols = np.ones((n, 1))
+        basis = np.ones((1, 1))
+        for factor in term.factors:
+            info = design_info.factor_infos[factor]
+            values = np.asarray(
+                patsy.dmatrix("0 + " + factor.code, data, eval_env=eval_env, NA_action="raise"),
+                dtype=float,
+            )
+            if info.type == "categorical":
+                ref = references.get(factor, values.shape[1] - 1)
+                keep = [j for j in range(values.shape[1]) if j != ref]
+                values = values[:, keep] - values[:, [ref]]
+                # Effect-coded coefficients are level-minus-mean; SAS's Type 3 rows are
+                # level-minus-reference (I + 11' in this basis). The basis matters: the
+                # multi-df Satterthwaite df is not invariant to non-orthogonal changes of L.
+                k = len(keep)
+                fbasis = np.eye(k) + np.ones((k, k))
+            else:
+                fbasis = np.eye(values.shape[1])
+            cols = (cols[:, :, None] * values[:, None, :]).reshape(n, -1)
+            basis = np.kron(basis, fbasis)
+        blocks.append(cols)
+        spans[term.name()] = slice(start, start + cols.shape[1])
+        bases[term.name()] = basis
+        start += cols.shape[1]
+    x_sum = np.hstack(blocks)
+    p = x.shape[1]
+    if x_sum.shape[1] != p or np.linalg.matrix_rank(x_sum) != p:
+        raise NotEstimableError(
+            "Type 3 tests need a hierarchical formula (every interaction's lower-order terms "
+            "present); this formula's terms do not span the same space under effect coding."
+        )
+    tmat, *_ = np.linalg.lstsq(x_sum, x, rcond=None)
+    scale = max(1.0, float(np.max(np.abs(x))))
+    if np.max(np.abs(x_sum @ tmat - x)) > 1e-8 * scale:
+        raise NotEstimableError(
+            "Type 3 tests need a hierarchical formula: the effect-coded design does not "
+            "reproduce the model's design."
+        )
+    return {
+        name: np.asarray(bases[name] @ tmat[sl], dtype=float)
+        for name, sl in spans.items()
+        if name != "Intercept"
+    }
+
+
+def _reference_levels(design_info: patsy.DesignInfo) -> dict[Any, int]:
+    """Index of each class factor's reference level (the all-zero row of its treatment
+    contrast), which SAS puts last in its Type 3 rows. Factors with other codings fall back to
+    the last level, SAS's default reference."""
+    out: dict[Any, int] = {}
+    for subterms in design_info.term_codings.values():
+        for sub in subterms:
+            for factor, contrast in sub.contrast_matrices.items():
+                mat = np.asarray(contrast.matrix)
+                zero_rows = np.flatnonzero(np.all(mat == 0.0, axis=1))
+                if mat.shape[1] == mat.shape[0] - 1 and len(zero_rows) == 1:
+                    out.setdefault(factor, int(zero_rows[0]))
+    return out
+
+
+def _levels(series: pd.Series) -> list[Any]:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series.dropna().unique())
+        return [c for c in series.cat.categories if c in present]
+    return sorted(series.dropna().unique().tolist())
+
+
+def lsmean_weights(
+    design_info: patsy.DesignInfo,
+    data: pd.DataFrame,
+    variables: FormulaVariables,
+    specs: str | Sequence[str],
+    at: Mapping[str, Any] | None,
+) -> pd.DataFrame:
+    """L rows for LS-means: one per combination of the spec levels (SAS LSMEANS convention).
+
+    Class variables not in `specs` are averaged with equal weights over their levels; numeric
+    variables sit at their mean over the analysis rows unless `at` gives a value. Derived terms
+    are evaluated at those values (I(x**2) at mean(x)**2, as emmeans does; SAS has no derived
+    terms and would use the mean of a precomputed x2 column instead).
+    """
+    spec_vars = [s.strip() for s in specs.split("*")] if isinstance(specs, str) else list(specs)
+    at = dict(at or {})
+    for var in spec_vars:
+        if var not in variables.categorical:
+            raise NotEstimableError(
+                f"LS-means are defined for class variables; {var!r} is not a class variable in "
+                f"this formula (class variables: {list(variables.categorical)}). Use at= for "
+                "numeric values."
+            )
+    grid_axes: dict[str, list[Any]] = {}
+    for var in variables.categorical:
+        if var in at and var not in spec_vars:
+            grid_axes[var] = [at[var]]
+        else:
+            grid_axes[var] = _levels(data[var])
+    rows = list(itertools.product(*grid_axes.values()))
+    grid = pd.DataFrame(rows, columns=list(grid_axes))
+    for var in variables.numeric:
+        grid[var] = float(at[var]) if var in at else float(data[var].mean())
+    for var, value in at.items():
+        if var not in grid.columns:
+            raise NotEstimableError(f"at= names {var!r}, which the formula does not use.")
+    xg = patsy.build_design_matrices([design_info], grid, return_type="dataframe")[0]
+    xg.index = pd.MultiIndex.from_frame(grid[spec_vars]) if len(spec_vars) > 1 else pd.Index(
+        grid[spec_vars[0]], name=spec_vars[0]
+    )
+    weights = xg.groupby(level=list(range(len(spec_vars))), sort=False).mean()
+    return weights

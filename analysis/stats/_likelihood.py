@@ -1,0 +1,167 @@
+"""Exact (restricted) likelihood of the MMRM from per-missingness-pattern sufficient statistics.
+
+Subjects that were observed at the same set of repeated-effect levels share one covariance
+matrix V_p, so every quantity the likelihood needs is linear in the per-pattern cross-products
+
+    A_p[j, k] = sum_i x_ij x_ik'     B_p[j, k] = sum_i x_ij y_ik     C_p[j, k] = sum_i y_ij y_ik
+
+(j, k = levels). They are computed once, after which one likelihood evaluation costs
+O(patterns x levels^2 x p^2) whatever the number of subjects.
+
+Patterns are stored *padded* to the full level set: V_p is embedded in an m x m matrix whose
+unobserved rows and columns are the identity, and its inverse is masked back to zero there. That
+turns the per-pattern loop into batched numpy calls (one Cholesky for all patterns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from analysis.stats.errors import NonPositiveDefiniteCovarianceError
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.intp]
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True, eq=False)
+class PatternStatistics:
+    """Sufficient statistics of the data, grouped by missingness pattern."""
+
+    masks: BoolArray  # (P, m): level observed in pattern
+    counts: FloatArray  # (P,): subjects with the pattern
+    xx: FloatArray  # (P, m, m, p, p)
+    xy: FloatArray  # (P, m, m, p)
+    yy: FloatArray  # (P, m, m)
+    n_obs: int
+    n_subjects: int
+    n_coef: int
+    subject_pattern: IntArray  # (n_subjects,): pattern of each subject (row order of `subject_codes`)
+
+    @property
+    def pair_mask(self) -> BoolArray:
+        return self.masks[:, :, None] & self.masks[:, None, :]
+
+
+def pattern_statistics(
+    y: FloatArray, x: FloatArray, subject: IntArray, level: IntArray, n_levels: int
+) -> PatternStatistics:
+    """Group observations by subject and pattern; `subject` and `level` are 0-based codes."""
+    n_subjects = int(subject.max()) + 1
+    p = x.shape[1]
+    # Dense subject x level arrays with zeros where unobserved: zeros contribute nothing to the
+    # cross-products, so the padded statistics are correct without any masking.
+    yd = np.zeros((n_subjects, n_levels))
+    xd = np.zeros((n_subjects, n_levels, p))
+    seen = np.zeros((n_subjects, n_levels), dtype=bool)
+    yd[subject, level] = y
+    xd[subject, level] = x
+    seen[subject, level] = True
+    patterns, subject_pattern = np.unique(seen, axis=0, return_inverse=True)
+    subject_pattern = subject_pattern.ravel()
+    n_pat = patterns.shape[0]
+    counts = np.bincount(subject_pattern, minlength=n_pat).astype(float)
+    xx = np.empty((n_pat, n_levels, n_levels, p, p))
+    xy = np.empty((n_pat, n_levels, n_levels, p))
+    yy = np.empty((n_pat, n_levels, n_levels))
+    order = np.argsort(subject_pattern, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(counts).astype(int)])
+    for g in range(n_pat):
+        idx = order[bounds[g] : bounds[g + 1]]
+        # One BLAS matrix product per pattern instead of an einsum over subjects.
+        z = xd[idx].reshape(len(idx), n_levels * p)
+        yg = yd[idx]
+        xx[g] = (z.T @ z).reshape(n_levels, p, n_levels, p).transpose(0, 2, 1, 3)
+        xy[g] = (z.T @ yg).reshape(n_levels, p, n_levels).transpose(0, 2, 1)
+        yy[g] = yg.T @ yg
+    return PatternStatistics(
+        masks=patterns.astype(bool),
+        counts=counts,
+        xx=xx,
+        xy=xy,
+        yy=yy,
+        n_obs=len(y),
+        n_subjects=n_subjects,
+        n_coef=p,
+        subject_pattern=subject_pattern,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """The likelihood and its by-products at one covariance matrix."""
+
+    objective: float  # -2 (restricted) log likelihood, SAS scale
+    beta: FloatArray
+    cov_beta: FloatArray  # (X' V^-1 X)^-1
+    w: FloatArray  # (P, m, m) padded V_p^-1
+    residual_cross: FloatArray  # (P, m, m): sum_i r_i r_i' per pattern
+
+
+def evaluate(stats: PatternStatistics, sigma: FloatArray, reml: bool) -> Evaluation:
+    """-2 log likelihood (REML or ML) with beta profiled out."""
+    pair = stats.pair_mask
+    m = sigma.shape[0]
+    vpad = np.where(pair, sigma[None, :, :], np.eye(m)[None, :, :])
+    try:
+        chol = np.linalg.cholesky(vpad)
+    except np.linalg.LinAlgError as exc:
+        raise NonPositiveDefiniteCovarianceError(
+            "The residual covariance matrix is not positive definite for at least one "
+            "missingness pattern."
+        ) from exc
+    logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    w = np.linalg.inv(vpad) * pair
+    xtwx = np.einsum("pjk,pjkab->ab", w, stats.xx)
+    xtwy = np.einsum("pjk,pjka->a", w, stats.xy)
+    ytwy = float(np.einsum("pjk,pjk->", w, stats.yy))
+    try:
+        chol_x = np.linalg.cholesky(xtwx)
+    except np.linalg.LinAlgError as exc:
+        raise NonPositiveDefiniteCovarianceError(
+            "X' V^-1 X is not positive definite: the design is rank deficient for this "
+            "covariance."
+        ) from exc
+    cov_beta = np.linalg.inv(xtwx)
+    cov_beta = (cov_beta + cov_beta.T) / 2.0
+    beta = cov_beta @ xtwy
+    quad = ytwy - float(beta @ xtwy)
+    n, p = stats.n_obs, stats.n_coef
+    obj = float(stats.counts @ logdet) + quad
+    if reml:
+        obj += (n - p) * LOG_2PI + 2.0 * float(np.log(np.diag(chol_x)).sum())
+    else:
+        obj += n * LOG_2PI
+    xb = np.einsum("pjka,a->pjk", stats.xy, beta)
+    resid = (
+        stats.yy
+        - xb
+        - xb.transpose(0, 2, 1)
+        + np.einsum("pjkab,a,b->pjk", stats.xx, beta, beta)
+    )
+    return Evaluation(objective=obj, beta=beta, cov_beta=cov_beta, w=w, residual_cross=resid)
+
+
+def gradient_matrix(stats: PatternStatistics, ev: Evaluation, reml: bool) -> FloatArray:
+    """G (m x m) with d(-2 l)/d theta_k = sum(dSigma/dtheta_k * G) for any parametrisation.
+
+    d(-2 l) = tr(V^-1 dV) - r'V^-1 dV V^-1 r - [REML] tr(C X'V^-1 dV V^-1 X), summed by pattern.
+    """
+    inner = ev.residual_cross
+    if reml:
+        inner = inner + np.einsum("ab,pjkab->pjk", ev.cov_beta, stats.xx)
+    g = stats.counts[:, None, None] * ev.w - ev.w @ inner @ ev.w
+    return np.asarray(g.sum(axis=0), dtype=float)
+
+
+def cov_beta_derivatives(stats: PatternStatistics, ev: Evaluation, dsig: FloatArray) -> FloatArray:
+    """d(X'V^-1X)^-1 / d theta_k = C (X'V^-1 dV_k V^-1 X) C, shape (k, p, p)."""
+    wdw = np.einsum("pij,kjl,plm->kpim", ev.w, dsig, ev.w)
+    q = np.einsum("kpjl,pjlab->kab", wdw, stats.xx)
+    c = ev.cov_beta
+    return np.asarray(np.einsum("ab,kbc,cd->kad", c, q, c), dtype=float)

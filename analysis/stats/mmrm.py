@@ -1,0 +1,659 @@
+"""Mixed model for repeated measures (MMRM) matching SAS PROC MIXED with a REPEATED statement.
+
+    fit_mmrm(data, "chg ~ trt * week", subject="id", visit="vis", covariance="ar1")
+
+is SAS's
+
+    PROC MIXED METHOD=REML; CLASS id vis; MODEL chg = trt week trt*week / SOLUTION;
+    REPEATED vis / SUBJECT=id TYPE=AR(1);
+
+statsmodels' MixedLM only has sigma^2 I residuals and GEE is a moment method, so the residual
+(R-side) covariance model is implemented here: exact REML/ML with beta profiled out, computed from
+per-missingness-pattern sufficient statistics (see _likelihood.py) so that one likelihood
+evaluation costs the same for 60 or 100,000 subjects.
+
+Optimisation (documented fallback): L-BFGS-B on an unconstrained parametrisation with the
+analytic gradient, then Newton steps with a finite-difference Hessian until SAS's relative
+convergence criterion g'H^-1g < 1e-8 holds. If that fails, BFGS and then Nelder-Mead are tried
+from the best point so far, each followed by the same Newton polish. If none converges,
+ConvergenceError is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import patsy
+import scipy.linalg
+import scipy.optimize
+from numpy.typing import NDArray
+from scipy import stats as sps
+
+from analysis.stats import _design
+from analysis.stats._covariance import CovarianceStructure, dsigma, make_structure
+from analysis.stats._df import (
+    BetweenWithin,
+    between_within,
+    covariance_of_theta,
+    satterthwaite_1d,
+    satterthwaite_f,
+)
+from analysis.stats._likelihood import (
+    Evaluation,
+    PatternStatistics,
+    cov_beta_derivatives,
+    evaluate,
+    gradient_matrix,
+    pattern_statistics,
+)
+from analysis.stats.errors import (
+    ConvergenceError,
+    NonPositiveDefiniteCovarianceError,
+    NotEstimableError,
+    RankDeficientDesignError,
+    StatsError,
+    VisitLevelError,
+)
+
+FloatArray = NDArray[np.float64]
+DfMethod = Literal["between-within", "satterthwaite", "residual"]
+Method = Literal["reml", "ml"]
+
+DF_METHODS: tuple[str, ...] = ("between-within", "satterthwaite", "residual")
+
+# SAS's default convergence criterion (relative Hessian): g' H^-1 g < 1e-8.
+_CONVERGENCE_CRITERION = 1e-8
+
+
+@dataclass(frozen=True, eq=False)
+class MMRMResult:
+    """A fitted MMRM. Tables are DataFrames; everything else is plain numbers.
+
+    Attributes mirror SAS's listing: coefficients ("Solution for Fixed Effects"), neg2_loglik
+    ("-2 Res Log Likelihood"), aic/bic ("Fit Statistics"), covariance_parameters ("Covariance
+    Parameter Estimates"), covariance_matrix (the R matrix for a subject seen at every level).
+    """
+
+    formula: str
+    covariance: str
+    method: str
+    df_method: str
+    coefficients: pd.DataFrame
+    neg2_loglik: float
+    aic: float
+    bic: float
+    covariance_parameters: dict[str, float]
+    covariance_matrix: pd.DataFrame
+    converged: bool
+    optimizer: str
+    n_obs: int
+    n_subjects: int
+    n_dropped: int
+    n_patterns: int
+    # Internals the methods need; not part of the public contract.
+    _beta: FloatArray = field(repr=False)
+    _cov_beta: FloatArray = field(repr=False)
+    _dcov_beta: FloatArray | None = field(repr=False)
+    _cov_theta: FloatArray | None = field(repr=False)
+    _cov_theta_problem: str | None = field(repr=False)
+    _bw: BetweenWithin = field(repr=False)
+    _design_info: patsy.DesignInfo = field(repr=False)
+    _data: pd.DataFrame = field(repr=False)
+    _x: FloatArray = field(repr=False)
+    _eval_env: patsy.EvalEnvironment = field(repr=False)
+    _alpha: float = field(repr=False, default=0.05)
+
+    def covariance_parameter_se(self) -> dict[str, float]:
+        """Asymptotic SEs of the covariance parameters (SAS COVTEST: from 2 H^-1)."""
+        if self._cov_theta is None:
+            raise NonPositiveDefiniteCovarianceError(self._cov_theta_problem or "no cov(theta)")
+        se = np.sqrt(np.diag(self._cov_theta))
+        return dict(zip(self.covariance_parameters, map(float, se), strict=True))
+
+    # ----------------------------------------------------------------- linear combinations
+    @property
+    def term_names(self) -> list[str]:
+        return list(self._design_info.column_names)
+
+    def _as_l_matrix(self, l_spec: Any) -> tuple[FloatArray, list[Any]]:
+        names = self.term_names
+        if isinstance(l_spec, pd.DataFrame):
+            unknown = set(l_spec.columns) - set(names)
+            if unknown:
+                raise NotEstimableError(f"Unknown terms in L: {sorted(unknown)}")
+            mat = l_spec.reindex(columns=names, fill_value=0.0).to_numpy(dtype=float)
+            return mat, list(l_spec.index)
+        if isinstance(l_spec, (Mapping, pd.Series)):
+            items = dict(l_spec)
+            unknown = set(items) - set(names)
+            if unknown:
+                raise NotEstimableError(f"Unknown terms in L: {sorted(unknown)}; terms: {names}")
+            return np.array([[float(items.get(n, 0.0)) for n in names]]), [0]
+        mat = np.atleast_2d(np.asarray(l_spec, dtype=float))
+        if mat.shape[1] != len(names):
+            raise NotEstimableError(f"L has {mat.shape[1]} columns; the model has {len(names)}.")
+        return mat, list(range(mat.shape[0]))
+
+    def _df_for(self, l_mat: FloatArray) -> float:
+        if self.df_method == "residual":
+            return float(self.n_obs - len(self._beta))
+        if self.df_method == "between-within":
+            # SAS takes an ESTIMATE's df from one listed effect; for an arbitrary L we take the
+            # smallest df among the effects it involves, which is never anti-conservative.
+            used = np.any(np.abs(l_mat) > 0.0, axis=0)
+            dfs = np.asarray(self._bw.column_df)[used]
+            return float(dfs.min()) if dfs.size else float(self._bw.between_df)
+        if self._cov_theta is None or self._dcov_beta is None:
+            raise NonPositiveDefiniteCovarianceError(self._cov_theta_problem or "no cov(theta)")
+        if l_mat.shape[0] == 1:
+            return satterthwaite_1d(l_mat[0], self._cov_beta, self._dcov_beta, self._cov_theta)
+        return satterthwaite_f(l_mat, self._cov_beta, self._dcov_beta, self._cov_theta)
+
+    def estimate(self, l_spec: Any, level: float = 0.95) -> pd.DataFrame:
+        """Each row of L (array, {term: coef}, Series or DataFrame with term columns) as an
+        estimate with SE, df (the model's df method), t, two-sided p and CI."""
+        l_mat, labels = self._as_l_matrix(l_spec)
+        rows = []
+        for i, l_vec in enumerate(l_mat):
+            est = float(l_vec @ self._beta)
+            se = float(np.sqrt(l_vec @ self._cov_beta @ l_vec))
+            df = self._df_for(l_vec[None, :])
+            rows.append(_t_row(labels[i], est, se, df, level))
+        return pd.DataFrame(rows).set_index("label")
+
+    def contrast(self, l_spec: Any, level: float = 0.95) -> pd.DataFrame:
+        """Alias of estimate(): the rows of L one at a time (SAS ESTIMATE)."""
+        return self.estimate(l_spec, level=level)
+
+    def f_test(self, l_spec: Any) -> pd.DataFrame:
+        """Joint F test of all rows of L (SAS CONTRAST): num_df, den_df, F, p."""
+        l_mat, _ = self._as_l_matrix(l_spec)
+        return pd.DataFrame([self._f_row("contrast", l_mat)]).set_index("effect")
+
+    def _f_row(self, name: str, l_mat: FloatArray) -> dict[str, Any]:
+        rank = int(np.linalg.matrix_rank(l_mat))
+        if rank < l_mat.shape[0]:
+            # Keep a full-row-rank basis of the hypothesis (SAS does the same silently).
+            q, r, piv = scipy.linalg.qr(l_mat.T, pivoting=True)
+            l_mat = l_mat[np.sort(piv[:rank])]
+        lb = l_mat @ self._beta
+        m = l_mat @ self._cov_beta @ l_mat.T
+        f_stat = float(lb @ np.linalg.solve(m, lb)) / rank
+        den = self._df_for(l_mat)
+        p = float(sps.f.sf(f_stat, rank, den)) if np.isfinite(den) else float(sps.chi2.sf(f_stat * rank, rank))
+        return {"effect": name, "num_df": rank, "den_df": den, "F": f_stat, "p": p}
+
+    def type3(self) -> pd.DataFrame:
+        """Type 3 tests of fixed effects (SAS HTYPE=3): class effects averaged with equal
+        weights, covariates at 0. `effect` is the patsy term; `sas_effect` SAS's spelling."""
+        mats = _design.type3_matrices(self._design_info, self._data, self._x, self._eval_env)
+        rows = []
+        for name, l_mat in mats.items():
+            row = self._f_row(name, l_mat)
+            row["sas_effect"] = _design.sas_effect_name(name)
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["effect", "sas_effect", "num_df", "den_df", "F", "p"])
+
+    def lsmean_weights(
+        self, specs: str | Sequence[str], at: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """The L matrix behind lsmeans(): one row per level combination, one column per term."""
+        variables = _design.formula_variables(self._design_info, list(self._data.columns))
+        return _design.lsmean_weights(self._design_info, self._data, variables, specs, at)
+
+    def lsmeans(
+        self, specs: str | Sequence[str], at: Mapping[str, Any] | None = None, level: float = 0.95
+    ) -> pd.DataFrame:
+        """LS-means (SAS LSMEANS): equal weights over class levels, covariates at their means
+        over the analysis rows unless `at` gives values. `specs` like "AVISIT*ARMCD"."""
+        weights = self.lsmean_weights(specs, at)
+        out = self.estimate(weights.reset_index(drop=True), level=level)
+        out.index = weights.index
+        return out
+
+    def predict(self, newdata: pd.DataFrame) -> pd.DataFrame:
+        """Marginal predictions X beta for new rows, with their standard errors."""
+        x_new = np.asarray(
+            patsy.build_design_matrices([self._design_info], newdata, NA_action="raise")[0],
+            dtype=float,
+        )
+        pred = x_new @ self._beta
+        se = np.sqrt(np.einsum("ia,ab,ib->i", x_new, self._cov_beta, x_new))
+        return pd.DataFrame({"prediction": pred, "se": se}, index=newdata.index)
+
+    def design_row(self, values: Mapping[str, Any]) -> pd.Series:
+        """One design row for the given variable values (all formula variables needed)."""
+        frame = pd.DataFrame({k: [v] for k, v in values.items()})
+        x_row = patsy.build_design_matrices([self._design_info], frame, return_type="dataframe")[0]
+        return x_row.iloc[0]
+
+
+def _t_row(label: Any, est: float, se: float, df: float, level: float) -> dict[str, Any]:
+    t = est / se if se > 0 else float("inf")
+    dist: Any = sps.t(df) if np.isfinite(df) else sps.norm()
+    q = float(dist.ppf(0.5 + level / 2.0))
+    return {
+        "label": label,
+        "estimate": est,
+        "se": se,
+        "df": df,
+        "t": t,
+        "p": float(2.0 * dist.sf(abs(t))),
+        "ci_low": est - q * se,
+        "ci_high": est + q * se,
+    }
+
+
+# --------------------------------------------------------------------------------- fitting
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    data: pd.DataFrame
+    y: FloatArray
+    x: FloatArray
+    design_info: patsy.DesignInfo
+    subject_codes: NDArray[np.intp]
+    level_codes: NDArray[np.intp]
+    level_labels: list[Any]
+    coordinates: FloatArray
+    n_dropped: int
+
+
+def _prepare(
+    data: pd.DataFrame,
+    formula: str,
+    subject: str,
+    visit: str,
+    time: str | None,
+    covariance: str,
+    eval_env: patsy.EvalEnvironment,
+) -> _Prepared:
+    for col in [subject, visit] + ([time] if time else []):
+        if col not in data.columns:
+            raise VisitLevelError(f"Column {col!r} is not in the data.")
+    if covariance == "sp_pow" and time is None:
+        raise VisitLevelError("covariance='sp_pow' needs time= (SAS SP(POW)(time)).")
+    if covariance != "sp_pow" and time is not None:
+        raise VisitLevelError("time= is only used by covariance='sp_pow'.")
+    frame = data.reset_index(drop=True)
+    n_input = len(frame)
+    keys = [subject, visit] + ([time] if time else [])
+    frame = frame.loc[frame[keys].notna().all(axis=1)]
+    try:
+        y_df, x_df = patsy.dmatrices(
+            formula, frame, eval_env=eval_env, NA_action="drop", return_type="dataframe"
+        )
+    except patsy.PatsyError as exc:
+        raise StatsError(f"Cannot build the design from {formula!r}: {exc}") from exc
+    if y_df.shape[1] != 1:
+        raise StatsError(f"The formula {formula!r} must have exactly one numeric outcome.")
+    frame = frame.loc[x_df.index].reset_index(drop=True)
+    n_dropped = n_input - len(frame)
+    if len(frame) == 0:
+        raise StatsError("No complete rows remain after dropping missing outcome/covariates.")
+    x = x_df.to_numpy(dtype=float)
+    _check_rank(x, list(x_df.columns))
+
+    subject_codes, _ = pd.factorize(frame[subject], sort=True)
+    if covariance == "sp_pow":
+        assert time is not None
+        times = pd.to_numeric(frame[time], errors="coerce")
+        if times.isna().any():
+            raise VisitLevelError(f"time column {time!r} must be numeric for SP(POW).")
+        level_codes, uniques = pd.factorize(times, sort=True)
+        labels: list[Any] = list(uniques)
+        coords = np.asarray(uniques, dtype=float)
+        if len(labels) > 2000:
+            raise VisitLevelError(
+                f"SP(POW) with {len(labels)} distinct times is not supported (limit 2000)."
+            )
+        dup_keys = [subject, time]
+    else:
+        labels = _design._levels(frame[visit])
+        lookup = {lvl: i for i, lvl in enumerate(labels)}
+        level_codes = frame[visit].map(lookup).to_numpy()
+        coords = np.arange(len(labels), dtype=float)
+        dup_keys = [subject, visit]
+    dups = frame.duplicated(dup_keys, keep=False)
+    if dups.any():
+        first = frame.loc[dups, dup_keys].iloc[0].tolist()
+        raise VisitLevelError(
+            f"{int(dups.sum())} rows repeat a (subject, {dup_keys[1]}) pair, e.g. {first}: each "
+            "subject may have at most one row per repeated-effect level."
+        )
+    if len(labels) < 2 and covariance not in ("cs",):
+        raise VisitLevelError(
+            f"The repeated effect {visit!r} has {len(labels)} level(s); covariance "
+            f"{covariance!r} needs at least 2."
+        )
+    return _Prepared(
+        data=frame,
+        y=y_df.to_numpy(dtype=float).ravel(),
+        x=x,
+        design_info=x_df.design_info,
+        subject_codes=np.asarray(subject_codes, dtype=np.intp),
+        level_codes=np.asarray(level_codes, dtype=np.intp),
+        level_labels=labels,
+        coordinates=coords,
+        n_dropped=n_dropped,
+    )
+
+
+def _check_rank(x: FloatArray, names: list[str]) -> None:
+    # Pivoted QR names the aliased columns, which is what a user needs to fix the formula.
+    _, r, piv = scipy.linalg.qr(x, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    tol = diag.max() * max(x.shape) * np.finfo(float).eps if diag.size else 0.0
+    rank = int(np.sum(diag > tol))
+    if rank < x.shape[1]:
+        aliased = [names[i] for i in piv[rank:]]
+        raise RankDeficientDesignError(
+            f"The fixed-effects design has rank {rank} < {x.shape[1]} columns; aliased: "
+            f"{aliased}. Remove redundant terms or check for empty cells."
+        )
+
+
+def _check_identifiable(stats: PatternStatistics, structure: CovarianceStructure, labels: list[Any]) -> None:
+    if structure.code in ("un",):
+        together = np.einsum("p,pj,pk->jk", stats.counts, stats.masks, stats.masks)
+        missing = np.argwhere(together == 0)
+        if missing.size:
+            j, k = missing[0]
+            raise VisitLevelError(
+                f"Unstructured covariance between levels {labels[j]!r} and {labels[k]!r} is not "
+                "estimable: no subject is observed at both."
+            )
+    if structure.n_params >= stats.n_obs:
+        raise VisitLevelError(
+            f"{structure.n_params} covariance parameters for {stats.n_obs} observations."
+        )
+
+
+def _empirical_covariance(stats: PatternStatistics) -> FloatArray:
+    """Pairwise-complete covariance of OLS residuals, for starting values."""
+    m = stats.masks.shape[1]
+    ev = evaluate(stats, np.eye(m), reml=False)
+    pairs = np.einsum("p,pj,pk->jk", stats.counts, stats.masks, stats.masks)
+    summed = ev.residual_cross.sum(axis=0)
+    emp = np.where(pairs > 0, summed / np.maximum(pairs, 1.0), 0.0)
+    diag = np.diag(emp).copy()
+    diag[diag <= 0] = max(float(np.mean(diag[diag > 0])) if np.any(diag > 0) else 1.0, 1e-8)
+    np.fill_diagonal(emp, diag)
+    return np.asarray(emp, dtype=float)
+
+
+@dataclass
+class _Objective:
+    stats: PatternStatistics
+    structure: CovarianceStructure
+    reml: bool
+    n_evals: int = 0
+
+    def value_grad(self, params: FloatArray, natural: bool) -> tuple[float, FloatArray]:
+        theta = params if natural else self.structure.to_natural(params)
+        ev = evaluate(self.stats, self.structure.sigma(theta), self.reml)
+        self.n_evals += 1
+        g = gradient_matrix(self.stats, ev, self.reml)
+        ds = dsigma(self.structure, params, natural=natural)
+        return ev.objective, np.einsum("kjl,jl->k", ds, g)
+
+    def safe(self, phi: FloatArray) -> tuple[float, FloatArray]:
+        # The optimiser may wander to numerically singular matrices; +inf makes it backtrack.
+        try:
+            val, grad = self.value_grad(phi, natural=False)
+        except (NonPositiveDefiniteCovarianceError, np.linalg.LinAlgError, FloatingPointError):
+            return float("inf"), np.zeros_like(phi)
+        if not np.isfinite(val) or not np.all(np.isfinite(grad)):
+            return float("inf"), np.zeros_like(phi)
+        scale = float(self.stats.n_obs)
+        return val / scale, grad / scale
+
+
+def numeric_hessian(
+    grad: Callable[[FloatArray], FloatArray], x0: FloatArray, rel_step: float = 1e-4
+) -> FloatArray:
+    """Central differences of an analytic gradient; symmetrised."""
+    k = len(x0)
+    h_mat = np.empty((k, k))
+    for i in range(k):
+        h = rel_step * max(abs(float(x0[i])), 1e-2)
+        up = x0.copy()
+        dn = x0.copy()
+        up[i] += h
+        dn[i] -= h
+        h_mat[:, i] = (grad(up) - grad(dn)) / (2.0 * h)
+    return (h_mat + h_mat.T) / 2.0
+
+
+def _newton_polish(obj: _Objective, phi: FloatArray, max_iter: int = 30) -> tuple[FloatArray, float]:
+    """Newton steps with backtracking; returns the point and SAS's criterion g'H^-1g."""
+    crit = float("inf")
+    val, grad = obj.value_grad(phi, natural=False)
+    for _ in range(max_iter):
+        hess = numeric_hessian(lambda p: obj.value_grad(p, natural=False)[1], phi)
+        eig = np.linalg.eigvalsh(hess)
+        if eig[0] <= 1e-10 * max(1.0, abs(eig[-1])):
+            # Not locally convex: shift the spectrum so the step is still a descent direction.
+            hess = hess + (abs(eig[0]) + 1e-6 * max(1.0, abs(eig[-1]))) * np.eye(len(phi))
+        step = -np.linalg.solve(hess, grad)
+        crit = float(-grad @ step)
+        if crit < _CONVERGENCE_CRITERION * 1e-2:
+            break
+        t = 1.0
+        while t > 1e-8:
+            cand = phi + t * step
+            try:
+                cval, cgrad = obj.value_grad(cand, natural=False)
+            except (NonPositiveDefiniteCovarianceError, np.linalg.LinAlgError):
+                t /= 2.0
+                continue
+            if np.isfinite(cval) and cval <= val + 1e-4 * t * float(grad @ step):
+                phi, val, grad = cand, cval, cgrad
+                break
+            t /= 2.0
+        else:
+            break
+    return phi, crit
+
+
+def _optimise(obj: _Objective, phi0: FloatArray) -> tuple[FloatArray, bool, str]:
+    chain: list[tuple[str, dict[str, Any]]] = [
+        ("L-BFGS-B", {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10}),
+        ("BFGS", {"maxiter": 2000, "gtol": 1e-9}),
+        ("Nelder-Mead", {"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14}),
+    ]
+    best = phi0
+    best_val = obj.safe(phi0)[0]
+    for name, options in chain:
+        jac = name != "Nelder-Mead"
+        fun: Callable[[FloatArray], Any] = obj.safe if jac else (lambda p: obj.safe(p)[0])
+        try:
+            res = scipy.optimize.minimize(fun, best, jac=jac, method=name, options=options)
+        except (ValueError, FloatingPointError):
+            continue
+        if np.isfinite(res.fun) and res.fun <= best_val:
+            best, best_val = np.asarray(res.x, dtype=float), float(res.fun)
+        try:
+            polished, crit = _newton_polish(obj, best)
+        except (NonPositiveDefiniteCovarianceError, np.linalg.LinAlgError):
+            continue
+        best = polished
+        best_val = obj.safe(best)[0]
+        if crit < _CONVERGENCE_CRITERION:
+            return best, True, name
+    return best, False, "none"
+
+
+def fit_mmrm(
+    data: pd.DataFrame,
+    formula: str,
+    *,
+    subject: str,
+    visit: str,
+    covariance: str = "ar1",
+    time: str | None = None,
+    method: Method = "reml",
+    df: DfMethod = "between-within",
+    parms: Mapping[str, float] | None = None,
+    eval_env: int | patsy.EvalEnvironment = 0,
+) -> MMRMResult:
+    """Fit an MMRM with a residual covariance over the levels of `visit` (SAS REPEATED).
+
+    `covariance`: ar1, arh1, cs, csh, toep, un, sp_pow (SP(POW)(time), needs `time`).
+    `method`: reml or ml. `df`: between-within (SAS default), satterthwaite, residual.
+    `parms`: hold the covariance parameters at these values instead of estimating them (SAS
+    PARMS ... / NOITER), keyed by res.covariance_parameters names; used to check the algebra
+    against SAS at SAS's own printed estimates.
+    Rows with a missing outcome, covariate, subject or visit are dropped (res.n_dropped).
+    `eval_env`: patsy evaluation environment depth for functions used in the formula
+    (0 = the caller's frame).
+    """
+    if method not in ("reml", "ml"):
+        raise ValueError(f"method must be 'reml' or 'ml', not {method!r}")
+    if df not in DF_METHODS:
+        raise ValueError(f"df must be one of {DF_METHODS}, not {df!r}")
+    env = eval_env if isinstance(eval_env, patsy.EvalEnvironment) else patsy.EvalEnvironment.capture(
+        eval_env + 1
+    )
+    prep = _prepare(data, formula, subject, visit, time, covariance, env)
+    structure = make_structure(covariance, len(prep.level_labels), prep.coordinates)
+    stats = pattern_statistics(prep.y, prep.x, prep.subject_codes, prep.level_codes, len(prep.level_labels))
+    _check_identifiable(stats, structure, prep.level_labels)
+    reml = method == "reml"
+    obj = _Objective(stats, structure, reml)
+
+    if parms is not None:
+        missing = set(structure.param_names) ^ set(parms)
+        if missing:
+            raise ValueError(
+                f"parms must name exactly {list(structure.param_names)}; mismatch: {sorted(missing)}"
+            )
+        theta = np.array([float(parms[n]) for n in structure.param_names])
+        converged, optimizer = True, "held (parms)"
+    else:
+        theta0 = structure.start(_empirical_covariance(stats))
+        phi_hat, converged, optimizer = _optimise(obj, structure.to_unconstrained(theta0))
+        if not converged:
+            raise ConvergenceError(
+                "The likelihood optimisation did not converge (L-BFGS-B, BFGS and Nelder-Mead, "
+                f"each followed by Newton steps) for covariance {covariance!r}. Try a simpler "
+                "structure."
+            )
+        theta = structure.to_natural(phi_hat)
+    problem = structure.boundary_problem(theta)
+    if problem is not None:
+        raise NonPositiveDefiniteCovarianceError(
+            f"The estimated {covariance!r} covariance is on the boundary of the parameter space "
+            f"({problem}); SAS would report it as not positive definite."
+        )
+    sigma = structure.sigma(theta)
+    ev: Evaluation = evaluate(stats, sigma, reml)
+
+    # Asymptotic covariance of the covariance parameters in SAS's own (natural) parametrisation.
+    cov_theta: FloatArray | None
+    cov_problem: str | None = None
+    try:
+        hess = numeric_hessian(lambda t: obj.value_grad(t, natural=True)[1], theta)
+        cov_theta = covariance_of_theta(hess)
+    except NonPositiveDefiniteCovarianceError as exc:
+        cov_theta, cov_problem = None, str(exc)
+    if df == "satterthwaite" and cov_theta is None:
+        raise NonPositiveDefiniteCovarianceError(cov_problem or "cov(theta) unavailable")
+    dcov = cov_beta_derivatives(stats, ev, dsigma(structure, theta, natural=True))
+
+    term_slices = _design.term_columns(prep.design_info)
+    bw = between_within(prep.x, prep.subject_codes, term_slices, all_between=covariance == "un")
+    n_cov = structure.n_params
+    n_par = n_cov if reml else n_cov + prep.x.shape[1]
+    neg2 = ev.objective
+    names = list(prep.design_info.column_names)
+    result = MMRMResult(
+        formula=formula,
+        covariance=covariance,
+        method=method,
+        df_method=df,
+        coefficients=pd.DataFrame(),
+        neg2_loglik=neg2,
+        aic=neg2 + 2.0 * n_par,
+        bic=neg2 + n_par * float(np.log(stats.n_subjects)),
+        covariance_parameters=dict(zip(structure.param_names, map(float, theta), strict=True)),
+        covariance_matrix=pd.DataFrame(sigma, index=prep.level_labels, columns=prep.level_labels),
+        converged=converged,
+        optimizer=optimizer,
+        n_obs=stats.n_obs,
+        n_subjects=stats.n_subjects,
+        n_dropped=prep.n_dropped,
+        n_patterns=len(stats.counts),
+        _beta=ev.beta,
+        _cov_beta=ev.cov_beta,
+        _dcov_beta=dcov,
+        _cov_theta=cov_theta,
+        _cov_theta_problem=cov_problem,
+        _bw=bw,
+        _design_info=prep.design_info,
+        _data=prep.data,
+        _x=prep.x,
+        _eval_env=env,
+    )
+    coefs = result.estimate(np.eye(len(names)))
+    coefs.index = pd.Index(names, name="term")
+    object.__setattr__(result, "coefficients", coefs)
+    return result
+
+
+# ------------------------------------------------------------------------ difference curves
+@dataclass(frozen=True, eq=False)
+class DifferenceCurve:
+    """Active-minus-control difference along a covariate, with CIs and zero crossings."""
+
+    table: pd.DataFrame
+    crossings: tuple[float, ...]
+
+
+def difference_curve(
+    res: MMRMResult,
+    *,
+    over: str,
+    values: Sequence[float],
+    arm: str,
+    active: Any,
+    control: Any,
+    at: Mapping[str, Any],
+    level: float = 0.95,
+) -> DifferenceCurve:
+    """Estimate (arm=active) - (arm=control) at each value of `over`, other variables at `at`.
+
+    Example (protocol, moderation): the infliximab-minus-placebo change at week 12 against log
+    baseline hs-CRP: difference_curve(res, over="logcrp", values=grid, arm="trt", active=1,
+    control=0, at={"week": 12}). Crossings are the `over` values where the estimate is 0,
+    located by Brent's method between grid points where it changes sign.
+    """
+
+    def l_row(v: float) -> pd.Series:
+        base = dict(at)
+        base[over] = v
+        hi = res.design_row({**base, arm: active})
+        lo = res.design_row({**base, arm: control})
+        return hi - lo
+
+    grid = [float(v) for v in values]
+    l_frame = pd.DataFrame([l_row(v) for v in grid])
+    table = res.estimate(l_frame.reset_index(drop=True), level=level).reset_index(drop=True)
+    table.insert(0, over, grid)
+
+    def point(v: float) -> float:
+        return float(l_row(v) @ res._beta)
+
+    crossings = []
+    est = table["estimate"].to_numpy()
+    for i in range(len(grid) - 1):
+        if est[i] == 0.0:
+            crossings.append(grid[i])
+        elif est[i] * est[i + 1] < 0.0:
+            crossings.append(float(scipy.optimize.brentq(point, grid[i], grid[i + 1], xtol=1e-12)))
+    if len(grid) and est[-1] == 0.0:
+        crossings.append(grid[-1])
+    return DifferenceCurve(table=table, crossings=tuple(crossings))

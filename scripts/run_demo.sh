@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Start the web server and a real Celery worker (filesystem broker: no Redis needed) and stop both
+# cleanly on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export DJANGO_SETTINGS_MODULE=trial.settings.local
+
+$PY -m celery -A trial worker --loglevel=INFO --concurrency=1 --pool=solo &
+WORKER=$!
+$PY manage.py runserver 127.0.0.1:8000 --noreload &
+WEB=$!
+
+stop() {
+  trap - INT TERM EXIT
+  echo "Stopping web server and Celery worker..."
+  kill -TERM "$WEB" "$WORKER" 2>/dev/null || true
+  wait "$WEB" "$WORKER" 2>/dev/null || true
+  echo "Stopped."
+}
+trap stop INT TERM EXIT
+echo "Stratum demo: http://127.0.0.1:8000  (logins in README.md; Ctrl-C stops)"
+wait -n "$WEB" "$WORKER"

@@ -1,0 +1,65 @@
+"""One Celery task round-trips through a real worker process (CI's PostgreSQL + Redis run).
+
+The test starts `celery -A trial worker` against the same broker and the test database, queues an
+analysis run through the service (on commit), and waits for the worker to write its result.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from analysis.models import AnalysisRun
+from analysis.services import analysis_run_request
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.service, pytest.mark.django_db(transaction=True)]
+
+
+def _needs_real_services() -> None:
+    if not settings.CELERY_BROKER_URL.startswith("redis://") or connection.vendor != "postgresql":
+        pytest.skip("needs CELERY_BROKER_URL=redis://... and DATABASE_URL=postgres://... (CI's service run)")
+
+
+@pytest.fixture
+def worker():
+    _needs_real_services()
+    s = connection.settings_dict
+    db_url = f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    env = os.environ | {"DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "trial.settings.test"}
+    log = open(ROOT / "var" / "celery-test-worker.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "trial", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO",
+         "--hostname=stratum-test@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_it_runs_an_analysis_task_in_a_real_worker(worker, make_participant, users):
+    run = analysis_run_request(kind=AnalysisRun.Kind.DATASET_SUMMARY, by=users["statistician"])
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in (AnalysisRun.Status.DONE, AnalysisRun.Status.FAILED):
+            break
+        assert worker.poll() is None, (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
+        time.sleep(0.5)
+    assert run.status == AnalysisRun.Status.DONE, run.error or (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
+    assert run.worker, "the worker records its host name"
+    assert run.result == {"participants": 0, "observations": 0, "by_week": {}}
+    assert worker.pid != os.getpid()

@@ -1,0 +1,103 @@
+"""Shared fixtures: the protocol loaded, one named user per role, and small builders.
+
+Named users (tests read like the README): coordinator, rater, pharmacist, investigator,
+datamanager, statistician (blinded), unblinded (statistician), dsmb, admin.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from trial.core.roles import Role
+
+
+@pytest.fixture
+def protocol_loaded(db: Any) -> Any:
+    from trial.protocol.selectors import protocol
+    from trial.protocol.services import protocol_load
+
+    return protocol_load(config=protocol())
+
+
+@pytest.fixture
+def users(db: Any) -> dict[str, Any]:
+    from trial.core.users import DEMO_USERS, demo_users_ensure
+
+    made = demo_users_ensure()
+    return {DEMO_USERS[role]: user for role, user in made.items()}
+
+
+@pytest.fixture
+def coordinator(users: dict[str, Any]) -> Any:
+    return users["coordinator"]
+
+
+@pytest.fixture
+def site(protocol_loaded: Any) -> Any:
+    return protocol_loaded.sites.first()
+
+
+ELIGIBLE_SCREENING: dict[str, Any] = {
+    "screening_crp_mg_l": 3.4,
+    "qids_sr": 17,
+    "mmse": 29,
+    "mgh_s": 3.0,
+    "hamd_item3": 1,
+    "bipolar": False,
+    "on_antidepressant": True,
+    "episode_duration_months": 120,
+    "height_cm": 168,
+    "weight_kg": 82,
+    "major_depression_scid": True,
+    "stable_antidepressant_4wk": True,
+    "informed_consent": True,
+    "autoimmune_disorder": False,
+    "tuberculosis_risk": False,
+    "hepatitis_or_hiv": False,
+    "active_fungal_or_recurrent_infection": False,
+    "cancer_history": False,
+    "unstable_medical_illness": False,
+    "schizophrenia_or_psychosis": False,
+    "substance_abuse_6mo": False,
+}
+
+
+@pytest.fixture
+def make_participant(site: Any, coordinator: Any) -> Any:
+    """Screen (and optionally consent) a participant; overrides go into the screening data."""
+    from trial.participants.services import consent_record, participant_screen
+
+    def make(*, sex: str = "F", age: int = 40, consent: bool = True, screened_days_ago: int = 3, **screening: Any) -> Any:
+        today = date.today()
+        data = ELIGIBLE_SCREENING | {"screening_date": today - timedelta(days=screened_days_ago)} | screening
+        p = participant_screen(
+            site=site, sex=sex, date_of_birth=date(today.year - age, 1, 15), screening=data, by=coordinator
+        )
+        if consent and p.status == p.Status.ELIGIBLE:
+            consent_record(participant=p, consent_date=data["screening_date"], by=coordinator)
+        return p
+
+    return make
+
+
+@pytest.fixture
+def active_list(users: dict[str, Any], protocol_loaded: Any) -> Any:
+    from trial.randomization.services import randomization_list_create
+
+    return randomization_list_create(by=users["unblinded"], seed=2013, per_stratum=40)
+
+
+@pytest.fixture
+def randomized(make_participant: Any, active_list: Any, coordinator: Any) -> Any:
+    from trial.randomization.services import participant_randomize
+
+    p = make_participant()
+    participant_randomize(participant=p, by=coordinator)
+    p.refresh_from_db()
+    return p
+
+
+ROLES = list(Role)

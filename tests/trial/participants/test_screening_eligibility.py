@@ -1,0 +1,96 @@
+from datetime import date, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from trial.participants.models import Participant
+from trial.participants.services import consent_record, end_of_study_record
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_eligible_person_is_eligible_with_no_failed_criteria(make_participant):
+    p = make_participant()
+    assert p.status == Participant.Status.ELIGIBLE
+    assert p.screening.eligible and p.screening.failed_criteria == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "ok", "criterion"),
+    [
+        ({"age": 25}, True, "age_25_60"),
+        ({"age": 24}, False, "age_25_60"),
+        ({"age": 60}, True, "age_25_60"),
+        ({"age": 61}, False, "age_25_60"),
+        ({"qids_sr": 14}, True, "qids_sr_ge_14"),
+        ({"qids_sr": 13}, False, "qids_sr_ge_14"),
+        ({"mgh_s": 2.0}, True, "mgh_s_ge_2"),
+        ({"mgh_s": 1.9}, False, "mgh_s_ge_2"),
+        ({"hamd_item3": 2}, True, "active_suicidal_ideation"),
+        ({"hamd_item3": 3}, False, "active_suicidal_ideation"),
+        ({"mmse": 28}, True, "mmse_lt_28"),
+        ({"mmse": 27}, False, "mmse_lt_28"),
+        ({"tuberculosis_risk": True}, False, "tuberculosis_risk"),
+        ({"major_depression_scid": False}, False, "major_depression_scid"),
+    ],
+)
+def test_each_eligibility_criterion_at_its_cut(make_participant, overrides, ok, criterion):
+    age = overrides.pop("age", 40)
+    p = make_participant(age=age, consent=False, **overrides)
+    assert p.screening.eligible is ok
+    assert (criterion in p.screening.failed_criteria) is (not ok)
+    assert p.status == (Participant.Status.ELIGIBLE if ok else Participant.Status.SCREEN_FAILED)
+
+
+def test_an_unanswered_criterion_is_refused_by_name(make_participant):
+    with pytest.raises(ValidationError) as exc:
+        make_participant(consent=False, cancer_history=None)
+    assert "cancer_history" in exc.value.message_dict
+
+
+def test_live_eligibility_lists_unanswered_criteria():
+    from trial.participants.eligibility import evaluate
+    from trial.protocol.selectors import protocol
+
+    result = evaluate({"qids_sr": 20}, protocol())
+    assert not result.eligible
+    assert "cancer_history" in result.missing and "qids_sr_ge_14" not in result.missing
+
+
+@pytest.mark.parametrize(
+    ("field", "good", "bad"),
+    [("qids_sr", 27, 28), ("mmse", 30, 31), ("hamd_item3", 4, 5), ("mgh_s", 30, 30.5), ("screening_crp_mg_l", 500, 500.5)],
+)
+def test_screening_measures_ranges(make_participant, field, good, bad):
+    make_participant(consent=False, **{field: good})
+    with pytest.raises(ValidationError) as exc:
+        make_participant(consent=False, **{field: bad})
+    assert field in exc.value.message_dict
+
+
+def test_screening_in_the_future_is_refused(make_participant):
+    with pytest.raises(ValidationError) as exc:
+        make_participant(screened_days_ago=-1)
+    assert "screening_date" in exc.value.message_dict
+
+
+def test_consent_must_be_signed(make_participant, coordinator):
+    p = make_participant(consent=False)
+    with pytest.raises(ValidationError) as exc:
+        consent_record(participant=p, consent_date=date.today(), by=coordinator, participant_signed=False)
+    assert "participant_signed" in exc.value.message_dict
+
+
+def test_end_of_study_reason_must_be_a_protocol_reason(randomized, coordinator):
+    with pytest.raises(ValidationError) as exc:
+        end_of_study_record(participant=randomized, outcome="withdrawn", end_date=date.today(), reason="bored", by=coordinator)
+    assert "reason" in exc.value.message_dict
+    end_of_study_record(participant=randomized, outcome="withdrawn", end_date=date.today(), reason="lack of efficacy", by=coordinator)
+    randomized.refresh_from_db()
+    assert randomized.status == Participant.Status.WITHDRAWN
+
+
+def test_end_of_study_cannot_be_in_the_future(randomized, coordinator):
+    with pytest.raises(ValidationError) as exc:
+        end_of_study_record(participant=randomized, outcome="completed", end_date=date.today() + timedelta(days=1), reason="completed", by=coordinator)
+    assert "end_date" in exc.value.message_dict

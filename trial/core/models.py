@@ -1,0 +1,82 @@
+"""The audited base of every clinical record.
+
+Every clinical model inherits `ClinicalRecord`:
+- django-simple-history keeps a full snapshot per change (who, when in UTC, why); old -> new is the
+  diff of consecutive snapshots. The history tables are append-only at the database level
+  (`trial.core.audit_triggers`).
+- The default manager refuses the queryset writes that skip `save()` and so skip the audit
+  (`update`, `delete`, `bulk_create`, `bulk_update`), and `Model.delete()` is refused: records are
+  voided with a reason, never deleted (`trial.core.services.record_void`).
+- `version` gives optimistic concurrency: a save that started from an older version is a conflict,
+  never a silent overwrite (`trial.core.services.record_save`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class AuditBypassError(Exception):
+    """A write that would not pass through save(), and so would not be audited."""
+
+
+def _refuse(what: str) -> NoReturn:
+    raise AuditBypassError(
+        f"{what} is refused on clinical records: it would bypass the audit trail. "
+        "Save each record through its service; void instead of deleting."
+    )
+
+
+class AuditedQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        _refuse("QuerySet.update()")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        _refuse("QuerySet.delete()")
+
+    def bulk_create(self, *args: Any, **kwargs: Any) -> list[Any]:
+        _refuse("bulk_create()")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        _refuse("bulk_update()")
+
+    def active(self) -> AuditedQuerySet:
+        """Records that have not been voided."""
+        return self.filter(voided_at__isnull=True)
+
+
+AuditedManager = models.Manager.from_queryset(AuditedQuerySet)
+
+
+class ClinicalRecord(models.Model):
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, editable=False
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, editable=False
+    )
+    voided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False
+    )
+    void_reason = models.TextField(blank=True, editable=False)
+
+    history = HistoricalRecords(inherit=True)
+    objects = AuditedManager()
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        _refuse(f"Deleting a {type(self).__name__}")
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None

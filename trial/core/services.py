@@ -1,0 +1,83 @@
+"""Audited writes shared by every clinical record: save with reason and version check, void."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TypeVar
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from trial.core.models import ClinicalRecord
+
+R = TypeVar("R", bound=ClinicalRecord)
+
+INITIAL_ENTRY = "Initial entry"
+
+
+class ConflictError(Exception):
+    """Someone saved the record after this user loaded it. Carries both versions for the conflict page."""
+
+    def __init__(self, *, current: ClinicalRecord, attempted: ClinicalRecord) -> None:
+        self.current = current
+        self.attempted = attempted
+        super().__init__(
+            f"{type(current).__name__} was changed by {current.updated_by} at {current.updated_at:%Y-%m-%d %H:%M} UTC"
+            f" (version {current.version}) after you opened it (version {attempted.version})."
+        )
+
+
+def record_save(instance: R, *, by: AbstractBaseUser, reason: str = "") -> R:
+    """Validate and save a clinical record, auditing who, when and why.
+
+    A new record needs no reason. A change to a saved record needs one (Part 11: the reason for
+    change is part of the audit trail), and must start from the version now in the database;
+    otherwise ConflictError, so two people cannot silently overwrite each other.
+    """
+    reason = (reason or "").strip()
+    is_new = instance._state.adding
+    if not is_new and not reason:
+        raise ValidationError({"reason": "A reason for change is required to edit a saved record."})
+    _floats_to_decimals(instance)
+    instance.full_clean()
+    with transaction.atomic():
+        if not is_new:
+            # Lock the row so two concurrent saves of one version cannot both pass the check.
+            current = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+            if current.version != instance.version:
+                raise ConflictError(current=current, attempted=instance)
+            if current.is_voided:
+                raise ValidationError("This record has been voided and can no longer be changed.")
+            instance.version = current.version + 1
+        else:
+            instance.created_by = by  # type: ignore[assignment]
+        instance.updated_by = by  # type: ignore[assignment]
+        instance._history_user = by  # type: ignore[attr-defined]
+        instance._change_reason = reason or INITIAL_ENTRY  # type: ignore[attr-defined]
+        instance.save()
+    return instance
+
+
+def _floats_to_decimals(instance: ClinicalRecord) -> None:
+    # A float like 3.4 becomes Decimal('3.399999...') and fails "at most 2 decimal places";
+    # through str() it is the 3.4 the user (or the demo generator) meant.
+    for f in instance._meta.concrete_fields:
+        if isinstance(f, models.DecimalField):
+            value = getattr(instance, f.attname)
+            if isinstance(value, float):
+                setattr(instance, f.attname, Decimal(str(value)))
+
+
+def record_void(instance: R, *, by: AbstractBaseUser, reason: str) -> R:
+    """Void instead of delete: the record stays, marked, with who, when and why."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "A reason is required to void a record."})
+    if instance.is_voided:
+        raise ValidationError("This record is already voided.")
+    instance.voided_at = timezone.now()
+    instance.voided_by = by  # type: ignore[assignment]
+    instance.void_reason = reason
+    return record_save(instance, by=by, reason=f"Voided: {reason}")

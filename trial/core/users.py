@@ -1,0 +1,39 @@
+"""One named demo user per role (README: demo logins). Used by seed_demo and the test fixtures."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser, Group
+
+from trial.core.roles import Role
+
+DEMO_PASSWORD = "stratum-demo"  # noqa: S105 - demo only; README says so; production has no demo users
+
+DEMO_USERS: dict[Role, str] = {
+    Role.COORDINATOR: "coordinator",
+    Role.RATER: "rater",
+    Role.PHARMACIST: "pharmacist",
+    Role.INVESTIGATOR: "investigator",
+    Role.DATA_MANAGER: "datamanager",
+    Role.STATISTICIAN_BLINDED: "statistician",
+    Role.STATISTICIAN_UNBLINDED: "unblinded",
+    Role.DSMB: "dsmb",
+    Role.ADMINISTRATOR: "admin",
+}
+
+
+def user_create_with_role(*, username: str, role: Role, password: str, email: str = "") -> AbstractUser:
+    User = get_user_model()
+    user, created = User.objects.get_or_create(username=username, defaults={"email": email or f"{username}@example.org"})
+    # Everyone reaches the admin site; model permissions decide what they see there.
+    user.is_staff = True
+    if created:
+        user.set_password(password)
+    user.save()
+    group, _ = Group.objects.get_or_create(name=role.value)
+    user.groups.set([group])
+    return user  # type: ignore[return-value]
+
+
+def demo_users_ensure(password: str = DEMO_PASSWORD) -> dict[Role, AbstractUser]:
+    return {role: user_create_with_role(username=name, role=role, password=password) for role, name in DEMO_USERS.items()}

@@ -1,0 +1,170 @@
+"""Participant, consent, screening and end of study (Design; Eligibility; End points)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from trial.core.models import ClinicalRecord
+from trial.participants.eligibility import age_on
+from trial.protocol.models import Site
+from trial.protocol.selectors import protocol
+
+
+class Sex(models.TextChoices):
+    FEMALE = "F", "Female"
+    MALE = "M", "Male"
+
+
+class Participant(ClinicalRecord):
+    class Status(models.TextChoices):
+        SCREENING = "screening", "Screening"
+        SCREEN_FAILED = "screen_failed", "Screen failed"
+        ELIGIBLE = "eligible", "Eligible"
+        RANDOMIZED = "randomized", "Randomized"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        COMPLETED = "completed", "Completed"
+
+    screening_number = models.CharField(max_length=20, unique=True)
+    participant_id = models.CharField(max_length=20, unique=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="participants")
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    date_of_birth = models.DateField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCREENING, db_index=True)
+
+    class Meta:
+        ordering = ["participant_id"]
+
+    def __str__(self) -> str:
+        return self.participant_id
+
+    def clean(self) -> None:
+        if self.date_of_birth and self.date_of_birth > date.today():
+            raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})
+        if self.date_of_birth and not 18 <= age_on(self.date_of_birth, date.today()) <= 100:
+            # Plausibility only; eligibility (25-60) is judged at screening.
+            raise ValidationError({"date_of_birth": "Age must be between 18 and 100 years."})
+
+
+class Consent(ClinicalRecord):
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="consents")
+    version = models.CharField(max_length=20)
+    consent_date = models.DateField()
+    taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    participant_signed = models.BooleanField(default=False)
+    copy_given = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["consent_date"]
+
+    def clean(self) -> None:
+        errors = {}
+        if self.consent_date and self.consent_date > date.today():
+            errors["consent_date"] = "Consent date cannot be in the future."
+        if not self.participant_signed:
+            errors["participant_signed"] = "Written informed consent must be signed by the participant."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Screening(ClinicalRecord):
+    """One screening per participant. Each criterion of the protocol is its own field."""
+
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="screening")
+    screening_date = models.DateField()
+    # Measures (Eligibility; Instruments)
+    screening_crp_mg_l = models.DecimalField("screening hs-CRP (mg/L)", max_digits=7, decimal_places=2)
+    qids_sr = models.PositiveSmallIntegerField("QIDS-SR-16")
+    mmse = models.PositiveSmallIntegerField("MMSE")
+    mgh_s = models.DecimalField("MGH-S", max_digits=4, decimal_places=1)
+    hamd_item3 = models.PositiveSmallIntegerField("HAM-D item 3 (suicide)")
+    bipolar = models.BooleanField("bipolar disorder, depressed phase", default=False)
+    on_antidepressant = models.BooleanField(default=False)
+    episode_duration_months = models.PositiveIntegerField(null=True, blank=True)
+    height_cm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    # Inclusion (True = met). Computed ones are derived from the measures by the service.
+    age_25_60 = models.BooleanField(default=False, editable=False)
+    major_depression_scid = models.BooleanField(null=True)
+    stable_antidepressant_4wk = models.BooleanField(null=True)
+    mgh_s_ge_2 = models.BooleanField(default=False, editable=False)
+    qids_sr_ge_14 = models.BooleanField(default=False, editable=False)
+    informed_consent = models.BooleanField(null=True)
+    # Exclusion (True = present, which excludes)
+    autoimmune_disorder = models.BooleanField(null=True)
+    tuberculosis_risk = models.BooleanField(null=True)
+    hepatitis_or_hiv = models.BooleanField(null=True)
+    active_fungal_or_recurrent_infection = models.BooleanField(null=True)
+    cancer_history = models.BooleanField(null=True)
+    unstable_medical_illness = models.BooleanField(null=True)
+    schizophrenia_or_psychosis = models.BooleanField(null=True)
+    substance_abuse_6mo = models.BooleanField(null=True)
+    active_suicidal_ideation = models.BooleanField(default=False, editable=False)
+    mmse_lt_28 = models.BooleanField(default=False, editable=False)
+    # What they imply
+    eligible = models.BooleanField(default=False, editable=False)
+    failed_criteria = models.JSONField(default=list, editable=False)
+
+    def clean(self) -> None:
+        cfg = protocol()
+        errors: dict[str, str] = {}
+        checks = [
+            ("qids_sr", self.qids_sr, cfg.scales["qids_sr"]),
+            ("mmse", self.mmse, cfg.scales["mmse"]),
+            ("mgh_s", self.mgh_s, cfg.scales["mgh_s"]),
+        ]
+        for name, value, rng in checks:
+            if value is not None and not rng.min <= float(value) <= rng.max:
+                errors[name] = f"{rng.name} must be between {rng.min:g} and {rng.max:g}."
+        if self.hamd_item3 is not None and self.hamd_item3 > cfg.hamd_items[2].max:
+            errors["hamd_item3"] = f"HAM-D item 3 must be between 0 and {cfg.hamd_items[2].max}."
+        crp = cfg.analyte("hs_crp")
+        if self.screening_crp_mg_l is not None and not crp.min <= float(self.screening_crp_mg_l) <= crp.max:
+            errors["screening_crp_mg_l"] = f"hs-CRP must be between {crp.min:g} and {crp.max:g} {crp.unit}."
+        if self.screening_date and self.screening_date > date.today():
+            errors["screening_date"] = "Screening date cannot be in the future."
+        if self.weight_kg is not None and not 30 <= float(self.weight_kg) <= 250:
+            errors["weight_kg"] = "Weight must be between 30 and 250 kg."
+        if self.height_cm is not None and not 120 <= float(self.height_cm) <= 230:
+            errors["height_cm"] = "Height must be between 120 and 230 cm."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def bmi(self) -> float | None:
+        if self.height_cm and self.weight_kg:
+            return round(float(self.weight_kg) / (float(self.height_cm) / 100) ** 2, 1)
+        return None
+
+    @property
+    def age(self) -> int:
+        return age_on(self.participant.date_of_birth, self.screening_date)
+
+
+class EndOfStudy(ClinicalRecord):
+    class Outcome(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="end_of_study")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    end_date = models.DateField()
+    reason = models.CharField(max_length=60)
+    details = models.TextField(blank=True)
+
+    def clean(self) -> None:
+        reasons = protocol().end_of_study_reasons
+        errors = {}
+        if self.reason not in reasons:
+            errors["reason"] = f"Reason must be one of: {', '.join(reasons)}."
+        if self.outcome == self.Outcome.COMPLETED and self.reason != "completed":
+            errors["reason"] = "A completed participant has the reason 'completed'."
+        if self.outcome == self.Outcome.WITHDRAWN and self.reason == "completed":
+            errors["reason"] = "Give the reason for withdrawal."
+        if self.end_date and self.end_date > date.today():
+            errors["end_date"] = "End date cannot be in the future."
+        if errors:
+            raise ValidationError(errors)

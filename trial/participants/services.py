@@ -1,0 +1,132 @@
+"""Writes for participants: screening, consent, end of study. Each goes through record_save."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from trial.core.services import record_save
+from trial.participants import eligibility
+from trial.participants.models import Consent, EndOfStudy, Participant, Screening
+from trial.protocol.models import Site
+from trial.protocol.selectors import protocol
+
+SCREENING_MEASURES = (
+    "screening_date",
+    "screening_crp_mg_l",
+    "qids_sr",
+    "mmse",
+    "mgh_s",
+    "hamd_item3",
+    "bipolar",
+    "on_antidepressant",
+    "episode_duration_months",
+    "height_cm",
+    "weight_kg",
+)
+
+
+def attested_criteria() -> tuple[str, ...]:
+    cfg = protocol()
+    return tuple(c.code for c in cfg.inclusion + cfg.exclusion if not c.computed)
+
+
+def _next_number(prefix: str, field: str, width: int = 4) -> str:
+    # Called inside the creating transaction; the unique constraint catches a race.
+    last = Participant.objects.filter(**{f"{field}__startswith": prefix}).order_by(f"-{field}").values_list(field, flat=True).first()
+    n = int(last[len(prefix) :]) + 1 if last else 1
+    return f"{prefix}{n:0{width}d}"
+
+
+def _apply_eligibility(screening: Screening, date_of_birth: date) -> None:
+    values: dict[str, Any] = {name: getattr(screening, name) for name in SCREENING_MEASURES + attested_criteria()}
+    values["date_of_birth"] = date_of_birth
+    result = eligibility.evaluate(values, protocol())
+    for code, value in result.computed.items():
+        setattr(screening, code, value)
+    screening.eligible = result.eligible
+    screening.failed_criteria = list(result.failed) + [f"{m} (not answered)" for m in result.missing]
+
+
+@transaction.atomic
+def participant_screen(
+    *,
+    site: Site,
+    sex: str,
+    date_of_birth: date,
+    screening: Mapping[str, Any],
+    by: AbstractBaseUser,
+    screening_number: str | None = None,
+) -> Participant:
+    """Register a screened person and their screening record; eligibility follows from the data.
+
+    An ineligible person is recorded as a screen failure with the failed criteria (CONSORT flow).
+    """
+    participant = Participant(
+        screening_number=screening_number or _next_number("S", "screening_number"),
+        participant_id=_next_number(f"{site.code}-", "participant_id"),
+        site=site,
+        sex=sex,
+        date_of_birth=date_of_birth,
+    )
+    record_save(participant, by=by)
+    scr = Screening(participant=participant, **{k: v for k, v in screening.items() if k in SCREENING_MEASURES + attested_criteria()})
+    _apply_eligibility(scr, date_of_birth)
+    record_save(scr, by=by)
+    participant.status = Participant.Status.ELIGIBLE if scr.eligible else Participant.Status.SCREEN_FAILED
+    record_save(participant, by=by, reason="Screening completed: " + ("eligible" if scr.eligible else "screen failure"))
+    return participant
+
+
+@transaction.atomic
+def screening_update(*, screening: Screening, data: Mapping[str, Any], by: AbstractBaseUser, reason: str) -> Screening:
+    participant = screening.participant
+    if participant.status not in (Participant.Status.SCREENING, Participant.Status.ELIGIBLE, Participant.Status.SCREEN_FAILED):
+        raise ValidationError("Screening data cannot change after randomization; raise a query instead.")
+    for key, value in data.items():
+        if key in SCREENING_MEASURES + attested_criteria():
+            setattr(screening, key, value)
+    _apply_eligibility(screening, participant.date_of_birth)
+    record_save(screening, by=by, reason=reason)
+    new_status = Participant.Status.ELIGIBLE if screening.eligible else Participant.Status.SCREEN_FAILED
+    if participant.status != new_status:
+        participant.status = new_status
+        record_save(participant, by=by, reason=f"Eligibility re-evaluated: {reason}")
+    return screening
+
+
+def consent_record(
+    *, participant: Participant, consent_date: date, by: AbstractBaseUser, version: str | None = None,
+    participant_signed: bool = True, copy_given: bool = True,
+) -> Consent:
+    if participant.status == Participant.Status.SCREEN_FAILED:
+        raise ValidationError("This person failed screening; consent for the trial is not recorded.")
+    consent = Consent(
+        participant=participant,
+        version=version or protocol().consent_version,
+        consent_date=consent_date,
+        taken_by=by,
+        participant_signed=participant_signed,
+        copy_given=copy_given,
+    )
+    return record_save(consent, by=by)
+
+
+@transaction.atomic
+def end_of_study_record(
+    *, participant: Participant, outcome: str, end_date: date, reason: str, by: AbstractBaseUser, details: str = ""
+) -> EndOfStudy:
+    if participant.status not in (Participant.Status.RANDOMIZED,):
+        raise ValidationError(f"Only a randomized participant can end the study (status: {participant.get_status_display()}).")
+    eos = EndOfStudy(participant=participant, outcome=outcome, end_date=end_date, reason=reason, details=details)
+    record_save(eos, by=by)
+    participant.status = (
+        Participant.Status.COMPLETED if outcome == EndOfStudy.Outcome.COMPLETED else Participant.Status.WITHDRAWN
+    )
+    record_save(participant, by=by, reason=f"End of study: {reason}")
+    return eos

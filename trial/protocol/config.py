@@ -1,0 +1,375 @@
+"""The protocol file, parsed and checked. Plain Python: no Django, so it is usable anywhere.
+
+`parse_protocol` returns a frozen `ProtocolConfig` or raises `ProtocolError` listing every problem
+found, each naming the place in the file, so a statistician can fix a file in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ProtocolError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Arm:
+    code: str
+    label: str
+    active: bool
+    dose_mg_per_kg: float
+    vial_mg: int
+    vial_reconstitution_ml: float
+    preparation: str
+
+
+@dataclass(frozen=True)
+class Level:
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class StratificationFactor:
+    code: str
+    label: str
+    source: str
+    kind: str  # "threshold" | "category"
+    levels: tuple[Level, ...]
+    cut: float | None = None
+
+    def level_for(self, value: Any) -> str:
+        if self.kind == "threshold":
+            if value is None:
+                raise ValueError(f"{self.label} is missing")
+            assert self.cut is not None
+            return self.levels[1].code if float(value) >= self.cut else self.levels[0].code
+        codes = [lv.code for lv in self.levels]
+        if value not in codes:
+            raise ValueError(f"{self.label} {value!r} is not one of {codes}")
+        return str(value)
+
+
+@dataclass(frozen=True)
+class VisitDef:
+    code: str
+    name: str
+    week: int
+    window_before_days: int
+    window_after_days: int
+    forms: tuple[str, ...]
+    infusion: bool
+
+
+@dataclass(frozen=True)
+class HamdItem:
+    number: int
+    name: str
+    max: int
+
+
+@dataclass(frozen=True)
+class Analyte:
+    code: str
+    label: str
+    unit: str
+    min: float
+    max: float
+    duplicates: bool
+    reveals_arm_post_baseline: bool
+
+
+@dataclass(frozen=True)
+class Criterion:
+    code: str
+    text: str
+    computed: bool
+
+
+@dataclass(frozen=True)
+class ScaleRange:
+    name: str
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    code: str
+    title: str
+    registration: str
+    target_enrollment: int
+    weeks: int
+    baseline_max_days_after_screening: int
+    consent_version: str
+    sites: tuple[Level, ...]
+    arms: tuple[Arm, ...]
+    allocation_ratio: tuple[int, ...]
+    block_sizes: tuple[int, ...]
+    stratify_by_site: bool
+    stratification: tuple[StratificationFactor, ...]
+    visits: tuple[VisitDef, ...]
+    hamd_items: tuple[HamdItem, ...]
+    scales: dict[str, ScaleRange]
+    labs: tuple[Analyte, ...]
+    inclusion: tuple[Criterion, ...]
+    exclusion: tuple[Criterion, ...]
+    eligibility_limits: dict[str, float]
+    prohibited_med_classes: tuple[str, ...]
+    aspirin_allowed_mg: float
+    end_of_study_reasons: tuple[str, ...]
+    sha256: str = field(default="", compare=False)
+
+    def arm(self, code: str) -> Arm:
+        return next(a for a in self.arms if a.code == code)
+
+    def analyte(self, code: str) -> Analyte:
+        return next(a for a in self.labs if a.code == code)
+
+    def visit(self, code: str) -> VisitDef:
+        return next(v for v in self.visits if v.code == code)
+
+    @property
+    def infusion_weeks(self) -> tuple[int, ...]:
+        return tuple(v.week for v in self.visits if v.infusion)
+
+    def strata(self, site_codes: tuple[str, ...] = ()) -> list[str]:
+        """Every stratum code, e.g. 'CRP>=2|F'; with site stratification the site code comes first."""
+        combos: list[list[str]] = [[]]
+        factors = [f.levels for f in self.stratification]
+        if self.stratify_by_site:
+            factors = [tuple(Level(s, s) for s in (site_codes or tuple(x.code for x in self.sites)))] + factors
+        for levels in factors:
+            combos = [c + [lv.code] for c in combos for lv in levels]
+        return ["|".join(c) for c in combos]
+
+
+def _req(d: dict[str, Any], key: str, where: str, problems: list[str], kind: type | tuple[type, ...]) -> Any:
+    if key not in d:
+        problems.append(f"{where}: '{key}' is missing")
+        return None
+    value = d[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        problems.append(f"{where}: '{key}' must be {getattr(kind, '__name__', kind)}, not {value!r}")
+        return None
+    return value
+
+
+def parse_protocol(text: str) -> ProtocolConfig:  # noqa: C901, PLR0912, PLR0915 - one pass over the whole file, by section
+    problems: list[str] = []
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtocolError([f"not valid TOML: {exc}"]) from exc
+
+    t = raw.get("trial", {})
+    num = (int, float)
+    code = _req(t, "code", "[trial]", problems, str)
+    title = _req(t, "title", "[trial]", problems, str)
+    target = _req(t, "target_enrollment", "[trial]", problems, int)
+    weeks = _req(t, "weeks", "[trial]", problems, int)
+    max_days = _req(t, "baseline_max_days_after_screening", "[trial]", problems, int)
+    if isinstance(target, int) and target <= 0:
+        problems.append("[trial]: target_enrollment must be positive")
+
+    sites = tuple(Level(str(s.get("code", "")), str(s.get("name", ""))) for s in raw.get("sites", []))
+    if not sites:
+        problems.append("[[sites]]: at least one site is required")
+    if len({s.code for s in sites}) != len(sites):
+        problems.append("[[sites]]: site codes must be unique")
+
+    arms: list[Arm] = []
+    for i, a in enumerate(raw.get("arms", [])):
+        where = f"[[arms]] #{i + 1}"
+        dose = _req(a, "dose_mg_per_kg", where, problems, num)
+        vial = _req(a, "vial_mg", where, problems, int)
+        if isinstance(dose, num) and dose < 0:
+            problems.append(f"{where}: dose_mg_per_kg must be >= 0")
+        if isinstance(vial, int) and vial <= 0:
+            problems.append(f"{where}: vial_mg must be positive")
+        arms.append(
+            Arm(
+                code=str(_req(a, "code", where, problems, str)),
+                label=str(_req(a, "label", where, problems, str)),
+                active=bool(a.get("active", False)),
+                dose_mg_per_kg=float(dose or 0),
+                vial_mg=int(vial or 1),
+                vial_reconstitution_ml=float(a.get("vial_reconstitution_ml", 10)),
+                preparation=str(a.get("preparation", "")),
+            )
+        )
+    if len(arms) < 2:
+        problems.append("[[arms]]: a randomized trial needs at least two arms")
+    if len({a.code for a in arms}) != len(arms):
+        problems.append("[[arms]]: arm codes must be unique")
+
+    r = raw.get("randomization", {})
+    ratio = tuple(r.get("allocation_ratio", [1] * len(arms)))
+    blocks = tuple(r.get("block_sizes", []))
+    if len(ratio) != len(arms):
+        problems.append(f"[randomization]: allocation_ratio has {len(ratio)} entries for {len(arms)} arms")
+    if not blocks:
+        problems.append("[randomization]: block_sizes is empty")
+    unit = sum(ratio) if ratio and all(isinstance(x, int) and x > 0 for x in ratio) else 0
+    if not unit:
+        problems.append("[randomization]: allocation_ratio must be positive whole numbers")
+    for b in blocks:
+        if not isinstance(b, int) or b <= 0 or (unit and b % unit):
+            problems.append(
+                f"[randomization]: block size {b!r} is not a multiple of the allocation ratio total ({unit}),"
+                " so blocks could not be balanced"
+            )
+
+    factors: list[StratificationFactor] = []
+    for i, s in enumerate(raw.get("stratification", [])):
+        where = f"[[stratification]] #{i + 1}"
+        kind = s.get("kind")
+        levels = tuple(Level(str(lv["code"]), str(lv.get("label", lv["code"]))) for lv in s.get("levels", []))
+        if kind not in ("threshold", "category"):
+            problems.append(f"{where}: kind must be 'threshold' or 'category', not {kind!r}")
+        if kind == "threshold" and (len(levels) != 2 or not isinstance(s.get("cut"), num)):
+            problems.append(f"{where}: a threshold factor needs a numeric 'cut' and exactly two levels (below, at or above)")
+        if len(levels) < 2:
+            problems.append(f"{where}: a stratification factor needs at least two levels")
+        factors.append(
+            StratificationFactor(
+                code=str(s.get("code", "")),
+                label=str(s.get("label", s.get("code", ""))),
+                source=str(s.get("source", "")),
+                kind=str(kind),
+                levels=levels,
+                cut=float(s["cut"]) if isinstance(s.get("cut"), num) else None,
+            )
+        )
+
+    visits: list[VisitDef] = []
+    for i, v in enumerate(raw.get("visits", [])):
+        where = f"[[visits]] #{i + 1} ({v.get('code', '?')})"
+        before = _req(v, "window_before_days", where, problems, int)
+        after = _req(v, "window_after_days", where, problems, int)
+        week = _req(v, "week", where, problems, int)
+        if (isinstance(before, int) and before < 0) or (isinstance(after, int) and after < 0):
+            problems.append(f"{where}: window days must be >= 0")
+        visits.append(
+            VisitDef(
+                code=str(_req(v, "code", where, problems, str)),
+                name=str(v.get("name", v.get("code", ""))),
+                week=int(week if isinstance(week, int) else 0),
+                window_before_days=int(before or 0),
+                window_after_days=int(after or 0),
+                forms=tuple(v.get("forms", [])),
+                infusion=bool(v.get("infusion", False)),
+            )
+        )
+    codes = [v.code for v in visits]
+    if len(set(codes)) != len(codes):
+        problems.append("[[visits]]: visit codes must be unique")
+    on_study = [v for v in visits if v.week >= 0]
+    if not any(v.week == 0 for v in visits):
+        problems.append("[[visits]]: there must be a baseline visit at week 0")
+    if [v.week for v in on_study] != sorted({v.week for v in on_study}):
+        problems.append("[[visits]]: visit weeks must be in increasing order without repeats")
+    if isinstance(weeks, int) and on_study and max(v.week for v in on_study) != weeks:
+        problems.append(f"[[visits]]: the last visit is at week {max(v.week for v in on_study)}, but [trial] weeks = {weeks}")
+    known_forms = {"screening", "consent", "hamd17", "cgis", "labs", "vitals", "infusion", "end_of_study"}
+    for v in visits:
+        for f in v.forms:
+            if f not in known_forms:
+                problems.append(f"[[visits]] {v.code}: unknown form {f!r} (known: {sorted(known_forms)})")
+        if v.infusion and "infusion" not in v.forms:
+            problems.append(f"[[visits]] {v.code}: infusion = true but the 'infusion' form is not listed")
+
+    inst = raw.get("instruments", {})
+    hamd_items = tuple(
+        HamdItem(int(it["number"]), str(it["name"]), int(it["max"])) for it in inst.get("hamd17", {}).get("items", [])
+    )
+    if [it.number for it in hamd_items] != list(range(1, 18)):
+        problems.append("[instruments.hamd17]: items must be numbered 1 to 17 in order")
+    scales: dict[str, ScaleRange] = {}
+    for key in ("cgis", "qids_sr", "mmse", "mgh_s"):
+        s = inst.get(key)
+        if not s:
+            problems.append(f"[instruments.{key}] is missing")
+            continue
+        if not s.get("min", 0) < s.get("max", 0):
+            problems.append(f"[instruments.{key}]: min must be below max")
+        scales[key] = ScaleRange(str(s.get("name", key)), float(s.get("min", 0)), float(s.get("max", 0)))
+
+    labs = tuple(
+        Analyte(
+            code=str(lb["code"]),
+            label=str(lb.get("label", lb["code"])),
+            unit=str(lb.get("unit", "")),
+            min=float(lb.get("min", 0)),
+            max=float(lb.get("max", 0)),
+            duplicates=bool(lb.get("duplicates", False)),
+            reveals_arm_post_baseline=bool(lb.get("reveals_arm_post_baseline", False)),
+        )
+        for lb in raw.get("labs", [])
+    )
+    for lb in labs:
+        if lb.min >= lb.max:
+            problems.append(f"[[labs]] {lb.code}: min must be below max")
+    if len({lb.code for lb in labs}) != len(labs):
+        problems.append("[[labs]]: analyte codes must be unique")
+
+    el = raw.get("eligibility", {})
+    inclusion = tuple(Criterion(str(c["code"]), str(c["text"]), bool(c.get("computed", False))) for c in el.get("inclusion", []))
+    exclusion = tuple(Criterion(str(c["code"]), str(c["text"]), bool(c.get("computed", False))) for c in el.get("exclusion", []))
+    limits: dict[str, float] = {}
+    for key in ("age_min", "age_max", "qids_sr_min", "mgh_s_min", "hamd_item3_max", "mmse_min"):
+        value = _req(el, key, "[eligibility]", problems, num)
+        if value is not None:
+            limits[key] = float(value)
+    if limits.get("age_min", 0) > limits.get("age_max", 999):
+        problems.append("[eligibility]: age_min is above age_max")
+    if not inclusion or not exclusion:
+        problems.append("[eligibility]: inclusion and exclusion criteria are required")
+    all_codes = [c.code for c in inclusion + exclusion]
+    if len(set(all_codes)) != len(all_codes):
+        problems.append("[eligibility]: criterion codes must be unique")
+
+    cm = raw.get("concomitant_medications", {})
+    eos = tuple(raw.get("end_of_study", {}).get("reasons", []))
+    if "completed" not in eos:
+        problems.append("[end_of_study]: reasons must include 'completed'")
+
+    if problems:
+        raise ProtocolError(problems)
+    return ProtocolConfig(
+        code=str(code),
+        title=str(title),
+        registration=str(t.get("registration", "")),
+        target_enrollment=int(target),
+        weeks=int(weeks),
+        baseline_max_days_after_screening=int(max_days),
+        consent_version=str(t.get("consent_version", "v1")),
+        sites=sites,
+        arms=tuple(arms),
+        allocation_ratio=ratio,
+        block_sizes=blocks,
+        stratify_by_site=bool(r.get("stratify_by_site", False)),
+        stratification=tuple(factors),
+        visits=tuple(visits),
+        hamd_items=hamd_items,
+        scales=scales,
+        labs=labs,
+        inclusion=inclusion,
+        exclusion=exclusion,
+        eligibility_limits=limits,
+        prohibited_med_classes=tuple(cm.get("prohibited_classes", [])),
+        aspirin_allowed_mg=float(cm.get("aspirin_allowed_mg", 0)),
+        end_of_study_reasons=eos,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def load_protocol_file(path: Path | str) -> ProtocolConfig:
+    return parse_protocol(Path(path).read_text(encoding="utf-8"))

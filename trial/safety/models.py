@@ -1,0 +1,167 @@
+"""Adverse events, concomitant medications, protocol deviations (End points: Safety; Schedule: Prohibited)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from trial.core.models import ClinicalRecord
+from trial.participants.models import Participant
+from trial.protocol.selectors import protocol
+
+
+class AdverseEvent(ClinicalRecord):
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+
+    class Relatedness(models.TextChoices):
+        NOT_RELATED = "not_related", "Not related"
+        UNLIKELY = "unlikely", "Unlikely"
+        POSSIBLE = "possible", "Possible"
+        PROBABLE = "probable", "Probable"
+        DEFINITE = "definite", "Definite"
+
+    class Action(models.TextChoices):
+        NONE = "none", "None"
+        INFUSION_DELAYED = "infusion_delayed", "Infusion delayed"
+        INFUSION_INTERRUPTED = "infusion_interrupted", "Infusion interrupted"
+        DRUG_WITHDRAWN = "drug_withdrawn", "Study drug withdrawn"
+        TREATED = "treated", "Treatment given"
+
+    class Outcome(models.TextChoices):
+        RECOVERED = "recovered", "Recovered / resolved"
+        RECOVERING = "recovering", "Recovering / resolving"
+        NOT_RECOVERED = "not_recovered", "Not recovered / not resolved"
+        SEQUELAE = "sequelae", "Recovered with sequelae"
+        FATAL = "fatal", "Fatal"
+        UNKNOWN = "unknown", "Unknown"
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="adverse_events")
+    term = models.CharField(max_length=200)
+    onset_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    ongoing = models.BooleanField(default=False)
+    severity = models.CharField(max_length=20, choices=Severity.choices)
+    serious = models.BooleanField(default=False)
+    # Seriousness criteria (ICH E2A)
+    sae_death = models.BooleanField("results in death", default=False)
+    sae_life_threatening = models.BooleanField("life-threatening", default=False)
+    sae_hospitalization = models.BooleanField("requires or prolongs hospitalization", default=False)
+    sae_disability = models.BooleanField("persistent or significant disability", default=False)
+    sae_congenital_anomaly = models.BooleanField("congenital anomaly", default=False)
+    sae_important_medical_event = models.BooleanField("important medical event", default=False)
+    relatedness = models.CharField(max_length=20, choices=Relatedness.choices)
+    action_taken = models.CharField(max_length=30, choices=Action.choices, default=Action.NONE)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+
+    SAE_CRITERIA = (
+        "sae_death",
+        "sae_life_threatening",
+        "sae_hospitalization",
+        "sae_disability",
+        "sae_congenital_anomaly",
+        "sae_important_medical_event",
+    )
+
+    class Meta:
+        ordering = ["participant", "onset_date"]
+
+    def __str__(self) -> str:
+        return self.term
+
+    def clean(self) -> None:
+        errors = {}
+        any_criterion = any(getattr(self, c) for c in self.SAE_CRITERIA)
+        if self.serious and not any_criterion:
+            errors["serious"] = "A serious adverse event needs at least one seriousness criterion."
+        if any_criterion and not self.serious:
+            errors["serious"] = "A seriousness criterion is ticked: mark the event as serious."
+        if self.onset_date and self.onset_date > date.today():
+            errors["onset_date"] = "Onset cannot be in the future."
+        if self.end_date and self.onset_date and self.end_date < self.onset_date:
+            errors["end_date"] = "The event cannot end before its onset."
+        if self.ongoing and self.end_date:
+            errors["end_date"] = "An ongoing event has no end date."
+        if not self.ongoing and not self.end_date and self.outcome in (self.Outcome.RECOVERED, self.Outcome.SEQUELAE):
+            errors["end_date"] = "A resolved event needs its end date."
+        if self.sae_death and self.outcome != self.Outcome.FATAL:
+            errors["outcome"] = "An event resulting in death has the outcome 'Fatal'."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ConcomitantMedication(ClinicalRecord):
+    class DrugClass(models.TextChoices):
+        ANTIDEPRESSANT = "antidepressant", "Antidepressant"
+        ANTIPSYCHOTIC = "antipsychotic", "Antipsychotic"
+        MOOD_STABILIZER = "mood_stabilizer", "Mood stabilizer"
+        ANXIOLYTIC = "anxiolytic", "Anxiolytic / hypnotic"
+        NSAID = "nsaid", "NSAID"
+        ASPIRIN = "aspirin", "Aspirin"
+        STEROID = "steroid", "Corticosteroid"
+        ANTIBIOTIC = "antibiotic", "Antibiotic"
+        OTHER = "other", "Other"
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="concomitant_medications")
+    name = models.CharField(max_length=200)
+    drug_class = models.CharField(max_length=20, choices=DrugClass.choices)
+    dose = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    dose_unit = models.CharField(max_length=20, blank=True)
+    indication = models.CharField(max_length=200, blank=True)
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    prohibited = models.BooleanField(default=False, editable=False)
+
+    def clean(self) -> None:
+        errors = {}
+        if self.end_date and self.start_date and self.end_date < self.start_date:
+            errors["end_date"] = "The medication cannot stop before it starts."
+        if self.drug_class == self.DrugClass.ASPIRIN and self.dose is None:
+            errors["dose"] = "Give the aspirin dose: only 81 mg is allowed."
+        if errors:
+            raise ValidationError(errors)
+        self.prohibited = self.is_prohibited()
+
+    def is_prohibited(self) -> bool:
+        """NSAIDs and steroids are prohibited, except aspirin 81 mg when medically indicated."""
+        cfg = protocol()
+        if self.drug_class in cfg.prohibited_med_classes:
+            return True
+        if self.drug_class == self.DrugClass.ASPIRIN:
+            unit = (self.dose_unit or "mg").strip().lower()
+            return not (unit == "mg" and self.dose is not None and Decimal(self.dose) <= Decimal(str(cfg.aspirin_allowed_mg)))
+        return False
+
+
+class ProtocolDeviation(ClinicalRecord):
+    class Category(models.TextChoices):
+        ELIGIBILITY = "eligibility", "Eligibility"
+        PROHIBITED_MEDICATION = "prohibited_medication", "Prohibited medication"
+        VISIT_WINDOW = "visit_window", "Visit out of window"
+        MISSED_ASSESSMENT = "missed_assessment", "Missed assessment"
+        DOSING = "dosing", "Dosing / infusion"
+        CONSENT = "consent", "Consent"
+        BLINDING = "blinding", "Blinding"
+        OTHER = "other", "Other"
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="deviations")
+    deviation_date = models.DateField()
+    category = models.CharField(max_length=30, choices=Category.choices)
+    description = models.TextField()
+    major = models.BooleanField(default=False)
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    concomitant_medication = models.ForeignKey(
+        ConcomitantMedication, on_delete=models.PROTECT, null=True, blank=True, related_name="deviations"
+    )
+
+    def clean(self) -> None:
+        if self.deviation_date and self.deviation_date > date.today():
+            raise ValidationError({"deviation_date": "The deviation date cannot be in the future."})
+        if not (self.description or "").strip():
+            raise ValidationError({"description": "Describe the deviation."})

@@ -1,0 +1,64 @@
+"""Writes for adverse events, concomitant medications and protocol deviations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from trial.core.services import record_save
+from trial.participants.models import Participant
+from trial.safety.models import AdverseEvent, ConcomitantMedication, ProtocolDeviation
+
+
+def _apply(instance: Any, data: Mapping[str, Any], version: int | None) -> None:
+    for key, value in data.items():
+        setattr(instance, key, value)
+    if version is not None:
+        instance.version = version
+
+
+def adverse_event_record(
+    *, participant: Participant, data: Mapping[str, Any], by: AbstractBaseUser,
+    instance: AdverseEvent | None = None, reason: str = "", version: int | None = None,
+) -> AdverseEvent:
+    ae = instance or AdverseEvent(participant=participant)
+    _apply(ae, data, version)
+    return record_save(ae, by=by, reason=reason)
+
+
+@transaction.atomic
+def conmed_record(
+    *, participant: Participant, data: Mapping[str, Any], by: AbstractBaseUser,
+    instance: ConcomitantMedication | None = None, reason: str = "", version: int | None = None,
+) -> ConcomitantMedication:
+    """Record a medication; a prohibited class raises a protocol deviation (Schedule: Prohibited)."""
+    med = instance or ConcomitantMedication(participant=participant)
+    was_prohibited = med.prohibited
+    _apply(med, data, version)
+    record_save(med, by=by, reason=reason)
+    if med.prohibited and not was_prohibited:
+        deviation_record(
+            participant=participant,
+            data={
+                "deviation_date": med.start_date,
+                "category": ProtocolDeviation.Category.PROHIBITED_MEDICATION,
+                "description": f"Prohibited medication: {med.name} ({med.get_drug_class_display()}"
+                + (f", {med.dose} {med.dose_unit}" if med.dose else "")
+                + "). NSAIDs and steroids are prohibited except aspirin 81 mg.",
+                "concomitant_medication": med,
+            },
+            by=by,
+        )
+    return med
+
+
+def deviation_record(
+    *, participant: Participant, data: Mapping[str, Any], by: AbstractBaseUser,
+    instance: ProtocolDeviation | None = None, reason: str = "", version: int | None = None,
+) -> ProtocolDeviation:
+    dev = instance or ProtocolDeviation(participant=participant, reported_by=by)
+    _apply(dev, data, version)
+    return record_save(dev, by=by, reason=reason)

@@ -1,0 +1,21 @@
+"""`make demo`: SQLite and a Celery worker on a filesystem broker, so no external service is needed."""
+
+import os
+
+from trial.settings.base import *  # noqa: F403
+from trial.settings.base import VAR_DIR
+
+DEBUG = True
+
+_BROKER_DIR = VAR_DIR / "celery-broker"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    for _sub in ("out", "processed"):
+        (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport: producer and worker exchange messages as files in one folder.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR / "out"),
+        "data_folder_out": str(_BROKER_DIR / "out"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }

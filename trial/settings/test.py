@@ -1,0 +1,24 @@
+"""The test suite: SQLite unless DATABASE_URL says otherwise (CI's PostgreSQL run)."""
+
+import os
+
+from trial.settings.base import *  # noqa: F403
+from trial.settings.base import BASE_DIR, DATABASES
+
+# Fast hashing: tests log in hundreds of times; production keeps Django's default hasher.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STRATUM_ALLOW_FLUSH = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so that threads and a worker process share one database in
+    # the concurrency tests; pytest-django creates and removes it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_TASK_EAGER_PROPAGATES = True

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class VisitsConfig(AppConfig):
+    name = "trial.visits"
+    label = "visits"
+    verbose_name = "Visits and assessments"

@@ -1,0 +1,240 @@
+"""Visits and what is measured at them (Schedule of assessments; Instruments)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from trial.core.models import ClinicalRecord
+from trial.participants.models import Participant
+from trial.protocol.models import VisitDefinition
+from trial.protocol.selectors import protocol
+
+
+def _future(d: date | None) -> bool:
+    return d is not None and d > date.today()
+
+
+class Visit(ClinicalRecord):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        DONE = "done", "Done"
+        MISSED = "missed", "Missed"
+        DELAYED = "delayed", "Delayed"
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="visits")
+    definition = models.ForeignKey(VisitDefinition, on_delete=models.PROTECT, related_name="+")
+    scheduled_date = models.DateField()
+    window_start = models.DateField()
+    window_end = models.DateField()
+    actual_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
+    reason = models.TextField(blank=True, help_text="Why the visit was missed or delayed.")
+    out_of_window = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["participant", "scheduled_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "definition"], name="one_visit_per_definition"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.definition.code}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.window_start and self.window_end and self.window_start > self.window_end:
+            errors["window_end"] = "The window must end on or after its start."
+        if self.status == self.Status.DONE and not self.actual_date:
+            errors["actual_date"] = "A visit that was done needs its date."
+        if self.status in (self.Status.MISSED, self.Status.DELAYED) and not self.reason.strip():
+            errors["reason"] = f"A {self.get_status_display().lower()} visit needs a reason."
+        if _future(self.actual_date):
+            errors["actual_date"] = "The visit date cannot be in the future."
+        if errors:
+            raise ValidationError(errors)
+
+
+class HamD17(ClinicalRecord):
+    """HAM-D-17: items 1-3, 7-11, 15 score 0-4; the others 0-2; total 0-52 (Instruments)."""
+
+    visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="hamd")
+    rated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    item_1 = models.PositiveSmallIntegerField("1 Depressed mood")
+    item_2 = models.PositiveSmallIntegerField("2 Feelings of guilt")
+    item_3 = models.PositiveSmallIntegerField("3 Suicide")
+    item_4 = models.PositiveSmallIntegerField("4 Insomnia: early")
+    item_5 = models.PositiveSmallIntegerField("5 Insomnia: middle")
+    item_6 = models.PositiveSmallIntegerField("6 Insomnia: late")
+    item_7 = models.PositiveSmallIntegerField("7 Work and activities")
+    item_8 = models.PositiveSmallIntegerField("8 Retardation")
+    item_9 = models.PositiveSmallIntegerField("9 Agitation")
+    item_10 = models.PositiveSmallIntegerField("10 Anxiety: psychic")
+    item_11 = models.PositiveSmallIntegerField("11 Anxiety: somatic")
+    item_12 = models.PositiveSmallIntegerField("12 Somatic: gastrointestinal")
+    item_13 = models.PositiveSmallIntegerField("13 Somatic: general")
+    item_14 = models.PositiveSmallIntegerField("14 Genital symptoms")
+    item_15 = models.PositiveSmallIntegerField("15 Hypochondriasis")
+    item_16 = models.PositiveSmallIntegerField("16 Loss of weight")
+    item_17 = models.PositiveSmallIntegerField("17 Insight")
+    total = models.PositiveSmallIntegerField(editable=False)
+
+    ITEM_FIELDS = tuple(f"item_{i}" for i in range(1, 18))
+
+    def clean(self) -> None:
+        errors = {}
+        for item in protocol().hamd_items:
+            value = getattr(self, f"item_{item.number}")
+            if value is not None and not 0 <= value <= item.max:
+                errors[f"item_{item.number}"] = f"Item {item.number} ({item.name}) scores 0 to {item.max}; {value} is out of range."
+        if errors:
+            raise ValidationError(errors)
+        # The total is derived, never typed (record_save always runs full_clean first).
+        self.total = self.compute_total()
+
+    def compute_total(self) -> int:
+        return sum(int(getattr(self, f) or 0) for f in self.ITEM_FIELDS)
+
+
+class CGIS(ClinicalRecord):
+    visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="cgis")
+    rated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    score = models.PositiveSmallIntegerField("CGI-S")
+
+    class Meta:
+        verbose_name = "CGI-S"
+        verbose_name_plural = "CGI-S"
+
+    def clean(self) -> None:
+        rng = protocol().scales["cgis"]
+        if self.score is not None and not rng.min <= self.score <= rng.max:
+            raise ValidationError({"score": f"CGI-S scores {rng.min:g} (normal) to {rng.max:g} (among the most extremely ill)."})
+
+
+class LabResult(ClinicalRecord):
+    """hs-CRP, TNF, sTNFR1, sTNFR2 (Schedule of assessments). ELISA analytes are run in duplicate."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="labs")
+    analyte = models.CharField(max_length=20)
+    value = models.DecimalField(max_digits=10, decimal_places=3)
+    unit = models.CharField(max_length=10, blank=True, help_text="Filled from the protocol's unit for the analyte.")
+    sample_time = models.DateTimeField()
+    replicate_1 = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    replicate_2 = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    assay_batch = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visit", "analyte"], condition=models.Q(voided_at__isnull=True), name="one_live_result_per_analyte"
+            ),
+        ]
+
+    def clean(self) -> None:
+        cfg = protocol()
+        codes = [a.code for a in cfg.labs]
+        if self.analyte not in codes:
+            raise ValidationError({"analyte": f"Analyte must be one of {', '.join(codes)}."})
+        a = cfg.analyte(self.analyte)
+        errors: dict[str, str] = {}
+        if self.unit and self.unit != a.unit:
+            errors["unit"] = f"{a.label} is recorded in {a.unit}."
+        if a.duplicates:
+            if self.replicate_1 is None or self.replicate_2 is None:
+                errors["replicate_1"] = f"{a.label} is run by ELISA in duplicate: enter both replicates."
+            else:
+                # The reported value is the mean of the duplicates, never typed separately.
+                self.value = ((Decimal(self.replicate_1) + Decimal(self.replicate_2)) / 2).quantize(Decimal("0.001"))
+        for name in ("value", "replicate_1", "replicate_2"):
+            v = getattr(self, name)
+            if v is not None and not a.min <= float(v) <= a.max:
+                errors[name] = f"{a.label} must be between {a.min:g} and {a.max:g} {a.unit}."
+        if errors:
+            raise ValidationError(errors)
+        self.unit = a.unit
+
+    @property
+    def cv_percent(self) -> float | None:
+        """Coefficient of variation of the duplicates (protocol: CV <= 10%)."""
+        if self.replicate_1 is None or self.replicate_2 is None:
+            return None
+        r1, r2 = float(self.replicate_1), float(self.replicate_2)
+        mean = (r1 + r2) / 2
+        return 0.0 if mean == 0 else abs(r1 - r2) / 2**0.5 / mean * 100
+
+
+class VitalSigns(ClinicalRecord):
+    visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="vitals")
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
+    systolic_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
+    diastolic_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
+    heart_rate_bpm = models.PositiveSmallIntegerField(null=True, blank=True)
+    temperature_c = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "vital signs"
+
+    RANGES = {
+        "weight_kg": (30, 250, "kg"),
+        "systolic_mmhg": (60, 250, "mmHg"),
+        "diastolic_mmhg": (30, 150, "mmHg"),
+        "heart_rate_bpm": (30, 200, "bpm"),
+        "temperature_c": (34, 42, "°C"),
+    }
+
+    def clean(self) -> None:
+        errors = {}
+        for name, (lo, hi, unit) in self.RANGES.items():
+            v = getattr(self, name)
+            if v is not None and not lo <= float(v) <= hi:
+                errors[name] = f"Must be between {lo} and {hi} {unit}."
+        if self.systolic_mmhg and self.diastolic_mmhg and self.diastolic_mmhg >= self.systolic_mmhg:
+            errors["diastolic_mmhg"] = "Diastolic pressure must be below systolic."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Infusion(ClinicalRecord):
+    """The clinic side of an infusion: 120 minutes through a catheter (Design).
+
+    The planned dose is the active arm's rule applied to the weight, the same number whichever arm
+    the participant is in, so it reveals nothing; what goes into the bag is the pharmacy's record.
+    """
+
+    visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="infusion")
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
+    planned_dose_mg = models.PositiveIntegerField(editable=False)
+    start_time = models.DateTimeField(null=True, blank=True)
+    stop_time = models.DateTimeField(null=True, blank=True)
+    reaction = models.TextField(blank=True)
+    delayed_for_infection = models.BooleanField(default=False)
+    delay_reason = models.TextField(blank=True)
+    delay_days = models.PositiveSmallIntegerField(default=0)
+
+    def clean(self) -> None:
+        errors = {}
+        if self.weight_kg is not None and not 30 <= float(self.weight_kg) <= 250:
+            errors["weight_kg"] = "Weight must be between 30 and 250 kg."
+        if self.start_time and self.stop_time and self.stop_time <= self.start_time:
+            errors["stop_time"] = "The infusion must stop after it starts."
+        if self.delayed_for_infection and not self.delay_reason.strip():
+            errors["delay_reason"] = "Give the reason for the delay (signs of infection, treatment started)."
+        if self.delay_days and not self.delayed_for_infection:
+            errors["delay_days"] = "Delay days are recorded only for an infusion delayed for infection."
+        if errors:
+            raise ValidationError(errors)
+        if self.weight_kg is not None:
+            self.planned_dose_mg = planned_dose_mg(float(self.weight_kg))
+
+
+def planned_dose_mg(weight_kg: float) -> int:
+    """5 mg/kg x weight, rounded to whole vials (Design; issue: rounded to whole 100 mg vials)."""
+    active = next(a for a in protocol().arms if a.active)
+    raw = Decimal(str(active.dose_mg_per_kg)) * Decimal(str(weight_kg))
+    # Half up (450 mg -> 5 vials), not Python's half-to-even.
+    vials = max(1, int((raw / active.vial_mg).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+    return vials * active.vial_mg

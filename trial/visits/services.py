@@ -1,0 +1,174 @@
+"""Writes for visits and assessments. Each record goes through record_save (audit, version check)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from trial.core.models import ClinicalRecord
+from trial.core.services import record_save
+from trial.participants.models import Participant
+from trial.protocol.models import VisitDefinition
+from trial.visits.models import CGIS, HamD17, Infusion, LabResult, Visit, VitalSigns
+
+R = TypeVar("R", bound=ClinicalRecord)
+
+
+def _due(baseline: date, definition: VisitDefinition) -> tuple[date, date, date]:
+    due = baseline + timedelta(days=7 * definition.week)
+    return due, due - timedelta(days=definition.window_before_days), due + timedelta(days=definition.window_after_days)
+
+
+@transaction.atomic
+def visits_schedule(*, participant: Participant, baseline_date: date, by: AbstractBaseUser) -> list[Visit]:
+    """Create the on-study visits (week >= 0) with due dates from the baseline date (Schedule)."""
+    created = []
+    existing = set(participant.visits.values_list("definition_id", flat=True))
+    for definition in VisitDefinition.objects.filter(week__gte=0).order_by("week"):
+        if definition.pk in existing:
+            continue
+        due, start, end = _due(baseline_date, definition)
+        created.append(
+            record_save(
+                Visit(participant=participant, definition=definition, scheduled_date=due, window_start=start, window_end=end),
+                by=by,
+            )
+        )
+    return created
+
+
+@transaction.atomic
+def visits_reschedule_from(*, visit: Visit, anchor: date, by: AbstractBaseUser, reason: str) -> int:
+    """Move the not-yet-done visits after `visit` so they keep their spacing from `anchor`.
+
+    Used when the baseline happens on another day than planned (due dates follow the actual
+    baseline) and when an infusion is delayed for infection (Design: infusion delayed until
+    symptoms resolve): the later visits keep their distance from the delayed one.
+    """
+    moved = 0
+    later = participant_visits(visit.participant).filter(definition__week__gt=visit.definition.week)
+    for other in later.select_for_update():
+        if other.status != Visit.Status.SCHEDULED:
+            continue
+        offset = timedelta(days=7 * (other.definition.week - visit.definition.week))
+        due = anchor + offset
+        if due == other.scheduled_date:
+            continue
+        other.scheduled_date = due
+        other.window_start = due - timedelta(days=other.definition.window_before_days)
+        other.window_end = due + timedelta(days=other.definition.window_after_days)
+        record_save(other, by=by, reason=reason)
+        moved += 1
+    return moved
+
+
+def participant_visits(participant: Participant) -> Any:
+    return Visit.objects.active().filter(participant=participant).select_related("definition")
+
+
+@transaction.atomic
+def visit_complete(*, visit: Visit, actual_date: date, by: AbstractBaseUser, reason: str = "") -> Visit:
+    first_time = visit.status != Visit.Status.DONE
+    visit.status = Visit.Status.DONE
+    visit.actual_date = actual_date
+    visit.out_of_window = not (visit.window_start <= actual_date <= visit.window_end)
+    record_save(visit, by=by, reason=reason or ("Visit done" if first_time else ""))
+    if visit.definition.week == 0 and first_time:
+        visits_reschedule_from(visit=visit, anchor=actual_date, by=by, reason="Due dates follow the actual baseline date")
+    return visit
+
+
+def visit_miss(*, visit: Visit, reason: str, by: AbstractBaseUser) -> Visit:
+    if visit.status == Visit.Status.DONE:
+        raise ValidationError("This visit has data entered; it cannot be marked as missed.")
+    visit.status = Visit.Status.MISSED
+    visit.reason = reason
+    return record_save(visit, by=by, reason=f"Visit missed: {reason}")
+
+
+def _upsert(instance: R, data: Mapping[str, Any], *, by: AbstractBaseUser, reason: str, version: int | None) -> R:
+    for key, value in data.items():
+        setattr(instance, key, value)
+    if version is not None:
+        instance.version = version
+    return record_save(instance, by=by, reason=reason)
+
+
+def _require_done(visit: Visit) -> None:
+    if visit.status == Visit.Status.MISSED:
+        raise ValidationError("This visit is recorded as missed; change its status before entering data.")
+
+
+def hamd_record(
+    *, visit: Visit, items: Mapping[int | str, int], by: AbstractBaseUser, reason: str = "", version: int | None = None
+) -> HamD17:
+    _require_done(visit)
+    data = {(k if str(k).startswith("item_") else f"item_{k}"): v for k, v in items.items()}
+    instance = HamD17.objects.filter(visit=visit).first() or HamD17(visit=visit, rated_by=by)
+    return _upsert(instance, data, by=by, reason=reason, version=version)
+
+
+def cgis_record(*, visit: Visit, score: int, by: AbstractBaseUser, reason: str = "", version: int | None = None) -> CGIS:
+    _require_done(visit)
+    instance = CGIS.objects.filter(visit=visit).first() or CGIS(visit=visit, rated_by=by)
+    return _upsert(instance, {"score": score}, by=by, reason=reason, version=version)
+
+
+def lab_record(
+    *,
+    visit: Visit,
+    analyte: str,
+    sample_time: datetime,
+    by: AbstractBaseUser,
+    value: Decimal | float | None = None,
+    replicate_1: Decimal | float | None = None,
+    replicate_2: Decimal | float | None = None,
+    assay_batch: str = "",
+    reason: str = "",
+    version: int | None = None,
+) -> LabResult:
+    _require_done(visit)
+    instance = LabResult.objects.active().filter(visit=visit, analyte=analyte).first() or LabResult(visit=visit, analyte=analyte)
+    data: dict[str, Any] = {
+        "sample_time": sample_time,
+        "replicate_1": None if replicate_1 is None else Decimal(str(replicate_1)),
+        "replicate_2": None if replicate_2 is None else Decimal(str(replicate_2)),
+        "assay_batch": assay_batch,
+    }
+    if value is not None:
+        data["value"] = Decimal(str(value))
+    elif replicate_1 is not None and replicate_2 is not None:
+        # Placeholder until clean() derives the mean of the duplicates.
+        data["value"] = Decimal("0")
+    return _upsert(instance, data, by=by, reason=reason, version=version)
+
+
+def vitals_record(
+    *, visit: Visit, data: Mapping[str, Any], by: AbstractBaseUser, reason: str = "", version: int | None = None
+) -> VitalSigns:
+    _require_done(visit)
+    instance = VitalSigns.objects.filter(visit=visit).first() or VitalSigns(visit=visit)
+    return _upsert(instance, data, by=by, reason=reason, version=version)
+
+
+@transaction.atomic
+def infusion_record(
+    *, visit: Visit, data: Mapping[str, Any], by: AbstractBaseUser, reason: str = "", version: int | None = None
+) -> Infusion:
+    if not visit.definition.infusion:
+        raise ValidationError(f"No infusion is given at {visit.definition.name} (Schedule).")
+    if visit.participant.status != Participant.Status.RANDOMIZED:
+        raise ValidationError("Infusions are recorded only for randomized participants who have not left the study.")
+    instance = Infusion.objects.filter(visit=visit).first() or Infusion(visit=visit)
+    was_delay = instance.delay_days
+    infusion = _upsert(instance, data, by=by, reason=reason, version=version)
+    if infusion.delay_days and infusion.delay_days != was_delay:
+        anchor = visit.scheduled_date + timedelta(days=infusion.delay_days)
+        visits_reschedule_from(visit=visit, anchor=anchor, by=by, reason=f"Infusion delayed {infusion.delay_days} days: {infusion.delay_reason}")
+    return infusion
