@@ -1,23 +1,140 @@
 """The one bridge from the ORM to pandas.
 
-Every analysis dataset is built here. The treatment arm is added only when the caller asks for an
-unblinded frame AND the blinding module says the requesting context may see it.
+Every analysis dataset and every export is built here. The treatment arm is added only when the
+caller asks for it (`include_arm=True`) AND trial.blinding says this user may see every arm;
+otherwise asking for it raises PermissionError. Rows are always ordered by participant id, never by
+list or allocation order, so even the order of a blinded dataset says nothing about the arm.
+Raters' post-baseline arm-revealing labs are removed by the same rule the pages use.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
-from trial.visits.models import HamD17
+from trial import blinding
+from trial.participants.models import Participant
+from trial.safety.models import AdverseEvent
+from trial.visits.lab_visibility import visible_labs
+from trial.visits.models import HamD17, LabResult
 
 
-def hamd_long_frame(*, unblinded: bool = False) -> pd.DataFrame:
-    """One row per participant x visit with a HAM-D: participant_id, week, hamd_total."""
-    if unblinded:
-        raise PermissionError("Unblinded frames are built only for an allowed unblinded run (trial.blinding).")
+def _check_arm_access(user: Any, include_arm: bool) -> None:
+    if include_arm and not blinding.is_unblinded_role(user):
+        raise PermissionError("This dataset cannot include the treatment arm for a blinded user.")
+
+
+def _arm_by_participant(user: Any, participant_ids: list[int]) -> dict[int, str | None]:
+    participants = Participant.objects.filter(pk__in=participant_ids).select_related("allocation__entry")
+    return {p.pk: blinding.arm_code(user, p) for p in participants}
+
+
+def participants_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
+    """One row per participant (not voided): identifiers, stratification data, randomization number."""
+    _check_arm_access(user, include_arm)
+    qs = (
+        Participant.objects.active()
+        .select_related("site", "screening", "allocation__entry", "end_of_study")
+        .order_by("participant_id")
+    )
+    rows = []
+    for p in qs:
+        scr = getattr(p, "screening", None)
+        alloc = getattr(p, "allocation", None)
+        eos = getattr(p, "end_of_study", None)
+        row: dict[str, Any] = {
+            "pk": p.pk,
+            "participant_id": p.participant_id,
+            "screening_number": p.screening_number,
+            "site": p.site.code,
+            "sex": p.sex,
+            "age": scr.age if scr else None,
+            "status": p.status,
+            "screening_crp_mg_l": float(scr.screening_crp_mg_l) if scr else None,
+            "bmi": scr.bmi if scr else None,
+            "bipolar": scr.bipolar if scr else None,
+            "eligible": scr.eligible if scr else None,
+            "failed_criteria": ";".join(scr.failed_criteria) if scr else "",
+            "randomization_number": alloc.entry.randomization_number if alloc else None,
+            "randomized_at": alloc.randomized_at if alloc else None,
+            "stratum": alloc.stratum if alloc else None,
+            "end_of_study": eos.outcome if eos else None,
+            "end_reason": eos.reason if eos else None,
+            "code_broken": blinding.is_code_broken(p),
+        }
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if include_arm and len(df):
+        arms = _arm_by_participant(user, list(df["pk"]))
+        df["arm"] = df["pk"].map(arms)
+    return df.drop(columns=["pk"]) if len(df) else df
+
+
+def hamd_long_frame(*, user: Any = None, include_arm: bool = False) -> pd.DataFrame:
+    """One row per participant x visit with a HAM-D: participant_id, week, visit_date, hamd_total, baseline, chg."""
+    _check_arm_access(user, include_arm)
     rows = (
         HamD17.objects.active()
         .filter(visit__voided_at__isnull=True, visit__participant__voided_at__isnull=True)
-        .values_list("visit__participant__participant_id", "visit__definition__week", "total")
+        .values_list("visit__participant_id", "visit__participant__participant_id", "visit__definition__week", "visit__actual_date", "total")
+        .order_by("visit__participant__participant_id", "visit__definition__week")
     )
-    return pd.DataFrame(list(rows), columns=["participant_id", "week", "hamd_total"])
+    df = pd.DataFrame(list(rows), columns=["pk", "participant_id", "week", "visit_date", "hamd_total"])
+    if len(df):
+        base = df.loc[df["week"] == 0].set_index("participant_id")["hamd_total"]
+        df["baseline"] = df["participant_id"].map(base)
+        df["chg"] = df["hamd_total"] - df["baseline"]
+        if include_arm:
+            arms = _arm_by_participant(user, list(df["pk"].unique()))
+            df["arm"] = df["pk"].map(arms)
+    else:
+        df["baseline"], df["chg"] = [], []
+    return df.drop(columns=["pk"])
+
+
+def labs_long_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
+    _check_arm_access(user, include_arm)
+    qs = visible_labs(
+        user,
+        LabResult.objects.active().filter(visit__participant__voided_at__isnull=True),
+    ).order_by("visit__participant__participant_id", "visit__definition__week", "analyte")
+    rows = qs.values_list(
+        "visit__participant_id", "visit__participant__participant_id", "visit__definition__week", "analyte", "value", "unit",
+        "replicate_1", "replicate_2", "assay_batch", "sample_time",
+    )
+    df = pd.DataFrame(
+        list(rows),
+        columns=["pk", "participant_id", "week", "analyte", "value", "unit", "replicate_1", "replicate_2", "assay_batch", "sample_time"],
+    )
+    for col in ("value", "replicate_1", "replicate_2"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    if include_arm and len(df):
+        arms = _arm_by_participant(user, list(df["pk"].unique()))
+        df["arm"] = df["pk"].map(arms)
+    return df.drop(columns=["pk"])
+
+
+def adverse_events_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
+    _check_arm_access(user, include_arm)
+    qs = AdverseEvent.objects.active().filter(participant__voided_at__isnull=True).order_by("participant__participant_id", "onset_date", "pk")
+    rows = qs.values_list(
+        "participant_id", "participant__participant_id", "term", "onset_date", "end_date", "ongoing", "severity", "serious",
+        "relatedness", "action_taken", "outcome",
+    )
+    df = pd.DataFrame(
+        list(rows),
+        columns=["pk", "participant_id", "term", "onset_date", "end_date", "ongoing", "severity", "serious", "relatedness", "action_taken", "outcome"],
+    )
+    if include_arm and len(df):
+        arms = _arm_by_participant(user, list(df["pk"].unique()))
+        df["arm"] = df["pk"].map(arms)
+    return df.drop(columns=["pk"])
+
+
+DATASETS = {
+    "participants": participants_frame,
+    "hamd": hamd_long_frame,
+    "labs": labs_long_frame,
+    "adverse_events": adverse_events_frame,
+}

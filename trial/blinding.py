@@ -39,9 +39,9 @@ def can_see_arm(user: User, participant: Any = None) -> bool:
 
 
 def _has_code_break(user: Any, participant: Any) -> bool:
-    try:
-        from trial.randomization.models import CodeBreak  # type: ignore[attr-defined]
-    except ImportError:
+    from trial.randomization.models import CodeBreak
+
+    if getattr(participant, "pk", None) is None:
         return False
     return bool(CodeBreak.objects.revealing_to(user=user, participant=participant).exists())
 
@@ -63,6 +63,16 @@ def arm_label(user: User, participant: Any) -> str | None:
     return protocol().arm(code).label
 
 
+def arm_display(user: User, participant: Any) -> str:
+    """For a page cell: the arm label if allowed, else the word HIDDEN (the same for every participant)."""
+    return arm_label(user, participant) or HIDDEN
+
+
+def lab_value_display(user: User, *, analyte: str, week: int, value: Any) -> Any:
+    """The value if this user may see it, else HIDDEN: the same word whatever the value."""
+    return value if can_see_lab_value(user, analyte=analyte, week=week) else HIDDEN
+
+
 def can_see_lab_value(user: User, *, analyte: str, week: int) -> bool:
     """Raters do not see post-baseline values of analytes that can reveal the arm."""
     if week <= 0:
@@ -82,3 +92,14 @@ def hidden_lab_analytes_for(user: User) -> frozenset[str]:
     from trial.protocol.selectors import protocol
 
     return frozenset(a.code for a in protocol().labs if a.reveals_arm_post_baseline)
+
+
+def is_code_broken(participant: Any) -> bool:
+    """Has this participant's arm been revealed by an emergency code break? (flagged in analysis datasets)"""
+    from trial.randomization.models import CodeBreak
+
+    return bool(
+        CodeBreak.objects.active()
+        .filter(participant=participant, status__in=(CodeBreak.Status.APPROVED, CodeBreak.Status.IMMEDIATE))
+        .exists()
+    )

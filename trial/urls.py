@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
+from analysis.exports import export_dataset
 from trial.core import views as core_views
 
 admin.site.site_header = "Stratum administration"
@@ -13,4 +14,6 @@ urlpatterns = [
     path("", core_views.DashboardView.as_view(), name="dashboard"),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("trial.api_urls")),
+    path("exports/<slug:dataset>.csv", export_dataset, name="export-dataset"),
 ]

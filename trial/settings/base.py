@@ -27,8 +27,11 @@ INSTALLED_APPS = [
     "trial.protocol",
     "trial.participants",
     "trial.randomization",
+    "trial.pharmacy",
     "trial.visits",
     "trial.safety",
+    "trial.queries",
+    "trial.demo",
     "analysis",
 ]
 

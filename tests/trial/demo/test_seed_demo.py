@@ -1,0 +1,74 @@
+"""seed_demo writes a trial-shaped demo through the services (validation and audit apply)."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from analysis import frames
+from trial.participants.models import Participant
+from trial.randomization.models import Allocation, ListEntry
+from trial.safety.models import AdverseEvent
+from trial.visits.models import HamD17, LabResult, Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_seeds_a_trial_in_progress_with_the_published_shape():
+    out = StringIO()
+    call_command("seed_demo", participants=60, seed=2013, stdout=out)
+    assert "randomized" in out.getvalue()
+
+    eligible = Participant.objects.exclude(status="screen_failed")
+    assert eligible.count() >= 60  # the trial's N counts participants who passed screening
+    failed = Participant.objects.filter(status="screen_failed")
+    assert failed.exists() and all(p.screening.failed_criteria for p in failed)
+
+    # Mid-way: most completed, some in follow-up, some still awaiting randomization.
+    statuses = set(Participant.objects.values_list("status", flat=True))
+    assert {"completed", "randomized", "eligible", "screen_failed"} <= statuses
+    assert Participant.objects.filter(status="completed").count() > Participant.objects.filter(status="randomized").count()
+
+    # Every randomized participant holds exactly one list entry; list order within each stratum.
+    allocations = Allocation.objects.select_related("entry")
+    assert allocations.count() == Participant.objects.filter(status__in=["randomized", "completed", "withdrawn"]).count()
+    for stratum in {a.stratum for a in allocations}:
+        used = sorted(a.entry.sequence for a in allocations if a.stratum == stratum)
+        assert used == list(range(1, len(used) + 1))
+
+    # Table 1: about 67% female among the randomized (60 people: wide tolerance).
+    randomized = Participant.objects.filter(allocation__isnull=False)
+    female = randomized.filter(sex="F").count() / randomized.count()
+    assert 0.45 <= female <= 0.85
+
+    # Baseline HAM-D about 24 (4).
+    hamd = frames.hamd_long_frame()
+    baseline = hamd.loc[hamd["week"] == 0, "hamd_total"]
+    assert 21 <= baseline.mean() <= 27
+
+    # Week 3 mostly missing, week 10 about half (missing by design).
+    done = lambda week: Visit.objects.filter(definition__week=week, status="done").count()  # noqa: E731
+    reached = lambda week: Visit.objects.filter(definition__week=week).exclude(status="scheduled").count()  # noqa: E731
+    assert done(3) / reached(3) < 0.4
+    assert 0.3 <= done(10) / reached(10) <= 0.75
+
+    # ELISA analytes carry duplicates; AEs at Table 2's kind of rates; none serious (published).
+    tnf = LabResult.objects.filter(analyte="tnf").first()
+    assert tnf.replicate_1 is not None and tnf.replicate_2 is not None
+    assert AdverseEvent.objects.filter(term__iexact="Headache").values("participant").distinct().count() >= 0.4 * randomized.count()
+    assert not AdverseEvent.objects.filter(serious=True).exists()
+
+    # Written through the services: every record has its audit history.
+    some = HamD17.objects.first()
+    assert some.history.first().history_user.username == "rater"
+    assert ListEntry.objects.count() % 4 == 0
+
+    # Twice: a clear message, nothing duplicated.
+    count = Participant.objects.count()
+    with pytest.raises(CommandError, match="already holds"):
+        call_command("seed_demo", participants=60, seed=2013, stdout=StringIO())
+    out = StringIO()
+    call_command("seed_demo", participants=60, seed=2013, if_empty=True, stdout=out)
+    assert "nothing to do" in out.getvalue()
+    assert Participant.objects.count() == count

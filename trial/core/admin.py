@@ -1,0 +1,44 @@
+"""Admin base for clinical records: read-only, history visible, never deletes.
+
+Clinical data are entered and corrected through the forms and services, which ask for a reason for
+change and check the version; an admin "save" would do neither, so the admin only shows records and
+their full audit history (who, when, old -> new, why).
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import Http404, HttpRequest, HttpResponse
+from simple_history.admin import SimpleHistoryAdmin
+
+
+class ClinicalRecordAdmin(SimpleHistoryAdmin):
+    history_list_display = ["history_change_reason"]
+    list_per_page = 50
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None) -> HttpResponse:
+        # simple-history loads an old version straight from the history table; first make sure the
+        # object is one this user may see at all (get_queryset applies the blinding rules).
+        if not self.get_queryset(request).filter(pk=object_id).exists():
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The bulk "delete selected" action would bypass the audit; there are no bulk actions here.
+        return {}
+
+
+def register_clinical(model: Any, **options: Any) -> None:
+    admin.site.register(model, type(f"{model.__name__}Admin", (ClinicalRecordAdmin,), options))

@@ -1,0 +1,35 @@
+import time
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from trial.demo.seeding import AlreadySeededError, demo_trial_seed
+
+
+class Command(BaseCommand):
+    help = "Seed a synthetic trial (demo users, randomization list, participants) through the services."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--participants", type=int, default=60)
+        parser.add_argument("--seed", type=int, default=2013)
+        parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD; defaults to today")
+        parser.add_argument("--if-empty", action="store_true", help="Say so and exit 0 when data already exist (make demo).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["participants"] < 1:
+            raise CommandError("--participants must be at least 1.")
+        started = time.perf_counter()
+        try:
+            report = demo_trial_seed(participants=options["participants"], seed=options["seed"], today=options["today"])
+        except AlreadySeededError as exc:
+            if options["if_empty"]:
+                self.stdout.write(f"Demo data already present; nothing to do. ({exc})")
+                return
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"Seeded {report.screened} screened ({report.screen_failed} screen failures, {report.awaiting_randomization} awaiting "
+            f"randomization), {report.randomized} randomized: {report.completed} completed, {report.withdrawn} withdrawn, "
+            f"{report.in_follow_up} in follow-up; {report.visits_done} visits done, {report.visits_missed} missed, "
+            f"{report.adverse_events} adverse events; in {time.perf_counter() - started:.1f}s."
+        )

@@ -1,0 +1,235 @@
+"""Write a synthetic trial through the same services the forms use, so validation and audit apply.
+
+The generator (trial.demo.generator, Django-free) decides what happens; this module only feeds it
+to the services in the order a site would: screen, consent, randomize, then each visit as it comes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from django.db import transaction
+
+from trial import blinding
+from trial.core.roles import Role
+from trial.core.users import demo_users_ensure
+from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course, generate_population
+from trial.participants.models import Participant
+from trial.participants.services import consent_record, end_of_study_record, participant_screen
+from trial.protocol.config import ProtocolConfig
+from trial.protocol.selectors import protocol
+from trial.protocol.services import protocol_load
+from trial.randomization.services import participant_stratum, randomization_list_create
+from trial.safety.models import AdverseEvent
+from trial.safety.services import adverse_event_record, conmed_record
+from trial.visits import services as visit_services
+
+
+class AlreadySeededError(Exception):
+    pass
+
+
+@dataclass
+class SeedReport:
+    screened: int = 0
+    screen_failed: int = 0
+    awaiting_randomization: int = 0
+    randomized: int = 0
+    completed: int = 0
+    withdrawn: int = 0
+    in_follow_up: int = 0
+    visits_done: int = 0
+    visits_missed: int = 0
+    adverse_events: int = 0
+    by_stratum: Counter[str] = field(default_factory=Counter)
+
+
+_RELATEDNESS = {"not related": "not_related"}
+_ACTION = {
+    "none": "none",
+    "concomitant medication": "treated",
+    "dose delayed": "infusion_delayed",
+    "study drug withdrawn": "drug_withdrawn",
+}
+_OUTCOME = {"not recovered": "not_recovered"}
+
+
+def _at(d: date, t: time) -> datetime:
+    return datetime.combine(d, t, tzinfo=UTC)
+
+
+def _list_length(population: list[SyntheticParticipant], config: ProtocolConfig) -> int:
+    """Entries per stratum: enough whole blocks for the largest stratum, plus one spare block."""
+    strata: Counter[str] = Counter()
+    for p in population:
+        if p.stage == "enrolled":
+            crp = config.stratification[0].level_for(p.screening_crp_mg_l)
+            strata[f"{crp}|{p.sex}"] += 1
+    block = math.lcm(*config.block_sizes)
+    largest = max(strata.values(), default=0)
+    return (math.ceil(largest / block) + 1) * block
+
+
+def _population_with_enrolled(participants: int, *, seed: int, today: date) -> list[SyntheticParticipant]:
+    """Screen as many people as it takes for `participants` to pass screening (the trial's N counts
+    participants, not screened people); screen failures come on top, as in a CONSORT flow."""
+    screened = participants
+    while True:
+        population = generate_population(n=screened, seed=seed, today=today)
+        eligible = sum(1 for p in population if p.eligible)
+        if eligible >= participants:
+            return population
+        screened += max(1, math.ceil((participants - eligible) * 1.1))
+
+
+def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) -> SeedReport:
+    if Participant.objects.exists():
+        raise AlreadySeededError(
+            f"The database already holds {Participant.objects.count()} participants; seed_demo only seeds an empty trial. "
+            "Nothing was written. To start again, remove db.sqlite3 (make clean) and run make demo."
+        )
+    today = today or date.today()
+    config = protocol()
+    protocol_load(config=config)
+    users = demo_users_ensure()
+    coordinator, rater, unblinded = users[Role.COORDINATOR], users[Role.RATER], users[Role.STATISTICIAN_UNBLINDED]
+    site = protocol_load(config=config).sites.order_by("code").first()
+    assert site is not None
+
+    population = _population_with_enrolled(participants, seed=seed, today=today)
+    randomization_list_create(by=unblinded, seed=seed, per_stratum=_list_length(population, config))
+    active_arm = next(a.code for a in config.arms if a.active)
+    report = SeedReport()
+    for sp in population:
+        # One transaction per participant: a failure leaves no half-entered person, and SQLite
+        # commits once per participant instead of once per record.
+        with transaction.atomic():
+            _seed_one(sp, report=report, site=site, coordinator=coordinator, rater=rater, unblinded=unblinded,
+                      active_arm=active_arm, seed=seed, today=today, config=config)
+    return report
+
+
+def _seed_one(sp: SyntheticParticipant, *, report: SeedReport, site: Any, coordinator: Any, rater: Any, unblinded: Any,
+              active_arm: str, seed: int, today: date, config: ProtocolConfig) -> None:
+    from trial.randomization.services import participant_randomize
+
+    screening = {
+        "screening_date": sp.screening_date,
+        "screening_crp_mg_l": round(sp.screening_crp_mg_l, 2),
+        "qids_sr": sp.qids_sr,
+        "mmse": sp.mmse,
+        "mgh_s": round(sp.mgh_s, 1),
+        "hamd_item3": sp.hamd_item3,
+        "bipolar": sp.bipolar,
+        "on_antidepressant": sp.on_antidepressant,
+        "episode_duration_months": sp.episode_duration_months,
+        "height_cm": round(sp.height_cm, 1),
+        "weight_kg": round(sp.weight_kg, 1),
+    } | {k: v for k, v in sp.criteria.items()}
+    participant = participant_screen(
+        site=site, sex=sp.sex, date_of_birth=sp.date_of_birth, screening=screening, by=coordinator,
+        screening_number=sp.screening_number,
+    )
+    report.screened += 1
+    if participant.status == Participant.Status.SCREEN_FAILED:
+        report.screen_failed += 1
+        return
+    if sp.stage != "enrolled" or sp.consent_date is None:
+        report.awaiting_randomization += 1
+        return
+    consent_record(participant=participant, consent_date=sp.consent_date, by=coordinator)
+    if sp.baseline_date is None:
+        report.awaiting_randomization += 1
+        return
+    participant_randomize(participant=participant, by=coordinator, baseline_date=sp.baseline_date)
+    participant.refresh_from_db()
+    report.randomized += 1
+    report.by_stratum[participant_stratum(participant, config)] += 1
+    # The seeding process acts as the unblinded statistician to learn the arm: the course the
+    # generator simulates depends on it (infliximab lowers CRP; benefit depends on CRP).
+    arm = blinding.arm_code(unblinded, participant)
+    course = generate_course(sp, arm="infliximab" if arm == active_arm else "placebo", seed=seed, today=today)
+    _seed_course(participant, course, report=report, coordinator=coordinator, rater=rater, index=sp.index)
+
+
+def _seed_course(participant: Participant, course: SyntheticCourse, *, report: SeedReport, coordinator: Any, rater: Any,
+                 index: int) -> None:
+    visits = {v.definition.week: v for v in participant.visits.select_related("definition")}
+    for sv in course.visits:
+        visit = visits[sv.week]
+        visit.refresh_from_db()
+        if sv.status == "missed":
+            visit_services.visit_miss(visit=visit, reason=sv.missed_reason or "Missed", by=coordinator)
+            report.visits_missed += 1
+            continue
+        visit = visit_services.visit_complete(visit=visit, actual_date=sv.date, by=coordinator)
+        report.visits_done += 1
+        if sv.hamd_items is not None:
+            visit_services.hamd_record(visit=visit, items=dict(enumerate(sv.hamd_items, start=1)), by=rater)
+        if sv.cgi_s is not None:
+            visit_services.cgis_record(visit=visit, score=sv.cgi_s, by=rater)
+        for analyte, (value, r1, r2) in sv.labs.items():
+            visit_services.lab_record(
+                visit=visit, analyte=analyte, sample_time=_at(sv.date, time(8, 45)), by=coordinator,
+                value=None if r1 is not None else round(value, 3),
+                replicate_1=None if r1 is None else round(r1, 3), replicate_2=None if r2 is None else round(r2, 3),
+                assay_batch=f"B{sv.date:%y%m}",
+            )
+        if sv.weight_kg is not None:
+            vitals = {"weight_kg": round(sv.weight_kg, 1), "systolic_mmhg": sv.systolic, "diastolic_mmhg": sv.diastolic,
+                      "heart_rate_bpm": sv.heart_rate, "temperature_c": None if sv.temperature_c is None else round(sv.temperature_c, 1)}
+            visit_services.vitals_record(visit=visit, data=vitals, by=coordinator)
+        if sv.infusion is not None and sv.weight_kg is not None:
+            inf = sv.infusion
+            visit_services.infusion_record(
+                visit=visit,
+                data={
+                    "weight_kg": round(sv.weight_kg, 1),
+                    "start_time": _at(sv.date, inf.start_time),
+                    "stop_time": _at(sv.date, inf.stop_time),
+                    "reaction": inf.reaction or "",
+                    "delayed_for_infection": inf.delayed_days > 0,
+                    "delay_days": inf.delayed_days,
+                    "delay_reason": inf.delay_reason or "",
+                },
+                by=coordinator,
+            )
+    for ae in course.adverse_events:
+        adverse_event_record(
+            participant=participant,
+            data={
+                "term": ae.term.capitalize(),
+                "onset_date": ae.onset_date,
+                "end_date": None if ae.ongoing else ae.end_date,
+                "ongoing": ae.ongoing,
+                "severity": ae.severity,
+                "serious": False,
+                "relatedness": _RELATEDNESS.get(ae.related, ae.related),
+                "action_taken": _ACTION.get(ae.action, "none"),
+                "outcome": _OUTCOME.get(ae.outcome, ae.outcome),
+            },
+            by=coordinator,
+        )
+        report.adverse_events += 1
+    baseline = visits[0].actual_date or course.visits[0].date if course.visits else None
+    if baseline is not None and index % 20 == 7:
+        # Three or so participants take aspirin 81 mg, the one NSAID the protocol allows.
+        conmed_record(participant=participant, data={"name": "Aspirin", "drug_class": "aspirin", "dose": 81, "dose_unit": "mg",
+                                                     "indication": "Cardiovascular prophylaxis", "start_date": baseline}, by=coordinator)
+    if course.withdrawal is not None:
+        end_of_study_record(participant=participant, outcome="withdrawn", end_date=course.withdrawal.date,
+                            reason=course.withdrawal.reason, by=coordinator)
+        report.withdrawn += 1
+    elif course.completed:
+        last = next(v for v in course.visits if v.week == max(x.week for x in course.visits))
+        end_of_study_record(participant=participant, outcome="completed", end_date=last.date, reason="completed", by=coordinator)
+        report.completed += 1
+    else:
+        report.in_follow_up += 1
+
+
+__all__ = ["AdverseEvent", "AlreadySeededError", "SeedReport", "demo_trial_seed"]
