@@ -29,11 +29,15 @@ def analysis_run_execute(*, run_id: int) -> AnalysisRun:
     try:
         if run.kind != AnalysisRun.Kind.DATASET_SUMMARY:
             raise NotImplementedError(f"Analysis kind {run.kind} is not available yet.")
-        df = frames.hamd_long_frame(unblinded=False)
+        # Pooled over arms: what a blinded statistician may see during the trial.
+        df = frames.hamd_long_frame(user=run.requested_by)
+        by_week = df.groupby("week")["hamd_total"].agg(["size", "mean"]) if len(df) else None
         run.result = {
             "participants": int(df["participant_id"].nunique()) if len(df) else 0,
             "observations": len(df),
-            "by_week": {str(k): int(v) for k, v in df.groupby("week").size().items()} if len(df) else {},
+            "by_week": {} if by_week is None else {
+                str(week): {"n": int(row["size"]), "mean_hamd": round(float(row["mean"]), 2)} for week, row in by_week.iterrows()
+            },
         }
         run.status = AnalysisRun.Status.DONE
     except Exception as exc:  # noqa: BLE001 - the run records any failure for the user to see

@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from trial.core.roles import Role
-
 
 @pytest.fixture
 def protocol_loaded(db: Any) -> Any:
@@ -100,4 +98,62 @@ def randomized(make_participant: Any, active_list: Any, coordinator: Any) -> Any
     return p
 
 
-ROLES = list(Role)
+
+# --- Web forms (issue 4): logged-in clients per named user, and a participant at baseline ---------
+
+
+@pytest.fixture
+def login(client: Any, users: dict[str, Any]) -> Any:
+    """`login("coordinator")` -> the test client, logged in as that named user."""
+
+    def as_user(username: str) -> Any:
+        client.force_login(users[username])
+        return client
+
+    return as_user
+
+
+@pytest.fixture
+def baseline_visit(randomized: Any, coordinator: Any) -> Any:
+    """The randomized participant's week-0 visit, recorded as done on its due date."""
+    from trial.visits.services import visit_complete
+
+    visit = randomized.visits.get(definition__week=0)
+    return visit_complete(visit=visit, actual_date=visit.scheduled_date, by=coordinator)
+
+
+@pytest.fixture
+def enrolled_a_month_ago(make_participant: Any, active_list: Any, coordinator: Any) -> Any:
+    """Screened 30 days ago, baseline 28 days ago: weeks 0-4 are due in the past, later ones in the future."""
+    from trial.randomization.services import participant_randomize
+
+    p = make_participant(screened_days_ago=30)
+    participant_randomize(participant=p, by=coordinator, baseline_date=date.today() - timedelta(days=28))
+    p.refresh_from_db()
+    return p
+
+
+# --- Randomization, blinding and pharmacy (issue 3) -------------------------------------------------
+
+
+@pytest.fixture
+def pharmacy_lot(users: dict[str, Any], protocol_loaded: Any) -> Any:
+    """A lot of 200 active-drug vials, received today, expiring in a year."""
+    from trial.pharmacy.services import drug_lot_receive
+
+    today = date.today()
+    return drug_lot_receive(
+        by=users["pharmacist"], lot_number="LOT-A1", expiry_date=today + timedelta(days=365), vials_received=200,
+        received_on=today,
+    )
+
+
+@pytest.fixture
+def trial_world(users: dict[str, Any], make_participant: Any, active_list: Any, pharmacy_lot: Any) -> Any:
+    """Demo-like data made through the services: randomized participants in both arms and all four
+    strata, done visits with vitals, infusions and labs (post-baseline hs-CRP/TNF/sTNFRs with
+    recognisable values), pharmacy preparations (dispensed and pending), a withdrawn participant and
+    an approved code break for a second investigator. See tests/trial/blinding/world.py."""
+    from tests.trial.blinding.world import build_world
+
+    return build_world(users=users, make_participant=make_participant, lot=pharmacy_lot)

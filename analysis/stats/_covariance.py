@@ -74,9 +74,17 @@ class CovarianceStructure(ABC):
     def n_params(self) -> int:
         return len(self.param_names)
 
+    def dsigma_natural(self, theta: FloatArray) -> FloatArray | None:
+        """Analytic d Sigma / d theta (k, m, m), or None to use finite differences."""
+        return None
+
+    def dsigma_unconstrained(self, phi: FloatArray) -> FloatArray | None:
+        """Analytic d Sigma / d phi (k, m, m), or None to use the chain rule below."""
+        return None
+
     def _lags(self) -> FloatArray:
         c = self.coordinates
-        return np.abs(c[:, None] - c[None, :])
+        return np.asarray(np.abs(c[:, None] - c[None, :]), dtype=float)
 
 
 def _mean_correlation_at_lag1(empirical: FloatArray) -> float:
@@ -103,7 +111,7 @@ class AR1(CovarianceStructure):
 
     def sigma(self, theta: FloatArray) -> FloatArray:
         rho, s2 = theta
-        return s2 * np.power(rho, self._lags())
+        return np.asarray(s2 * np.power(rho, self._lags()), dtype=float)
 
     def to_natural(self, phi: FloatArray) -> FloatArray:
         return np.array([np.tanh(phi[0]), np.exp(phi[1])])
@@ -113,6 +121,14 @@ class AR1(CovarianceStructure):
 
     def start(self, empirical: FloatArray) -> FloatArray:
         return np.array([_mean_correlation_at_lag1(empirical), _positive_mean_variance(empirical)])
+
+    def dsigma_natural(self, theta: FloatArray) -> FloatArray:
+        rho, s2 = theta
+        lags = self._lags()
+        pow_lag = np.power(rho, lags)
+        # d rho^l / d rho = l rho^(l-1); written to stay finite at rho = 0 and lag 0.
+        d_rho = np.where(lags > 0, lags * np.power(rho, np.maximum(lags - 1.0, 0.0)), 0.0)
+        return np.stack([s2 * d_rho, pow_lag])
 
     def boundary_problem(self, theta: FloatArray) -> str | None:
         if abs(theta[0]) > 0.9999:
@@ -144,11 +160,11 @@ class ARH1(CovarianceStructure):
 
     @property
     def param_names(self) -> tuple[str, ...]:
-        return tuple(f"var({i + 1})" for i in range(self.n_levels)) + ("rho",)
+        return (*(f"var({i + 1})" for i in range(self.n_levels)), "rho")
 
     def sigma(self, theta: FloatArray) -> FloatArray:
         sd = np.sqrt(theta[:-1])
-        return np.outer(sd, sd) * np.power(theta[-1], self._lags())
+        return np.asarray(np.outer(sd, sd) * np.power(theta[-1], self._lags()), dtype=float)
 
     def to_natural(self, phi: FloatArray) -> FloatArray:
         return np.concatenate([np.exp(phi[:-1]), [np.tanh(phi[-1])]])
@@ -176,7 +192,11 @@ class CS(CovarianceStructure):
 
     def sigma(self, theta: FloatArray) -> FloatArray:
         cs, res = theta
-        return res * np.eye(self.n_levels) + cs
+        return np.asarray(res * np.eye(self.n_levels) + cs, dtype=float)
+
+    def dsigma_natural(self, theta: FloatArray) -> FloatArray:
+        m = self.n_levels
+        return np.stack([np.ones((m, m)), np.eye(m)])
 
     def to_natural(self, phi: FloatArray) -> FloatArray:
         total = np.exp(phi[0])
@@ -204,7 +224,7 @@ class CSH(CovarianceStructure):
 
     @property
     def param_names(self) -> tuple[str, ...]:
-        return tuple(f"var({i + 1})" for i in range(self.n_levels)) + ("rho",)
+        return (*(f"var({i + 1})" for i in range(self.n_levels)), "rho")
 
     def _rho_low(self) -> float:
         return -1.0 / (self.n_levels - 1) if self.n_levels > 1 else -1.0
@@ -213,7 +233,7 @@ class CSH(CovarianceStructure):
         sd = np.sqrt(theta[:-1])
         corr = np.full((self.n_levels, self.n_levels), theta[-1])
         np.fill_diagonal(corr, 1.0)
-        return np.outer(sd, sd) * corr
+        return np.asarray(np.outer(sd, sd) * corr, dtype=float)
 
     def to_natural(self, phi: FloatArray) -> FloatArray:
         lo = self._rho_low()
@@ -243,7 +263,7 @@ class Toeplitz(CovarianceStructure):
 
     @property
     def param_names(self) -> tuple[str, ...]:
-        return ("sigma2",) + tuple(f"toep_lag{k}" for k in range(1, self.n_levels))
+        return ("sigma2", *(f"toep_lag{k}" for k in range(1, self.n_levels)))
 
     def sigma(self, theta: FloatArray) -> FloatArray:
         lags = np.abs(np.subtract.outer(np.arange(self.n_levels), np.arange(self.n_levels)))
@@ -311,6 +331,25 @@ class Unstructured(CovarianceStructure):
         s[self._cols, self._rows] = theta
         return s
 
+    def dsigma_natural(self, theta: FloatArray) -> FloatArray:
+        k = len(self._rows)
+        out = np.zeros((k, self.n_levels, self.n_levels))
+        idx = np.arange(k)
+        out[idx, self._rows, self._cols] = 1.0
+        out[idx, self._cols, self._rows] = 1.0
+        return out
+
+    def dsigma_unconstrained(self, phi: FloatArray) -> FloatArray:
+        # Sigma = L L'; d Sigma / d L_ij = E_ij L' + L E_ji, times L_ii for a log diagonal.
+        chol = np.zeros((self.n_levels, self.n_levels))
+        chol[self._rows, self._cols] = phi
+        d = np.arange(self.n_levels)
+        chol[d, d] = np.exp(chol[d, d])
+        scale = np.where(self._rows == self._cols, chol[self._rows, self._cols], 1.0)
+        half = np.zeros((len(self._rows), self.n_levels, self.n_levels))
+        half[np.arange(len(self._rows)), self._rows, :] = scale[:, None] * chol[:, self._cols].T
+        return np.asarray(half + half.transpose(0, 2, 1), dtype=float)
+
     def to_natural(self, phi: FloatArray) -> FloatArray:
         chol = np.zeros((self.n_levels, self.n_levels))
         chol[self._rows, self._cols] = phi
@@ -339,26 +378,42 @@ STRUCTURES: dict[str, type[CovarianceStructure]] = {
 }
 
 
-def make_structure(code: str, n_levels: int, coordinates: Sequence[float]) -> CovarianceStructure:
+def make_structure(code: str, n_levels: int, coordinates: Sequence[float] | FloatArray) -> CovarianceStructure:
     """Build the structure named `code` (see STRUCTURES) over the given level coordinates."""
     try:
         cls = STRUCTURES[code]
     except KeyError:
-        raise ValueError(
-            f"Unknown covariance structure {code!r}; choose one of {sorted(STRUCTURES)}"
-        ) from None
+        raise ValueError(f"Unknown covariance structure {code!r}; choose one of {sorted(STRUCTURES)}") from None
     return cls(n_levels, np.asarray(coordinates, dtype=float))
 
 
-def dsigma(
-    structure: CovarianceStructure, theta: FloatArray, natural: bool
-) -> FloatArray:
+def dsigma(structure: CovarianceStructure, theta: FloatArray, natural: bool) -> FloatArray:
     """Derivatives of the full covariance matrix, shape (n_params, m, m).
 
     Central differences on the *matrix* (not on the likelihood): the maps are smooth and cheap,
     so this is accurate to ~1e-10 relative and keeps every structure a few lines long.
     `natural` says whether theta is natural or unconstrained.
     """
+
+    if natural:
+        exact = structure.dsigma_natural(theta)
+        if exact is not None:
+            return exact
+    else:
+        exact = structure.dsigma_unconstrained(theta)
+        if exact is not None:
+            return exact
+        nat_d = structure.dsigma_natural(structure.to_natural(theta))
+        if nat_d is not None:
+            # Chain rule through a numerically differentiated (cheap, vector) map phi -> theta.
+            jac = np.empty((len(theta), len(theta)))
+            for i in range(len(theta)):
+                h = 1e-6 * max(1.0, abs(float(theta[i])))
+                up, dn = theta.copy(), theta.copy()
+                up[i] += h
+                dn[i] -= h
+                jac[:, i] = (structure.to_natural(up) - structure.to_natural(dn)) / (2.0 * h)
+            return np.asarray(np.einsum("ti,tjl->ijl", jac, nat_d), dtype=float)
 
     def build(t: FloatArray) -> FloatArray:
         return structure.sigma(t if natural else structure.to_natural(t))

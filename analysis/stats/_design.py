@@ -58,7 +58,9 @@ def sas_coefficient_name(patsy_column: str) -> str:
 
 def _split_interaction(name: str) -> list[str]:
     # Split on ':' that are not inside brackets or parentheses (levels may contain ':').
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in name:
         if ch in "([":
             depth += 1
@@ -127,7 +129,7 @@ def type3_matrices(
     references = _reference_levels(design_info)
     for term in design_info.terms:
         cols = np.ones((n, 1))
-        basis = np.ones((1, 1))
+        basis: FloatArray = np.ones((1, 1))
         for factor in term.factors:
             info = design_info.factor_infos[factor]
             values = np.asarray(
@@ -146,7 +148,7 @@ def type3_matrices(
             else:
                 fbasis = np.eye(values.shape[1])
             cols = (cols[:, :, None] * values[:, None, :]).reshape(n, -1)
-            basis = np.kron(basis, fbasis)
+            basis = np.asarray(np.kron(basis, fbasis), dtype=float)
         blocks.append(cols)
         spans[term.name()] = slice(start, start + cols.shape[1])
         bases[term.name()] = basis
@@ -162,14 +164,18 @@ def type3_matrices(
     scale = max(1.0, float(np.max(np.abs(x))))
     if np.max(np.abs(x_sum @ tmat - x)) > 1e-8 * scale:
         raise NotEstimableError(
-            "Type 3 tests need a hierarchical formula: the effect-coded design does not "
-            "reproduce the model's design."
+            "Type 3 tests need a hierarchical formula: the effect-coded design does not reproduce the model's design."
         )
-    return {
-        name: np.asarray(bases[name] @ tmat[sl], dtype=float)
-        for name, sl in spans.items()
-        if name != "Intercept"
-    }
+    out = {}
+    for name, sl in spans.items():
+        if name == "Intercept":
+            continue
+        l_mat = np.asarray(bases[name] @ tmat[sl], dtype=float)
+        # lstsq leaves ~1e-16 where the exact answer is 0; clean it so that "which effects does
+        # this hypothesis involve" (between-within df) is read correctly.
+        l_mat[np.abs(l_mat) < 1e-10 * np.max(np.abs(l_mat))] = 0.0
+        out[name] = l_mat
+    return out
 
 
 def _reference_levels(design_info: patsy.DesignInfo) -> dict[Any, int]:
@@ -227,12 +233,14 @@ def lsmean_weights(
     grid = pd.DataFrame(rows, columns=list(grid_axes))
     for var in variables.numeric:
         grid[var] = float(at[var]) if var in at else float(data[var].mean())
-    for var, value in at.items():
+    for var in at:
         if var not in grid.columns:
             raise NotEstimableError(f"at= names {var!r}, which the formula does not use.")
     xg = patsy.build_design_matrices([design_info], grid, return_type="dataframe")[0]
-    xg.index = pd.MultiIndex.from_frame(grid[spec_vars]) if len(spec_vars) > 1 else pd.Index(
-        grid[spec_vars[0]], name=spec_vars[0]
+    xg.index = (
+        pd.MultiIndex.from_frame(grid[spec_vars])
+        if len(spec_vars) > 1
+        else pd.Index(grid[spec_vars[0]], name=spec_vars[0])
     )
     weights = xg.groupby(level=list(range(len(spec_vars))), sort=False).mean()
     return weights

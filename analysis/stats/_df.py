@@ -28,9 +28,7 @@ class BetweenWithin:
     column_is_between: tuple[bool, ...]
 
 
-def between_within(
-    x: FloatArray, subject: IntArray, term_slices: dict[str, slice], all_between: bool
-) -> BetweenWithin:
+def between_within(x: FloatArray, subject: IntArray, term_slices: dict[str, slice], all_between: bool) -> BetweenWithin:
     """SAS DDFM=BETWITHIN for a REPEATED-only model.
 
     An effect constant within every subject gets N_subjects - rank(between part of X); an effect
@@ -61,9 +59,7 @@ def between_within(
     )
 
 
-def satterthwaite_1d(
-    l_vec: FloatArray, cov_beta: FloatArray, dcov_beta: FloatArray, cov_theta: FloatArray
-) -> float:
+def satterthwaite_1d(l_vec: FloatArray, cov_beta: FloatArray, dcov_beta: FloatArray, cov_theta: FloatArray) -> float:
     """nu = 2 (l'Cl)^2 / (g' A g), g_k = l' dC/dtheta_k l, A = asymptotic cov of theta."""
     var = float(l_vec @ cov_beta @ l_vec)
     grad = np.einsum("a,kab,b->k", l_vec, dcov_beta, l_vec)
@@ -74,21 +70,17 @@ def satterthwaite_1d(
     return 2.0 * var * var / denom
 
 
-def satterthwaite_f(
-    l_mat: FloatArray, cov_beta: FloatArray, dcov_beta: FloatArray, cov_theta: FloatArray
-) -> float:
+def satterthwaite_f(l_mat: FloatArray, cov_beta: FloatArray, dcov_beta: FloatArray, cov_theta: FloatArray) -> float:
     """SAS's multi-df Satterthwaite: spectral decomposition of L C L', E/(E - q) rule."""
     m = l_mat @ cov_beta @ l_mat.T
-    eigval, eigvec = np.linalg.eigh((m + m.T) / 2.0)
+    _, eigvec = np.linalg.eigh((m + m.T) / 2.0)
     q = l_mat.shape[0]
-    nus = [
-        satterthwaite_1d(eigvec[:, i] @ l_mat, cov_beta, dcov_beta, cov_theta) for i in range(q)
-    ]
+    nus = [satterthwaite_1d(eigvec[:, i] @ l_mat, cov_beta, dcov_beta, cov_theta) for i in range(q)]
     if q == 1:
         return nus[0]
     e = sum(nu / (nu - 2.0) for nu in nus if nu > 2.0)
     if e > q:
-        return 2.0 * e / (e - q)
+        return float(2.0 * e / (e - q))
     # SAS's fallback when the moment equation has no solution: the smallest single-df nu.
     return float(min(nus))
 

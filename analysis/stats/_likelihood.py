@@ -112,20 +112,21 @@ def evaluate(stats: PatternStatistics, sigma: FloatArray, reml: bool) -> Evaluat
         chol = np.linalg.cholesky(vpad)
     except np.linalg.LinAlgError as exc:
         raise NonPositiveDefiniteCovarianceError(
-            "The residual covariance matrix is not positive definite for at least one "
-            "missingness pattern."
+            "The residual covariance matrix is not positive definite for at least one missingness pattern."
         ) from exc
     logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
     w = np.linalg.inv(vpad) * pair
-    xtwx = np.einsum("pjk,pjkab->ab", w, stats.xx)
-    xtwy = np.einsum("pjk,pjka->a", w, stats.xy)
-    ytwy = float(np.einsum("pjk,pjk->", w, stats.yy))
+    # Flattened (P*m*m) contractions go through BLAS; einsum would loop in C without it.
+    p_ = stats.n_coef
+    wf = w.reshape(-1)
+    xtwx = (wf @ stats.xx.reshape(wf.size, p_ * p_)).reshape(p_, p_)
+    xtwy = wf @ stats.xy.reshape(wf.size, p_)
+    ytwy = float(wf @ stats.yy.reshape(-1))
     try:
         chol_x = np.linalg.cholesky(xtwx)
     except np.linalg.LinAlgError as exc:
         raise NonPositiveDefiniteCovarianceError(
-            "X' V^-1 X is not positive definite: the design is rank deficient for this "
-            "covariance."
+            "X' V^-1 X is not positive definite: the design is rank deficient for this covariance."
         ) from exc
     cov_beta = np.linalg.inv(xtwx)
     cov_beta = (cov_beta + cov_beta.T) / 2.0
@@ -137,13 +138,9 @@ def evaluate(stats: PatternStatistics, sigma: FloatArray, reml: bool) -> Evaluat
         obj += (n - p) * LOG_2PI + 2.0 * float(np.log(np.diag(chol_x)).sum())
     else:
         obj += n * LOG_2PI
-    xb = np.einsum("pjka,a->pjk", stats.xy, beta)
-    resid = (
-        stats.yy
-        - xb
-        - xb.transpose(0, 2, 1)
-        + np.einsum("pjkab,a,b->pjk", stats.xx, beta, beta)
-    )
+    xb = (stats.xy.reshape(-1, p) @ beta).reshape(stats.yy.shape)
+    bxxb = (stats.xx.reshape(-1, p * p) @ np.outer(beta, beta).reshape(-1)).reshape(stats.yy.shape)
+    resid = stats.yy - xb - xb.transpose(0, 2, 1) + bxxb
     return Evaluation(objective=obj, beta=beta, cov_beta=cov_beta, w=w, residual_cross=resid)
 
 
@@ -154,7 +151,8 @@ def gradient_matrix(stats: PatternStatistics, ev: Evaluation, reml: bool) -> Flo
     """
     inner = ev.residual_cross
     if reml:
-        inner = inner + np.einsum("ab,pjkab->pjk", ev.cov_beta, stats.xx)
+        p = stats.n_coef
+        inner = inner + (stats.xx.reshape(-1, p * p) @ ev.cov_beta.reshape(-1)).reshape(inner.shape)
     g = stats.counts[:, None, None] * ev.w - ev.w @ inner @ ev.w
     return np.asarray(g.sum(axis=0), dtype=float)
 

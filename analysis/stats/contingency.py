@@ -47,9 +47,7 @@ class RiskDifference:
 def _table(events_active: int, n_active: int, events_control: int, n_control: int) -> np.ndarray:
     if not (0 <= events_active <= n_active and 0 <= events_control <= n_control):
         raise ValueError("events must lie between 0 and the group size")
-    return np.array(
-        [[events_active, n_active - events_active], [events_control, n_control - events_control]]
-    )
+    return np.array([[events_active, n_active - events_active], [events_control, n_control - events_control]])
 
 
 def chi_square_2x2(
@@ -67,9 +65,7 @@ def chi_square_2x2(
     )
 
 
-def fisher_exact_2x2(
-    events_active: int, n_active: int, events_control: int, n_control: int
-) -> FisherResult:
+def fisher_exact_2x2(events_active: int, n_active: int, events_control: int, n_control: int) -> FisherResult:
     """Two-sided Fisher's exact test (scipy: sum of tables no more likely than observed)."""
     res = sps.fisher_exact(_table(events_active, n_active, events_control, n_control))
     return FisherResult(odds_ratio=float(res.statistic), p=float(res.pvalue))
@@ -94,8 +90,13 @@ def risk_difference(
     p1, p0 = events_active / n_active, events_control / n_control
     rd = p1 - p0
     low, high = confint_proportions_2indep(
-        events_active, n_active, events_control, n_control,
-        method=method, compare="diff", alpha=1.0 - level,
+        events_active,
+        n_active,
+        events_control,
+        n_control,
+        method=method,
+        compare="diff",
+        alpha=1.0 - level,
     )
     beneficial = (rd > 0) == outcome_is_benefit
     nn = float("inf") if rd == 0 else 1.0 / abs(rd)
@@ -123,5 +124,5 @@ def counts_by_group(
     out: list[int] = []
     for arm in (active, control):
         values = data.loc[data[group] == arm, outcome].dropna().astype(bool)
-        out += [int(values.sum()), int(len(values))]
+        out += [int(values.sum()), len(values)]
     return out[0], out[1], out[2], out[3]

@@ -12,15 +12,16 @@ statsmodels' MixedLM only has sigma^2 I residuals and GEE is a moment method, so
 per-missingness-pattern sufficient statistics (see _likelihood.py) so that one likelihood
 evaluation costs the same for 60 or 100,000 subjects.
 
-Optimisation (documented fallback): L-BFGS-B on an unconstrained parametrisation with the
-analytic gradient, then Newton steps with a finite-difference Hessian until SAS's relative
-convergence criterion g'H^-1g < 1e-8 holds. If that fails, BFGS and then Nelder-Mead are tried
-from the best point so far, each followed by the same Newton polish. If none converges,
+Optimisation (documented fallback): BFGS on an unconstrained parametrisation with the analytic
+gradient, then Newton steps with a finite-difference Hessian until SAS's relative convergence
+criterion g'H^-1g < 1e-8 holds. If that fails, L-BFGS-B and then Nelder-Mead are tried from the
+best point so far, each followed by the same Newton polish. If none converges,
 ConvergenceError is raised.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -97,9 +98,9 @@ class MMRMResult:
     # Internals the methods need; not part of the public contract.
     _beta: FloatArray = field(repr=False)
     _cov_beta: FloatArray = field(repr=False)
-    _dcov_beta: FloatArray | None = field(repr=False)
-    _cov_theta: FloatArray | None = field(repr=False)
-    _cov_theta_problem: str | None = field(repr=False)
+    _theta: FloatArray = field(repr=False)
+    _objective: _Objective = field(repr=False)
+    _evaluation: Evaluation = field(repr=False)
     _bw: BetweenWithin = field(repr=False)
     _design_info: patsy.DesignInfo = field(repr=False)
     _data: pd.DataFrame = field(repr=False)
@@ -107,11 +108,32 @@ class MMRMResult:
     _eval_env: patsy.EvalEnvironment = field(repr=False)
     _alpha: float = field(repr=False, default=0.05)
 
+    @functools.cached_property
+    def _theta_information(self) -> tuple[FloatArray | None, str | None, FloatArray]:
+        """(cov(theta) or None, why not, d cov(beta)/d theta), computed on first use only:
+        the Hessian costs more than the fit itself for UN, and between-within df need none.
+        The asymptotic covariance is in SAS's own (natural) parametrisation."""
+        obj, theta = self._objective, self._theta
+        cov_theta: FloatArray | None = None
+        problem: str | None = None
+        try:
+            hess = numeric_hessian(lambda t: obj.value_grad(t, natural=True)[1], theta)
+            cov_theta = covariance_of_theta(hess)
+        except NonPositiveDefiniteCovarianceError as exc:
+            problem = str(exc)
+        dcov = cov_beta_derivatives(obj.stats, self._evaluation, dsigma(obj.structure, theta, natural=True))
+        return cov_theta, problem, dcov
+
+    def _satterthwaite_inputs(self) -> tuple[FloatArray, FloatArray]:
+        cov_theta, problem, dcov = self._theta_information
+        if cov_theta is None:
+            raise NonPositiveDefiniteCovarianceError(problem or "cov(theta) unavailable")
+        return cov_theta, dcov
+
     def covariance_parameter_se(self) -> dict[str, float]:
         """Asymptotic SEs of the covariance parameters (SAS COVTEST: from 2 H^-1)."""
-        if self._cov_theta is None:
-            raise NonPositiveDefiniteCovarianceError(self._cov_theta_problem or "no cov(theta)")
-        se = np.sqrt(np.diag(self._cov_theta))
+        cov_theta, _ = self._satterthwaite_inputs()
+        se = np.sqrt(np.diag(cov_theta))
         return dict(zip(self.covariance_parameters, map(float, se), strict=True))
 
     # ----------------------------------------------------------------- linear combinations
@@ -144,14 +166,14 @@ class MMRMResult:
         if self.df_method == "between-within":
             # SAS takes an ESTIMATE's df from one listed effect; for an arbitrary L we take the
             # smallest df among the effects it involves, which is never anti-conservative.
-            used = np.any(np.abs(l_mat) > 0.0, axis=0)
+            # Entries below 1e-10 of the largest are round-off from re-parametrisation.
+            used = np.any(np.abs(l_mat) > 1e-10 * np.max(np.abs(l_mat)), axis=0)
             dfs = np.asarray(self._bw.column_df)[used]
             return float(dfs.min()) if dfs.size else float(self._bw.between_df)
-        if self._cov_theta is None or self._dcov_beta is None:
-            raise NonPositiveDefiniteCovarianceError(self._cov_theta_problem or "no cov(theta)")
+        cov_theta, dcov = self._satterthwaite_inputs()
         if l_mat.shape[0] == 1:
-            return satterthwaite_1d(l_mat[0], self._cov_beta, self._dcov_beta, self._cov_theta)
-        return satterthwaite_f(l_mat, self._cov_beta, self._dcov_beta, self._cov_theta)
+            return satterthwaite_1d(l_mat[0], self._cov_beta, dcov, cov_theta)
+        return satterthwaite_f(l_mat, self._cov_beta, dcov, cov_theta)
 
     def estimate(self, l_spec: Any, level: float = 0.95) -> pd.DataFrame:
         """Each row of L (array, {term: coef}, Series or DataFrame with term columns) as an
@@ -178,7 +200,7 @@ class MMRMResult:
         rank = int(np.linalg.matrix_rank(l_mat))
         if rank < l_mat.shape[0]:
             # Keep a full-row-rank basis of the hypothesis (SAS does the same silently).
-            q, r, piv = scipy.linalg.qr(l_mat.T, pivoting=True)
+            _, _, piv = scipy.linalg.qr(l_mat.T, pivoting=True)
             l_mat = l_mat[np.sort(piv[:rank])]
         lb = l_mat @ self._beta
         m = l_mat @ self._cov_beta @ l_mat.T
@@ -198,9 +220,7 @@ class MMRMResult:
             rows.append(row)
         return pd.DataFrame(rows, columns=["effect", "sas_effect", "num_df", "den_df", "F", "p"])
 
-    def lsmean_weights(
-        self, specs: str | Sequence[str], at: Mapping[str, Any] | None = None
-    ) -> pd.DataFrame:
+    def lsmean_weights(self, specs: str | Sequence[str], at: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """The L matrix behind lsmeans(): one row per level combination, one column per term."""
         variables = _design.formula_variables(self._design_info, list(self._data.columns))
         return _design.lsmean_weights(self._design_info, self._data, variables, specs, at)
@@ -234,15 +254,20 @@ class MMRMResult:
 
 def _t_row(label: Any, est: float, se: float, df: float, level: float) -> dict[str, Any]:
     t = est / se if se > 0 else float("inf")
-    dist: Any = sps.t(df) if np.isfinite(df) else sps.norm()
-    q = float(dist.ppf(0.5 + level / 2.0))
+    # Module-level ppf/sf: building a frozen distribution per row costs ~1 ms.
+    if np.isfinite(df):
+        q = float(sps.t.ppf(0.5 + level / 2.0, df))
+        p = float(2.0 * sps.t.sf(abs(t), df))
+    else:
+        q = float(sps.norm.ppf(0.5 + level / 2.0))
+        p = float(2.0 * sps.norm.sf(abs(t)))
     return {
         "label": label,
         "estimate": est,
         "se": se,
         "df": df,
         "t": t,
-        "p": float(2.0 * dist.sf(abs(t))),
+        "p": p,
         "ci_low": est - q * se,
         "ci_high": est + q * se,
     }
@@ -283,9 +308,7 @@ def _prepare(
     keys = [subject, visit] + ([time] if time else [])
     frame = frame.loc[frame[keys].notna().all(axis=1)]
     try:
-        y_df, x_df = patsy.dmatrices(
-            formula, frame, eval_env=eval_env, NA_action="drop", return_type="dataframe"
-        )
+        y_df, x_df = patsy.dmatrices(formula, frame, eval_env=eval_env, NA_action="drop", return_type="dataframe")
     except patsy.PatsyError as exc:
         raise StatsError(f"Cannot build the design from {formula!r}: {exc}") from exc
     if y_df.shape[1] != 1:
@@ -307,9 +330,7 @@ def _prepare(
         labels: list[Any] = list(uniques)
         coords = np.asarray(uniques, dtype=float)
         if len(labels) > 2000:
-            raise VisitLevelError(
-                f"SP(POW) with {len(labels)} distinct times is not supported (limit 2000)."
-            )
+            raise VisitLevelError(f"SP(POW) with {len(labels)} distinct times is not supported (limit 2000).")
         dup_keys = [subject, time]
     else:
         labels = _design._levels(frame[visit])
@@ -326,8 +347,7 @@ def _prepare(
         )
     if len(labels) < 2 and covariance not in ("cs",):
         raise VisitLevelError(
-            f"The repeated effect {visit!r} has {len(labels)} level(s); covariance "
-            f"{covariance!r} needs at least 2."
+            f"The repeated effect {visit!r} has {len(labels)} level(s); covariance {covariance!r} needs at least 2."
         )
     return _Prepared(
         data=frame,
@@ -367,9 +387,7 @@ def _check_identifiable(stats: PatternStatistics, structure: CovarianceStructure
                 "estimable: no subject is observed at both."
             )
     if structure.n_params >= stats.n_obs:
-        raise VisitLevelError(
-            f"{structure.n_params} covariance parameters for {stats.n_obs} observations."
-        )
+        raise VisitLevelError(f"{structure.n_params} covariance parameters for {stats.n_obs} observations.")
 
 
 def _empirical_covariance(stats: PatternStatistics) -> FloatArray:
@@ -403,7 +421,8 @@ class _Objective:
     def safe(self, phi: FloatArray) -> tuple[float, FloatArray]:
         # The optimiser may wander to numerically singular matrices; +inf makes it backtrack.
         try:
-            val, grad = self.value_grad(phi, natural=False)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                val, grad = self.value_grad(phi, natural=False)
         except (NonPositiveDefiniteCovarianceError, np.linalg.LinAlgError, FloatingPointError):
             return float("inf"), np.zeros_like(phi)
         if not np.isfinite(val) or not np.all(np.isfinite(grad)):
@@ -412,9 +431,7 @@ class _Objective:
         return val / scale, grad / scale
 
 
-def numeric_hessian(
-    grad: Callable[[FloatArray], FloatArray], x0: FloatArray, rel_step: float = 1e-4
-) -> FloatArray:
+def numeric_hessian(grad: Callable[[FloatArray], FloatArray], x0: FloatArray, rel_step: float = 1e-4) -> FloatArray:
     """Central differences of an analytic gradient; symmetrised."""
     k = len(x0)
     h_mat = np.empty((k, k))
@@ -460,9 +477,11 @@ def _newton_polish(obj: _Objective, phi: FloatArray, max_iter: int = 30) -> tupl
 
 
 def _optimise(obj: _Objective, phi0: FloatArray) -> tuple[FloatArray, bool, str]:
+    # BFGS first: scipy's L-BFGS-B costs ~1 ms per iteration in overhead, more than one of our
+    # likelihood evaluations; it stays as the first fallback.
     chain: list[tuple[str, dict[str, Any]]] = [
+        ("BFGS", {"maxiter": 2000, "gtol": 1e-7}),
         ("L-BFGS-B", {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10}),
-        ("BFGS", {"maxiter": 2000, "gtol": 1e-9}),
         ("Nelder-Mead", {"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14}),
     ]
     best = phi0
@@ -476,6 +495,13 @@ def _optimise(obj: _Objective, phi0: FloatArray) -> tuple[FloatArray, bool, str]
             continue
         if np.isfinite(res.fun) and res.fun <= best_val:
             best, best_val = np.asarray(res.x, dtype=float), float(res.fun)
+            hess_inv = getattr(res, "hess_inv", None)
+            if name == "BFGS" and isinstance(hess_inv, np.ndarray) and res.success:
+                # SAS's criterion with BFGS's own inverse Hessian (objective scaled by 1/n);
+                # 100x stricter than SAS because that Hessian is only an approximation.
+                g = np.asarray(res.jac, dtype=float)
+                if obj.stats.n_obs * float(g @ hess_inv @ g) < _CONVERGENCE_CRITERION * 1e-2:
+                    return best, True, name
         try:
             polished, crit = _newton_polish(obj, best)
         except (NonPositiveDefiniteCovarianceError, np.linalg.LinAlgError):
@@ -484,6 +510,9 @@ def _optimise(obj: _Objective, phi0: FloatArray) -> tuple[FloatArray, bool, str]
         best_val = obj.safe(best)[0]
         if crit < _CONVERGENCE_CRITERION:
             return best, True, name
+        if obj.structure.boundary_problem(obj.structure.to_natural(best)) is not None:
+            # Heading for a singular matrix: other optimisers would only follow it further.
+            break
     return best, False, "none"
 
 
@@ -515,9 +544,7 @@ def fit_mmrm(
         raise ValueError(f"method must be 'reml' or 'ml', not {method!r}")
     if df not in DF_METHODS:
         raise ValueError(f"df must be one of {DF_METHODS}, not {df!r}")
-    env = eval_env if isinstance(eval_env, patsy.EvalEnvironment) else patsy.EvalEnvironment.capture(
-        eval_env + 1
-    )
+    env = eval_env if isinstance(eval_env, patsy.EvalEnvironment) else patsy.EvalEnvironment.capture(eval_env + 1)
     prep = _prepare(data, formula, subject, visit, time, covariance, env)
     structure = make_structure(covariance, len(prep.level_labels), prep.coordinates)
     stats = pattern_statistics(prep.y, prep.x, prep.subject_codes, prep.level_codes, len(prep.level_labels))
@@ -528,17 +555,25 @@ def fit_mmrm(
     if parms is not None:
         missing = set(structure.param_names) ^ set(parms)
         if missing:
-            raise ValueError(
-                f"parms must name exactly {list(structure.param_names)}; mismatch: {sorted(missing)}"
-            )
+            raise ValueError(f"parms must name exactly {list(structure.param_names)}; mismatch: {sorted(missing)}")
         theta = np.array([float(parms[n]) for n in structure.param_names])
         converged, optimizer = True, "held (parms)"
     else:
         theta0 = structure.start(_empirical_covariance(stats))
-        phi_hat, converged, optimizer = _optimise(obj, structure.to_unconstrained(theta0))
+        # Trial points far out in the unconstrained space overflow harmlessly (they are
+        # rejected as +inf); keep numpy quiet about it.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            phi_hat, converged, optimizer = _optimise(obj, structure.to_unconstrained(theta0))
         if not converged:
+            problem = structure.boundary_problem(structure.to_natural(phi_hat))
+            if problem is not None:
+                raise NonPositiveDefiniteCovarianceError(
+                    f"The {covariance!r} covariance estimate runs to the boundary of the "
+                    f"parameter space ({problem}) without converging: the structure does not fit "
+                    "these data (SAS: 'not positive definite')."
+                )
             raise ConvergenceError(
-                "The likelihood optimisation did not converge (L-BFGS-B, BFGS and Nelder-Mead, "
+                "The likelihood optimisation did not converge (BFGS, L-BFGS-B and Nelder-Mead, "
                 f"each followed by Newton steps) for covariance {covariance!r}. Try a simpler "
                 "structure."
             )
@@ -551,18 +586,6 @@ def fit_mmrm(
         )
     sigma = structure.sigma(theta)
     ev: Evaluation = evaluate(stats, sigma, reml)
-
-    # Asymptotic covariance of the covariance parameters in SAS's own (natural) parametrisation.
-    cov_theta: FloatArray | None
-    cov_problem: str | None = None
-    try:
-        hess = numeric_hessian(lambda t: obj.value_grad(t, natural=True)[1], theta)
-        cov_theta = covariance_of_theta(hess)
-    except NonPositiveDefiniteCovarianceError as exc:
-        cov_theta, cov_problem = None, str(exc)
-    if df == "satterthwaite" and cov_theta is None:
-        raise NonPositiveDefiniteCovarianceError(cov_problem or "cov(theta) unavailable")
-    dcov = cov_beta_derivatives(stats, ev, dsigma(structure, theta, natural=True))
 
     term_slices = _design.term_columns(prep.design_info)
     bw = between_within(prep.x, prep.subject_codes, term_slices, all_between=covariance == "un")
@@ -589,9 +612,9 @@ def fit_mmrm(
         n_patterns=len(stats.counts),
         _beta=ev.beta,
         _cov_beta=ev.cov_beta,
-        _dcov_beta=dcov,
-        _cov_theta=cov_theta,
-        _cov_theta_problem=cov_problem,
+        _theta=theta,
+        _objective=obj,
+        _evaluation=ev,
         _bw=bw,
         _design_info=prep.design_info,
         _data=prep.data,

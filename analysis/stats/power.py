@@ -27,28 +27,20 @@ def power_two_means(
     *, difference: float, sd: float, n_per_group: float, alpha: float = 0.05, method: Method = "t"
 ) -> float:
     """Power to detect `difference` with `n_per_group` per arm."""
-    return float(
-        _engine(method).power(
-            effect_size=difference / sd, nobs1=n_per_group, alpha=alpha, ratio=1.0
-        )
-    )
+    return float(_engine(method).power(effect_size=difference / sd, nobs1=n_per_group, alpha=alpha, ratio=1.0))
 
 
 def sample_size_two_means(
     *, difference: float, sd: float, power: float = 0.8, alpha: float = 0.05, method: Method = "t"
 ) -> int:
     """Subjects per arm (rounded up) for the given power."""
-    n = _engine(method).solve_power(
-        effect_size=difference / sd, nobs1=None, alpha=alpha, power=power, ratio=1.0
-    )
-    return int(math.ceil(float(n) - 1e-9))
+    n = _engine(method).solve_power(effect_size=difference / sd, nobs1=None, alpha=alpha, power=power, ratio=1.0)
+    return math.ceil(float(n) - 1e-9)
 
 
 def detectable_difference(
     *, sd: float, n_per_group: float, power: float = 0.8, alpha: float = 0.05, method: Method = "t"
 ) -> float:
     """Smallest difference detectable with the given power."""
-    es = _engine(method).solve_power(
-        effect_size=None, nobs1=n_per_group, alpha=alpha, power=power, ratio=1.0
-    )
+    es = _engine(method).solve_power(effect_size=None, nobs1=n_per_group, alpha=alpha, power=power, ratio=1.0)
     return float(es) * sd

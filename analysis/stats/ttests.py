@@ -27,9 +27,7 @@ class TwoGroupTest:
     ci_high: float
 
 
-def _groups(
-    data: pd.DataFrame, value: str, group: str, a: object, b: object
-) -> tuple[np.ndarray, np.ndarray]:
+def _groups(data: pd.DataFrame, value: str, group: str, a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
     xa = data.loc[data[group] == a, value].dropna().to_numpy(dtype=float)
     xb = data.loc[data[group] == b, value].dropna().to_numpy(dtype=float)
     if len(xa) < 2 or len(xb) < 2:
@@ -64,9 +62,7 @@ def t_test(
     )
 
 
-def mann_whitney(
-    data: pd.DataFrame, *, value: str, group: str, a: object, b: object
-) -> TwoGroupTest:
+def mann_whitney(data: pd.DataFrame, *, value: str, group: str, a: object, b: object) -> TwoGroupTest:
     """Two-sided Mann-Whitney U (scipy's default method: exact for small samples without ties).
     `difference` is the Hodges-Lehmann median of pairwise differences a - b (no CI: nan)."""
     xa, xb = _groups(data, value, group, a, b)

@@ -50,9 +50,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     "cs_intercept": ModelSpec("FEV1 ~ 1", "cs"),
     "ar1_armcd_sex": ModelSpec(f"FEV1 ~ {ARM} + {SEX}", "ar1"),
     "un_armcd_sex": ModelSpec(f"FEV1 ~ {ARM} + {SEX}", "un"),
-    "un_full": ModelSpec(
-        f"FEV1 ~ {ARM} * {VISIT} + {RACE} + {SEX}", "un", ("VIS2", "VIS3", "VIS4", "VIS1")
-    ),
+    "un_full": ModelSpec(f"FEV1 ~ {ARM} * {VISIT} + {RACE} + {SEX}", "un", ("VIS2", "VIS3", "VIS4", "VIS1")),
     "ar1_armcd_by_baseline_type3": ModelSpec(f"FEV1 ~ {ARM} * FEV1_BL", "ar1"),
 }
 
@@ -97,13 +95,16 @@ def sas_parms(name: str, sas: dict[str, Any]) -> dict[str, float] | None:
     return None
 
 
-def fit_reference_model(
-    data: pd.DataFrame, name: str, parms: dict[str, float] | None = None
-) -> MMRMResult:
+def fit_reference_model(data: pd.DataFrame, name: str, parms: dict[str, float] | None = None) -> MMRMResult:
     spec = MODEL_SPECS[name]
     return fit_mmrm(
-        data, spec.formula, subject="USUBJID", visit="AVISIT", covariance=spec.covariance,
-        df="satterthwaite", parms=parms,
+        data,
+        spec.formula,
+        subject="USUBJID",
+        visit="AVISIT",
+        covariance=spec.covariance,
+        df="satterthwaite",
+        parms=parms,
     )
 
 
@@ -165,21 +166,20 @@ FITTED = Tolerances(neg2_rel=1e-5, cov_param_ase=0.005, est_se_fraction=1e-3, se
 HELD = Tolerances(neg2_rel=1e-6, cov_param_ase=0.0, est_se_fraction=0.0, se_rel=1e-4, df_abs=0.5)
 
 
-def compare_model(
-    name: str, sas: dict[str, Any], res: MMRMResult, tol: Tolerances = FITTED
-) -> Iterator[Comparison]:
-    spec = MODEL_SPECS[name]
+def compare_model(name: str, sas: dict[str, Any], res: MMRMResult, tol: Tolerances = FITTED) -> Iterator[Comparison]:
     if "neg2_reml" in sas:
-        yield Comparison(
-            name, "-2RLL", "", sas["neg2_reml"], res.neg2_loglik, tol.neg2_rel * abs(sas["neg2_reml"])
-        )
+        yield Comparison(name, "-2RLL", "", sas["neg2_reml"], res.neg2_loglik, tol.neg2_rel * abs(sas["neg2_reml"]))
     ase = res.covariance_parameter_se()
     if res.optimizer.startswith("held"):
         pass  # the covariance parameters are SAS's own: nothing to compare
     elif "covariance" in sas:
         for key, value in sas["covariance"].items():
             yield Comparison(
-                name, "covariance", key, value, res.covariance_parameters[key],
+                name,
+                "covariance",
+                key,
+                value,
+                res.covariance_parameters[key],
                 max(printed_tolerance(value), tol.cov_param_ase * ase[key]),
             )
     elif "covariance_un" in sas:
@@ -187,12 +187,14 @@ def compare_model(
         sas_keys = list(sas["covariance_un"])
         for (our_key, value), key in zip(parms.items(), sas_keys, strict=True):
             yield Comparison(
-                name, "covariance", f"UN({key})", value, res.covariance_parameters[our_key],
+                name,
+                "covariance",
+                f"UN({key})",
+                value,
+                res.covariance_parameters[our_key],
                 max(printed_tolerance(value), tol.cov_param_ase * ase[our_key]),
             )
-    by_sas_name = {
-        _parts(sas_coefficient_name(term), ":"): term for term in res.coefficients.index
-    }
+    by_sas_name = {_parts(sas_coefficient_name(term), ":"): term for term in res.coefficients.index}
     for key, value in sas.get("fixed", {}).items():
         row = res.coefficients.loc[by_sas_name[_parts(key, ":")]]
         se = float(row["se"])
@@ -201,20 +203,20 @@ def compare_model(
         est_tol = max(printed_tolerance(value["estimate"]), tol.est_se_fraction * se)
         yield Comparison(name, "estimate", key, value["estimate"], float(row["estimate"]), est_tol)
         yield Comparison(name, "se", key, value["se"], se, printed_tolerance(value["se"], tol.se_rel))
-        yield Comparison(
-            name, "df (Satterthwaite)", key, value["df_satterthwaite"], float(row["df"]), tol.df_abs
-        )
+        yield Comparison(name, "df (Satterthwaite)", key, value["df_satterthwaite"], float(row["df"]), tol.df_abs)
     if "type3" in sas:
         t3 = res.type3()
         by_effect = {_parts(e, "*"): i for i, e in enumerate(t3["sas_effect"])}
         for key, value in sas["type3"].items():
             row = t3.iloc[by_effect[_parts(key, "*")]]
             yield Comparison(name, "type3 num df", key, value["num_df"], float(row["num_df"]), 0.0)
+            yield Comparison(name, "type3 den df", key, value["den_df"], float(row["den_df"]), tol.df_abs)
             yield Comparison(
-                name, "type3 den df", key, value["den_df"], float(row["den_df"]), tol.df_abs
-            )
-            yield Comparison(
-                name, "type3 F", key, value["F"], float(row["F"]),
+                name,
+                "type3 F",
+                key,
+                value["F"],
+                float(row["F"]),
                 max(printed_tolerance(value["F"], rel=1e-3), 5e-3 if _decimals(value["F"]) <= 2 else 0),
             )
     if "lsmeans" in sas:
@@ -225,7 +227,11 @@ def compare_model(
             est_tol = max(printed_tolerance(value["estimate"]), tol.est_se_fraction * float(row["se"]))
             yield Comparison(name, "lsmean", key, value["estimate"], float(row["estimate"]), est_tol)
             yield Comparison(
-                name, "lsmean se", key, value["se"], float(row["se"]),
+                name,
+                "lsmean se",
+                key,
+                value["se"],
+                float(row["se"]),
                 printed_tolerance(value["se"], tol.se_rel),
             )
             yield Comparison(name, "lsmean df", key, value["df"], float(row["df"]), tol.df_abs)
@@ -238,7 +244,11 @@ def compare_model(
         est_tol = max(printed_tolerance(value["estimate"]), tol.est_se_fraction * float(row["se"]))
         yield Comparison(name, "lsmean diff", key, value["estimate"], float(row["estimate"]), est_tol)
         yield Comparison(
-            name, "lsmean diff se", key, value["se"], float(row["se"]),
+            name,
+            "lsmean diff se",
+            key,
+            value["se"],
+            float(row["se"]),
             printed_tolerance(value["se"], tol.se_rel),
         )
         yield Comparison(name, "lsmean diff df", key, value["df"], float(row["df"]), tol.df_abs)
@@ -276,15 +286,15 @@ def comparison_table(comparisons: list[Comparison]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--summary", action="store_true", help="one line per model")
-    parser.add_argument(
-        "--held", action="store_true", help="hold covariance parameters at SAS's printed values"
-    )
+    parser.add_argument("--held", action="store_true", help="hold covariance parameters at SAS's printed values")
     args = parser.parse_args(argv)
     comparisons = all_comparisons(held=args.held)
     if args.summary:
-        frame = pd.DataFrame(
-            [{"model": c.model, "ok": c.ok, "n": 1} for c in comparisons]
-        ).groupby("model", sort=False).sum()
+        frame = (
+            pd.DataFrame([{"model": c.model, "ok": c.ok, "n": 1} for c in comparisons])
+            .groupby("model", sort=False)
+            .sum()
+        )
         print(frame.to_string())
     else:
         print(comparison_table(comparisons))

@@ -50,7 +50,12 @@ def worker():
     log.close()
 
 
-def test_it_runs_an_analysis_task_in_a_real_worker(worker, make_participant, users):
+def test_it_runs_an_analysis_task_in_a_real_worker(worker, randomized, coordinator, users):
+    from trial.visits.services import hamd_record, visit_complete
+
+    w0 = randomized.visits.get(definition__week=0)
+    visit_complete(visit=w0, actual_date=w0.scheduled_date, by=coordinator)
+    hamd_record(visit=w0, items={i: 2 for i in range(1, 18)}, by=users["rater"])
     run = analysis_run_request(kind=AnalysisRun.Kind.DATASET_SUMMARY, by=users["statistician"])
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -61,5 +66,5 @@ def test_it_runs_an_analysis_task_in_a_real_worker(worker, make_participant, use
         time.sleep(0.5)
     assert run.status == AnalysisRun.Status.DONE, run.error or (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
     assert run.worker, "the worker records its host name"
-    assert run.result == {"participants": 0, "observations": 0, "by_week": {}}
+    assert run.result == {"participants": 1, "observations": 1, "by_week": {"0": {"n": 1, "mean_hamd": 34.0}}}
     assert worker.pid != os.getpid()

@@ -127,11 +127,13 @@ _FEMALE_SHARE: Final = 0.67
 _AGE_LOC, _AGE_SCALE = 43.8, 13.0
 # Table 1: BMI 31.2 (6.9) vs 32.7 (8.0); log-normal with mean 32 and SD 7.5.
 _BMI_MEAN, _BMI_SD = 32.0, 7.5
-# Table 1: hs-CRP 6.3 (8.9) vs 5.4 (8.2) mg/L, 37% above 5 mg/L. A log-normal with mean 6 and
-# SD 8.5 puts 36% above 5 mg/L (but 55% above 3 and 88% above 1, against the published 45%
-# and 75%: one log-normal cannot match every published cut, and the >5 cut is the one the
-# analysis relies on).
-_CRP_MEAN, _CRP_SD = 6.0, 8.5
+# Table 1: hs-CRP 6.3 (8.9) vs 5.4 (8.2) mg/L; 37% above 5 mg/L, 45% above 3 and 75% above 1.
+# A plain log-normal with mean 6 and SD 8.5 puts 36% above 5 (55% above 3, 88% above 1) but its
+# tail is so heavy that the sample SD swings by +-1 even at n = 4000. Readings above 60 mg/L
+# mean acute illness, so they are redrawn (truncated); with the cap, mean 6 and >5 at 36% give
+# SD 7.7, 53% above 3 and 85% above 1. Mean 6, SD 8.5 and 37% above 5 cannot all hold at once.
+_CRP_LOG_MU, _CRP_LOG_SIGMA = 1.204, 1.167
+_CRP_CAP_MG_L = 60.0
 _CRP_FLOOR_MG_L = 0.1  # typical lower limit of an immunoturbidimetric hs-CRP assay
 # Adiposity raises CRP; a modest correlation keeps both marginals intact.
 _CRP_BMI_CORRELATION = 0.3
@@ -435,8 +437,8 @@ def generate_population(
     bmi_raw = np.clip(np.exp(bmi_mu + bmi_sigma * z_bmi), 17.0, 65.0)
     weight_kg = (bmi_raw * (height_cm / 100) ** 2).round(1)
     bmi = (weight_kg / (height_cm / 100) ** 2).round(1)
-    crp_mu, crp_sigma = _lognormal_parameters(_CRP_MEAN, _CRP_SD)
-    crp = np.maximum(np.exp(crp_mu + crp_sigma * z_crp), _CRP_FLOOR_MG_L).round(2)
+    crp = np.maximum(np.exp(_CRP_LOG_MU + _CRP_LOG_SIGMA * _redraw_above(rng, z_crp, _CRP_Z_CAP)), _CRP_FLOOR_MG_L)
+    crp = crp.round(2)
 
     z_hamd = rng.standard_normal(n)
     baseline_hamd = np.clip(np.rint(_HAMD_LOC + _HAMD_SCALE * z_hamd), 12, 40)
@@ -571,6 +573,19 @@ def _ages(rng: np.random.Generator, n: int) -> IntArray:
     return np.where(out_of_range, wrong_age, age)
 
 
+_CRP_Z_CAP: Final = (math.log(_CRP_CAP_MG_L) - _CRP_LOG_MU) / _CRP_LOG_SIGMA
+
+
+def _redraw_above(rng: np.random.Generator, z: FloatArray, cap: float) -> FloatArray:
+    """Standard normal scores truncated at `cap`: those above it are drawn again."""
+    z = z.copy()
+    above = z >= cap
+    while above.any():
+        z[above] = rng.standard_normal(int(above.sum()))
+        above = z >= cap
+    return z
+
+
 def _date_of_birth(screening_date: dt.date, age: int, days_since_birthday: int) -> dt.date:
     last_birthday = screening_date - dt.timedelta(days=days_since_birthday)
     try:
@@ -697,6 +712,7 @@ class _CourseDraws:
                 ("reaction", v),
                 ("duplicate_sign", len(_BIOMARKERS) * v),
                 ("ae", 9 * n_terms),
+                ("ae_for_withdrawal", 1),
             ]
         )
         n_normal = max(s.stop for s in self._normal_slices.values())
@@ -941,8 +957,7 @@ def _hamd_items(
 
 
 def _biomarkers(draws: _CourseDraws, log_crp: FloatArray, drug_on_board: FloatArray, n: int, v: int) -> FloatArray:
-    crp_mu, crp_sigma = _lognormal_parameters(_CRP_MEAN, _CRP_SD)
-    z_crp = (log_crp - crp_mu) / crp_sigma
+    z_crp = (log_crp - _CRP_LOG_MU) / _CRP_LOG_SIGMA
     level = draws.normal("biomarker_level")
     visit_noise = draws.normal("biomarker").reshape(n, len(_BIOMARKERS), v)
     cv = np.minimum(np.abs(_DUPLICATE_CV_SD * draws.normal("duplicate_cv")), _DUPLICATE_CV_CAP).reshape(
@@ -980,7 +995,8 @@ def _vitals(draws: _CourseDraws, bmi: FloatArray, n: int, v: int) -> FloatArray:
     temperature = 36.7 + 0.15 * level[:, 3]
     out = np.empty((n, v, 4))
     out[:, :, 0] = np.clip(np.rint(systolic[:, None] + 6 * noise[:, 0]), 90, 180)
-    out[:, :, 1] = np.clip(np.rint(diastolic[:, None] + 4 * noise[:, 1]), 50, 110)
+    # A pulse pressure of at least 20 mmHg keeps extreme draws physiological.
+    out[:, :, 1] = np.minimum(np.clip(np.rint(diastolic[:, None] + 4 * noise[:, 1]), 50, 110), out[:, :, 0] - 20)
     out[:, :, 2] = np.clip(np.rint(heart_rate[:, None] + 5 * noise[:, 2]), 45, 120)
     out[:, :, 3] = np.clip(temperature[:, None] + 0.2 * noise[:, 3], 35.8, 37.7).round(1)
     return out
@@ -1161,7 +1177,26 @@ def _adverse_events(
         )
 
     # A withdrawal for an adverse event points at the participant's first event, moved to
-    # just before the withdrawal if it came later.
+    # just before the withdrawal if it came later. The rare participant with no event at all
+    # gets one, its term drawn in proportion to the arm's Table 2 incidences.
+    if withdrawn_for_adverse_event and not drafts and withdrawal_ord is not None:
+        incidences = [ADVERSE_EVENT_INCIDENCE[term][arm_column] for term in _AE_TERMS]
+        term = _pick(
+            _AE_TERMS,
+            [incidence / sum(incidences) for incidence in incidences],
+            float(draws.uniform("ae_for_withdrawal")[row, 0]),
+        )
+        drafts.append(
+            _AEDraft(
+                term=term,
+                onset_ord=withdrawal_ord - 1,
+                end_ord=None,
+                severity="moderate",
+                related="possible",
+                action="none",
+                recovering=True,
+            )
+        )
     if withdrawn_for_adverse_event and drafts and withdrawal_ord is not None:
         first = min(drafts, key=lambda draft: draft.onset_ord)
         first.onset_ord = max(min(first.onset_ord, withdrawal_ord - 1), baseline_ord)
