@@ -163,3 +163,16 @@ def cov_beta_derivatives(stats: PatternStatistics, ev: Evaluation, dsig: FloatAr
     q = np.einsum("kpjl,pjlab->kab", wdw, stats.xx)
     c = ev.cov_beta
     return np.asarray(np.einsum("ab,kbc,cd->kad", c, q, c), dtype=float)
+
+
+def expected_hessian(stats: PatternStatistics, ev: Evaluation, dsig: FloatArray) -> FloatArray:
+    """Expected Hessian of -2 log L (ML form): H_kl = sum_p n_p tr(V_p^-1 dV_k V_p^-1 dV_l).
+
+    Used as the metric of Fisher scoring. It leaves out REML's small correction for the fixed
+    effects, which changes the path to the optimum but not the optimum (the gradient is exact).
+    W is zero outside each pattern's observed levels, so the padded dV need no masking.
+    """
+    a = np.matmul(ev.w[:, None, :, :], dsig[None, :, :, :])  # (P, k, m, m): W_p dV_k
+    # einsum's optimised path beats tensordot/BLAS here (small, oddly shaped operands).
+    h = np.einsum("p,pkij,plji->kl", stats.counts, a, a, optimize=True)
+    return np.asarray((h + h.T) / 2.0, dtype=float)

@@ -37,9 +37,25 @@ def worker():
     env = os.environ | {"DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "trial.settings.test"}
     log = open(ROOT / "var" / "celery-test-worker.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "trial", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO",
-         "--hostname=stratum-test@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "trial",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--hostname=stratum-test@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     yield proc
     proc.terminate()
@@ -55,7 +71,7 @@ def test_it_runs_an_analysis_task_in_a_real_worker(worker, randomized, coordinat
 
     w0 = randomized.visits.get(definition__week=0)
     visit_complete(visit=w0, actual_date=w0.scheduled_date, by=coordinator)
-    hamd_record(visit=w0, items={i: 2 for i in range(1, 18)}, by=users["rater"])
+    hamd_record(visit=w0, items=dict.fromkeys(range(1, 18), 2), by=users["rater"])
     run = analysis_run_request(kind=AnalysisRun.Kind.DATASET_SUMMARY, by=users["statistician"])
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -64,7 +80,9 @@ def test_it_runs_an_analysis_task_in_a_real_worker(worker, randomized, coordinat
             break
         assert worker.poll() is None, (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
         time.sleep(0.5)
-    assert run.status == AnalysisRun.Status.DONE, run.error or (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
+    assert run.status == AnalysisRun.Status.DONE, (
+        run.error or (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
+    )
     assert run.worker, "the worker records its host name"
     assert run.result == {"participants": 1, "observations": 1, "by_week": {"0": {"n": 1, "mean_hamd": 34.0}}}
     assert worker.pid != os.getpid()

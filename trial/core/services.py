@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
 from trial.core.models import ClinicalRecord
+from trial.core.types import Actor
 
 R = TypeVar("R", bound=ClinicalRecord)
 
@@ -29,7 +29,7 @@ class ConflictError(Exception):
         )
 
 
-def record_save(instance: R, *, by: AbstractBaseUser, reason: str = "") -> R:
+def record_save(instance: R, *, by: Actor, reason: str = "") -> R:
     """Validate and save a clinical record, auditing who, when and why.
 
     A new record needs no reason. A change to a saved record needs one (Part 11: the reason for
@@ -70,7 +70,7 @@ def _floats_to_decimals(instance: ClinicalRecord) -> None:
                 setattr(instance, f.attname, Decimal(str(value)))
 
 
-def record_void(instance: R, *, by: AbstractBaseUser, reason: str) -> R:
+def record_void(instance: R, *, by: Actor, reason: str) -> R:
     """Void instead of delete: the record stays, marked, with who, when and why."""
     reason = (reason or "").strip()
     if not reason:

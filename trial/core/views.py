@@ -1,18 +1,160 @@
+"""The dashboard, the health check, and the base every data-entry page of Stratum is built on.
+
+`RecordFormView` is the one place that decides how a form page behaves: GET shows the form with the
+saved values; POST validates, hands the cleaned data to a service, and then either redirects, or
+re-renders with every typed value and a message next to each bad field, or, when someone else saved
+the record in the meantime, shows the conflict page with both versions. It never writes itself.
+"""
+
+from __future__ import annotations
+
+import copy
 from typing import Any
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views import View
 from django.views.generic import TemplateView
 
 from trial.core import selectors
+from trial.core.models import ClinicalRecord
+from trial.core.roles import Role, has_role
+from trial.core.services import ConflictError
+from trial.participants.forms import apply_service_errors
+
+
+class RoleRequiredMixin(LoginRequiredMixin):
+    """Logged in, and holding one of `allowed_roles` (every role by default)."""
+
+    allowed_roles: tuple[Role, ...] = tuple(Role)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not has_role(request.user, *self.allowed_roles):
+            raise PermissionDenied("Your role does not allow this page.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class RecordFormView(RoleRequiredMixin, View):
+    template_name = "core/record_form.html"
+    fields_template = "core/_fields.html"
+    form_class: type[forms.Form]
+    title = ""
+    submit_label = "Save"
+    # Service error keys that are named differently on the form.
+    service_field_map: dict[str, str] = {}
+
+    # --- what each page says -------------------------------------------------------------------
+    def load(self) -> None:
+        """Read the objects the page is about (selectors only)."""
+
+    def existing(self) -> ClinicalRecord | None:
+        """The saved record this form edits, if any: used to catch a record created meanwhile."""
+        return None
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def get_initial(self) -> dict[str, Any]:
+        return {}
+
+    def save(self, form: Any) -> Any:
+        raise NotImplementedError
+
+    def success_url(self, saved: Any) -> str:
+        raise NotImplementedError
+
+    def success_message(self, saved: Any) -> str:
+        return "Saved."
+
+    def get_context(self) -> dict[str, Any]:
+        return {}
+
+    # --- the behaviour every page shares -------------------------------------------------------
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        self.load()
+        return self.render_form(self.form_class(initial=self.get_initial(), **self.get_form_kwargs()))
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        self.load()
+        form = self.form_class(data=request.POST, **self.get_form_kwargs())
+        if form.is_valid():
+            try:
+                self.check_not_created_meanwhile(form)
+                saved = self.save(form)
+            except ConflictError as exc:
+                return self.render_conflict(form, exc)
+            except ValidationError as exc:
+                apply_service_errors(form, exc, self.service_field_map)
+            else:
+                messages.success(request, self.success_message(saved))
+                return redirect(self.success_url(saved))
+        return self.render_form(form)
+
+    def check_not_created_meanwhile(self, form: Any) -> None:
+        # The form was opened empty (no version) but the record exists now: someone else entered
+        # it meanwhile. Saving would overwrite their values, so it is a conflict like any other.
+        current = self.existing()
+        if current is not None and "version" in form.fields and not form.cleaned_data.get("version"):
+            attempted = copy.copy(current)
+            attempted.version = 0
+            raise ConflictError(current=current, attempted=attempted)
+
+    def render_form(self, form: Any, status: int = 200) -> HttpResponse:
+        context = {
+            "form": form,
+            "title": self.title,
+            "fields_template": self.fields_template,
+            "submit_label": self.submit_label,
+            **self.get_context(),
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+    def render_conflict(self, form: Any, exc: ConflictError) -> HttpResponse:
+        """Both versions side by side, and the user's values in a form that now starts from the saved version."""
+        values = {k: (v if len(v) > 1 else v[0]) for k, v in self.request.POST.lists() if k != "csrfmiddlewaretoken"}
+        values[self.version_field(exc.current)] = exc.current.version
+        reapply = self.form_class(initial=values, **self.get_form_kwargs())
+        rows = [
+            (label, saved, yours, _differs(saved, yours)) for label, saved, yours in form.conflict_rows(exc.current)
+        ]
+        context = {
+            "form": reapply,
+            "title": self.title,
+            "fields_template": self.fields_template,
+            "submit_label": "Save my values",
+            "current": exc.current,
+            "rows": rows,
+            "conflict": True,
+            **self.get_context(),
+        }
+        return render(self.request, "core/conflict.html", context, status=409)
+
+    def version_field(self, current: ClinicalRecord) -> str:
+        return "version"
+
+
+def _differs(saved: Any, yours: Any) -> bool:
+    def norm(v: Any) -> str:
+        return "" if v is None else str(v).strip()
+
+    try:
+        return float(norm(saved)) != float(norm(yours))
+    except ValueError:
+        return norm(saved) != norm(yours)
 
 
 class DashboardView(LoginRequiredMixin, TemplateView):
     template_name = "core/dashboard.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(**kwargs) | selectors.dashboard_summary()
+        return super().get_context_data(**kwargs) | selectors.dashboard_summary(user=self.request.user)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -20,9 +20,11 @@ from trial.core.users import demo_users_ensure
 from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course, generate_population
 from trial.participants.models import Participant
 from trial.participants.services import consent_record, end_of_study_record, participant_screen
+from trial.pharmacy.services import drug_lot_receive, preparation_create, preparation_dispense
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
 from trial.protocol.services import protocol_load
+from trial.queries.services import edit_checks_run
 from trial.randomization.services import participant_stratum, randomization_list_create
 from trial.safety.models import AdverseEvent
 from trial.safety.services import adverse_event_record, conmed_record
@@ -102,6 +104,13 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
 
     population = _population_with_enrolled(participants, seed=seed, today=today)
     randomization_list_create(by=unblinded, seed=seed, per_stratum=_list_length(population, config))
+    pharmacist = users[Role.PHARMACIST]
+    # Enough infliximab for every infusion of an all-active trial at 120 kg (6 vials), plus spare.
+    lot = drug_lot_receive(
+        by=pharmacist, lot_number=f"IFX-{seed}-A", expiry_date=today + timedelta(days=730),
+        vials_received=len(population) * len(config.infusion_weeks) * 6 + 50,
+        received_on=min(p.screening_date for p in population), supplier="Demo supplier",
+    )
     active_arm = next(a.code for a in config.arms if a.active)
     report = SeedReport()
     for sp in population:
@@ -109,12 +118,12 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
         # commits once per participant instead of once per record.
         with transaction.atomic():
             _seed_one(sp, report=report, site=site, coordinator=coordinator, rater=rater, unblinded=unblinded,
-                      active_arm=active_arm, seed=seed, today=today, config=config)
+                      pharmacist=pharmacist, lot=lot, active_arm=active_arm, seed=seed, today=today, config=config)
     return report
 
 
 def _seed_one(sp: SyntheticParticipant, *, report: SeedReport, site: Any, coordinator: Any, rater: Any, unblinded: Any,
-              active_arm: str, seed: int, today: date, config: ProtocolConfig) -> None:
+              pharmacist: Any, lot: Any, active_arm: str, seed: int, today: date, config: ProtocolConfig) -> None:
     from trial.randomization.services import participant_randomize
 
     screening = {
@@ -153,11 +162,12 @@ def _seed_one(sp: SyntheticParticipant, *, report: SeedReport, site: Any, coordi
     # generator simulates depends on it (infliximab lowers CRP; benefit depends on CRP).
     arm = blinding.arm_code(unblinded, participant)
     course = generate_course(sp, arm="infliximab" if arm == active_arm else "placebo", seed=seed, today=today)
-    _seed_course(participant, course, report=report, coordinator=coordinator, rater=rater, index=sp.index)
+    _seed_course(participant, course, report=report, coordinator=coordinator, rater=rater, pharmacist=pharmacist, lot=lot,
+                 index=sp.index)
 
 
 def _seed_course(participant: Participant, course: SyntheticCourse, *, report: SeedReport, coordinator: Any, rater: Any,
-                 index: int) -> None:
+                 pharmacist: Any, lot: Any, index: int) -> None:
     visits = {v.definition.week: v for v in participant.visits.select_related("definition")}
     for sv in course.visits:
         visit = visits[sv.week]
@@ -185,6 +195,10 @@ def _seed_course(participant: Participant, course: SyntheticCourse, *, report: S
             visit_services.vitals_record(visit=visit, data=vitals, by=coordinator)
         if sv.infusion is not None and sv.weight_kg is not None:
             inf = sv.infusion
+            # The pharmacy prepares and dispenses the bag first, so accountability balances.
+            prep = preparation_create(visit=visit, by=pharmacist, weight_kg=round(sv.weight_kg, 1), saline_lot="NS-250-DEMO",
+                                      second_checker="Second pharmacist (demo)", lot=lot)
+            preparation_dispense(preparation=prep, by=pharmacist, dispensed_to="Infusion nurse (demo)")
             visit_services.infusion_record(
                 visit=visit,
                 data={
@@ -220,6 +234,9 @@ def _seed_course(participant: Participant, course: SyntheticCourse, *, report: S
         # Three or so participants take aspirin 81 mg, the one NSAID the protocol allows.
         conmed_record(participant=participant, data={"name": "Aspirin", "drug_class": "aspirin", "dose": 81, "dose_unit": "mg",
                                                      "indication": "Cardiovascular prophylaxis", "start_date": baseline}, by=coordinator)
+    # The same automatic edit checks the forms run (out-of-window visits, HAM-D jumps, high hs-CRP,
+    # weight changes), so the demo's data manager has real queries to work through.
+    edit_checks_run(participant=participant, by=coordinator)
     if course.withdrawal is not None:
         end_of_study_record(participant=participant, outcome="withdrawn", end_date=course.withdrawal.date,
                             reason=course.withdrawal.reason, by=coordinator)

@@ -7,7 +7,7 @@ register_clinical(
     list_filter=("status", "site", "sex"),
     search_fields=("participant_id", "screening_number"),
 )
-register_clinical(Consent, list_display=("participant", "version", "consent_date", "taken_by"))
+register_clinical(Consent, list_display=("participant", "form_version", "consent_date", "taken_by"))
 register_clinical(
     Screening, list_display=("participant", "screening_date", "eligible", "failed_criteria"), list_filter=("eligible",)
 )

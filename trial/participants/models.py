@@ -51,7 +51,8 @@ class Participant(ClinicalRecord):
 
 class Consent(ClinicalRecord):
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="consents")
-    version = models.CharField(max_length=20)
+    # Not `version`: that name is ClinicalRecord's optimistic-concurrency counter.
+    form_version = models.CharField("consent form version", max_length=20)
     consent_date = models.DateField()
     taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     participant_signed = models.BooleanField(default=False)

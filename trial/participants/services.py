@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from trial.core.services import record_save
+from trial.core.types import Actor
 from trial.participants import eligibility
 from trial.participants.models import Consent, EndOfStudy, Participant, Screening
 from trial.protocol.models import Site
@@ -60,7 +60,7 @@ def participant_screen(
     sex: str,
     date_of_birth: date,
     screening: Mapping[str, Any],
-    by: AbstractBaseUser,
+    by: Actor,
     screening_number: str | None = None,
 ) -> Participant:
     """Register a screened person and their screening record; eligibility follows from the data.
@@ -84,7 +84,7 @@ def participant_screen(
 
 
 @transaction.atomic
-def screening_update(*, screening: Screening, data: Mapping[str, Any], by: AbstractBaseUser, reason: str) -> Screening:
+def screening_update(*, screening: Screening, data: Mapping[str, Any], by: Actor, reason: str) -> Screening:
     participant = screening.participant
     if participant.status not in (Participant.Status.SCREENING, Participant.Status.ELIGIBLE, Participant.Status.SCREEN_FAILED):
         raise ValidationError("Screening data cannot change after randomization; raise a query instead.")
@@ -101,14 +101,14 @@ def screening_update(*, screening: Screening, data: Mapping[str, Any], by: Abstr
 
 
 def consent_record(
-    *, participant: Participant, consent_date: date, by: AbstractBaseUser, version: str | None = None,
+    *, participant: Participant, consent_date: date, by: Actor, version: str | None = None,
     participant_signed: bool = True, copy_given: bool = True,
 ) -> Consent:
     if participant.status == Participant.Status.SCREEN_FAILED:
         raise ValidationError("This person failed screening; consent for the trial is not recorded.")
     consent = Consent(
         participant=participant,
-        version=version or protocol().consent_version,
+        form_version=version or protocol().consent_version,
         consent_date=consent_date,
         taken_by=by,
         participant_signed=participant_signed,
@@ -119,7 +119,7 @@ def consent_record(
 
 @transaction.atomic
 def end_of_study_record(
-    *, participant: Participant, outcome: str, end_date: date, reason: str, by: AbstractBaseUser, details: str = ""
+    *, participant: Participant, outcome: str, end_date: date, reason: str, by: Actor, details: str = ""
 ) -> EndOfStudy:
     if participant.status not in (Participant.Status.RANDOMIZED,):
         raise ValidationError(f"Only a randomized participant can end the study (status: {participant.get_status_display()}).")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from trial.core.models import ClinicalRecord
+from trial.core.models import AuditedQuerySet, ClinicalRecord
 from trial.participants.models import Participant
 
 
@@ -25,6 +25,8 @@ class RandomizationList(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     sha256 = models.CharField(max_length=64)
+    per_stratum = models.PositiveIntegerField(null=True, blank=True, help_text="Entries asked for per stratum.")
+    stratify_by_site = models.BooleanField(default=False)
     is_active = models.BooleanField(default=False)
     frozen_at = models.DateTimeField(null=True, blank=True)
 
@@ -53,8 +55,12 @@ class ListEntry(models.Model):
     class Meta:
         ordering = ["randomization_list", "stratum", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["randomization_list", "stratum", "sequence"], name="unique_stratum_sequence"),
-            models.UniqueConstraint(fields=["randomization_list", "randomization_number"], name="unique_randomization_number"),
+            models.UniqueConstraint(
+                fields=["randomization_list", "stratum", "sequence"], name="unique_stratum_sequence"
+            ),
+            models.UniqueConstraint(
+                fields=["randomization_list", "randomization_number"], name="unique_randomization_number"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -92,3 +98,106 @@ class StratumCursor(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["randomization_list", "stratum"], name="one_cursor_per_stratum"),
         ]
+
+
+class ListEvent(models.Model):
+    """What happened to a list: made, activated, a change refused, a failed hash, an exhausted stratum.
+
+    Append-only (trigger). Written outside the refused transaction, so a refusal is kept even though
+    the refused change is rolled back. The detail never names an arm.
+    """
+
+    append_only = True
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        ACTIVATED = "activated", "Activated"
+        DEACTIVATED = "deactivated", "Deactivated"
+        FROZEN = "frozen", "Frozen by the first allocation"
+        CHANGE_REFUSED = "change_refused", "Change refused (list frozen)"
+        INTEGRITY_FAILED = "integrity_failed", "SHA-256 check failed"
+        STRATUM_EXHAUSTED = "stratum_exhausted", "Stratum exhausted"
+
+    randomization_list = models.ForeignKey(
+        RandomizationList, on_delete=models.PROTECT, related_name="events", null=True, blank=True
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    detail = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class CodeBreakQuerySet(AuditedQuerySet):
+    def revealing_to(self, *, user: object, participant: object) -> CodeBreakQuerySet:
+        """The breaks that reveal this participant's arm to this user: their own, approved or immediate."""
+        return self.active().filter(
+            participant=participant,
+            requested_by=user,
+            status__in=(CodeBreak.Status.APPROVED, CodeBreak.Status.IMMEDIATE),
+        )
+
+
+class CodeBreak(ClinicalRecord):
+    """Emergency unblinding of one participant (issue 3 §5).
+
+    Standard: an investigator requests with a reason; a second authorised person approves. Immediate:
+    the requester sees the arm at once, with a justification, and a second person reviews afterwards.
+    Either way the arm is revealed to the requester only (trial.blinding asks `revealing_to`).
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Awaiting approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        IMMEDIATE = "immediate", "Immediate break"
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="code_breaks")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    reason = models.TextField()
+    immediate = models.BooleanField(default=False)
+    justification = models.TextField(blank=True, help_text="Why the arm could not wait for a second approval.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    objects = models.Manager.from_queryset(CodeBreakQuerySet)()
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"Code break {self.pk} ({self.participant})"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if not (self.reason or "").strip():
+            errors["reason"] = "Give the clinical reason for breaking the code."
+        if self.immediate and not (self.justification or "").strip():
+            errors["justification"] = "An immediate break needs a justification (why it cannot wait for approval)."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def reveals(self) -> bool:
+        return self.status in (self.Status.APPROVED, self.Status.IMMEDIATE) and not self.is_voided
+
+    @property
+    def needs_review(self) -> bool:
+        return self.status == self.Status.IMMEDIATE and self.reviewed_at is None

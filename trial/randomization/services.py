@@ -1,31 +1,53 @@
-"""Writes for randomization: make the list, allocate from it. Unblinded by nature: the callers'
-output must go through trial.blinding before a user sees it."""
+"""Writes for randomization: make the list, allocate from it, break the code in an emergency.
+
+Unblinded by nature: what these return must go through trial.blinding before a user sees it.
+Refusals that must be remembered (a frozen list, a failed hash, an exhausted stratum) are recorded
+AFTER the refused transaction has rolled back, so the record survives the refusal.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from trial.core.roles import Role
+from trial.core.roles import Role, has_role
 from trial.core.services import record_save
 from trial.participants.models import Participant
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
-from trial.randomization.generation import PlannedEntry, generate_list, list_digest
-from trial.randomization.models import Allocation, ListEntry, RandomizationList, StratumCursor
+from trial.randomization import access
+from trial.randomization.generation import ListFileError, PlannedEntry, generate_list, list_digest, parse_list_csv
+from trial.randomization.models import (
+    Allocation,
+    CodeBreak,
+    ListEntry,
+    ListEvent,
+    RandomizationList,
+    StratumCursor,
+)
 
 log = logging.getLogger("stratum.randomization")
 
+# Design: Randomization: "computer-generated list made by the study statistician".
+LIST_MAKERS = access.LIST_MANAGERS
+RANDOMIZERS = access.RANDOMIZERS
+# Issue 3 §5: an investigator requests; a second authorised person approves or reviews.
+CODE_BREAK_REQUESTERS = access.CODE_BREAK_REQUESTERS
+CODE_BREAK_APPROVERS = access.CODE_BREAK_VIEWERS
+
 
 class RandomizationError(ValidationError):
-    """A precondition is not met; the message says which, and allocates nothing."""
+    """A precondition is not met; the message says which, and nothing is allocated."""
 
 
 class StratumExhaustedError(RandomizationError):
@@ -33,6 +55,10 @@ class StratumExhaustedError(RandomizationError):
 
 
 class ListIntegrityError(RandomizationError):
+    pass
+
+
+class ListFrozenError(RandomizationError):
     pass
 
 
@@ -60,48 +86,225 @@ def entries_digest(randomization_list: RandomizationList) -> str:
     return list_digest(rows)
 
 
-@transaction.atomic
+def list_event_record(
+    *,
+    kind: str,
+    randomization_list: RandomizationList | None = None,
+    by: AbstractBaseUser | None = None,
+    detail: str = "",
+) -> ListEvent:
+    event = ListEvent(randomization_list=randomization_list, kind=kind, by=by, detail=detail)
+    event.full_clean()
+    event.save()
+    return event
+
+
+def _require(by: AbstractBaseUser, roles: tuple[Role, ...], what: str) -> None:
+    if not has_role(by, *roles):
+        raise PermissionDenied(f"Only {' or '.join(r.value.replace('_', ' ') for r in roles)} may {what}.")
+
+
+# --- Making the list ---------------------------------------------------------------------------
+
+
 def randomization_list_create(
-    *, by: AbstractBaseUser, seed: int, per_stratum: int, block_sizes: list[int] | None = None,
-    name: str = "", activate: bool = True,
+    *,
+    by: AbstractBaseUser,
+    seed: int,
+    per_stratum: int,
+    block_sizes: list[int] | None = None,
+    name: str = "",
+    activate: bool = True,
+    stratify_by_site: bool | None = None,
 ) -> RandomizationList:
+    """Generate a stratified permuted-block list in the app, seeded so it can be re-made outside it."""
     config = protocol()
+    sizes = list(block_sizes or config.block_sizes)
+    by_site = config.stratify_by_site if stratify_by_site is None else stratify_by_site
     planned = generate_list(
-        strata=config.strata(),
+        strata=list_strata(config, by_site=by_site),
         arms=[a.code for a in config.arms],
         ratio=config.allocation_ratio,
-        block_sizes=block_sizes or list(config.block_sizes),
+        block_sizes=sizes,
         per_stratum=per_stratum,
         seed=seed,
     )
-    return _store_list(planned, by=by, name=name or f"Generated list (seed {seed})", source=RandomizationList.Source.GENERATED,
-                       seed=seed, block_sizes=block_sizes or list(config.block_sizes), activate=activate)
-
-
-def _store_list(
-    planned: list[PlannedEntry], *, by: AbstractBaseUser, name: str, source: str, seed: int | None,
-    block_sizes: list[int], activate: bool,
-) -> RandomizationList:
-    active = RandomizationList.objects.filter(is_active=True).first()
-    if activate and active is not None and active.frozen_at is not None:
-        raise RandomizationError("The active list is frozen (allocations have been made); it cannot be replaced.")
-    if activate and active is not None:
-        active.is_active = False
-        active.save(update_fields=["is_active"])
-    digest = list_digest((p.stratum, p.sequence, p.block_number, p.block_size, p.arm, p.randomization_number) for p in planned)
-    rl = RandomizationList.objects.create(
-        name=name, source=source, seed=seed, block_sizes=block_sizes, created_by=by, sha256=digest, is_active=activate
+    return _store_list_guarded(
+        planned,
+        by=by,
+        name=name or f"Generated list (seed {seed})",
+        source=RandomizationList.Source.GENERATED,
+        seed=seed,
+        block_sizes=sizes,
+        per_stratum=per_stratum,
+        stratify_by_site=by_site,
+        activate=activate,
     )
+
+
+def randomization_list_upload(
+    *, by: AbstractBaseUser, csv_text: str, name: str, activate: bool = True, stratify_by_site: bool | None = None
+) -> RandomizationList:
+    """Store a list made outside Stratum, after validating it row by row (ValidationError names rows)."""
+    config = protocol()
+    by_site = config.stratify_by_site if stratify_by_site is None else stratify_by_site
+    try:
+        planned = parse_list_csv(
+            csv_text,
+            strata=list_strata(config, by_site=by_site),
+            arms=[a.code for a in config.arms],
+            ratio=config.allocation_ratio,
+        )
+    except ListFileError as exc:
+        raise ValidationError(exc.problems) from exc
+    sizes = sorted({p.block_size for p in planned})
+    return _store_list_guarded(
+        planned,
+        by=by,
+        name=name or "Uploaded list",
+        source=RandomizationList.Source.UPLOADED,
+        seed=None,
+        block_sizes=sizes,
+        per_stratum=None,
+        stratify_by_site=by_site,
+        activate=activate,
+    )
+
+
+def list_strata(config: ProtocolConfig, *, by_site: bool) -> list[str]:
+    if by_site == config.stratify_by_site:
+        return config.strata()
+    from dataclasses import replace
+
+    return replace(config, stratify_by_site=by_site).strata()
+
+
+def _store_list_guarded(planned: list[PlannedEntry], *, by: AbstractBaseUser, **kwargs: Any) -> RandomizationList:
+    _require(by, LIST_MAKERS, "make a randomization list")
+    try:
+        return _store_list(planned, by=by, **kwargs)
+    except ListFrozenError as exc:
+        _record_refusal(by=by, detail=f"Replacing the active list was refused: {exc.messages[0]}")
+        raise
+
+
+@transaction.atomic
+def _store_list(
+    planned: list[PlannedEntry],
+    *,
+    by: AbstractBaseUser,
+    name: str,
+    source: str,
+    seed: int | None,
+    block_sizes: list[int],
+    per_stratum: int | None,
+    stratify_by_site: bool,
+    activate: bool,
+) -> RandomizationList:
+    if activate:
+        # Lock the active list so an allocation cannot freeze it while we replace it.
+        active = RandomizationList.objects.select_for_update().filter(is_active=True).first()
+        if active is not None and active.frozen_at is not None:
+            raise ListFrozenError(
+                "The active list is frozen: participants have been allocated from it, so it cannot be replaced."
+            )
+        if active is not None:
+            active.is_active = False
+            active.save(update_fields=["is_active"])
+            list_event_record(kind=ListEvent.Kind.DEACTIVATED, randomization_list=active, by=by, detail="Replaced")
+    digest = list_digest(
+        (p.stratum, p.sequence, p.block_number, p.block_size, p.arm, p.randomization_number) for p in planned
+    )
+    rl = RandomizationList(
+        name=name,
+        source=source,
+        seed=seed,
+        block_sizes=block_sizes,
+        created_by=by,
+        sha256=digest,
+        is_active=activate,
+        per_stratum=per_stratum,
+        stratify_by_site=stratify_by_site,
+    )
+    rl.full_clean()
+    rl.save()
     ListEntry.objects.bulk_create(
-        ListEntry(randomization_list=rl, stratum=p.stratum, sequence=p.sequence, block_number=p.block_number,
-                  block_size=p.block_size, arm=p.arm, randomization_number=p.randomization_number)
+        ListEntry(
+            randomization_list=rl,
+            stratum=p.stratum,
+            sequence=p.sequence,
+            block_number=p.block_number,
+            block_size=p.block_size,
+            arm=p.arm,
+            randomization_number=p.randomization_number,
+        )
         for p in planned
     )
     sizes: dict[str, int] = {}
     for p in planned:
         sizes[p.stratum] = max(sizes.get(p.stratum, 0), p.sequence)
     StratumCursor.objects.bulk_create(StratumCursor(randomization_list=rl, stratum=s, size=n) for s, n in sizes.items())
+    list_event_record(
+        kind=ListEvent.Kind.CREATED,
+        randomization_list=rl,
+        by=by,
+        detail=f"{len(planned)} entries in {len(sizes)} strata; SHA-256 {digest}",
+    )
+    if activate:
+        list_event_record(kind=ListEvent.Kind.ACTIVATED, randomization_list=rl, by=by)
     return rl
+
+
+def randomization_list_activate(*, randomization_list: RandomizationList, by: AbstractBaseUser) -> RandomizationList:
+    _require(by, LIST_MAKERS, "activate a randomization list")
+    try:
+        return _activate(randomization_list_id=randomization_list.pk, by=by)
+    except ListFrozenError as exc:
+        _record_refusal(by=by, detail=f"Activating list {randomization_list.pk} was refused: {exc.messages[0]}")
+        raise
+
+
+@transaction.atomic
+def _activate(*, randomization_list_id: int, by: AbstractBaseUser) -> RandomizationList:
+    active = RandomizationList.objects.select_for_update().filter(is_active=True).first()
+    target = RandomizationList.objects.select_for_update().get(pk=randomization_list_id)
+    if active is not None and active.pk == target.pk:
+        return target
+    if active is not None and active.frozen_at is not None:
+        raise ListFrozenError("The active list is frozen: participants have been allocated from it.")
+    if entries_digest(target) != target.sha256:
+        raise ListIntegrityError("This list failed its SHA-256 check and cannot be activated.")
+    if active is not None:
+        active.is_active = False
+        active.save(update_fields=["is_active"])
+        list_event_record(kind=ListEvent.Kind.DEACTIVATED, randomization_list=active, by=by)
+    target.is_active = True
+    target.save(update_fields=["is_active"])
+    list_event_record(kind=ListEvent.Kind.ACTIVATED, randomization_list=target, by=by)
+    return target
+
+
+def randomization_list_change_refuse(
+    *, randomization_list: RandomizationList, by: AbstractBaseUser | None, what: str
+) -> None:
+    """Called by every surface that would change a frozen list (admin, forms): log, then refuse."""
+    _record_refusal(
+        by=by, detail=f"{what} on list {randomization_list.pk} was refused", randomization_list=randomization_list
+    )
+    raise ListFrozenError(
+        f"The list is frozen since {randomization_list.frozen_at:%Y-%m-%d %H:%M} UTC; {what} is refused."
+    )
+
+
+def _record_refusal(
+    *, by: AbstractBaseUser | None, detail: str, randomization_list: RandomizationList | None = None
+) -> None:
+    rl = randomization_list or RandomizationList.objects.filter(is_active=True).first()
+    log.warning("Randomization list change refused: %s", detail)
+    list_event_record(kind=ListEvent.Kind.CHANGE_REFUSED, randomization_list=rl, by=by, detail=detail)
+
+
+# --- Allocation --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -115,10 +318,26 @@ def participant_randomize(
 ) -> RandomizationResult:
     """Allocate the next unused entry of the participant's stratum, in list order, atomically.
 
-    Idempotent: a repeated request for a randomized participant returns the existing allocation.
+    Idempotent: a repeated request for a randomized participant returns the existing allocation and
+    takes no second slot. Concurrency: on PostgreSQL the participant row and the stratum's cursor row
+    are locked (SELECT ... FOR UPDATE); on SQLite the IMMEDIATE transaction takes the write lock at
+    BEGIN. The one-to-one constraints on Allocation are the second line of defence.
     """
+    _require(by, RANDOMIZERS, "randomize a participant")
     try:
         return _randomize(participant_id=participant.pk, by=by, baseline_date=baseline_date or date.today())
+    except StratumExhaustedError as exc:
+        _after_exhausted(exc, by=by)
+        raise
+    except ListIntegrityError as exc:
+        rl = RandomizationList.objects.filter(is_active=True).first()
+        list_event_record(kind=ListEvent.Kind.INTEGRITY_FAILED, randomization_list=rl, by=by, detail=exc.messages[0])
+        _notify_unblinded_statisticians(
+            subject="[Stratum] Randomization list failed its integrity check",
+            message="An allocation was stopped because the active randomization list no longer matches the SHA-256 "
+            "recorded when it was made. No participant was allocated. Investigate before randomizing again.",
+        )
+        raise
     except IntegrityError as exc:
         # The unique constraints caught what the lock should have prevented; nothing was saved.
         log.error("Allocation refused by a unique constraint for participant %s: %s", participant.pk, exc)
@@ -129,13 +348,73 @@ def participant_randomize(
 def _randomize(*, participant_id: int, by: AbstractBaseUser, baseline_date: date) -> RandomizationResult:
     from trial.visits.services import visits_schedule
 
-    # Lock the participant first: two clicks on "Randomize" for one person serialise here.
-    participant = Participant.objects.select_for_update().select_related("site").get(pk=participant_id)
+    # Lock the participant first: two clicks on "Randomize" for one person serialise here. of=self: on
+    # PostgreSQL a plain FOR UPDATE would also lock the joined site row and serialise every allocation.
+    participant = Participant.objects.select_for_update(of=("self",)).select_related("site").get(pk=participant_id)
     existing = Allocation.objects.filter(participant=participant).select_related("entry").first()
     if existing is not None:
         return RandomizationResult(existing, created=False)
 
     config = protocol()
+    stratum = _check_preconditions(participant, config, baseline_date)
+
+    rl = RandomizationList.objects.filter(is_active=True).first()
+    if rl is None:
+        raise RandomizationError(
+            "No randomization list is active. The unblinded statistician must generate or upload one."
+        )
+    if rl.frozen_at is None:
+        # Only until the first allocation: lock the list row so it cannot be replaced under us.
+        # Once frozen it can no longer change, so later allocations need not serialise on it.
+        rl = RandomizationList.objects.select_for_update().get(pk=rl.pk)
+        if not rl.is_active:
+            raise RandomizationError("The randomization list was replaced a moment ago; please try again.")
+    # Before the stratum lock, so the lock is held as briefly as possible: the hash (a frozen list's
+    # entries cannot change: append-only trigger) and the visit schedule (it does not depend on the slot).
+    # If anything below fails, the transaction rolls all of it back.
+    if entries_digest(rl) != rl.sha256:
+        log.critical("Randomization list %s failed its SHA-256 check", rl.pk)
+        raise ListIntegrityError(
+            "The randomization list failed its integrity check; allocation is stopped. "
+            "Contact the unblinded statistician."
+        )
+    visits_schedule(participant=participant, baseline_date=baseline_date, by=by)
+    # The per-stratum lock: concurrent allocations in one stratum queue here, in arrival order.
+    cursor = StratumCursor.objects.select_for_update().filter(randomization_list=rl, stratum=stratum).first()
+    if cursor is None or cursor.next_sequence > cursor.size:
+        raise StratumExhaustedError(
+            f"The randomization list has no free entry left in stratum {stratum}. Nothing was allocated; "
+            "the unblinded statistician has been alerted.",
+            params={"stratum": stratum, "list_id": rl.pk},
+        )
+    entry = ListEntry.objects.get(randomization_list=rl, stratum=stratum, sequence=cursor.next_sequence)
+    allocation = record_save(
+        Allocation(
+            participant=participant, entry=entry, stratum=stratum, randomized_at=timezone.now(), randomized_by=by
+        ),
+        by=by,
+    )
+    cursor.next_sequence += 1
+    cursor.save(update_fields=["next_sequence"])
+    if rl.frozen_at is None:
+        rl.frozen_at = allocation.randomized_at
+        rl.save(update_fields=["frozen_at"])
+        list_event_record(kind=ListEvent.Kind.FROZEN, randomization_list=rl, by=by)
+    participant.status = Participant.Status.RANDOMIZED
+    record_save(participant, by=by, reason=f"Randomized: {entry.randomization_number}")
+    return RandomizationResult(allocation, created=True)
+
+
+def randomization_preconditions(*, participant: Participant, baseline_date: date | None = None) -> list[str]:
+    """The unmet preconditions, each its own message (empty when the participant can be randomized)."""
+    try:
+        _check_preconditions(participant, protocol(), baseline_date or date.today())
+    except RandomizationError as exc:
+        return list(exc.messages)
+    return []
+
+
+def _check_preconditions(participant: Participant, config: ProtocolConfig, baseline_date: date) -> str:
     problems = []
     if not participant.consents.active().filter(participant_signed=True).exists():
         problems.append("No signed consent is on file.")
@@ -148,57 +427,143 @@ def _randomize(*, participant_id: int, by: AbstractBaseUser, baseline_date: date
         problems.append(str(exc.messages[0] if isinstance(exc, ValidationError) else exc))
         stratum = ""
     if screening is not None:
+        # Design: the baseline visit is no later than 1 month after screening.
         limit = screening.screening_date + timedelta(days=config.baseline_max_days_after_screening)
         if baseline_date > limit:
             problems.append(
-                f"Baseline ({baseline_date:%d %b %Y}) is more than {config.baseline_max_days_after_screening} days after "
+                f"Baseline ({baseline_date:%d %b %Y}) is more than "
+                f"{config.baseline_max_days_after_screening} days after "
                 f"screening ({screening.screening_date:%d %b %Y}); the participant must be re-screened."
             )
         if baseline_date < screening.screening_date:
             problems.append("Baseline cannot be before screening.")
     if problems:
         raise RandomizationError(problems)
-
-    rl = RandomizationList.objects.select_for_update().filter(is_active=True).first()
-    if rl is None:
-        raise RandomizationError("No randomization list is active. The unblinded statistician must generate or upload one.")
-    cursor = StratumCursor.objects.select_for_update().filter(randomization_list=rl, stratum=stratum).first()
-    if cursor is None or cursor.next_sequence > cursor.size:
-        _alert_exhausted(stratum)
-        raise StratumExhaustedError(f"The randomization list has no free entry left in stratum {stratum}. Nothing was allocated; "
-                                    "the unblinded statistician has been alerted.")
-    if entries_digest(rl) != rl.sha256:
-        log.critical("Randomization list %s failed its SHA-256 check", rl.pk)
-        raise ListIntegrityError("The randomization list failed its integrity check; allocation is stopped. Contact the unblinded statistician.")
-    entry = ListEntry.objects.get(randomization_list=rl, stratum=stratum, sequence=cursor.next_sequence)
-    allocation = record_save(
-        Allocation(participant=participant, entry=entry, stratum=stratum, randomized_at=timezone.now(), randomized_by=by),
-        by=by,
-    )
-    cursor.next_sequence += 1
-    cursor.save(update_fields=["next_sequence"])
-    if rl.frozen_at is None:
-        rl.frozen_at = allocation.randomized_at
-        rl.save(update_fields=["frozen_at"])
-    participant.status = Participant.Status.RANDOMIZED
-    record_save(participant, by=by, reason=f"Randomized: {entry.randomization_number}")
-    visits_schedule(participant=participant, baseline_date=baseline_date, by=by)
-    return RandomizationResult(allocation, created=True)
+    return stratum
 
 
-def _alert_exhausted(stratum: str) -> None:
-    from django.contrib.auth import get_user_model
-
-    emails = list(
-        get_user_model().objects.filter(groups__name=Role.STATISTICIAN_UNBLINDED.value, is_active=True)
-        .exclude(email="").values_list("email", flat=True)
-    )
+def _after_exhausted(exc: StratumExhaustedError, *, by: AbstractBaseUser) -> None:
+    params = exc.error_list[0].params or {}
+    stratum = params.get("stratum", "?")
+    rl = RandomizationList.objects.filter(pk=params.get("list_id")).first()
     log.error("Randomization stratum %s is exhausted", stratum)
-    if emails:
-        send_mail(
-            subject=f"[Stratum] Randomization stratum {stratum} is exhausted",
-            message=f"A participant in stratum {stratum} could not be randomized: the list has no free entry left. "
-            "Extend the list (a new block for this stratum) before the next randomization.",
-            from_email=None,
-            recipient_list=emails,
+    list_event_record(kind=ListEvent.Kind.STRATUM_EXHAUSTED, randomization_list=rl, by=by, detail=f"Stratum {stratum}")
+    _notify_unblinded_statisticians(
+        subject=f"[Stratum] Randomization stratum {stratum} is exhausted",
+        message=f"A participant in stratum {stratum} could not be randomized: the list has no free entry left. "
+        "Nothing was allocated. A new list is needed before the next randomization in this stratum.",
+    )
+
+
+def _emails_of(roles: Iterable[Role], exclude: Iterable[str] = ()) -> list[str]:
+    return sorted(
+        set(
+            get_user_model()
+            .objects.filter(groups__name__in=[r.value for r in roles], is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
         )
+        - set(exclude)
+    )
+
+
+def _notify_unblinded_statisticians(*, subject: str, message: str) -> None:
+    emails = _emails_of([Role.STATISTICIAN_UNBLINDED])
+    if emails:
+        send_mail(subject=subject, message=message, from_email=None, recipient_list=emails)
+
+
+# --- Emergency unblinding (code break) ---------------------------------------------------------
+
+
+def _on_commit_mail(subject: str, message: str, recipients: list[str]) -> Callable[[], None]:
+    def send() -> None:
+        if recipients:
+            send_mail(subject=subject, message=message, from_email=None, recipient_list=recipients)
+
+    return send
+
+
+def _code_break_notify(cb: CodeBreak, what: str) -> None:
+    # The email names the participant and the event, never the arm: mail is not a blinded channel.
+    recipients = _emails_of([*CODE_BREAK_APPROVERS], exclude=())
+    requester = getattr(cb.requested_by, "email", "")
+    if requester and requester not in recipients:
+        recipients.append(requester)
+    transaction.on_commit(
+        _on_commit_mail(
+            f"[Stratum] Code break {what}: participant {cb.participant.participant_id}",
+            f"Code break {cb.pk} for participant {cb.participant.participant_id} was {what} "
+            f"(requested by {cb.requested_by}, {'immediate' if cb.immediate else 'standard'}).\n"
+            f"Reason: {cb.reason}\nThe arm is shown only to the requester, in Stratum.",
+            recipients,
+        )
+    )
+
+
+@transaction.atomic
+def code_break_request(
+    *, participant: Participant, by: AbstractBaseUser, reason: str, immediate: bool = False, justification: str = ""
+) -> CodeBreak:
+    _require(by, CODE_BREAK_REQUESTERS, "request an emergency code break")
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if not Allocation.objects.filter(participant=participant).exists():
+        raise ValidationError("This participant has not been randomized; there is no code to break.")
+    if (
+        CodeBreak.objects.active()
+        .filter(participant=participant, requested_by=by, status__in=(CodeBreak.Status.REQUESTED,))
+        .exists()
+    ):
+        raise ValidationError("You already have a request for this participant awaiting approval.")
+    cb = CodeBreak(
+        participant=participant,
+        requested_by=by,
+        requested_at=timezone.now(),
+        reason=reason,
+        immediate=immediate,
+        justification=justification,
+        status=CodeBreak.Status.IMMEDIATE if immediate else CodeBreak.Status.REQUESTED,
+    )
+    record_save(cb, by=by)
+    log.warning("Code break %s %s for participant %s by %s", cb.pk, cb.status, participant.participant_id, by)
+    _code_break_notify(cb, "made immediately (to be reviewed)" if immediate else "requested")
+    return cb
+
+
+@transaction.atomic
+def code_break_decide(*, code_break: CodeBreak, by: AbstractBaseUser, approve: bool, note: str = "") -> CodeBreak:
+    """The second authorised person approves or rejects. Approving reveals nothing to the approver."""
+    _require(by, CODE_BREAK_APPROVERS, "approve a code break")
+    cb = CodeBreak.objects.select_for_update().get(pk=code_break.pk)
+    if cb.requested_by_id == by.pk:
+        raise ValidationError("A code break must be approved by a second person, not by its requester.")
+    if cb.status != CodeBreak.Status.REQUESTED:
+        raise ValidationError(f"This code break is not awaiting approval (status: {cb.get_status_display()}).")
+    if not approve and not note.strip():
+        raise ValidationError({"note": "Give the reason for rejecting the request."})
+    cb.status = CodeBreak.Status.APPROVED if approve else CodeBreak.Status.REJECTED
+    cb.decided_by = by  # type: ignore[assignment]
+    cb.decided_at = timezone.now()
+    cb.decision_note = note
+    record_save(cb, by=by, reason=f"Code break {'approved' if approve else 'rejected'}: {note or 'no note'}")
+    _code_break_notify(cb, "approved" if approve else "rejected")
+    return cb
+
+
+@transaction.atomic
+def code_break_review(*, code_break: CodeBreak, by: AbstractBaseUser, note: str) -> CodeBreak:
+    """An immediate break is reviewed afterwards by a second authorised person."""
+    _require(by, CODE_BREAK_APPROVERS, "review a code break")
+    cb = CodeBreak.objects.select_for_update().get(pk=code_break.pk)
+    if cb.requested_by_id == by.pk:
+        raise ValidationError("An immediate code break is reviewed by a second person, not by its requester.")
+    if not cb.needs_review:
+        raise ValidationError("This code break does not need a review.")
+    if not note.strip():
+        raise ValidationError({"note": "Record the outcome of the review."})
+    cb.reviewed_by = by  # type: ignore[assignment]
+    cb.reviewed_at = timezone.now()
+    cb.review_note = note
+    record_save(cb, by=by, reason=f"Immediate code break reviewed: {note}")
+    _code_break_notify(cb, "reviewed")
+    return cb

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from trial.core.services import record_save
+from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.safety.models import AdverseEvent, ConcomitantMedication, ProtocolDeviation
 
@@ -21,7 +21,7 @@ def _apply(instance: Any, data: Mapping[str, Any], version: int | None) -> None:
 
 
 def adverse_event_record(
-    *, participant: Participant, data: Mapping[str, Any], by: AbstractBaseUser,
+    *, participant: Participant, data: Mapping[str, Any], by: Actor,
     instance: AdverseEvent | None = None, reason: str = "", version: int | None = None,
 ) -> AdverseEvent:
     ae = instance or AdverseEvent(participant=participant)
@@ -31,7 +31,7 @@ def adverse_event_record(
 
 @transaction.atomic
 def conmed_record(
-    *, participant: Participant, data: Mapping[str, Any], by: AbstractBaseUser,
+    *, participant: Participant, data: Mapping[str, Any], by: Actor,
     instance: ConcomitantMedication | None = None, reason: str = "", version: int | None = None,
 ) -> ConcomitantMedication:
     """Record a medication; a prohibited class raises a protocol deviation (Schedule: Prohibited)."""
@@ -56,7 +56,7 @@ def conmed_record(
 
 
 def deviation_record(
-    *, participant: Participant, data: Mapping[str, Any], by: AbstractBaseUser,
+    *, participant: Participant, data: Mapping[str, Any], by: Actor,
     instance: ProtocolDeviation | None = None, reason: str = "", version: int | None = None,
 ) -> ProtocolDeviation:
     dev = instance or ProtocolDeviation(participant=participant, reported_by=by)

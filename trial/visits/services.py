@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from trial.core.models import ClinicalRecord
 from trial.core.services import record_save
+from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.protocol.models import VisitDefinition
 from trial.visits.models import CGIS, HamD17, Infusion, LabResult, Visit, VitalSigns
@@ -26,7 +26,7 @@ def _due(baseline: date, definition: VisitDefinition) -> tuple[date, date, date]
 
 
 @transaction.atomic
-def visits_schedule(*, participant: Participant, baseline_date: date, by: AbstractBaseUser) -> list[Visit]:
+def visits_schedule(*, participant: Participant, baseline_date: date, by: Actor) -> list[Visit]:
     """Create the on-study visits (week >= 0) with due dates from the baseline date (Schedule)."""
     created = []
     existing = set(participant.visits.values_list("definition_id", flat=True))
@@ -44,7 +44,7 @@ def visits_schedule(*, participant: Participant, baseline_date: date, by: Abstra
 
 
 @transaction.atomic
-def visits_reschedule_from(*, visit: Visit, anchor: date, by: AbstractBaseUser, reason: str) -> int:
+def visits_reschedule_from(*, visit: Visit, anchor: date, by: Actor, reason: str) -> int:
     """Move the not-yet-done visits after `visit` so they keep their spacing from `anchor`.
 
     Used when the baseline happens on another day than planned (due dates follow the actual
@@ -73,7 +73,7 @@ def participant_visits(participant: Participant) -> Any:
 
 
 @transaction.atomic
-def visit_complete(*, visit: Visit, actual_date: date, by: AbstractBaseUser, reason: str = "") -> Visit:
+def visit_complete(*, visit: Visit, actual_date: date, by: Actor, reason: str = "") -> Visit:
     first_time = visit.status != Visit.Status.DONE
     visit.status = Visit.Status.DONE
     visit.actual_date = actual_date
@@ -84,7 +84,7 @@ def visit_complete(*, visit: Visit, actual_date: date, by: AbstractBaseUser, rea
     return visit
 
 
-def visit_miss(*, visit: Visit, reason: str, by: AbstractBaseUser) -> Visit:
+def visit_miss(*, visit: Visit, reason: str, by: Actor) -> Visit:
     if visit.status == Visit.Status.DONE:
         raise ValidationError("This visit has data entered; it cannot be marked as missed.")
     visit.status = Visit.Status.MISSED
@@ -92,7 +92,7 @@ def visit_miss(*, visit: Visit, reason: str, by: AbstractBaseUser) -> Visit:
     return record_save(visit, by=by, reason=f"Visit missed: {reason}")
 
 
-def _upsert(instance: R, data: Mapping[str, Any], *, by: AbstractBaseUser, reason: str, version: int | None) -> R:
+def _upsert(instance: R, data: Mapping[str, Any], *, by: Actor, reason: str, version: int | None) -> R:
     for key, value in data.items():
         setattr(instance, key, value)
     if version is not None:
@@ -106,7 +106,7 @@ def _require_done(visit: Visit) -> None:
 
 
 def hamd_record(
-    *, visit: Visit, items: Mapping[int | str, int], by: AbstractBaseUser, reason: str = "", version: int | None = None
+    *, visit: Visit, items: Mapping[int | str, int], by: Actor, reason: str = "", version: int | None = None
 ) -> HamD17:
     _require_done(visit)
     data = {(k if str(k).startswith("item_") else f"item_{k}"): v for k, v in items.items()}
@@ -114,7 +114,7 @@ def hamd_record(
     return _upsert(instance, data, by=by, reason=reason, version=version)
 
 
-def cgis_record(*, visit: Visit, score: int, by: AbstractBaseUser, reason: str = "", version: int | None = None) -> CGIS:
+def cgis_record(*, visit: Visit, score: int, by: Actor, reason: str = "", version: int | None = None) -> CGIS:
     _require_done(visit)
     instance = CGIS.objects.filter(visit=visit).first() or CGIS(visit=visit, rated_by=by)
     return _upsert(instance, {"score": score}, by=by, reason=reason, version=version)
@@ -125,7 +125,7 @@ def lab_record(
     visit: Visit,
     analyte: str,
     sample_time: datetime,
-    by: AbstractBaseUser,
+    by: Actor,
     value: Decimal | float | None = None,
     replicate_1: Decimal | float | None = None,
     replicate_2: Decimal | float | None = None,
@@ -150,7 +150,7 @@ def lab_record(
 
 
 def vitals_record(
-    *, visit: Visit, data: Mapping[str, Any], by: AbstractBaseUser, reason: str = "", version: int | None = None
+    *, visit: Visit, data: Mapping[str, Any], by: Actor, reason: str = "", version: int | None = None
 ) -> VitalSigns:
     _require_done(visit)
     instance = VitalSigns.objects.filter(visit=visit).first() or VitalSigns(visit=visit)
@@ -159,7 +159,7 @@ def vitals_record(
 
 @transaction.atomic
 def infusion_record(
-    *, visit: Visit, data: Mapping[str, Any], by: AbstractBaseUser, reason: str = "", version: int | None = None
+    *, visit: Visit, data: Mapping[str, Any], by: Actor, reason: str = "", version: int | None = None
 ) -> Infusion:
     if not visit.definition.infusion:
         raise ValidationError(f"No infusion is given at {visit.definition.name} (Schedule).")

@@ -94,3 +94,15 @@ def test_end_of_study_cannot_be_in_the_future(randomized, coordinator):
     with pytest.raises(ValidationError) as exc:
         end_of_study_record(participant=randomized, outcome="completed", end_date=date.today() + timedelta(days=1), reason="completed", by=coordinator)
     assert "end_date" in exc.value.message_dict
+
+
+def test_a_consent_can_be_corrected_with_a_reason(make_participant, coordinator, users):
+    from trial.core.services import record_save
+
+    p = make_participant()
+    consent = p.consents.get()
+    assert consent.version == 1 and consent.form_version == "v1.0"
+    consent.copy_given = False
+    record_save(consent, by=users["investigator"], reason="Copy was not handed over; corrected")
+    consent.refresh_from_db()
+    assert consent.version == 2 and consent.form_version == "v1.0"

@@ -1,0 +1,60 @@
+// Progressive enhancement only: every form works without this script.
+(function () {
+  "use strict";
+
+  // Live eligibility on the screening form: the server's rules (trial/participants/eligibility.py),
+  // asked through a small JSON endpoint, so the browser never holds a second copy of them.
+  var screening = document.getElementById("screening-form");
+  if (screening && window.fetch) {
+    var url = screening.getAttribute("data-eligibility-url");
+    var panel = document.getElementById("eligibility");
+    var timer = null;
+    var render = function (r) {
+      var verdict = document.getElementById("eligibility-verdict");
+      var failed = document.getElementById("eligibility-failed");
+      var missing = document.getElementById("eligibility-missing");
+      panel.className = "eligibility " + (r.eligible ? "eligible" : (r.failed.length ? "ineligible" : "undecided"));
+      verdict.innerHTML = r.eligible ? "<strong>Eligible</strong>: every criterion is met."
+        : (r.failed.length ? "<strong>Not eligible</strong>: the criteria below are not met."
+          : "Not decided yet: some criteria are not answered.");
+      failed.innerHTML = "";
+      r.failed.forEach(function (c) {
+        var li = document.createElement("li");
+        li.textContent = c.text;
+        li.setAttribute("data-code", c.code);
+        failed.appendChild(li);
+      });
+      missing.textContent = r.missing.length ? "Still to answer: " + r.missing.length + " criteria." : "";
+    };
+    var check = function () {
+      fetch(url, { method: "POST", body: new FormData(screening), credentials: "same-origin",
+                   headers: { "X-Requested-With": "fetch" } })
+        .then(function (resp) { return resp.ok ? resp.json() : null; })
+        .then(function (r) { if (r) { render(r); } })
+        .catch(function () { /* the Check eligibility button still works */ });
+    };
+    var schedule = function () { clearTimeout(timer); timer = setTimeout(check, 250); };
+    screening.addEventListener("input", schedule);
+    screening.addEventListener("change", schedule);
+  }
+
+  // HAM-D-17: a live total, and out-of-range items marked as the user types (the server decides on save).
+  var hamd = document.querySelector("[data-hamd-total]");
+  if (hamd) {
+    var out = document.getElementById("hamd-total");
+    var inputs = hamd.querySelectorAll("input[data-hamd-item]");
+    var update = function () {
+      var total = 0;
+      inputs.forEach(function (input) {
+        var v = parseInt(input.value, 10);
+        var max = parseInt(input.getAttribute("max"), 10);
+        var bad = input.value !== "" && (isNaN(v) || v < 0 || v > max);
+        input.classList.toggle("out-of-range", bad);
+        if (!isNaN(v) && !bad) { total += v; }
+      });
+      out.textContent = String(total);
+    };
+    hamd.addEventListener("input", update);
+    update();
+  }
+})();

@@ -1,0 +1,146 @@
+"""The blind holds on every page, admin page, API endpoint and export (issue 3 §4, §7).
+
+Log in as each blinded demo role, visit every URL pattern of the project (filled from demo-like
+data made through the services; see urlscan.py) and look for any disclosure of an arm.
+
+The rule for "discloses an arm" (documented here because the trial's own title names both arms):
+1. Remove the static protocol text that is the same for every participant and every user: the
+   trial title ("Infliximab vs placebo in treatment-resistant depression") and the trial code
+   ("IFX-TRD"). Nothing else is allowed.
+2. What remains must not contain, case-insensitively, "infliximab" or "placebo" (which covers both arm
+   labels, "Infliximab 5 mg/kg IV" and "Placebo (saline)"), nor the arm codes IFX or PBO as words,
+   nor an "arm"/"arm_code"/"arm_label" key in a JSON body.
+This is stricter than "an arm next to a participant id": a page that names an arm anywhere fails,
+so a per-participant disclosure cannot hide in a layout the rule did not foresee. A future page that
+legitimately shows static protocol text naming an arm must add that exact text to ALLOWED_STATIC.
+For raters, the post-baseline hs-CRP, TNF, sTNFR1 and sTNFR2 values seeded by the world must not
+appear either (their baseline value may).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from typing import Any
+
+import pytest
+
+from tests.trial.blinding.urlscan import targets
+from tests.trial.blinding.world import BASELINE_CRP, POST_BASELINE_STRINGS
+
+BLINDED = ["coordinator", "rater", "investigator", "datamanager", "statistician", "admin"]
+UNBLINDED = ["pharmacist", "unblinded", "dsmb"]
+
+ARM_WORDS = re.compile(r"infliximab|placebo|\bIFX\b|\bPBO\b", re.IGNORECASE)
+ARM_KEYS = re.compile(r'"arm(_code|_label)?"\s*:')
+
+
+def allowed_static() -> list[str]:
+    from trial.protocol.selectors import protocol
+
+    cfg = protocol()
+    return [cfg.title, cfg.code]
+
+
+def body_text(response: Any) -> str:
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    if response.get("Content-Type", "").startswith(("application/zip", "application/x-zip")):
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            raw = b"\n".join(zf.read(n) for n in zf.namelist())
+    return raw.decode("utf-8", errors="replace") + "\n" + response.get("Content-Disposition", "")
+
+
+def arm_disclosures(text: str) -> list[str]:
+    for phrase in allowed_static():
+        text = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
+    hits = [text[max(0, m.start() - 60) : m.end() + 60].replace("\n", " ") for m in ARM_WORDS.finditer(text)]
+    hits += [f"JSON key {m.group(0)}" for m in ARM_KEYS.finditer(text)]
+    return hits
+
+
+def scan(client: Any, user: Any, *, rater: bool) -> tuple[list[str], int, list[str]]:
+    """Visit everything as `user`; return (problems, pages with status 200, unfillable patterns)."""
+    client.force_login(user)
+    found, unfillable = targets()
+    problems, ok = [], 0
+    for t in found:
+        try:
+            response = client.get(t.url)
+        except Exception as exc:  # a crash is a finding too: it could print a revealing traceback elsewhere
+            problems.append(f"{t.url}: raised {type(exc).__name__}: {exc}")
+            continue
+        if response.status_code >= 500:
+            problems.append(f"{t.url}: status {response.status_code}")
+        ok += response.status_code == 200
+        text = body_text(response)
+        problems += [f"{t.url} [{response.status_code}]: arm disclosed: ...{h}..." for h in arm_disclosures(text)]
+        if rater:
+            problems += [
+                f"{t.url}: post-baseline lab value {v} shown to a rater" for v in POST_BASELINE_STRINGS if v in text
+            ]
+    client.logout()
+    return problems, ok, unfillable
+
+
+@pytest.mark.django_db
+def test_it_finds_no_arm_anywhere_for_any_blinded_role(client: Any, users: dict[str, Any], trial_world: Any) -> None:
+    report: dict[str, list[str]] = {}
+    for username in BLINDED:
+        problems, ok, unfillable = scan(client, users[username], rater=username == "rater")
+        assert not unfillable, "URL patterns the scan cannot fill (teach urlscan.EXPLICIT):\n" + "\n".join(unfillable)
+        assert ok >= 3, f"{username} reached only {ok} pages: the scan is not looking at anything"
+        if problems:
+            report[username] = problems
+    assert not report, "\n".join(f"{u}: {p}" for u, ps in report.items() for p in ps[:15])
+
+
+@pytest.mark.django_db
+def test_it_scans_every_pattern_and_reaches_the_pages_that_matter(
+    client: Any, users: dict[str, Any], trial_world: Any
+) -> None:
+    """The scan itself: it covers admin, API, exports and our pages, and sees both arms' participants."""
+    found, unfillable = targets()
+    assert not unfillable
+    urls = {t.url for t in found}
+    assert any(u.startswith("/admin/") and u.endswith("/change/") for u in urls)
+    assert any(u.startswith("/api/") for u in urls)
+    assert any(u.startswith("/exports/") for u in urls)
+    assert "/randomization/" in urls and "/pharmacy/" in urls
+    ifx = next(p for p in trial_world.participants if trial_world.arms[p.pk] == "IFX")
+    pbo = next(p for p in trial_world.participants if trial_world.arms[p.pk] == "PBO")
+    assert any(f"/{ifx.pk}/" in u for u in urls) and any(f"/{pbo.pk}/" in u for u in urls)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", UNBLINDED)
+def test_it_shows_arms_to_unblinded_roles_on_the_pharmacy_queue(
+    client: Any, users: dict[str, Any], trial_world: Any, username: str
+) -> None:
+    """Positive control: the same detector does fire where arms are meant to be shown."""
+    client.force_login(users[username])
+    text = body_text(client.get("/pharmacy/"))
+    hits = arm_disclosures(text)
+    assert any("Infliximab 5 mg/kg IV" in h for h in hits) and any("Placebo (saline)" in h for h in hits)
+
+
+@pytest.mark.django_db
+def test_it_detects_a_post_baseline_value_when_one_is_printed(users: dict[str, Any], trial_world: Any) -> None:
+    """Positive control for the rater check: the seeded values exist and are recognisable."""
+    from trial.visits.models import LabResult
+
+    values = {str(v.normalize()) for v in LabResult.objects.values_list("value", flat=True)}
+    assert "13.579" in values and "11.222" in values and BASELINE_CRP in values
+
+
+@pytest.mark.django_db
+def test_it_fails_when_the_blinding_module_lets_a_coordinator_see_arms(
+    client: Any, users: dict[str, Any], trial_world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Canary: unblind the coordinator in the one module, and the same scan must report leaks."""
+    from trial import blinding
+    from trial.core.roles import Role
+
+    monkeypatch.setattr(blinding, "UNBLINDED_ROLES", blinding.UNBLINDED_ROLES | {Role.COORDINATOR})
+    problems, _, _ = scan(client, users["coordinator"], rater=False)
+    assert any("/randomization/" in p and "arm disclosed" in p for p in problems)

@@ -1,0 +1,56 @@
+"""The randomization pages: the coordinator randomizes and sees a number only; the unblinded
+statistician previews a list's balance and predictability before storing it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from trial.randomization.models import Allocation, RandomizationList
+
+
+@pytest.mark.django_db
+def test_the_coordinator_randomizes_and_sees_the_number_and_date_only(
+    client: Any, users: Any, make_participant: Any, active_list: Any
+) -> None:
+    p = make_participant()
+    client.force_login(users["coordinator"])
+    response = client.post(f"/randomization/participants/{p.pk}/randomize/", {"baseline_date": ""})
+    assert response.status_code == 200 and "This field is required" in response.content.decode()
+    from datetime import date
+
+    response = client.post(
+        f"/randomization/participants/{p.pk}/randomize/", {"baseline_date": date.today().isoformat()}, follow=True
+    )
+    body = response.content.decode()
+    number = Allocation.objects.get(participant=p).entry.randomization_number
+    assert number in body
+    assert "Infliximab 5 mg/kg IV" not in body and "Placebo (saline)" not in body
+
+
+@pytest.mark.django_db
+def test_the_page_lists_each_unmet_precondition(
+    client: Any, users: Any, make_participant: Any, active_list: Any
+) -> None:
+    p = make_participant(consent=False)
+    client.force_login(users["coordinator"])
+    body = client.get(f"/randomization/participants/{p.pk}/randomize/").content.decode()
+    assert "No signed consent is on file." in body
+
+
+@pytest.mark.django_db
+def test_the_statistician_previews_predictability_then_stores_the_list(
+    client: Any, users: Any, protocol_loaded: Any
+) -> None:
+    client.force_login(users["unblinded"])
+    params = {"seed": "11", "per_stratum": "40", "block_sizes": ["4"], "activate": "on", "name": "Fixed 4"}
+    page = client.get("/randomization/lists/generate/", params).content.decode()
+    assert 'id="certain-share"' in page and "0.3" in page.split('id="certain-share">')[1][:6]
+    assert not RandomizationList.objects.exists()  # a preview stores nothing
+    response = client.post("/randomization/lists/generate/", params)
+    rl = RandomizationList.objects.get()
+    assert response["Location"] == f"/randomization/lists/{rl.pk}/"
+    assert rl.seed == 11 and rl.block_sizes == [4] and rl.is_active and rl.entries.count() == 160
+    detail = client.get(response["Location"]).content.decode()
+    assert rl.sha256 in detail and "<strong>matches</strong>" in detail

@@ -1,0 +1,118 @@
+"""The unblinded pharmacy: drug lots, preparations of infusion bags, dispensing, wastage (issue 3 §6).
+
+Design: infusions are "dispensed by independent (unblinded) pharmacists in a 250 mL saline bag".
+These records are the pharmacy's own and are shown only to unblinded roles: a preparation of the
+active arm draws vials from a lot, a placebo one does not. Nothing here stores the arm itself (it
+lives on ListEntry); the bag's kit identifier is a random token that says nothing about it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from trial.core.models import ClinicalRecord
+from trial.visits.models import Visit
+
+
+class DrugLot(ClinicalRecord):
+    """A lot of active-drug vials received by the pharmacy."""
+
+    lot_number = models.CharField(max_length=40, unique=True)
+    expiry_date = models.DateField()
+    vials_received = models.PositiveIntegerField()
+    received_on = models.DateField()
+    supplier = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["expiry_date", "lot_number"]
+
+    def __str__(self) -> str:
+        return self.lot_number
+
+    def clean(self) -> None:
+        errors = {}
+        if self.vials_received is not None and self.vials_received < 1:
+            errors["vials_received"] = "A lot has at least one vial."
+        if self.expiry_date and self.received_on and self.expiry_date <= self.received_on:
+            errors["expiry_date"] = "The lot expired before it was received."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Preparation(ClinicalRecord):
+    """One infusion bag, prepared for one infusion visit, second-checked, then dispensed."""
+
+    class Status(models.TextChoices):
+        PREPARED = "prepared", "Prepared"
+        DISPENSED = "dispensed", "Dispensed"
+        WASTED = "wasted", "Wasted"
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="preparations")
+    # Random token printed on the bag: no arm, no order, no participant in it (issue 3 §6).
+    kit_id = models.CharField(max_length=20, unique=True)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
+    # The prescribed dose and the matching volume are the same whichever the arm, so the bag looks the same.
+    dose_mg = models.PositiveIntegerField()
+    vials = models.PositiveSmallIntegerField(help_text="Vial-equivalents of the dose (dose / vial size).")
+    volume_ml = models.DecimalField(max_digits=6, decimal_places=1, help_text="Volume added to the 250 mL bag.")
+    lot = models.ForeignKey(DrugLot, on_delete=models.PROTECT, related_name="preparations", null=True, blank=True)
+    vials_from_lot = models.PositiveSmallIntegerField(default=0)
+    saline_lot = models.CharField("saline bag lot", max_length=40)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    prepared_at = models.DateTimeField()
+    second_checker = models.CharField(max_length=100, help_text="Name of the second person who checked the bag.")
+    second_checked_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREPARED)
+    dispensed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    dispensed_at = models.DateTimeField(null=True, blank=True)
+    dispensed_to = models.CharField(max_length=100, blank=True, help_text="Nurse who received the bag.")
+    wasted_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-prepared_at"]
+        constraints = [
+            # One usable bag per infusion visit; a wasted or voided one may be replaced.
+            models.UniqueConstraint(
+                fields=["visit"],
+                condition=models.Q(voided_at__isnull=True) & ~models.Q(status="wasted"),
+                name="one_live_preparation_per_visit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.kit_id
+
+    def clean(self) -> None:
+        errors = {}
+        if not (self.second_checker or "").strip():
+            errors["second_checker"] = "Name the second person who checked the bag."
+        if not (self.saline_lot or "").strip():
+            errors["saline_lot"] = "Record the lot of the 250 mL saline bag."
+        if self.status == self.Status.DISPENSED and not (self.dispensed_to or "").strip():
+            errors["dispensed_to"] = "Name the nurse who received the bag."
+        if self.status == self.Status.WASTED and not (self.wasted_reason or "").strip():
+            errors["wasted_reason"] = "Give the reason the bag was wasted."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Wastage(ClinicalRecord):
+    """Vials lost outside a preparation: broken, expired, returned."""
+
+    lot = models.ForeignKey(DrugLot, on_delete=models.PROTECT, related_name="wastages")
+    vials = models.PositiveIntegerField()
+    wasted_on = models.DateField()
+    reason = models.TextField()
+
+    def clean(self) -> None:
+        errors = {}
+        if self.vials is not None and self.vials < 1:
+            errors["vials"] = "At least one vial."
+        if not (self.reason or "").strip():
+            errors["reason"] = "Give the reason the vials were wasted."
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,194 @@
+"""Reads for the pharmacy: the queue of infusions due, dose plans, lot accountability.
+
+Every arm shown here is asked of trial.blinding for the requesting user; pages are for unblinded
+roles only, and the selectors refuse anyone else, so a future page cannot leak by mistake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Sum
+
+from trial import blinding
+from trial.participants.models import Participant
+from trial.pharmacy.models import DrugLot, Preparation, Wastage
+from trial.protocol.selectors import protocol
+from trial.visits.models import Visit, VitalSigns, planned_dose_mg
+
+# Design: each infusion is given in a 250 mL saline bag.
+BAG_VOLUME_ML = 250
+
+
+@dataclass(frozen=True)
+class DosePlan:
+    arm_code: str
+    weight_kg: float
+    dose_mg: int
+    vials: int
+    volume_ml: Decimal
+    draws_vials: bool
+    preparation: str
+
+
+def dose_plan(*, arm_code: str, weight_kg: float) -> DosePlan:
+    """Design: infliximab 5 mg/kg, rounded to whole 100 mg vials; placebo matched in volume.
+
+    The dose and the volume added to the bag are those of the active arm for both arms, so the
+    bags cannot be told apart; only the active arm draws vials from a lot.
+    """
+    config = protocol()
+    arm = config.arm(arm_code)
+    active = next(a for a in config.arms if a.active)
+    dose = planned_dose_mg(weight_kg)
+    vials = dose // active.vial_mg
+    volume = Decimal(str(vials * active.vial_reconstitution_ml)).quantize(Decimal("0.1"))
+    return DosePlan(arm.code, weight_kg, dose, vials, volume, arm.active, arm.preparation)
+
+
+@dataclass(frozen=True)
+class Weight:
+    kg: float | None
+    source: str
+
+
+def weight_at_visit(visit: Visit) -> Weight:
+    """The weight the dose is computed from: the infusion form, else that visit's vitals, else the latest."""
+    infusion = getattr(visit, "infusion", None)
+    if infusion is not None and not infusion.is_voided:
+        return Weight(float(infusion.weight_kg), "infusion record")
+    vitals = getattr(visit, "vitals", None)
+    if vitals is not None and not vitals.is_voided:
+        return Weight(float(vitals.weight_kg), "vital signs at this visit")
+    earlier = (
+        VitalSigns.objects.active()
+        .filter(visit__participant_id=visit.participant_id, visit__scheduled_date__lte=visit.scheduled_date)
+        .order_by("-visit__scheduled_date")
+        .first()
+    )
+    if earlier is not None:
+        return Weight(float(earlier.weight_kg), f"vital signs at {earlier.visit.definition.name}")
+    screening = getattr(visit.participant, "screening", None)
+    if screening is not None and screening.weight_kg is not None:
+        return Weight(float(screening.weight_kg), "screening")
+    return Weight(None, "not recorded")
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    visit: Visit
+    participant_id: str
+    randomization_number: str
+    arm_code: str
+    arm_label: str
+    weight: Weight
+    plan: DosePlan | None
+    preparation: Preparation | None
+
+    @property
+    def due(self) -> date:
+        return self.visit.scheduled_date
+
+
+def _require_unblinded(user: Any) -> None:
+    if not blinding.is_unblinded_role(user):
+        raise PermissionError("Pharmacy records are shown to unblinded roles only.")
+
+
+def infusion_queue(*, user: Any, include_dispensed: bool = False) -> list[QueueRow]:
+    """Infusion visits of participants on treatment, by due date, that still need a bag dispensed."""
+    _require_unblinded(user)
+    visits = (
+        Visit.objects.active()
+        .filter(definition__infusion=True, participant__status=Participant.Status.RANDOMIZED)
+        .exclude(status=Visit.Status.MISSED)
+        .select_related("definition", "participant__allocation__entry", "participant__screening", "infusion", "vitals")
+        .order_by("scheduled_date", "participant__participant_id")
+    )
+    live = {
+        p.visit_id: p
+        for p in Preparation.objects.active().exclude(status=Preparation.Status.WASTED).filter(visit__in=visits)
+    }
+    rows = []
+    for visit in visits:
+        prep = live.get(visit.pk)
+        if prep is not None and prep.status == Preparation.Status.DISPENSED and not include_dispensed:
+            continue
+        participant = visit.participant
+        code = blinding.arm_code(user, participant)
+        if code is None:  # pragma: no cover - an unblinded role sees every arm
+            continue
+        weight = weight_at_visit(visit)
+        rows.append(
+            QueueRow(
+                visit=visit,
+                participant_id=participant.participant_id,
+                randomization_number=participant.allocation.entry.randomization_number,
+                arm_code=code,
+                arm_label=blinding.arm_label(user, participant) or "",
+                weight=weight,
+                plan=None if weight.kg is None else dose_plan(arm_code=code, weight_kg=weight.kg),
+                preparation=prep,
+            )
+        )
+    return rows
+
+
+def queue_row(*, user: Any, visit: Visit) -> QueueRow | None:
+    for row in infusion_queue(user=user, include_dispensed=True):
+        if row.visit.pk == visit.pk:
+            return row
+    return None
+
+
+def preparation_arm(*, user: Any, preparation: Preparation) -> tuple[str, str]:
+    _require_unblinded(user)
+    participant = preparation.visit.participant
+    return blinding.arm_code(user, participant) or "", blinding.arm_label(user, participant) or ""
+
+
+def preparations(*, user: Any) -> Any:
+    _require_unblinded(user)
+    return Preparation.objects.active().select_related("visit__participant", "visit__definition", "lot", "prepared_by")
+
+
+@dataclass(frozen=True)
+class LotBalance:
+    lot: DrugLot
+    received: int
+    dispensed: int
+    prepared_not_dispensed: int
+    wasted: int
+
+    @property
+    def balance(self) -> int:
+        return self.received - self.dispensed - self.prepared_not_dispensed - self.wasted
+
+
+def lot_balance(lot: DrugLot) -> LotBalance:
+    """Drug accountability for one lot: received, dispensed, wasted, balance (issue 3 §6)."""
+    preps = Preparation.objects.active().filter(lot=lot)
+
+    def vials(status: str) -> int:
+        return int(preps.filter(status=status).aggregate(n=Sum("vials_from_lot"))["n"] or 0)
+
+    wasted_loose = int(Wastage.objects.active().filter(lot=lot).aggregate(n=Sum("vials"))["n"] or 0)
+    return LotBalance(
+        lot=lot,
+        received=lot.vials_received,
+        dispensed=vials(Preparation.Status.DISPENSED),
+        prepared_not_dispensed=vials(Preparation.Status.PREPARED),
+        wasted=vials(Preparation.Status.WASTED) + wasted_loose,
+    )
+
+
+def accountability(*, user: Any) -> list[LotBalance]:
+    _require_unblinded(user)
+    return [lot_balance(lot) for lot in DrugLot.objects.active()]
+
+
+def usable_lots(on: date) -> Any:
+    return DrugLot.objects.active().filter(expiry_date__gte=on)

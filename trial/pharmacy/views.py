@@ -1,0 +1,201 @@
+"""Pharmacy pages (unblinded): queue of infusions due, prepare, label, dispense, lots and accountability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views import View
+
+from trial.pharmacy import selectors, services
+from trial.pharmacy.forms import DispenseForm, LotReceiveForm, PrepareForm, WastageForm, WasteForm
+from trial.pharmacy.models import DrugLot, Preparation
+from trial.protocol.selectors import protocol
+from trial.randomization.access import PHARMACISTS, PHARMACY_VIEWERS, RoleRequiredMixin
+from trial.visits.models import Visit
+
+
+def _form_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errs in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errs)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class QueueView(RoleRequiredMixin, View):
+    allowed_roles = PHARMACY_VIEWERS
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        show_all = request.GET.get("all") == "1"
+        rows = selectors.infusion_queue(user=request.user, include_dispensed=show_all)
+        return render(request, "pharmacy/queue.html", {"rows": rows, "show_all": show_all})
+
+
+class PrepareView(RoleRequiredMixin, View):
+    allowed_roles = PHARMACISTS
+
+    def _row(self, request: HttpRequest, visit_pk: int) -> selectors.QueueRow:
+        visit = get_object_or_404(Visit.objects.active(), pk=visit_pk)
+        row = selectors.queue_row(user=request.user, visit=visit)
+        if row is None:
+            raise Http404("This visit is not an infusion due for a participant on treatment.")
+        return row
+
+    def _render(self, request: HttpRequest, row: selectors.QueueRow, form: PrepareForm) -> HttpResponse:
+        return render(request, "pharmacy/prepare.html", {"row": row, "form": form, "bag_ml": selectors.BAG_VOLUME_ML})
+
+    def get(self, request: HttpRequest, visit_pk: int) -> HttpResponse:
+        row = self._row(request, visit_pk)
+        if row.preparation is not None:
+            return HttpResponseRedirect(reverse("pharmacy:preparation", args=[row.preparation.pk]))
+        form = PrepareForm(initial={"weight_kg": row.weight.kg}, needs_lot=protocol().arm(row.arm_code).active)
+        return self._render(request, row, form)
+
+    def post(self, request: HttpRequest, visit_pk: int) -> HttpResponse:
+        row = self._row(request, visit_pk)
+        form = PrepareForm(request.POST, needs_lot=protocol().arm(row.arm_code).active)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                prep = services.preparation_create(
+                    visit=row.visit,
+                    by=request.user,
+                    weight_kg=d["weight_kg"],
+                    saline_lot=d["saline_lot"],
+                    second_checker=d["second_checker"],
+                    lot=d["lot"],
+                )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"Bag {prep.kit_id} prepared and checked.")
+                return HttpResponseRedirect(reverse("pharmacy:preparation", args=[prep.pk]))
+        return self._render(request, row, form)
+
+
+class PreparationView(RoleRequiredMixin, View):
+    allowed_roles = PHARMACY_VIEWERS
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        prep = get_object_or_404(selectors.preparations(user=request.user), pk=pk)
+        arm_code, arm_label = selectors.preparation_arm(user=request.user, preparation=prep)
+        return render(
+            request,
+            "pharmacy/preparation.html",
+            {
+                "prep": prep,
+                "arm_label": arm_label,
+                "preparation_text": protocol().arm(arm_code).preparation,
+                "dispense_form": DispenseForm(),
+                "waste_form": WasteForm(),
+                "bag_ml": selectors.BAG_VOLUME_ML,
+            },
+        )
+
+
+class LabelView(RoleRequiredMixin, View):
+    """The bag label: the same layout and wording for both arms; the kit id is a random token."""
+
+    allowed_roles = PHARMACY_VIEWERS
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        prep = get_object_or_404(selectors.preparations(user=request.user), pk=pk)
+        return render(
+            request, "pharmacy/label.html", {"prep": prep, "trial": protocol(), "bag_ml": selectors.BAG_VOLUME_ML}
+        )
+
+
+class DispenseView(RoleRequiredMixin, View):
+    allowed_roles = PHARMACISTS
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        prep = get_object_or_404(Preparation.objects.active(), pk=pk)
+        form = DispenseForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Name the nurse who received the bag.")
+        else:
+            try:
+                services.preparation_dispense(
+                    preparation=prep, by=request.user, dispensed_to=form.cleaned_data["dispensed_to"]
+                )
+                messages.success(request, f"Bag {prep.kit_id} dispensed.")
+            except ValidationError as exc:
+                for m in exc.messages:
+                    messages.error(request, m)
+        return HttpResponseRedirect(reverse("pharmacy:preparation", args=[prep.pk]))
+
+
+class WasteView(RoleRequiredMixin, View):
+    allowed_roles = PHARMACISTS
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        prep = get_object_or_404(Preparation.objects.active(), pk=pk)
+        form = WasteForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Give the reason the bag was wasted.")
+        else:
+            try:
+                services.preparation_waste(preparation=prep, by=request.user, reason=form.cleaned_data["reason"])
+                messages.success(request, f"Bag {prep.kit_id} recorded as wasted.")
+            except ValidationError as exc:
+                for m in exc.messages:
+                    messages.error(request, m)
+        return HttpResponseRedirect(reverse("pharmacy:preparation", args=[prep.pk]))
+
+
+class LotsView(RoleRequiredMixin, View):
+    """Drug accountability per lot: received, dispensed, prepared, wasted, balance."""
+
+    allowed_roles = PHARMACY_VIEWERS
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "pharmacy/lots.html", {"balances": selectors.accountability(user=request.user)})
+
+
+class LotReceiveView(RoleRequiredMixin, View):
+    allowed_roles = PHARMACISTS
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "pharmacy/lot_form.html", {"form": LotReceiveForm(), "title": "Receive a drug lot"})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = LotReceiveForm(request.POST)
+        if form.is_valid():
+            try:
+                lot = services.drug_lot_receive(by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"Lot {lot.lot_number} received: {lot.vials_received} vials.")
+                return HttpResponseRedirect(reverse("pharmacy:lots"))
+        return render(request, "pharmacy/lot_form.html", {"form": form, "title": "Receive a drug lot"})
+
+
+class WastageView(RoleRequiredMixin, View):
+    allowed_roles = PHARMACISTS
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        lot = get_object_or_404(DrugLot.objects.active(), pk=pk)
+        return render(
+            request, "pharmacy/lot_form.html", {"form": WastageForm(), "title": f"Record wastage from lot {lot}"}
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        lot = get_object_or_404(DrugLot.objects.active(), pk=pk)
+        form = WastageForm(request.POST)
+        if form.is_valid():
+            try:
+                services.wastage_record(lot=lot, by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, "Wastage recorded.")
+                return HttpResponseRedirect(reverse("pharmacy:lots"))
+        return render(request, "pharmacy/lot_form.html", {"form": form, "title": f"Record wastage from lot {lot}"})

@@ -1,0 +1,167 @@
+"""Automatic edit checks (issue 4 §7): what the data of one participant should be queried about.
+
+`participant_findings` only reads; `trial.queries.services.edit_checks_run` turns the findings into
+queries (opening new ones, closing those whose data were corrected). Each finding names its check,
+visit, form and field, so a re-run recognises the query it raised before instead of duplicating it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from trial.participants.models import Participant, Screening
+from trial.visits.models import LabResult, Visit
+
+# Thresholds from the issue's examples of edit checks. Data, not protocol facts: a clinically
+# plausible value beyond them is possible, so they raise a question, never refuse the entry.
+HAMD_JUMP_POINTS = 15
+CRP_HIGH_MG_L = Decimal("100")
+WEIGHT_CHANGE_FRACTION = Decimal("0.10")
+
+HAMD_JUMP = "hamd_jump"
+CRP_HIGH = "crp_high"
+OUT_OF_WINDOW = "out_of_window"
+WEIGHT_CHANGE = "weight_change"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check_code: str
+    visit_id: int | None
+    form: str
+    field: str
+    text: str
+
+    @property
+    def key(self) -> tuple[str, int | None, str, str]:
+        return (self.check_code, self.visit_id, self.form, self.field)
+
+
+def participant_findings(participant: Participant) -> list[Finding]:
+    """Every edit-check finding for one participant, in three light queries whatever the number of visits.
+
+    Runs after every form save, so it reads plain values (one joined row per visit) rather than
+    building model instances: the save stays fast (benchmarks/forms.py).
+    """
+    visits = list(
+        Visit.objects.active()
+        .filter(participant=participant)
+        .order_by("definition__week")
+        .values(
+            "id",
+            "status",
+            "out_of_window",
+            "actual_date",
+            "window_start",
+            "window_end",
+            "definition__name",
+            "hamd__total",
+            "hamd__voided_at",
+            "infusion__weight_kg",
+            "infusion__voided_at",
+        )
+    )
+    crp = list(
+        LabResult.objects.active()
+        .filter(visit__participant=participant, analyte="hs_crp", value__gt=CRP_HIGH_MG_L)
+        .values_list("visit_id", "value")
+    )
+    screening_crp = (
+        Screening.objects.active().filter(participant=participant).values_list("screening_crp_mg_l", flat=True).first()
+    )
+    findings: list[Finding] = []
+    findings += _hamd_jumps(visits)
+    findings += _crp_high(visits, crp, screening_crp)
+    findings += _out_of_window(visits)
+    findings += _weight_changes(visits)
+    return findings
+
+
+def _hamd_jumps(visits: list[dict[str, Any]]) -> list[Finding]:
+    rated = [v for v in visits if v["hamd__total"] is not None and v["hamd__voided_at"] is None]
+    out = []
+    for prev, cur in pairwise(rated):
+        change = cur["hamd__total"] - prev["hamd__total"]
+        if abs(change) > HAMD_JUMP_POINTS:
+            out.append(
+                Finding(
+                    HAMD_JUMP,
+                    cur["id"],
+                    "hamd17",
+                    "total",
+                    f"HAM-D total changed by {change:+d} points since {prev['definition__name']} "
+                    f"({prev['hamd__total']} -> {cur['hamd__total']}), more than {HAMD_JUMP_POINTS}. "
+                    "Please confirm the item scores.",
+                )
+            )
+    return out
+
+
+def _crp_high(
+    visits: list[dict[str, Any]], crp: list[tuple[int, Decimal]], screening_crp: Decimal | None
+) -> list[Finding]:
+    out = []
+    if screening_crp is not None and screening_crp > CRP_HIGH_MG_L:
+        out.append(
+            Finding(
+                CRP_HIGH,
+                None,
+                "screening",
+                "screening_crp_mg_l",
+                f"Screening hs-CRP {screening_crp} mg/L is above {CRP_HIGH_MG_L} mg/L. "
+                "Please confirm against the laboratory report (acute infection?).",
+            )
+        )
+    names = {v["id"]: v["definition__name"] for v in visits}
+    for visit_id, value in crp:
+        if visit_id in names:
+            out.append(
+                Finding(
+                    CRP_HIGH,
+                    visit_id,
+                    "labs",
+                    "hs_crp",
+                    f"hs-CRP {value.normalize():f} mg/L at {names[visit_id]} is above {CRP_HIGH_MG_L} mg/L. "
+                    "Please confirm against the laboratory report (acute infection?).",
+                )
+            )
+    return out
+
+
+def _out_of_window(visits: list[dict[str, Any]]) -> list[Finding]:
+    return [
+        Finding(
+            OUT_OF_WINDOW,
+            v["id"],
+            "visit",
+            "actual_date",
+            f"{v['definition__name']} was done on {v['actual_date']:%d %b %Y}, outside its window "
+            f"({v['window_start']:%d %b} to {v['window_end']:%d %b %Y}). Please confirm the date or explain.",
+        )
+        for v in visits
+        if v["status"] == Visit.Status.DONE and v["out_of_window"]
+    ]
+
+
+def _weight_changes(visits: list[dict[str, Any]]) -> list[Finding]:
+    given = [v for v in visits if v["infusion__weight_kg"] and v["infusion__voided_at"] is None]
+    out = []
+    for prev, cur in pairwise(given):
+        before, after = prev["infusion__weight_kg"], cur["infusion__weight_kg"]
+        change = (after - before) / before
+        if abs(change) > WEIGHT_CHANGE_FRACTION:
+            out.append(
+                Finding(
+                    WEIGHT_CHANGE,
+                    cur["id"],
+                    "infusion",
+                    "weight_kg",
+                    f"Weight changed by {change * 100:+.1f}% since the infusion at {prev['definition__name']} "
+                    f"({before} -> {after} kg), more than {WEIGHT_CHANGE_FRACTION * 100:.0f}%. "
+                    "The dose follows the weight: please confirm it.",
+                )
+            )
+    return out

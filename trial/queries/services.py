@@ -1,0 +1,175 @@
+"""Writes for data queries: open, answer, close, re-open; run the edit checks; save a form with them.
+
+Every step saves the audited query (record_save: who, when, why, version check) and appends one
+message to its thread, so the history of a query reads top to bottom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from trial.core.services import record_save
+from trial.core.types import Actor
+from trial.participants.models import Participant
+from trial.queries.checks import participant_findings
+from trial.queries.models import DataQuery, QueryMessage
+from trial.visits.models import Visit
+
+T = TypeVar("T")
+
+
+def _step(
+    query: DataQuery, *, action: str, text: str, by: Actor | None, audit_by: Actor, reason: str
+) -> DataQuery:
+    record_save(query, by=audit_by, reason=reason)
+    QueryMessage.objects.create(query=query, action=action, text=text, author=by)
+    return query
+
+
+def _require_text(text: str, what: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": f"Write the {what}."})
+    return text
+
+
+@transaction.atomic
+def query_open(
+    *, participant: Participant, form: str, field: str, text: str, by: Actor, visit: Visit | None = None
+) -> DataQuery:
+    text = _require_text(text, "question")
+    if visit is not None and visit.participant_id != participant.pk:
+        raise ValidationError("The visit belongs to another participant.")
+    query = DataQuery(participant=participant, visit=visit, form=form, field=field, text=text, opened_by=by)
+    return _step(query, action=QueryMessage.Action.OPENED, text=text, by=by, audit_by=by, reason="")
+
+
+def _lock(query: DataQuery, version: int | None) -> DataQuery:
+    if version is not None:
+        query.version = version
+    return query
+
+
+@transaction.atomic
+def query_answer(*, query: DataQuery, text: str, by: Actor, version: int | None = None) -> DataQuery:
+    text = _require_text(text, "answer")
+    if query.status == DataQuery.Status.CLOSED:
+        raise ValidationError("This query is closed; a data manager must re-open it before it can be answered.")
+    _lock(query, version).status = DataQuery.Status.ANSWERED
+    return _step(query, action=QueryMessage.Action.ANSWERED, text=text, by=by, audit_by=by, reason=f"Answered: {text}")
+
+
+@transaction.atomic
+def query_close(*, query: DataQuery, by: Actor, text: str = "", version: int | None = None) -> DataQuery:
+    if query.status == DataQuery.Status.CLOSED:
+        raise ValidationError("This query is already closed.")
+    _lock(query, version)
+    query.status = DataQuery.Status.CLOSED
+    query.closed_at = timezone.now()
+    query.closed_by = by  # type: ignore[assignment]
+    return _step(
+        query,
+        action=QueryMessage.Action.CLOSED,
+        text=text.strip(),
+        by=by,
+        audit_by=by,
+        reason="Closed" + (f": {text.strip()}" if text.strip() else ""),
+    )
+
+
+@transaction.atomic
+def query_reopen(*, query: DataQuery, text: str, by: Actor, version: int | None = None) -> DataQuery:
+    text = _require_text(text, "reason for re-opening")
+    if query.status == DataQuery.Status.OPEN:
+        raise ValidationError("This query is already open.")
+    _lock(query, version)
+    query.status = DataQuery.Status.OPEN
+    query.closed_at = None
+    query.closed_by = None
+    return _step(query, action=QueryMessage.Action.REOPENED, text=text, by=by, audit_by=by, reason=f"Re-opened: {text}")
+
+
+@transaction.atomic
+def edit_checks_run(*, participant: Participant, by: Actor) -> dict[str, int]:
+    """Open a query per new finding; close the ones whose data were corrected; re-open if they come back.
+
+    A query a data manager closed by hand stays closed: they accepted the value, and raising it
+    again on every save would bury the real questions.
+    """
+    findings = {f.key: f for f in participant_findings(participant)}
+    counts = {"opened": 0, "closed": 0, "reopened": 0}
+    existing: dict[tuple[str, int | None, str, str], DataQuery] = {}
+    for q in (
+        DataQuery.objects.active().filter(participant=participant, source=DataQuery.Source.EDIT_CHECK).order_by("id")
+    ):
+        existing[(q.check_code, q.visit_id, q.form, q.field)] = q  # the latest per key wins
+    for key, query in existing.items():
+        finding = findings.get(key)
+        if finding is None and query.status != DataQuery.Status.CLOSED:
+            query.status = DataQuery.Status.CLOSED
+            query.closed_at = timezone.now()
+            query.closed_by = None
+            _step(
+                query,
+                action=QueryMessage.Action.AUTO_CLOSED,
+                text="The data were corrected; the edit check passes.",
+                by=None,
+                audit_by=by,
+                reason="Edit check passes: data corrected",
+            )
+            counts["closed"] += 1
+        elif finding is not None and query.status == DataQuery.Status.CLOSED and query.closed_by_id is None:
+            query.status = DataQuery.Status.OPEN
+            query.closed_at = None
+            query.text = finding.text
+            _step(
+                query,
+                action=QueryMessage.Action.AUTO_REOPENED,
+                text=finding.text,
+                by=None,
+                audit_by=by,
+                reason="Edit check fails again",
+            )
+            counts["reopened"] += 1
+    for key, finding in findings.items():
+        if key in existing:
+            continue
+        query = DataQuery(
+            participant=participant,
+            visit_id=finding.visit_id,
+            form=finding.form,
+            field=finding.field,
+            text=finding.text,
+            source=DataQuery.Source.EDIT_CHECK,
+            check_code=finding.check_code,
+        )
+        _step(query, action=QueryMessage.Action.OPENED, text=finding.text, by=None, audit_by=by, reason="")
+        counts["opened"] += 1
+    return counts
+
+
+def form_entry_save(*, participant: Participant, by: Actor, write: Callable[[], T]) -> T:
+    """Save one form's records and re-run the participant's edit checks, in one transaction.
+
+    `write` calls the domain services (hamd_record, visit_complete, ...). Running the checks in the
+    same transaction means a saved value and the query it raises (or closes) are never out of step.
+    """
+    with transaction.atomic():
+        result = write()
+        edit_checks_run(participant=participant, by=by)
+    return result
+
+
+__all__ = [
+    "edit_checks_run",
+    "form_entry_save",
+    "query_answer",
+    "query_close",
+    "query_open",
+    "query_reopen",
+]

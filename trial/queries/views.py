@@ -1,0 +1,127 @@
+"""Data-query pages: the list, one query with its thread, opening a query on a field.
+
+A data manager / monitor opens, closes and re-opens; the coordinator (or investigator) answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.urls import reverse
+from django.views.generic import TemplateView
+
+from trial.core.roles import Role, has_role
+from trial.core.views import RecordFormView, RoleRequiredMixin
+from trial.participants.selectors import participant_get
+from trial.queries import selectors
+from trial.queries.forms import QueryOpenForm, QueryStepForm
+from trial.queries.models import DataQuery
+from trial.queries.services import query_answer, query_close, query_open, query_reopen
+from trial.visits.selectors import visit_get
+
+MANAGERS = (Role.DATA_MANAGER,)
+ANSWERERS = (Role.COORDINATOR, Role.INVESTIGATOR)
+STEP_ROLES = {"answer": ANSWERERS, "close": MANAGERS, "reopen": MANAGERS}
+
+
+class QueryListView(RoleRequiredMixin, TemplateView):
+    template_name = "queries/list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        status = self.request.GET.get("status", "")
+        pid = self.request.GET.get("participant", "").strip()
+        return super().get_context_data(**kwargs) | {
+            "queries": selectors.query_list(user=self.request.user, status=status, participant_id=pid)[:200],
+            "status": status,
+            "participant": pid,
+            "statuses": DataQuery.Status.choices,
+        }
+
+
+class QueryDetailView(RecordFormView):
+    """The query and its thread; the form underneath answers, closes or re-opens it."""
+
+    form_class = QueryStepForm
+    template_name = "queries/detail.html"
+    title = "Data query"
+
+    def load(self) -> None:
+        self.query = selectors.query_detail(pk=self.kwargs["pk"], user=self.request.user)
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"version": self.query.version}
+
+    def get_context(self) -> dict[str, Any]:
+        user = self.request.user
+        return {
+            "query": self.query,
+            "can_answer": has_role(user, *ANSWERERS) and self.query.status != "closed",
+            "can_manage": has_role(user, *MANAGERS),
+        }
+
+    def save(self, form: Any) -> Any:
+        d = form.cleaned_data
+        action = d["action"]
+        if not has_role(self.request.user, *STEP_ROLES[action]):
+            raise PermissionDenied("Your role cannot do this to a query.")
+        step = {"answer": query_answer, "close": query_close, "reopen": query_reopen}[action]
+        return step(query=self.query, text=d.get("text") or "", by=self.request.user, version=d["version"])
+
+    def success_url(self, saved: Any) -> str:
+        return reverse("queries:detail", kwargs={"pk": saved.pk})
+
+    def success_message(self, saved: Any) -> str:
+        return f"Query {saved.pk} is now {saved.get_status_display().lower()}."
+
+
+class QueryOpenView(RecordFormView):
+    """Open a query on one field (GET `participant` and optional `visit` say where)."""
+
+    allowed_roles = MANAGERS
+    form_class = QueryOpenForm
+    title = "Open a data query"
+    submit_label = "Open query"
+
+    def load(self) -> None:
+        # The page is opened with ?visit= or ?participant=; the form posts back to that same URL.
+        params = (
+            self.request.GET
+            if ("visit" in self.request.GET or "participant" in self.request.GET)
+            else self.request.POST
+        )
+        visit_pk = params.get("visit")
+        if visit_pk:
+            if not str(visit_pk).isdigit():
+                raise Http404("No such visit.")
+            self.visit = visit_get(int(visit_pk))
+            self.participant = self.visit.participant
+        else:
+            self.visit = None
+            self.participant = participant_get(params.get("participant", ""))
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {
+            "targets": selectors.query_targets(participant=self.participant, visit=self.visit, user=self.request.user)
+        }
+
+    def get_context(self) -> dict[str, Any]:
+        return {"participant": self.participant, "visit": self.visit}
+
+    def save(self, form: Any) -> Any:
+        form_code, field = form.form_and_field()
+        return query_open(
+            participant=self.participant,
+            visit=self.visit,
+            form=form_code,
+            field=field,
+            text=form.cleaned_data["text"],
+            by=self.request.user,
+        )
+
+    def success_url(self, saved: Any) -> str:
+        return reverse("queries:detail", kwargs={"pk": saved.pk})
+
+    def success_message(self, saved: Any) -> str:
+        return f"Query {saved.pk} opened on {saved.participant.participant_id}."

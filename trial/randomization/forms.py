@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from django import forms
+
+from trial.protocol.selectors import protocol
+
+BLOCK_SIZE_CHOICES = [(2, "2"), (4, "4"), (6, "6"), (8, "8")]
+
+
+class RandomizeForm(forms.Form):
+    baseline_date = forms.DateField(
+        initial=date.today,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Design: no later than 1 month after screening.",
+    )
+
+
+class ListGenerateForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False)
+    seed = forms.IntegerField(min_value=0, max_value=2**62, help_text="Recorded with the list, so it can be re-made.")
+    per_stratum = forms.IntegerField(min_value=2, max_value=2000, initial=40, label="Entries per stratum")
+    block_sizes = forms.TypedMultipleChoiceField(
+        choices=BLOCK_SIZE_CHOICES,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="One size: fixed blocks. Several: each block's size is drawn at random from them.",
+    )
+    stratify_by_site = forms.BooleanField(required=False, label="Also stratify by site")
+    activate = forms.BooleanField(required=False, initial=True, label="Make this the active list")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        config = protocol()
+        self.fields["block_sizes"].initial = list(config.block_sizes)  # Design: permuted blocks of 4
+        self.fields["seed"].initial = secrets.randbelow(10**9)
+        self.fields["stratify_by_site"].initial = config.stratify_by_site
+
+    def clean_block_sizes(self) -> list[int]:
+        sizes = sorted(self.cleaned_data["block_sizes"])
+        unit = sum(protocol().allocation_ratio)
+        bad = [s for s in sizes if s % unit]
+        if bad:
+            raise forms.ValidationError(f"Block sizes must be multiples of {unit} (the allocation ratio total): {bad}.")
+        return sizes
+
+
+class ListUploadForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    file = forms.FileField(
+        help_text="CSV with columns stratum, sequence, block_number, block_size, arm, randomization_number."
+    )
+    stratify_by_site = forms.BooleanField(required=False, label="The list is stratified by site")
+    activate = forms.BooleanField(required=False, initial=True, label="Make this the active list")
+
+
+class CodeBreakRequestForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="The clinical reason the arm is needed."
+    )
+    immediate = forms.BooleanField(required=False, label="Immediate break (cannot wait for a second approval)")
+    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class CodeBreakDecideForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class CodeBreakReviewForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))

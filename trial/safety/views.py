@@ -1,0 +1,103 @@
+"""Adverse events, concomitant medications and protocol deviations: new (under the participant's id)
+and edit (by the record's own id, `pk`). An SAE e-mails the investigators; a prohibited medication
+records a protocol deviation (both done by the services)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from trial.core.views import RecordFormView
+from trial.participants.selectors import DATA_ENTRY_ROLES, participant_get
+from trial.queries.services import form_entry_save
+from trial.safety import selectors
+from trial.safety.forms import AdverseEventForm, ConmedForm, DeviationForm
+from trial.safety.notifications import adverse_event_report
+from trial.safety.services import conmed_record, deviation_record
+
+
+class SafetyFormView(RecordFormView):
+    allowed_roles = DATA_ENTRY_ROLES
+    getter: Any = None  # selector loading the record being edited, or None for "new"
+    instance: Any = None
+
+    def load(self) -> None:
+        if "pk" in self.kwargs:
+            self.instance = type(self).getter(self.kwargs["pk"])
+            self.participant = self.instance.participant
+        else:
+            self.participant = participant_get(self.kwargs["participant_id"])
+
+    def existing(self) -> Any:
+        return None  # new records are always new rows: nothing to overwrite
+
+    def get_initial(self) -> dict[str, Any]:
+        if self.instance is None:
+            return {}
+        return selectors.record_initial(self.instance, self.form_class().record_fields())
+
+    def get_context(self) -> dict[str, Any]:
+        return {"participant": self.participant, "record": self.instance}
+
+    def success_url(self, saved: Any) -> str:
+        return reverse("participants:detail", kwargs={"participant_id": self.participant.participant_id}) + "#safety"
+
+    def save(self, form: Any) -> Any:
+        d = form.cleaned_data
+        kwargs = {
+            "participant": self.participant,
+            "data": form.data_for_service(),
+            "by": self.request.user,
+            "instance": self.instance,
+            "reason": d.get("reason") or "",
+            "version": d.get("version") or None,
+        }
+        return form_entry_save(participant=self.participant, by=self.request.user, write=lambda: self.service(**kwargs))
+
+    def service(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+class AdverseEventView(SafetyFormView):
+    form_class = AdverseEventForm
+    title = "Adverse event"
+    template_name = "safety/adverse_event_form.html"
+    getter = staticmethod(selectors.adverse_event_get)
+
+    def service(self, **kwargs: Any) -> Any:
+        return adverse_event_report(**kwargs)
+
+    def success_message(self, saved: Any) -> str:
+        if saved.serious:
+            return f"Serious adverse event '{saved.term}' saved. The investigators have been notified by e-mail."
+        return f"Adverse event '{saved.term}' saved."
+
+
+class ConmedView(SafetyFormView):
+    form_class = ConmedForm
+    title = "Concomitant medication"
+    getter = staticmethod(selectors.conmed_get)
+
+    def service(self, **kwargs: Any) -> Any:
+        return conmed_record(**kwargs)
+
+    def success_message(self, saved: Any) -> str:
+        if saved.prohibited:
+            return (
+                f"{saved.name} saved. It is a prohibited medication (NSAIDs and steroids, except aspirin 81 mg): "
+                "a protocol deviation was recorded."
+            )
+        return f"{saved.name} saved."
+
+
+class DeviationView(SafetyFormView):
+    form_class = DeviationForm
+    title = "Protocol deviation"
+    getter = staticmethod(selectors.deviation_get)
+
+    def service(self, **kwargs: Any) -> Any:
+        return deviation_record(**kwargs)
+
+    def success_message(self, saved: Any) -> str:
+        return "Protocol deviation saved."
