@@ -77,7 +77,13 @@ def hamd_long_frame(*, user: Any = None, include_arm: bool = False) -> pd.DataFr
     rows = (
         HamD17.objects.active()
         .filter(visit__voided_at__isnull=True, visit__participant__voided_at__isnull=True)
-        .values_list("visit__participant_id", "visit__participant__participant_id", "visit__definition__week", "visit__actual_date", "total")
+        .values_list(
+            "visit__participant_id",
+            "visit__participant__participant_id",
+            "visit__definition__week",
+            "visit__actual_date",
+            "total",
+        )
         .order_by("visit__participant__participant_id", "visit__definition__week")
     )
     df = pd.DataFrame(list(rows), columns=["pk", "participant_id", "week", "visit_date", "hamd_total"])
@@ -100,12 +106,31 @@ def labs_long_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
         LabResult.objects.active().filter(visit__participant__voided_at__isnull=True),
     ).order_by("visit__participant__participant_id", "visit__definition__week", "analyte")
     rows = qs.values_list(
-        "visit__participant_id", "visit__participant__participant_id", "visit__definition__week", "analyte", "value", "unit",
-        "replicate_1", "replicate_2", "assay_batch", "sample_time",
+        "visit__participant_id",
+        "visit__participant__participant_id",
+        "visit__definition__week",
+        "analyte",
+        "value",
+        "unit",
+        "replicate_1",
+        "replicate_2",
+        "assay_batch",
+        "sample_time",
     )
     df = pd.DataFrame(
         list(rows),
-        columns=["pk", "participant_id", "week", "analyte", "value", "unit", "replicate_1", "replicate_2", "assay_batch", "sample_time"],
+        columns=[
+            "pk",
+            "participant_id",
+            "week",
+            "analyte",
+            "value",
+            "unit",
+            "replicate_1",
+            "replicate_2",
+            "assay_batch",
+            "sample_time",
+        ],
     )
     for col in ("value", "replicate_1", "replicate_2"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
@@ -117,14 +142,39 @@ def labs_long_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
 
 def adverse_events_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
     _check_arm_access(user, include_arm)
-    qs = AdverseEvent.objects.active().filter(participant__voided_at__isnull=True).order_by("participant__participant_id", "onset_date", "pk")
+    qs = (
+        AdverseEvent.objects.active()
+        .filter(participant__voided_at__isnull=True)
+        .order_by("participant__participant_id", "onset_date", "pk")
+    )
     rows = qs.values_list(
-        "participant_id", "participant__participant_id", "term", "onset_date", "end_date", "ongoing", "severity", "serious",
-        "relatedness", "action_taken", "outcome",
+        "participant_id",
+        "participant__participant_id",
+        "term",
+        "onset_date",
+        "end_date",
+        "ongoing",
+        "severity",
+        "serious",
+        "relatedness",
+        "action_taken",
+        "outcome",
     )
     df = pd.DataFrame(
         list(rows),
-        columns=["pk", "participant_id", "term", "onset_date", "end_date", "ongoing", "severity", "serious", "relatedness", "action_taken", "outcome"],
+        columns=[
+            "pk",
+            "participant_id",
+            "term",
+            "onset_date",
+            "end_date",
+            "ongoing",
+            "severity",
+            "serious",
+            "relatedness",
+            "action_taken",
+            "outcome",
+        ],
     )
     if include_arm and len(df):
         arms = _arm_by_participant(user, list(df["pk"].unique()))

@@ -68,7 +68,9 @@ def make_participant(site: Any, coordinator: Any) -> Any:
     """Screen (and optionally consent) a participant; overrides go into the screening data."""
     from trial.participants.services import consent_record, participant_screen
 
-    def make(*, sex: str = "F", age: int = 40, consent: bool = True, screened_days_ago: int = 3, **screening: Any) -> Any:
+    def make(
+        *, sex: str = "F", age: int = 40, consent: bool = True, screened_days_ago: int = 3, **screening: Any
+    ) -> Any:
         today = date.today()
         data = ELIGIBLE_SCREENING | {"screening_date": today - timedelta(days=screened_days_ago)} | screening
         p = participant_screen(
@@ -96,7 +98,6 @@ def randomized(make_participant: Any, active_list: Any, coordinator: Any) -> Any
     participant_randomize(participant=p, by=coordinator)
     p.refresh_from_db()
     return p
-
 
 
 # --- Web forms (issue 4): logged-in clients per named user, and a participant at baseline ---------
@@ -143,7 +144,10 @@ def pharmacy_lot(users: dict[str, Any], protocol_loaded: Any) -> Any:
 
     today = date.today()
     return drug_lot_receive(
-        by=users["pharmacist"], lot_number="LOT-A1", expiry_date=today + timedelta(days=365), vials_received=200,
+        by=users["pharmacist"],
+        lot_number="LOT-A1",
+        expiry_date=today + timedelta(days=365),
+        vials_received=200,
         received_on=today,
     )
 

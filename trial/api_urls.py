@@ -4,7 +4,15 @@ from trial.participants import api as participants_api
 
 urlpatterns = [
     path("participants/", participants_api.ParticipantListApi.as_view(), name="api-participant-list"),
-    path("participants/<str:participant_id>/", participants_api.ParticipantDetailApi.as_view(), name="api-participant-detail"),
-    path("participants/<str:participant_id>/labs/", participants_api.ParticipantLabsApi.as_view(), name="api-participant-labs"),
+    path(
+        "participants/<str:participant_id>/",
+        participants_api.ParticipantDetailApi.as_view(),
+        name="api-participant-detail",
+    ),
+    path(
+        "participants/<str:participant_id>/labs/",
+        participants_api.ParticipantLabsApi.as_view(),
+        name="api-participant-labs",
+    ),
     path("adverse-events/", participants_api.AdverseEventListApi.as_view(), name="api-adverse-event-list"),
 ]

@@ -28,7 +28,9 @@ class ClinicalRecordAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None) -> HttpResponse:
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
         # simple-history loads an old version straight from the history table; first make sure the
         # object is one this user may see at all (get_queryset applies the blinding rules).
         if not self.get_queryset(request).filter(pk=object_id).exists():

@@ -39,15 +39,15 @@ ROLE_LABELS: dict[Role, str] = {
 # "*" means every model of the app. Synced after every migrate (trial.core.apps).
 _CLINICAL_APPS = ("participants", "visits", "safety")
 ROLE_MODEL_PERMISSIONS: dict[Role, dict[str, tuple[str, ...]]] = {
-    Role.COORDINATOR: {app: ("view", "add", "change") for app in _CLINICAL_APPS},
+    Role.COORDINATOR: dict.fromkeys(_CLINICAL_APPS, ("view", "add", "change")),
     Role.RATER: {"visits": ("view", "add", "change"), "participants": ("view",)},
-    Role.PHARMACIST: {app: ("view",) for app in _CLINICAL_APPS} | {"randomization": ("view",)},
-    Role.INVESTIGATOR: {app: ("view", "change") for app in _CLINICAL_APPS},
-    Role.DATA_MANAGER: {app: ("view",) for app in _CLINICAL_APPS} | {"protocol": ("view",)},
-    Role.STATISTICIAN_BLINDED: {app: ("view",) for app in _CLINICAL_APPS} | {"analysis": ("view", "add")},
-    Role.STATISTICIAN_UNBLINDED: {app: ("view",) for app in _CLINICAL_APPS}
+    Role.PHARMACIST: dict.fromkeys(_CLINICAL_APPS, ("view",)) | {"randomization": ("view",)},
+    Role.INVESTIGATOR: dict.fromkeys(_CLINICAL_APPS, ("view", "change")),
+    Role.DATA_MANAGER: dict.fromkeys(_CLINICAL_APPS, ("view",)) | {"protocol": ("view",)},
+    Role.STATISTICIAN_BLINDED: dict.fromkeys(_CLINICAL_APPS, ("view",)) | {"analysis": ("view", "add")},
+    Role.STATISTICIAN_UNBLINDED: dict.fromkeys(_CLINICAL_APPS, ("view",))
     | {"analysis": ("view", "add"), "randomization": ("view", "add", "change")},
-    Role.DSMB: {app: ("view",) for app in _CLINICAL_APPS},
+    Role.DSMB: dict.fromkeys(_CLINICAL_APPS, ("view",)),
     Role.ADMINISTRATOR: {"auth": ("view", "add", "change"), "protocol": ("view", "change")},
 }
 

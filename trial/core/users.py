@@ -24,7 +24,9 @@ DEMO_USERS: dict[Role, str] = {
 
 def user_create_with_role(*, username: str, role: Role, password: str, email: str = "") -> AbstractUser:
     User = get_user_model()
-    user, created = User.objects.get_or_create(username=username, defaults={"email": email or f"{username}@example.org"})
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"email": email or f"{username}@example.org"}
+    )
     # Everyone reaches the admin site; model permissions decide what they see there.
     user.is_staff = True
     if created:
@@ -36,4 +38,6 @@ def user_create_with_role(*, username: str, role: Role, password: str, email: st
 
 
 def demo_users_ensure(password: str = DEMO_PASSWORD) -> dict[Role, AbstractUser]:
-    return {role: user_create_with_role(username=name, role=role, password=password) for role, name in DEMO_USERS.items()}
+    return {
+        role: user_create_with_role(username=name, role=role, password=password) for role, name in DEMO_USERS.items()
+    }

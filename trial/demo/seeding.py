@@ -91,8 +91,9 @@ def _population_with_enrolled(participants: int, *, seed: int, today: date) -> l
 def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) -> SeedReport:
     if Participant.objects.exists():
         raise AlreadySeededError(
-            f"The database already holds {Participant.objects.count()} participants; seed_demo only seeds an empty trial. "
-            "Nothing was written. To start again, remove db.sqlite3 (make clean) and run make demo."
+            f"The database already holds {Participant.objects.count()} participants; "
+            "seed_demo only seeds an empty trial. Nothing was written. "
+            "To start again, remove db.sqlite3 (make clean) and run make demo."
         )
     today = today or date.today()
     config = protocol()
@@ -107,9 +108,12 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
     pharmacist = users[Role.PHARMACIST]
     # Enough infliximab for every infusion of an all-active trial at 120 kg (6 vials), plus spare.
     lot = drug_lot_receive(
-        by=pharmacist, lot_number=f"IFX-{seed}-A", expiry_date=today + timedelta(days=730),
+        by=pharmacist,
+        lot_number=f"IFX-{seed}-A",
+        expiry_date=today + timedelta(days=730),
         vials_received=len(population) * len(config.infusion_weeks) * 6 + 50,
-        received_on=min(p.screening_date for p in population), supplier="Demo supplier",
+        received_on=min(p.screening_date for p in population),
+        supplier="Demo supplier",
     )
     active_arm = next(a.code for a in config.arms if a.active)
     report = SeedReport()
@@ -117,13 +121,38 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
         # One transaction per participant: a failure leaves no half-entered person, and SQLite
         # commits once per participant instead of once per record.
         with transaction.atomic():
-            _seed_one(sp, report=report, site=site, coordinator=coordinator, rater=rater, unblinded=unblinded,
-                      pharmacist=pharmacist, lot=lot, active_arm=active_arm, seed=seed, today=today, config=config)
+            _seed_one(
+                sp,
+                report=report,
+                site=site,
+                coordinator=coordinator,
+                rater=rater,
+                unblinded=unblinded,
+                pharmacist=pharmacist,
+                lot=lot,
+                active_arm=active_arm,
+                seed=seed,
+                today=today,
+                config=config,
+            )
     return report
 
 
-def _seed_one(sp: SyntheticParticipant, *, report: SeedReport, site: Any, coordinator: Any, rater: Any, unblinded: Any,
-              pharmacist: Any, lot: Any, active_arm: str, seed: int, today: date, config: ProtocolConfig) -> None:
+def _seed_one(
+    sp: SyntheticParticipant,
+    *,
+    report: SeedReport,
+    site: Any,
+    coordinator: Any,
+    rater: Any,
+    unblinded: Any,
+    pharmacist: Any,
+    lot: Any,
+    active_arm: str,
+    seed: int,
+    today: date,
+    config: ProtocolConfig,
+) -> None:
     from trial.randomization.services import participant_randomize
 
     screening = {
@@ -138,9 +167,13 @@ def _seed_one(sp: SyntheticParticipant, *, report: SeedReport, site: Any, coordi
         "episode_duration_months": sp.episode_duration_months,
         "height_cm": round(sp.height_cm, 1),
         "weight_kg": round(sp.weight_kg, 1),
-    } | {k: v for k, v in sp.criteria.items()}
+    } | dict(sp.criteria.items())
     participant = participant_screen(
-        site=site, sex=sp.sex, date_of_birth=sp.date_of_birth, screening=screening, by=coordinator,
+        site=site,
+        sex=sp.sex,
+        date_of_birth=sp.date_of_birth,
+        screening=screening,
+        by=coordinator,
         screening_number=sp.screening_number,
     )
     report.screened += 1
@@ -162,12 +195,29 @@ def _seed_one(sp: SyntheticParticipant, *, report: SeedReport, site: Any, coordi
     # generator simulates depends on it (infliximab lowers CRP; benefit depends on CRP).
     arm = blinding.arm_code(unblinded, participant)
     course = generate_course(sp, arm="infliximab" if arm == active_arm else "placebo", seed=seed, today=today)
-    _seed_course(participant, course, report=report, coordinator=coordinator, rater=rater, pharmacist=pharmacist, lot=lot,
-                 index=sp.index)
+    _seed_course(
+        participant,
+        course,
+        report=report,
+        coordinator=coordinator,
+        rater=rater,
+        pharmacist=pharmacist,
+        lot=lot,
+        index=sp.index,
+    )
 
 
-def _seed_course(participant: Participant, course: SyntheticCourse, *, report: SeedReport, coordinator: Any, rater: Any,
-                 pharmacist: Any, lot: Any, index: int) -> None:
+def _seed_course(
+    participant: Participant,
+    course: SyntheticCourse,
+    *,
+    report: SeedReport,
+    coordinator: Any,
+    rater: Any,
+    pharmacist: Any,
+    lot: Any,
+    index: int,
+) -> None:
     visits = {v.definition.week: v for v in participant.visits.select_related("definition")}
     for sv in course.visits:
         visit = visits[sv.week]
@@ -184,20 +234,35 @@ def _seed_course(participant: Participant, course: SyntheticCourse, *, report: S
             visit_services.cgis_record(visit=visit, score=sv.cgi_s, by=rater)
         for analyte, (value, r1, r2) in sv.labs.items():
             visit_services.lab_record(
-                visit=visit, analyte=analyte, sample_time=_at(sv.date, time(8, 45)), by=coordinator,
+                visit=visit,
+                analyte=analyte,
+                sample_time=_at(sv.date, time(8, 45)),
+                by=coordinator,
                 value=None if r1 is not None else round(value, 3),
-                replicate_1=None if r1 is None else round(r1, 3), replicate_2=None if r2 is None else round(r2, 3),
+                replicate_1=None if r1 is None else round(r1, 3),
+                replicate_2=None if r2 is None else round(r2, 3),
                 assay_batch=f"B{sv.date:%y%m}",
             )
         if sv.weight_kg is not None:
-            vitals = {"weight_kg": round(sv.weight_kg, 1), "systolic_mmhg": sv.systolic, "diastolic_mmhg": sv.diastolic,
-                      "heart_rate_bpm": sv.heart_rate, "temperature_c": None if sv.temperature_c is None else round(sv.temperature_c, 1)}
+            vitals = {
+                "weight_kg": round(sv.weight_kg, 1),
+                "systolic_mmhg": sv.systolic,
+                "diastolic_mmhg": sv.diastolic,
+                "heart_rate_bpm": sv.heart_rate,
+                "temperature_c": None if sv.temperature_c is None else round(sv.temperature_c, 1),
+            }
             visit_services.vitals_record(visit=visit, data=vitals, by=coordinator)
         if sv.infusion is not None and sv.weight_kg is not None:
             inf = sv.infusion
             # The pharmacy prepares and dispenses the bag first, so accountability balances.
-            prep = preparation_create(visit=visit, by=pharmacist, weight_kg=round(sv.weight_kg, 1), saline_lot="NS-250-DEMO",
-                                      second_checker="Second pharmacist (demo)", lot=lot)
+            prep = preparation_create(
+                visit=visit,
+                by=pharmacist,
+                weight_kg=round(sv.weight_kg, 1),
+                saline_lot="NS-250-DEMO",
+                second_checker="Second pharmacist (demo)",
+                lot=lot,
+            )
             preparation_dispense(preparation=prep, by=pharmacist, dispensed_to="Infusion nurse (demo)")
             visit_services.infusion_record(
                 visit=visit,
@@ -232,18 +297,35 @@ def _seed_course(participant: Participant, course: SyntheticCourse, *, report: S
     baseline = visits[0].actual_date or course.visits[0].date if course.visits else None
     if baseline is not None and index % 20 == 7:
         # Three or so participants take aspirin 81 mg, the one NSAID the protocol allows.
-        conmed_record(participant=participant, data={"name": "Aspirin", "drug_class": "aspirin", "dose": 81, "dose_unit": "mg",
-                                                     "indication": "Cardiovascular prophylaxis", "start_date": baseline}, by=coordinator)
+        conmed_record(
+            participant=participant,
+            data={
+                "name": "Aspirin",
+                "drug_class": "aspirin",
+                "dose": 81,
+                "dose_unit": "mg",
+                "indication": "Cardiovascular prophylaxis",
+                "start_date": baseline,
+            },
+            by=coordinator,
+        )
     # The same automatic edit checks the forms run (out-of-window visits, HAM-D jumps, high hs-CRP,
     # weight changes), so the demo's data manager has real queries to work through.
     edit_checks_run(participant=participant, by=coordinator)
     if course.withdrawal is not None:
-        end_of_study_record(participant=participant, outcome="withdrawn", end_date=course.withdrawal.date,
-                            reason=course.withdrawal.reason, by=coordinator)
+        end_of_study_record(
+            participant=participant,
+            outcome="withdrawn",
+            end_date=course.withdrawal.date,
+            reason=course.withdrawal.reason,
+            by=coordinator,
+        )
         report.withdrawn += 1
     elif course.completed:
         last = next(v for v in course.visits if v.week == max(x.week for x in course.visits))
-        end_of_study_record(participant=participant, outcome="completed", end_date=last.date, reason="completed", by=coordinator)
+        end_of_study_record(
+            participant=participant, outcome="completed", end_date=last.date, reason="completed", by=coordinator
+        )
         report.completed += 1
     else:
         report.in_follow_up += 1

@@ -11,4 +11,6 @@ register_clinical(Consent, list_display=("participant", "form_version", "consent
 register_clinical(
     Screening, list_display=("participant", "screening_date", "eligible", "failed_criteria"), list_filter=("eligible",)
 )
-register_clinical(EndOfStudy, list_display=("participant", "outcome", "end_date", "reason"), list_filter=("outcome", "reason"))
+register_clinical(
+    EndOfStudy, list_display=("participant", "outcome", "end_date", "reason"), list_filter=("outcome", "reason")
+)

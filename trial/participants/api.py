@@ -104,7 +104,8 @@ class ParticipantLabsApi(APIView):
     def get(self, request: Request, participant_id: str) -> Response:
         participant = get_object_or_404(_participants(), participant_id=participant_id)
         labs = visible_labs(
-            request.user, LabResult.objects.active().filter(visit__participant=participant).select_related("visit__definition")
+            request.user,
+            LabResult.objects.active().filter(visit__participant=participant).select_related("visit__definition"),
         ).order_by("visit__definition__week", "analyte")
         return Response(self.Output(labs, many=True).data)
 
@@ -124,5 +125,9 @@ class AdverseEventListApi(APIView):
 
     def get(self, request: Request) -> Response:
         # Ordered by participant then date: never by anything that follows the allocation.
-        qs = AdverseEvent.objects.active().select_related("participant").order_by("participant__participant_id", "onset_date", "pk")
+        qs = (
+            AdverseEvent.objects.active()
+            .select_related("participant")
+            .order_by("participant__participant_id", "onset_date", "pk")
+        )
         return Response(self.Output(qs, many=True).data)

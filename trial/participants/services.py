@@ -38,7 +38,12 @@ def attested_criteria() -> tuple[str, ...]:
 
 def _next_number(prefix: str, field: str, width: int = 4) -> str:
     # Called inside the creating transaction; the unique constraint catches a race.
-    last = Participant.objects.filter(**{f"{field}__startswith": prefix}).order_by(f"-{field}").values_list(field, flat=True).first()
+    last = (
+        Participant.objects.filter(**{f"{field}__startswith": prefix})
+        .order_by(f"-{field}")
+        .values_list(field, flat=True)
+        .first()
+    )
     n = int(last[len(prefix) :]) + 1 if last else 1
     return f"{prefix}{n:0{width}d}"
 
@@ -75,7 +80,9 @@ def participant_screen(
         date_of_birth=date_of_birth,
     )
     record_save(participant, by=by)
-    scr = Screening(participant=participant, **{k: v for k, v in screening.items() if k in SCREENING_MEASURES + attested_criteria()})
+    scr = Screening(
+        participant=participant, **{k: v for k, v in screening.items() if k in SCREENING_MEASURES + attested_criteria()}
+    )
     _apply_eligibility(scr, date_of_birth)
     record_save(scr, by=by)
     participant.status = Participant.Status.ELIGIBLE if scr.eligible else Participant.Status.SCREEN_FAILED
@@ -86,7 +93,11 @@ def participant_screen(
 @transaction.atomic
 def screening_update(*, screening: Screening, data: Mapping[str, Any], by: Actor, reason: str) -> Screening:
     participant = screening.participant
-    if participant.status not in (Participant.Status.SCREENING, Participant.Status.ELIGIBLE, Participant.Status.SCREEN_FAILED):
+    if participant.status not in (
+        Participant.Status.SCREENING,
+        Participant.Status.ELIGIBLE,
+        Participant.Status.SCREEN_FAILED,
+    ):
         raise ValidationError("Screening data cannot change after randomization; raise a query instead.")
     for key, value in data.items():
         if key in SCREENING_MEASURES + attested_criteria():
@@ -101,8 +112,13 @@ def screening_update(*, screening: Screening, data: Mapping[str, Any], by: Actor
 
 
 def consent_record(
-    *, participant: Participant, consent_date: date, by: Actor, version: str | None = None,
-    participant_signed: bool = True, copy_given: bool = True,
+    *,
+    participant: Participant,
+    consent_date: date,
+    by: Actor,
+    version: str | None = None,
+    participant_signed: bool = True,
+    copy_given: bool = True,
 ) -> Consent:
     if participant.status == Participant.Status.SCREEN_FAILED:
         raise ValidationError("This person failed screening; consent for the trial is not recorded.")
@@ -122,7 +138,9 @@ def end_of_study_record(
     *, participant: Participant, outcome: str, end_date: date, reason: str, by: Actor, details: str = ""
 ) -> EndOfStudy:
     if participant.status not in (Participant.Status.RANDOMIZED,):
-        raise ValidationError(f"Only a randomized participant can end the study (status: {participant.get_status_display()}).")
+        raise ValidationError(
+            f"Only a randomized participant can end the study (status: {participant.get_status_display()})."
+        )
     eos = EndOfStudy(participant=participant, outcome=outcome, end_date=end_date, reason=reason, details=details)
     record_save(eos, by=by)
     participant.status = (

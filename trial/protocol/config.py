@@ -145,9 +145,9 @@ class ProtocolConfig:
         combos: list[list[str]] = [[]]
         factors = [f.levels for f in self.stratification]
         if self.stratify_by_site:
-            factors = [tuple(Level(s, s) for s in (site_codes or tuple(x.code for x in self.sites)))] + factors
+            factors = [tuple(Level(s, s) for s in site_codes or tuple(x.code for x in self.sites)), *factors]
         for levels in factors:
-            combos = [c + [lv.code] for c in combos for lv in levels]
+            combos = [[*c, lv.code] for c in combos for lv in levels]
         return ["|".join(c) for c in combos]
 
 
@@ -156,13 +156,15 @@ def _req(d: dict[str, Any], key: str, where: str, problems: list[str], kind: typ
         problems.append(f"{where}: '{key}' is missing")
         return None
     value = d[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+    if not isinstance(value, kind) or (
+        isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    ):
         problems.append(f"{where}: '{key}' must be {getattr(kind, '__name__', kind)}, not {value!r}")
         return None
     return value
 
 
-def parse_protocol(text: str) -> ProtocolConfig:  # noqa: C901, PLR0912, PLR0915 - one pass over the whole file, by section
+def parse_protocol(text: str) -> ProtocolConfig:
     problems: list[str] = []
     try:
         raw = tomllib.loads(text)
@@ -235,7 +237,9 @@ def parse_protocol(text: str) -> ProtocolConfig:  # noqa: C901, PLR0912, PLR0915
         if kind not in ("threshold", "category"):
             problems.append(f"{where}: kind must be 'threshold' or 'category', not {kind!r}")
         if kind == "threshold" and (len(levels) != 2 or not isinstance(s.get("cut"), num)):
-            problems.append(f"{where}: a threshold factor needs a numeric 'cut' and exactly two levels (below, at or above)")
+            problems.append(
+                f"{where}: a threshold factor needs a numeric 'cut' and exactly two levels (below, at or above)"
+            )
         if len(levels) < 2:
             problems.append(f"{where}: a stratification factor needs at least two levels")
         factors.append(
@@ -277,7 +281,9 @@ def parse_protocol(text: str) -> ProtocolConfig:  # noqa: C901, PLR0912, PLR0915
     if [v.week for v in on_study] != sorted({v.week for v in on_study}):
         problems.append("[[visits]]: visit weeks must be in increasing order without repeats")
     if isinstance(weeks, int) and on_study and max(v.week for v in on_study) != weeks:
-        problems.append(f"[[visits]]: the last visit is at week {max(v.week for v in on_study)}, but [trial] weeks = {weeks}")
+        problems.append(
+            f"[[visits]]: the last visit is at week {max(v.week for v in on_study)}, but [trial] weeks = {weeks}"
+        )
     known_forms = {"screening", "consent", "hamd17", "cgis", "labs", "vitals", "infusion", "end_of_study"}
     for v in visits:
         for f in v.forms:
@@ -321,8 +327,12 @@ def parse_protocol(text: str) -> ProtocolConfig:  # noqa: C901, PLR0912, PLR0915
         problems.append("[[labs]]: analyte codes must be unique")
 
     el = raw.get("eligibility", {})
-    inclusion = tuple(Criterion(str(c["code"]), str(c["text"]), bool(c.get("computed", False))) for c in el.get("inclusion", []))
-    exclusion = tuple(Criterion(str(c["code"]), str(c["text"]), bool(c.get("computed", False))) for c in el.get("exclusion", []))
+    inclusion = tuple(
+        Criterion(str(c["code"]), str(c["text"]), bool(c.get("computed", False))) for c in el.get("inclusion", [])
+    )
+    exclusion = tuple(
+        Criterion(str(c["code"]), str(c["text"]), bool(c.get("computed", False))) for c in el.get("exclusion", [])
+    )
     limits: dict[str, float] = {}
     for key in ("age_min", "age_max", "qids_sr_min", "mgh_s_min", "hamd_item3_max", "mmse_min"):
         value = _req(el, key, "[eligibility]", problems, num)

@@ -23,9 +23,7 @@ from trial.visits.models import Visit
 T = TypeVar("T")
 
 
-def _step(
-    query: DataQuery, *, action: str, text: str, by: Actor | None, audit_by: Actor, reason: str
-) -> DataQuery:
+def _step(query: DataQuery, *, action: str, text: str, by: Actor | None, audit_by: Actor, reason: str) -> DataQuery:
     record_save(query, by=audit_by, reason=reason)
     QueryMessage.objects.create(query=query, action=action, text=text, author=by)
     return query

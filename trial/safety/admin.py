@@ -8,6 +8,10 @@ register_clinical(
     search_fields=("term", "participant__participant_id"),
 )
 register_clinical(
-    ConcomitantMedication, list_display=("participant", "name", "drug_class", "dose", "prohibited"), list_filter=("prohibited", "drug_class")
+    ConcomitantMedication,
+    list_display=("participant", "name", "drug_class", "dose", "prohibited"),
+    list_filter=("prohibited", "drug_class"),
 )
-register_clinical(ProtocolDeviation, list_display=("participant", "deviation_date", "category", "major"), list_filter=("category",))
+register_clinical(
+    ProtocolDeviation, list_display=("participant", "deviation_date", "category", "major"), list_filter=("category",)
+)

@@ -135,7 +135,9 @@ class ConcomitantMedication(ClinicalRecord):
             return True
         if self.drug_class == self.DrugClass.ASPIRIN:
             unit = (self.dose_unit or "mg").strip().lower()
-            return not (unit == "mg" and self.dose is not None and Decimal(self.dose) <= Decimal(str(cfg.aspirin_allowed_mg)))
+            return not (
+                unit == "mg" and self.dose is not None and Decimal(self.dose) <= Decimal(str(cfg.aspirin_allowed_mg))
+            )
         return False
 
 

@@ -21,8 +21,13 @@ def _apply(instance: Any, data: Mapping[str, Any], version: int | None) -> None:
 
 
 def adverse_event_record(
-    *, participant: Participant, data: Mapping[str, Any], by: Actor,
-    instance: AdverseEvent | None = None, reason: str = "", version: int | None = None,
+    *,
+    participant: Participant,
+    data: Mapping[str, Any],
+    by: Actor,
+    instance: AdverseEvent | None = None,
+    reason: str = "",
+    version: int | None = None,
 ) -> AdverseEvent:
     ae = instance or AdverseEvent(participant=participant)
     _apply(ae, data, version)
@@ -31,8 +36,13 @@ def adverse_event_record(
 
 @transaction.atomic
 def conmed_record(
-    *, participant: Participant, data: Mapping[str, Any], by: Actor,
-    instance: ConcomitantMedication | None = None, reason: str = "", version: int | None = None,
+    *,
+    participant: Participant,
+    data: Mapping[str, Any],
+    by: Actor,
+    instance: ConcomitantMedication | None = None,
+    reason: str = "",
+    version: int | None = None,
 ) -> ConcomitantMedication:
     """Record a medication; a prohibited class raises a protocol deviation (Schedule: Prohibited)."""
     med = instance or ConcomitantMedication(participant=participant)
@@ -56,8 +66,13 @@ def conmed_record(
 
 
 def deviation_record(
-    *, participant: Participant, data: Mapping[str, Any], by: Actor,
-    instance: ProtocolDeviation | None = None, reason: str = "", version: int | None = None,
+    *,
+    participant: Participant,
+    data: Mapping[str, Any],
+    by: Actor,
+    instance: ProtocolDeviation | None = None,
+    reason: str = "",
+    version: int | None = None,
 ) -> ProtocolDeviation:
     dev = instance or ProtocolDeviation(participant=participant, reported_by=by)
     _apply(dev, data, version)

@@ -90,7 +90,9 @@ class HamD17(ClinicalRecord):
         for item in protocol().hamd_items:
             value = getattr(self, f"item_{item.number}")
             if value is not None and not 0 <= value <= item.max:
-                errors[f"item_{item.number}"] = f"Item {item.number} ({item.name}) scores 0 to {item.max}; {value} is out of range."
+                errors[f"item_{item.number}"] = (
+                    f"Item {item.number} ({item.name}) scores 0 to {item.max}; {value} is out of range."
+                )
         if errors:
             raise ValidationError(errors)
         # The total is derived, never typed (record_save always runs full_clean first).
@@ -112,7 +114,9 @@ class CGIS(ClinicalRecord):
     def clean(self) -> None:
         rng = protocol().scales["cgis"]
         if self.score is not None and not rng.min <= self.score <= rng.max:
-            raise ValidationError({"score": f"CGI-S scores {rng.min:g} (normal) to {rng.max:g} (among the most extremely ill)."})
+            raise ValidationError(
+                {"score": f"CGI-S scores {rng.min:g} (normal) to {rng.max:g} (among the most extremely ill)."}
+            )
 
 
 class LabResult(ClinicalRecord):
@@ -130,7 +134,9 @@ class LabResult(ClinicalRecord):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["visit", "analyte"], condition=models.Q(voided_at__isnull=True), name="one_live_result_per_analyte"
+                fields=["visit", "analyte"],
+                condition=models.Q(voided_at__isnull=True),
+                name="one_live_result_per_analyte",
             ),
         ]
 

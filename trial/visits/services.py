@@ -36,7 +36,13 @@ def visits_schedule(*, participant: Participant, baseline_date: date, by: Actor)
         due, start, end = _due(baseline_date, definition)
         created.append(
             record_save(
-                Visit(participant=participant, definition=definition, scheduled_date=due, window_start=start, window_end=end),
+                Visit(
+                    participant=participant,
+                    definition=definition,
+                    scheduled_date=due,
+                    window_start=start,
+                    window_end=end,
+                ),
                 by=by,
             )
         )
@@ -80,7 +86,9 @@ def visit_complete(*, visit: Visit, actual_date: date, by: Actor, reason: str = 
     visit.out_of_window = not (visit.window_start <= actual_date <= visit.window_end)
     record_save(visit, by=by, reason=reason or ("Visit done" if first_time else ""))
     if visit.definition.week == 0 and first_time:
-        visits_reschedule_from(visit=visit, anchor=actual_date, by=by, reason="Due dates follow the actual baseline date")
+        visits_reschedule_from(
+            visit=visit, anchor=actual_date, by=by, reason="Due dates follow the actual baseline date"
+        )
     return visit
 
 
@@ -134,7 +142,9 @@ def lab_record(
     version: int | None = None,
 ) -> LabResult:
     _require_done(visit)
-    instance = LabResult.objects.active().filter(visit=visit, analyte=analyte).first() or LabResult(visit=visit, analyte=analyte)
+    instance = LabResult.objects.active().filter(visit=visit, analyte=analyte).first() or LabResult(
+        visit=visit, analyte=analyte
+    )
     data: dict[str, Any] = {
         "sample_time": sample_time,
         "replicate_1": None if replicate_1 is None else Decimal(str(replicate_1)),
@@ -170,5 +180,10 @@ def infusion_record(
     infusion = _upsert(instance, data, by=by, reason=reason, version=version)
     if infusion.delay_days and infusion.delay_days != was_delay:
         anchor = visit.scheduled_date + timedelta(days=infusion.delay_days)
-        visits_reschedule_from(visit=visit, anchor=anchor, by=by, reason=f"Infusion delayed {infusion.delay_days} days: {infusion.delay_reason}")
+        visits_reschedule_from(
+            visit=visit,
+            anchor=anchor,
+            by=by,
+            reason=f"Infusion delayed {infusion.delay_days} days: {infusion.delay_reason}",
+        )
     return infusion

@@ -42,7 +42,9 @@ def test_clinical_admin_is_read_only_and_has_no_delete(client, make_participant,
     change = client.get(reverse("admin:participants_participant_change", args=[p.pk]))
     assert change.status_code == 200
     assert 'name="_save"' not in change.content.decode()
-    assert client.post(reverse("admin:participants_participant_delete", args=[p.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:participants_participant_delete", args=[p.pk]), {"post": "yes"}).status_code == 403
+    )
     assert type(p).objects.filter(pk=p.pk).exists()
     for model_admin in admin.site._registry.values():
         if isinstance(model_admin, ClinicalRecordAdmin):

@@ -28,11 +28,15 @@ def test_it_seeds_a_trial_in_progress_with_the_published_shape():
     # Mid-way: most completed, some in follow-up, some still awaiting randomization.
     statuses = set(Participant.objects.values_list("status", flat=True))
     assert {"completed", "randomized", "eligible", "screen_failed"} <= statuses
-    assert Participant.objects.filter(status="completed").count() > Participant.objects.filter(status="randomized").count()
+    assert (
+        Participant.objects.filter(status="completed").count() > Participant.objects.filter(status="randomized").count()
+    )
 
     # Every randomized participant holds exactly one list entry; list order within each stratum.
     allocations = Allocation.objects.select_related("entry")
-    assert allocations.count() == Participant.objects.filter(status__in=["randomized", "completed", "withdrawn"]).count()
+    assert (
+        allocations.count() == Participant.objects.filter(status__in=["randomized", "completed", "withdrawn"]).count()
+    )
     for stratum in {a.stratum for a in allocations}:
         used = sorted(a.entry.sequence for a in allocations if a.stratum == stratum)
         assert used == list(range(1, len(used) + 1))
@@ -56,7 +60,10 @@ def test_it_seeds_a_trial_in_progress_with_the_published_shape():
     # ELISA analytes carry duplicates; AEs at Table 2's kind of rates; none serious (published).
     tnf = LabResult.objects.filter(analyte="tnf").first()
     assert tnf.replicate_1 is not None and tnf.replicate_2 is not None
-    assert AdverseEvent.objects.filter(term__iexact="Headache").values("participant").distinct().count() >= 0.4 * randomized.count()
+    assert (
+        AdverseEvent.objects.filter(term__iexact="Headache").values("participant").distinct().count()
+        >= 0.4 * randomized.count()
+    )
     assert not AdverseEvent.objects.filter(serious=True).exists()
 
     # Written through the services: every record has its audit history.

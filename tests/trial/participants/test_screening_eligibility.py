@@ -59,7 +59,13 @@ def test_live_eligibility_lists_unanswered_criteria():
 
 @pytest.mark.parametrize(
     ("field", "good", "bad"),
-    [("qids_sr", 27, 28), ("mmse", 30, 31), ("hamd_item3", 4, 5), ("mgh_s", 30, 30.5), ("screening_crp_mg_l", 500, 500.5)],
+    [
+        ("qids_sr", 27, 28),
+        ("mmse", 30, 31),
+        ("hamd_item3", 4, 5),
+        ("mgh_s", 30, 30.5),
+        ("screening_crp_mg_l", 500, 500.5),
+    ],
 )
 def test_screening_measures_ranges(make_participant, field, good, bad):
     make_participant(consent=False, **{field: good})
@@ -83,16 +89,26 @@ def test_consent_must_be_signed(make_participant, coordinator):
 
 def test_end_of_study_reason_must_be_a_protocol_reason(randomized, coordinator):
     with pytest.raises(ValidationError) as exc:
-        end_of_study_record(participant=randomized, outcome="withdrawn", end_date=date.today(), reason="bored", by=coordinator)
+        end_of_study_record(
+            participant=randomized, outcome="withdrawn", end_date=date.today(), reason="bored", by=coordinator
+        )
     assert "reason" in exc.value.message_dict
-    end_of_study_record(participant=randomized, outcome="withdrawn", end_date=date.today(), reason="lack of efficacy", by=coordinator)
+    end_of_study_record(
+        participant=randomized, outcome="withdrawn", end_date=date.today(), reason="lack of efficacy", by=coordinator
+    )
     randomized.refresh_from_db()
     assert randomized.status == Participant.Status.WITHDRAWN
 
 
 def test_end_of_study_cannot_be_in_the_future(randomized, coordinator):
     with pytest.raises(ValidationError) as exc:
-        end_of_study_record(participant=randomized, outcome="completed", end_date=date.today() + timedelta(days=1), reason="completed", by=coordinator)
+        end_of_study_record(
+            participant=randomized,
+            outcome="completed",
+            end_date=date.today() + timedelta(days=1),
+            reason="completed",
+            by=coordinator,
+        )
     assert "end_date" in exc.value.message_dict
 
 

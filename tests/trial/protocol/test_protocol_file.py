@@ -33,7 +33,11 @@ def test_it_puts_the_crp_cut_at_two():
     ("old", "new", "message"),
     [
         ("block_sizes = [4]", "block_sizes = [3]", "not a multiple of the allocation ratio"),
-        ('code = "W12"\nname = "Week 12 (end of study)"\nweek = 12', 'code = "W12"\nname = "Week 12"\nweek = 11', "weeks = 12"),
+        (
+            'code = "W12"\nname = "Week 12 (end of study)"\nweek = 12',
+            'code = "W12"\nname = "Week 12"\nweek = 11',
+            "weeks = 12",
+        ),
         ("window_before_days = 2", "window_before_days = -2", "window days must be >= 0"),
         ('{ number = 3, name = "Suicide", max = 4 },\n', "", "numbered 1 to 17"),
         ("cut = 2.0\n", "", "numeric 'cut'"),

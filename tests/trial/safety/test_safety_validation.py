@@ -7,8 +7,14 @@ from trial.safety.models import ProtocolDeviation
 from trial.safety.services import adverse_event_record, conmed_record
 
 pytestmark = pytest.mark.django_db
-AE = {"term": "Headache", "onset_date": date.today() - timedelta(days=3), "severity": "mild",
-      "relatedness": "possible", "outcome": "recovering", "ongoing": True}
+AE = {
+    "term": "Headache",
+    "onset_date": date.today() - timedelta(days=3),
+    "severity": "mild",
+    "relatedness": "possible",
+    "outcome": "recovering",
+    "ongoing": True,
+}
 
 
 def test_a_serious_event_needs_a_criterion_and_a_criterion_needs_serious(randomized, coordinator):
@@ -16,7 +22,9 @@ def test_a_serious_event_needs_a_criterion_and_a_criterion_needs_serious(randomi
         adverse_event_record(participant=randomized, data=AE | {"serious": True}, by=coordinator)
     with pytest.raises(ValidationError, match="mark the event as serious"):
         adverse_event_record(participant=randomized, data=AE | {"sae_hospitalization": True}, by=coordinator)
-    ae = adverse_event_record(participant=randomized, data=AE | {"serious": True, "sae_hospitalization": True}, by=coordinator)
+    ae = adverse_event_record(
+        participant=randomized, data=AE | {"serious": True, "sae_hospitalization": True}, by=coordinator
+    )
     assert ae.serious
 
 
@@ -29,7 +37,13 @@ def test_an_event_cannot_end_before_it_starts(randomized, coordinator):
 
 @pytest.mark.parametrize(
     ("drug_class", "dose", "prohibited"),
-    [("nsaid", 400, True), ("steroid", 5, True), ("aspirin", 81, False), ("aspirin", 325, True), ("antidepressant", 20, False)],
+    [
+        ("nsaid", 400, True),
+        ("steroid", 5, True),
+        ("aspirin", 81, False),
+        ("aspirin", 325, True),
+        ("antidepressant", 20, False),
+    ],
 )
 def test_prohibited_medication_raises_a_protocol_deviation(randomized, coordinator, drug_class, dose, prohibited):
     med = conmed_record(

@@ -11,7 +11,7 @@ from trial.visits.models import Visit
 
 pytestmark = pytest.mark.django_db
 
-ZERO_ITEMS = {i: 0 for i in range(1, 18)}
+ZERO_ITEMS = dict.fromkeys(range(1, 18), 0)
 FOUR_POINT = [1, 2, 3, 7, 8, 9, 10, 11, 15]
 TWO_POINT = [4, 5, 6, 12, 13, 14, 16, 17]
 
@@ -27,7 +27,9 @@ def test_hamd_four_point_items_accept_4_and_refuse_5(baseline, users, item):
     rec = services.hamd_record(visit=baseline, items=ZERO_ITEMS | {item: 4}, by=users["rater"])
     assert getattr(rec, f"item_{item}") == 4
     with pytest.raises(ValidationError) as exc:
-        services.hamd_record(visit=baseline, items=ZERO_ITEMS | {item: 5}, by=users["rater"], reason="fix", version=rec.version)
+        services.hamd_record(
+            visit=baseline, items=ZERO_ITEMS | {item: 5}, by=users["rater"], reason="fix", version=rec.version
+        )
     assert f"item_{item}" in exc.value.message_dict
     assert "0 to 4" in exc.value.message_dict[f"item_{item}"][0]
 
@@ -37,7 +39,9 @@ def test_hamd_two_point_items_accept_2_and_refuse_3(baseline, users, item):
     rec = services.hamd_record(visit=baseline, items=ZERO_ITEMS | {item: 2}, by=users["rater"])
     assert getattr(rec, f"item_{item}") == 2
     with pytest.raises(ValidationError) as exc:
-        services.hamd_record(visit=baseline, items=ZERO_ITEMS | {item: 3}, by=users["rater"], reason="fix", version=rec.version)
+        services.hamd_record(
+            visit=baseline, items=ZERO_ITEMS | {item: 3}, by=users["rater"], reason="fix", version=rec.version
+        )
     assert f"item_{item}" in exc.value.message_dict
 
 
@@ -65,7 +69,11 @@ def test_cgis_scores_1_to_7(baseline, users, score, ok):
 
 @pytest.mark.parametrize(("value", "ok"), [(0, True), (500, True), (500.001, False), (-0.1, False)])
 def test_hs_crp_range(baseline, coordinator, value, ok):
-    call = lambda: services.lab_record(visit=baseline, analyte="hs_crp", value=value, sample_time=timezone.now(), by=coordinator)  # noqa: E731
+    def call():
+        return services.lab_record(
+            visit=baseline, analyte="hs_crp", value=value, sample_time=timezone.now(), by=coordinator
+        )
+
     if ok:
         assert float(call().value) == value
     else:
@@ -76,7 +84,9 @@ def test_hs_crp_range(baseline, coordinator, value, ok):
 def test_elisa_analytes_need_both_duplicates_and_report_their_mean(baseline, coordinator):
     with pytest.raises(ValidationError, match="in duplicate"):
         services.lab_record(visit=baseline, analyte="tnf", replicate_1=2.0, sample_time=timezone.now(), by=coordinator)
-    lab = services.lab_record(visit=baseline, analyte="tnf", replicate_1=2.0, replicate_2=2.5, sample_time=timezone.now(), by=coordinator)
+    lab = services.lab_record(
+        visit=baseline, analyte="tnf", replicate_1=2.0, replicate_2=2.5, sample_time=timezone.now(), by=coordinator
+    )
     assert float(lab.value) == 2.25
     assert lab.cv_percent == pytest.approx(15.71, abs=0.01)
 
@@ -88,21 +98,33 @@ def test_unknown_analyte_is_refused(baseline, coordinator):
 
 @pytest.mark.parametrize(
     ("field", "low", "high"),
-    [("weight_kg", 30, 250), ("systolic_mmhg", 60, 250), ("diastolic_mmhg", 30, 150), ("heart_rate_bpm", 30, 200), ("temperature_c", 34, 42)],
+    [
+        ("weight_kg", 30, 250),
+        ("systolic_mmhg", 60, 250),
+        ("diastolic_mmhg", 30, 150),
+        ("heart_rate_bpm", 30, 200),
+        ("temperature_c", 34, 42),
+    ],
 )
 def test_vital_sign_ranges(baseline, coordinator, field, low, high):
     base = {"weight_kg": 80, "systolic_mmhg": 200, "diastolic_mmhg": 40}
     rec = services.vitals_record(visit=baseline, data=base | {field: low}, by=coordinator)
-    rec = services.vitals_record(visit=baseline, data=base | {field: high}, by=coordinator, reason="edge", version=rec.version)
+    rec = services.vitals_record(
+        visit=baseline, data=base | {field: high}, by=coordinator, reason="edge", version=rec.version
+    )
     for bad in (low - 1, high + 1):
         with pytest.raises(ValidationError) as exc:
-            services.vitals_record(visit=baseline, data=base | {field: bad}, by=coordinator, reason="bad", version=rec.version)
+            services.vitals_record(
+                visit=baseline, data=base | {field: bad}, by=coordinator, reason="bad", version=rec.version
+            )
         assert field in exc.value.message_dict
 
 
 def test_diastolic_must_be_below_systolic(baseline, coordinator):
     with pytest.raises(ValidationError, match="below systolic"):
-        services.vitals_record(visit=baseline, data={"weight_kg": 80, "systolic_mmhg": 90, "diastolic_mmhg": 90}, by=coordinator)
+        services.vitals_record(
+            visit=baseline, data={"weight_kg": 80, "systolic_mmhg": 90, "diastolic_mmhg": 90}, by=coordinator
+        )
 
 
 @pytest.mark.parametrize(("weight", "dose"), [(82, 400), (79.9, 400), (90, 500), (50, 300), (30, 200)])
@@ -115,10 +137,18 @@ def test_infusion_delay_needs_a_reason_and_reschedules_later_visits(randomized, 
     w2 = randomized.visits.get(definition__week=2)
     w4_before = randomized.visits.get(definition__week=4).scheduled_date
     with pytest.raises(ValidationError) as exc:
-        services.infusion_record(visit=w2, data={"weight_kg": 80, "delayed_for_infection": True, "delay_days": 5}, by=coordinator)
+        services.infusion_record(
+            visit=w2, data={"weight_kg": 80, "delayed_for_infection": True, "delay_days": 5}, by=coordinator
+        )
     assert "delay_reason" in exc.value.message_dict
     services.infusion_record(
-        visit=w2, data={"weight_kg": 80, "delayed_for_infection": True, "delay_days": 5, "delay_reason": "Fever, antibiotics started"},
+        visit=w2,
+        data={
+            "weight_kg": 80,
+            "delayed_for_infection": True,
+            "delay_days": 5,
+            "delay_reason": "Fever, antibiotics started",
+        },
         by=coordinator,
     )
     assert randomized.visits.get(definition__week=4).scheduled_date == w4_before + timedelta(days=5)
@@ -126,7 +156,9 @@ def test_infusion_delay_needs_a_reason_and_reschedules_later_visits(randomized, 
 
 def test_infusion_only_at_infusion_visits(randomized, coordinator):
     with pytest.raises(ValidationError, match="No infusion is given"):
-        services.infusion_record(visit=randomized.visits.get(definition__week=1), data={"weight_kg": 80}, by=coordinator)
+        services.infusion_record(
+            visit=randomized.visits.get(definition__week=1), data={"weight_kg": 80}, by=coordinator
+        )
 
 
 def test_a_missed_visit_needs_a_reason_and_takes_no_data(randomized, coordinator, users):
@@ -156,5 +188,7 @@ def test_out_of_window_visit_is_allowed_and_flagged(make_participant, active_lis
     w1 = p.visits.get(definition__week=1)
     on_time = services.visit_complete(visit=w1, actual_date=w1.window_end, by=coordinator)
     assert not on_time.out_of_window
-    late = services.visit_complete(visit=w1, actual_date=w1.window_end + timedelta(days=1), by=coordinator, reason="Corrected date")
+    late = services.visit_complete(
+        visit=w1, actual_date=w1.window_end + timedelta(days=1), by=coordinator, reason="Corrected date"
+    )
     assert late.out_of_window

@@ -14,7 +14,9 @@ class Command(BaseCommand):
         parser.add_argument("--participants", type=int, default=60)
         parser.add_argument("--seed", type=int, default=2013)
         parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD; defaults to today")
-        parser.add_argument("--if-empty", action="store_true", help="Say so and exit 0 when data already exist (make demo).")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Say so and exit 0 when data already exist (make demo)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["participants"] < 1:
@@ -27,9 +29,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"Demo data already present; nothing to do. ({exc})")
                 return
             raise CommandError(str(exc)) from exc
+        r = report
         self.stdout.write(
-            f"Seeded {report.screened} screened ({report.screen_failed} screen failures, {report.awaiting_randomization} awaiting "
-            f"randomization), {report.randomized} randomized: {report.completed} completed, {report.withdrawn} withdrawn, "
-            f"{report.in_follow_up} in follow-up; {report.visits_done} visits done, {report.visits_missed} missed, "
-            f"{report.adverse_events} adverse events; in {time.perf_counter() - started:.1f}s."
+            f"Seeded {r.screened} screened ({r.screen_failed} screen failures, {r.awaiting_randomization} awaiting "
+            f"randomization), {r.randomized} randomized: {r.completed} completed, {r.withdrawn} withdrawn, "
+            f"{r.in_follow_up} in follow-up; {r.visits_done} visits done, {r.visits_missed} missed, "
+            f"{r.adverse_events} adverse events; in {time.perf_counter() - started:.1f}s."
         )
