@@ -17,6 +17,7 @@ stop() {
   kill -TERM "$WEB" "$WORKER" 2>/dev/null || true
   wait "$WEB" "$WORKER" 2>/dev/null || true
   echo "Stopped."
+  exit 0
 }
 trap stop INT TERM EXIT
 echo "Stratum demo: http://127.0.0.1:8000  (logins in README.md; Ctrl-C stops)"
