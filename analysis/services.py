@@ -11,6 +11,7 @@ the requester's roles may have changed while the run waited in the queue.
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
@@ -71,7 +72,7 @@ def analysis_run_request(*, kind: str, by: AbstractBaseUser) -> AnalysisRun:
 def analysis_run_execute(*, run_id: int) -> AnalysisRun:
     run = AnalysisRun.objects.select_related("requested_by").get(pk=run_id)
     run.status = AnalysisRun.Status.RUNNING
-    run.worker = socket.gethostname()
+    run.worker = f"{socket.gethostname()} pid {os.getpid()}"
     run.save(update_fields=["status", "worker"])
     try:
         analysis_run_check_allowed(kind=run.kind, user=run.requested_by)

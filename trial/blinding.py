@@ -103,3 +103,16 @@ def is_code_broken(participant: Any) -> bool:
         .filter(participant=participant, status__in=(CodeBreak.Status.APPROVED, CodeBreak.Status.IMMEDIATE))
         .exists()
     )
+
+
+def may_grant_role(granter: User, role: str) -> bool:
+    """May this user give someone the role? Unblinding a person is not an administrator's call.
+
+    Granting an unblinded role (pharmacist, unblinded statistician, DSMB) is kept to the deployment's
+    superuser, so a blinded administrator cannot unblind anyone, least of all themselves.
+    """
+    if granter is None or not granter.is_authenticated:
+        return False
+    if role in {r.value for r in UNBLINDED_ROLES}:
+        return bool(getattr(granter, "is_superuser", False))
+    return True

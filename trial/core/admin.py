@@ -8,6 +8,7 @@ their full audit history (who, when, old -> new, why).
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -28,13 +29,21 @@ class ClinicalRecordAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def _require_visible(self, request: HttpRequest, object_id: str) -> None:
+        # simple-history reads old versions straight from the history table, and its history view
+        # falls back to the latest history row when get_queryset() hides the object. So first make
+        # sure the object is one this user may see at all (get_queryset applies the blinding rules).
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        self._require_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
     ) -> HttpResponse:
-        # simple-history loads an old version straight from the history table; first make sure the
-        # object is one this user may see at all (get_queryset applies the blinding rules).
-        if not self.get_queryset(request).filter(pk=object_id).exists():
-            raise Http404
+        self._require_visible(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
@@ -44,3 +53,7 @@ class ClinicalRecordAdmin(SimpleHistoryAdmin):
 
 def register_clinical(model: Any, **options: Any) -> None:
     admin.site.register(model, type(f"{model.__name__}Admin", (ClinicalRecordAdmin,), options))
+
+
+# The user admin lives in its own module; importing it here registers it when admin autodiscovers.
+from trial.core import user_admin  # noqa: E402, F401

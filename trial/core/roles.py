@@ -48,7 +48,7 @@ ROLE_MODEL_PERMISSIONS: dict[Role, dict[str, tuple[str, ...]]] = {
     Role.STATISTICIAN_UNBLINDED: dict.fromkeys(_CLINICAL_APPS, ("view",))
     | {"analysis": ("view", "add"), "randomization": ("view", "add", "change")},
     Role.DSMB: dict.fromkeys(_CLINICAL_APPS, ("view",)),
-    Role.ADMINISTRATOR: {"auth": ("view", "add", "change"), "protocol": ("view", "change")},
+    Role.ADMINISTRATOR: {"auth": ("view", "add", "change"), "protocol": ("view",)},
 }
 
 

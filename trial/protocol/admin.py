@@ -1,19 +1,35 @@
+"""The protocol's rows, read-only: they come from the protocol file (`load_protocol`), which is
+versioned and checked at start-up; an edit here would be unaudited and would diverge from the file."""
+
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from trial.protocol.models import Site, Trial, VisitDefinition
 
 
+class ReadOnlyProtocolAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Trial)
-class TrialAdmin(admin.ModelAdmin):
+class TrialAdmin(ReadOnlyProtocolAdmin):
     list_display = ("code", "title", "target_enrollment", "protocol_sha256", "loaded_at")
-    readonly_fields = ("protocol_sha256", "loaded_at")
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ReadOnlyProtocolAdmin):
     list_display = ("code", "name", "trial")
 
 
 @admin.register(VisitDefinition)
-class VisitDefinitionAdmin(admin.ModelAdmin):
+class VisitDefinitionAdmin(ReadOnlyProtocolAdmin):
     list_display = ("code", "name", "week", "window_before_days", "window_after_days", "infusion")

@@ -35,7 +35,8 @@ class ListGenerateForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         config = protocol()
         self.fields["block_sizes"].initial = list(config.block_sizes)  # Design: permuted blocks of 4
-        self.fields["seed"].initial = secrets.randbelow(10**9)
+        # A large default seed: arms are re-makeable from the seed, so it must not be guessable.
+        self.fields["seed"].initial = secrets.randbits(62)
         self.fields["stratify_by_site"].initial = config.stratify_by_site
 
     def clean_block_sizes(self) -> list[int]:

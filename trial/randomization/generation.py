@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -51,11 +52,11 @@ def generate_list(
             for arm in block:
                 sequence += 1
                 entries.append((stratum, sequence, block_number, size, arm))
-    # Randomization numbers are a random permutation drawn after the arms, from their own stream,
-    # so they carry no information about the arm, the stratum or the position in a block.
-    numbers = random.Random(f"{seed}-numbers").sample(  # noqa: S311 - seeded, as above
-        range(1000, 100000), len(entries)
-    )
+    # Randomization numbers come from the operating system's randomness, NOT from the seed: blinded
+    # users see numbers next to participants, and numbers drawn from a seeded stream would let
+    # anyone search seeds until the numbers match and so regenerate every arm. The arms stay
+    # re-makeable from the seed; the numbers are stored, and covered by the list's SHA-256.
+    numbers = secrets.SystemRandom().sample(range(1000, 100000), len(entries))
     return [PlannedEntry(s, q, b, z, a, f"R{n:05d}") for (s, q, b, z, a), n in zip(entries, numbers, strict=True)]
 
 

@@ -20,5 +20,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+# Tasks run in-process so each test sees its own result; the one test that proves a real worker
+# (tests/analysis/test_celery_roundtrip.py) switches eager mode off for itself and uses the broker.
+CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True

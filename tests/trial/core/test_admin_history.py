@@ -62,3 +62,38 @@ def test_sqlite_is_configured_for_concurrent_writers():
         cursor.execute("PRAGMA busy_timeout")
         assert cursor.fetchone()[0] >= 5000
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_raters_cannot_open_the_history_of_a_post_baseline_inflammatory_lab(client, randomized, coordinator, users):
+    from django.utils import timezone
+
+    from trial.visits import services as visit_services
+
+    w0 = randomized.visits.get(definition__week=0)
+    visit_services.visit_complete(visit=w0, actual_date=w0.scheduled_date, by=coordinator)
+    baseline = visit_services.lab_record(
+        visit=w0, analyte="hs_crp", value=4.5, sample_time=timezone.now(), by=coordinator
+    )
+    w1 = randomized.visits.get(definition__week=1)
+    visit_services.visit_complete(visit=w1, actual_date=w0.scheduled_date, by=coordinator)
+    lab = visit_services.lab_record(visit=w1, analyte="hs_crp", value=6.38, sample_time=timezone.now(), by=coordinator)
+    lab = visit_services.lab_record(
+        visit=w1,
+        analyte="hs_crp",
+        value=9.87,
+        sample_time=timezone.now(),
+        by=coordinator,
+        reason="typo",
+        version=lab.version,
+    )
+    assert client.login(username="rater", password=DEMO_PASSWORD)
+    for url in (
+        reverse("admin:visits_labresult_history", args=[lab.pk]),
+        reverse("admin:visits_labresult_simple_history", args=[lab.pk, lab.history.first().history_id]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "9.87" not in response.content.decode()
+    assert client.get(reverse("admin:visits_labresult_history", args=[baseline.pk])).status_code == 200
+    assert client.login(username="coordinator", password=DEMO_PASSWORD)
+    assert "9.870" in client.get(reverse("admin:visits_labresult_history", args=[lab.pk])).content.decode()

@@ -30,9 +30,20 @@ def digest(entries: list) -> str:
     )
 
 
-def test_it_is_reproducible_from_its_seed_and_changes_with_it() -> None:
-    assert digest(make([4])) == digest(make([4]))
-    assert digest(make([4])) != digest(make([4], seed=8))
+def arms(entries: list) -> list:
+    return [(e.stratum, e.sequence, e.block_number, e.block_size, e.arm) for e in entries]
+
+
+def test_its_arms_are_reproducible_from_the_seed_and_change_with_it() -> None:
+    assert arms(make([4])) == arms(make([4]))
+    assert arms(make([4])) != arms(make([4], seed=8))
+
+
+def test_its_randomization_numbers_cannot_be_regenerated_from_the_seed() -> None:
+    # Blinded users see numbers; if the seed determined them, a seed search would reveal every arm.
+    first, second = make([4]), make([4])
+    assert [e.randomization_number for e in first] != [e.randomization_number for e in second]
+    assert digest(first) != digest(second)
 
 
 def test_it_balances_every_block_of_every_stratum() -> None:
