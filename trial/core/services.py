@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -57,6 +58,24 @@ def record_save(instance: R, *, by: Actor, reason: str = "") -> R:
         instance._history_user = by  # type: ignore[attr-defined]
         instance._change_reason = reason or INITIAL_ENTRY  # type: ignore[attr-defined]
         instance.save()
+    return instance
+
+
+def record_apply(instance: R, data: Mapping[str, Any], *, version: int | None) -> R:
+    """Copy entered values onto a record before record_save.
+
+    An edit of a saved record must say which version the user started from: without it the check
+    in record_save would compare the record with itself and could never see a conflict.
+    """
+    if not instance._state.adding and version is None:
+        raise ValidationError(
+            "This record was saved before, but the version you started from is missing. "
+            "Reload the form and apply your change again."
+        )
+    for key, value in data.items():
+        setattr(instance, key, value)
+    if version is not None:
+        instance.version = version
     return instance
 
 

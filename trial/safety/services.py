@@ -7,17 +7,14 @@ from typing import Any
 
 from django.db import transaction
 
-from trial.core.services import record_save
+from trial.core.services import record_apply, record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.safety.models import AdverseEvent, ConcomitantMedication, ProtocolDeviation
 
 
 def _apply(instance: Any, data: Mapping[str, Any], version: int | None) -> None:
-    for key, value in data.items():
-        setattr(instance, key, value)
-    if version is not None:
-        instance.version = version
+    record_apply(instance, data, version=version)
 
 
 def adverse_event_record(

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from trial.core.models import ClinicalRecord
-from trial.core.services import record_save
+from trial.core.services import record_apply, record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.protocol.models import VisitDefinition
@@ -101,11 +101,7 @@ def visit_miss(*, visit: Visit, reason: str, by: Actor) -> Visit:
 
 
 def _upsert(instance: R, data: Mapping[str, Any], *, by: Actor, reason: str, version: int | None) -> R:
-    for key, value in data.items():
-        setattr(instance, key, value)
-    if version is not None:
-        instance.version = version
-    return record_save(instance, by=by, reason=reason)
+    return record_save(record_apply(instance, data, version=version), by=by, reason=reason)
 
 
 def _require_done(visit: Visit) -> None:

@@ -192,3 +192,26 @@ def test_out_of_window_visit_is_allowed_and_flagged(make_participant, active_lis
         visit=w1, actual_date=w1.window_end + timedelta(days=1), by=coordinator, reason="Corrected date"
     )
     assert late.out_of_window
+
+
+def test_an_edit_without_the_version_it_started_from_is_refused(baseline, users):
+    rec = services.hamd_record(visit=baseline, items=ZERO_ITEMS, by=users["rater"])
+    with pytest.raises(ValidationError, match="version you started from is missing"):
+        services.hamd_record(visit=baseline, items=ZERO_ITEMS | {1: 3}, by=users["rater"], reason="changed")
+    rec.refresh_from_db()
+    assert rec.item_1 == 0 and rec.version == 1
+
+
+def test_an_edit_from_an_old_version_is_a_conflict(baseline, users):
+    from trial.core.services import ConflictError
+
+    rec = services.hamd_record(visit=baseline, items=ZERO_ITEMS, by=users["rater"])
+    services.hamd_record(
+        visit=baseline, items=ZERO_ITEMS | {1: 2}, by=users["coordinator"], reason="first", version=rec.version
+    )
+    with pytest.raises(ConflictError):
+        services.hamd_record(
+            visit=baseline, items=ZERO_ITEMS | {1: 3}, by=users["rater"], reason="second", version=rec.version
+        )
+    rec.refresh_from_db()
+    assert rec.item_1 == 2
