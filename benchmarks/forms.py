@@ -34,6 +34,7 @@ def seed(n: int) -> list:
     from django.core.management import call_command
 
     from trial.core.users import demo_users_ensure
+    from trial.demo.examples import ELIGIBLE_SCREENING
     from trial.participants.services import consent_record, participant_screen
     from trial.protocol.models import Site
     from trial.randomization.services import participant_randomize, randomization_list_create
@@ -50,24 +51,7 @@ def seed(n: int) -> list:
         data = {
             "screening_date": today - timedelta(days=30),
             "screening_crp_mg_l": [0.8, 3.4, 6.1][i % 3],
-            "qids_sr": 17,
-            "mmse": 29,
-            "mgh_s": 3.0,
-            "hamd_item3": 1,
-            "height_cm": 168,
-            "weight_kg": 82,
-            "major_depression_scid": True,
-            "stable_antidepressant_4wk": True,
-            "informed_consent": True,
-            "autoimmune_disorder": False,
-            "tuberculosis_risk": False,
-            "hepatitis_or_hiv": False,
-            "active_fungal_or_recurrent_infection": False,
-            "cancer_history": False,
-            "unstable_medical_illness": False,
-            "schizophrenia_or_psychosis": False,
-            "substance_abuse_6mo": False,
-        }
+        } | ELIGIBLE_SCREENING
         p = participant_screen(
             site=site, sex="FM"[i % 2], date_of_birth=date(today.year - 40, 3, 1), screening=data, by=coordinator
         )

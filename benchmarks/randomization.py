@@ -32,29 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 PG_DB = "stratum_bench"
 
-SCREENING = {
-    "qids_sr": 17,
-    "mmse": 29,
-    "mgh_s": 3.0,
-    "hamd_item3": 1,
-    "bipolar": False,
-    "on_antidepressant": True,
-    "episode_duration_months": 120,
-    "height_cm": 168,
-    "weight_kg": 82,
-    "major_depression_scid": True,
-    "stable_antidepressant_4wk": True,
-    "informed_consent": True,
-    "autoimmune_disorder": False,
-    "tuberculosis_risk": False,
-    "hepatitis_or_hiv": False,
-    "active_fungal_or_recurrent_infection": False,
-    "cancer_history": False,
-    "unstable_medical_illness": False,
-    "schizophrenia_or_psychosis": False,
-    "substance_abuse_6mo": False,
-}
-
 
 def child(clients: int, participants: int, mode: str) -> None:
     """Runs inside the per-backend process: DATABASE_URL is already set."""
@@ -67,6 +44,7 @@ def child(clients: int, participants: int, mode: str) -> None:
     from django.db import connection, connections
 
     from trial.core.users import demo_users_ensure
+    from trial.demo.examples import ELIGIBLE_SCREENING
     from trial.participants.services import consent_record, participant_screen
     from trial.protocol.selectors import protocol
     from trial.protocol.services import protocol_load
@@ -89,7 +67,7 @@ def child(clients: int, participants: int, mode: str) -> None:
             sex=sex,
             date_of_birth=date(today.year - 40, 1, 15),
             by=coordinator,
-            screening=SCREENING | {"screening_date": today - timedelta(days=3), "screening_crp_mg_l": crp},
+            screening=ELIGIBLE_SCREENING | {"screening_date": today - timedelta(days=3), "screening_crp_mg_l": crp},
         )
         consent_record(participant=p, consent_date=today - timedelta(days=3), by=coordinator)
         people.append(p)

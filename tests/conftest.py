@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from trial.demo.examples import ELIGIBLE_SCREENING as EXAMPLE_SCREENING
+
 
 @pytest.fixture
 def protocol_loaded(db: Any) -> Any:
@@ -38,29 +40,7 @@ def site(protocol_loaded: Any) -> Any:
     return protocol_loaded.sites.first()
 
 
-ELIGIBLE_SCREENING: dict[str, Any] = {
-    "screening_crp_mg_l": 3.4,
-    "qids_sr": 17,
-    "mmse": 29,
-    "mgh_s": 3.0,
-    "hamd_item3": 1,
-    "bipolar": False,
-    "on_antidepressant": True,
-    "episode_duration_months": 120,
-    "height_cm": 168,
-    "weight_kg": 82,
-    "major_depression_scid": True,
-    "stable_antidepressant_4wk": True,
-    "informed_consent": True,
-    "autoimmune_disorder": False,
-    "tuberculosis_risk": False,
-    "hepatitis_or_hiv": False,
-    "active_fungal_or_recurrent_infection": False,
-    "cancer_history": False,
-    "unstable_medical_illness": False,
-    "schizophrenia_or_psychosis": False,
-    "substance_abuse_6mo": False,
-}
+ELIGIBLE_SCREENING: dict[str, Any] = EXAMPLE_SCREENING | {"screening_crp_mg_l": 3.4}
 
 
 @pytest.fixture
