@@ -25,9 +25,13 @@ def _check_arm_access(user: Any, include_arm: bool) -> None:
         raise PermissionError("This dataset cannot include the treatment arm for a blinded user.")
 
 
-def _arm_by_participant(user: Any, participant_ids: list[int]) -> dict[int, str | None]:
-    participants = Participant.objects.filter(pk__in=participant_ids).select_related("allocation__entry")
-    return {p.pk: blinding.arm_code(user, p) for p in participants}
+def _finish(df: pd.DataFrame, *, user: Any, include_arm: bool) -> pd.DataFrame:
+    """Add the arm column when asked (access already checked), then drop the internal participant key."""
+    if include_arm and len(df):
+        participants = Participant.objects.filter(pk__in=list(df["pk"].unique())).select_related("allocation__entry")
+        arms = {p.pk: blinding.arm_code(user, p) for p in participants}
+        df["arm"] = df["pk"].map(arms)
+    return df.drop(columns=["pk"]) if "pk" in df.columns else df
 
 
 def participants_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
@@ -64,11 +68,7 @@ def participants_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
             "code_broken": blinding.is_code_broken(p),
         }
         rows.append(row)
-    df = pd.DataFrame(rows)
-    if include_arm and len(df):
-        arms = _arm_by_participant(user, list(df["pk"]))
-        df["arm"] = df["pk"].map(arms)
-    return df.drop(columns=["pk"]) if len(df) else df
+    return _finish(pd.DataFrame(rows), user=user, include_arm=include_arm)
 
 
 def hamd_long_frame(*, user: Any = None, include_arm: bool = False) -> pd.DataFrame:
@@ -91,12 +91,9 @@ def hamd_long_frame(*, user: Any = None, include_arm: bool = False) -> pd.DataFr
         base = df.loc[df["week"] == 0].set_index("participant_id")["hamd_total"]
         df["baseline"] = df["participant_id"].map(base)
         df["chg"] = df["hamd_total"] - df["baseline"]
-        if include_arm:
-            arms = _arm_by_participant(user, list(df["pk"].unique()))
-            df["arm"] = df["pk"].map(arms)
     else:
         df["baseline"], df["chg"] = [], []
-    return df.drop(columns=["pk"])
+    return _finish(df, user=user, include_arm=include_arm)
 
 
 def labs_long_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
@@ -134,10 +131,7 @@ def labs_long_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
     )
     for col in ("value", "replicate_1", "replicate_2"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
-    if include_arm and len(df):
-        arms = _arm_by_participant(user, list(df["pk"].unique()))
-        df["arm"] = df["pk"].map(arms)
-    return df.drop(columns=["pk"])
+    return _finish(df, user=user, include_arm=include_arm)
 
 
 def adverse_events_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
@@ -176,10 +170,7 @@ def adverse_events_frame(*, user: Any, include_arm: bool = False) -> pd.DataFram
             "outcome",
         ],
     )
-    if include_arm and len(df):
-        arms = _arm_by_participant(user, list(df["pk"].unique()))
-        df["arm"] = df["pk"].map(arms)
-    return df.drop(columns=["pk"])
+    return _finish(df, user=user, include_arm=include_arm)
 
 
 DATASETS = {

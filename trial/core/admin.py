@@ -13,14 +13,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 
-class ClinicalRecordAdmin(SimpleHistoryAdmin):
-    history_list_display = ["history_change_reason"]
-    list_per_page = 50
+class ReadOnlyAdminMixin:
+    """Shows records; never adds, changes or deletes them (writes go through the services)."""
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -28,6 +24,14 @@ class ClinicalRecordAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ClinicalRecordAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    history_list_display = ["history_change_reason"]
+    list_per_page = 50
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
 
     def _require_visible(self, request: HttpRequest, object_id: str) -> None:
         # simple-history reads old versions straight from the history table, and its history view

@@ -1,23 +1,14 @@
 """The protocol's rows, read-only: they come from the protocol file (`load_protocol`), which is
 versioned and checked at start-up; an edit here would be unaudited and would diverge from the file."""
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from trial.core.admin import ReadOnlyAdminMixin
 from trial.protocol.models import Site, Trial, VisitDefinition
 
 
-class ReadOnlyProtocolAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class ReadOnlyProtocolAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    pass
 
 
 @admin.register(Trial)

@@ -12,24 +12,16 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from trial import blinding
+from trial.core.admin import ReadOnlyAdminMixin
 from trial.randomization.models import Allocation, CodeBreak, ListEntry, ListEvent, RandomizationList, StratumCursor
 
 
-class UnblindedReadOnlyAdmin(admin.ModelAdmin):
+class UnblindedReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return blinding.is_unblinded_role(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return blinding.is_unblinded_role(request.user)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(RandomizationList)
