@@ -87,3 +87,11 @@ def test_load_protocol_command_reports_a_broken_file(tmp_path):
     broken.write_text(PROTOCOL.read_text().replace("target_enrollment = 60", "target_enrollment = -1"))
     with pytest.raises(CommandError, match="target_enrollment must be positive"):
         call_command("load_protocol", file=str(broken))
+
+
+def test_the_system_check_refuses_a_criterion_the_screening_form_cannot_record(settings, tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text(PROTOCOL.read_text().replace('code = "cancer_history"', 'code = "cancer_history_any"'))
+    settings.STRATUM_PROTOCOL_FILE = broken
+    errors = [e for e in run_checks(tags=["stratum"]) if e.id == "stratum.E003"]
+    assert errors and "cancer_history_any" in errors[0].msg
