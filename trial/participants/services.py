@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.functions import Length
 
 from trial.core.services import record_save
 from trial.core.types import Actor
@@ -38,9 +39,11 @@ def attested_criteria() -> tuple[str, ...]:
 
 def _next_number(prefix: str, field: str, width: int = 4) -> str:
     # Called inside the creating transaction; the unique constraint catches a race.
+    # Longest first, then highest: as text "01-9999" sorts after "01-10000", so text order alone
+    # would hand out 01-10000 twice once a trial passes 9,999 participants.
     last = (
         Participant.objects.filter(**{f"{field}__startswith": prefix})
-        .order_by(f"-{field}")
+        .order_by(Length(field).desc(), f"-{field}")
         .values_list(field, flat=True)
         .first()
     )

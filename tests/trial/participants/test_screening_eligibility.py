@@ -122,3 +122,20 @@ def test_a_consent_can_be_corrected_with_a_reason(make_participant, coordinator,
     record_save(consent, by=users["investigator"], reason="Copy was not handed over; corrected")
     consent.refresh_from_db()
     assert consent.version == 2 and consent.form_version == "v1.0"
+
+
+def test_numbering_keeps_counting_past_9999(site, coordinator):
+    from datetime import date
+
+    from trial.core.services import record_save
+    from trial.participants.services import _next_number
+
+    for n in ("9998", "9999", "10000"):
+        record_save(
+            Participant(
+                screening_number=f"S{n}", participant_id=f"01-{n}", site=site, sex="F", date_of_birth=date(1980, 1, 1)
+            ),
+            by=coordinator,
+        )
+    assert _next_number("01-", "participant_id") == "01-10001"
+    assert _next_number("S", "screening_number") == "S10001"
