@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from analysis.stats.validation import ReferenceMissingError, load_reference
+from tests.analysis.stats.sas_reference import ReferenceMissingError, load_reference
 
 
 @pytest.fixture(scope="session")

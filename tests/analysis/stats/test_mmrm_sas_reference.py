@@ -1,6 +1,6 @@
 """fit_mmrm against SAS PROC MIXED on fev_data.csv (shared/reference, external ground truth).
 
-Two layers, with the tolerances documented in analysis.stats.validation.Tolerances:
+Two layers, with the tolerances documented in tests.analysis.stats.sas_reference.Tolerances:
 - at our own REML optimum (what users get);
 - with the covariance parameters held at SAS's printed values (SAS PARMS/NOITER), which
   removes SAS's optimiser stopping point and leaves only its printed rounding.
@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from analysis.stats.validation import (
+from tests.analysis.stats.sas_reference import (
     FITTED,
     HELD,
     MODEL_SPECS,

@@ -1,9 +1,10 @@
 """Ours-vs-SAS comparison on the external reference (fev_data.csv, SAS PROC MIXED listings).
 
-    python -m analysis.stats.validation            # markdown table of every compared number
-    python -m analysis.stats.validation --summary  # one line per model
+    python -m tests.analysis.stats.sas_reference            # markdown table of every compared number
+    python -m tests.analysis.stats.sas_reference --summary  # one line per model
 
-The reference lives in `<repo>/../shared/reference/` (override: STRATUM_REFERENCE_DIR). The test
+The reference is copied into the repository, `tests/data/sas/` (its README says where it comes from), so a
+fresh clone validates with nothing beside it. The test
 suite (tests/analysis/stats/test_mmrm_sas_reference.py) asserts the same comparisons.
 
 Name mapping: SAS `ARMCD[TRT]` is patsy's `C(ARMCD, Treatment('PBO'))[T.TRT]` (see
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +26,6 @@ import pandas as pd
 
 from analysis.stats._design import sas_coefficient_name
 from analysis.stats.mmrm import MMRMResult, fit_mmrm
-
-REFERENCE_ENV = "STRATUM_REFERENCE_DIR"
 
 ARM = "C(ARMCD, Treatment('PBO'))"
 SEX = "C(SEX, Treatment('Male'))"
@@ -56,20 +54,18 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 
 
 class ReferenceMissingError(FileNotFoundError):
-    """The shared reference folder is not where CI puts it."""
+    """A reference file is missing from tests/data/sas/."""
+
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "sas"
 
 
 def reference_dir() -> Path:
-    """`$STRATUM_REFERENCE_DIR`, else `<repo>/../shared/reference`."""
-    env = os.environ.get(REFERENCE_ENV)
-    path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-    for name in ("sas_fev_reference.json", "fev_data.csv"):
-        if not (path / name).is_file():
-            raise ReferenceMissingError(
-                f"SAS reference file {name} not found in {path}. Put the shared reference folder "
-                f"beside the repository or set {REFERENCE_ENV}."
-            )
-    return path
+    """`tests/data/sas/`, the SAS listings and data copied into the repository."""
+    for name in ("sas_fev_reference.json", "fev_data.csv", "sas_fev_kr_reference.json"):
+        if not (REFERENCE_DIR / name).is_file():
+            raise ReferenceMissingError(f"SAS reference file {name} not found in {REFERENCE_DIR}.")
+    return REFERENCE_DIR
 
 
 def load_reference() -> tuple[pd.DataFrame, dict[str, Any]]:
