@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-local
 
-.PHONY: demo test test-fast lint bench install clean run
+.PHONY: demo test test-fast lint check bench install clean run
 
 $(STAMP): requirements/base.txt requirements/local.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## lint: ruff and mypy
+## lint: ruff, the format check, mypy, and the layer contract (import-linter)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
+
+## check: what a reviewer checks besides lint: no missing migration, and a clean deploy check
+check: $(STAMP)
+	$(PY) manage.py makemigrations --check --dry-run
+	bash scripts/check_deploy.sh
 
 ## bench: the benchmarks (speed is measured here, never asserted in tests)
 bench: $(STAMP)

@@ -9,10 +9,9 @@ from django.http import Http404
 
 from analysis.models import AnalysisRun
 from trial import blinding
-from trial.core.roles import Role, has_role
+from trial.access import Capability, can
 
 # Besides their own runs, these roles see every final (unblinded) run.
-_SEE_ALL_FINAL_ROLES = (Role.STATISTICIAN_UNBLINDED, Role.DSMB)
 
 
 def analysis_runs_visible_to(*, user: Any) -> QuerySet[AnalysisRun]:
@@ -22,7 +21,7 @@ def analysis_runs_visible_to(*, user: Any) -> QuerySet[AnalysisRun]:
     qs = AnalysisRun.objects.select_related("requested_by")
     if not blinding.is_unblinded_role(user):
         return qs.filter(requested_by=user, unblinded=False)
-    if has_role(user, *_SEE_ALL_FINAL_ROLES):
+    if can(user, Capability.FINAL_ANALYSIS):
         return qs.filter(Q(requested_by=user) | Q(kind=AnalysisRun.Kind.MMRM_FINAL))
     return qs.filter(requested_by=user)
 

@@ -16,7 +16,6 @@ import socket
 from typing import Any
 
 import pandas as pd
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -24,44 +23,38 @@ from django.utils import timezone
 from analysis import frames
 from analysis.models import AnalysisRun
 from analysis.stats import sap
+from analysis.tasks import analysis_run_execute_task
 from trial import blinding
-from trial.core.roles import Role, has_role
-
-POOLED_ROLES = (Role.STATISTICIAN_BLINDED, Role.STATISTICIAN_UNBLINDED, Role.DSMB)
-FINAL_ROLES = (Role.STATISTICIAN_UNBLINDED, Role.DSMB)
-# The roles that use the analysis pages at all.
-ANALYSIS_ROLES = POOLED_ROLES
+from trial.access import Capability, can, require
+from trial.core.types import Actor
 
 _UNBLINDED_KINDS = frozenset({AnalysisRun.Kind.MMRM_FINAL})
 # protocol.md, "Schedule of assessments": hs-CRP analyte code of the protocol file.
 _CRP_ANALYTE = "hs_crp"
 
-User = AbstractBaseUser | AnonymousUser
 
-
-def analysis_kinds_allowed(user: User | None) -> list[AnalysisRun.Kind]:
+def analysis_kinds_allowed(user: Actor | None) -> list[AnalysisRun.Kind]:
     """The kinds this user may request, in the order the form offers them."""
     kinds: list[AnalysisRun.Kind] = []
-    if has_role(user, *POOLED_ROLES):
+    if can(user, Capability.POOLED_ANALYSIS):
         kinds += [AnalysisRun.Kind.MMRM_POOLED, AnalysisRun.Kind.DATASET_SUMMARY]
-    if has_role(user, *FINAL_ROLES) and blinding.is_unblinded_role(user):
+    if can(user, Capability.FINAL_ANALYSIS) and blinding.is_unblinded_role(user):
         kinds.append(AnalysisRun.Kind.MMRM_FINAL)
     return kinds
 
 
-def analysis_run_check_allowed(*, kind: str, user: User | None) -> None:
+def analysis_run_check_allowed(*, kind: str, user: Actor | None) -> None:
     if kind not in AnalysisRun.Kind.values:  # noqa: PD011 - Django choices, not pandas
         raise ValueError(f"Unknown analysis kind {kind!r}.")
     if kind not in analysis_kinds_allowed(user):
         raise PermissionDenied("Your role may not request this analysis.")
 
 
-def analysis_run_request(*, kind: str, by: AbstractBaseUser) -> AnalysisRun:
-    from analysis.tasks import analysis_run_execute_task
-
+def analysis_run_request(*, kind: str, by: Actor) -> AnalysisRun:
     # Refuse before anything is written or queued.
-    analysis_run_check_allowed(kind=kind, user=by)
-    run = AnalysisRun(kind=kind, requested_by=by, unblinded=kind in _UNBLINDED_KINDS)
+    user = require(by, Capability.POOLED_ANALYSIS)
+    analysis_run_check_allowed(kind=kind, user=user)
+    run = AnalysisRun(kind=kind, requested_by=user, unblinded=kind in _UNBLINDED_KINDS)
     run.full_clean()
     run.save()
     # Queue only after commit, so the worker can see the row it is asked to run.

@@ -1,11 +1,15 @@
 from django.urls import path
 
-from analysis import views
+from analysis import exports, views
 
 app_name = "analysis"
 
 urlpatterns = [
-    path("", views.run_list, name="list"),
-    path("request/", views.run_request, name="request"),
-    path("<int:pk>/", views.run_detail, name="detail"),
+    path("", views.RunListView.as_view(), name="list"),
+    path("request/", views.RunRequestView.as_view(), name="request"),
+    path("<int:pk>/", views.RunDetailView.as_view(), name="detail"),
+]
+
+export_urlpatterns = [
+    path("exports/<slug:dataset>.csv", exports.ExportDatasetView.as_view(), name="export-dataset"),
 ]

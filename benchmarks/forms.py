@@ -33,7 +33,7 @@ def seed(n: int) -> list:
     """60 participants screened, consented and randomized 4 weeks ago, through the services."""
     from django.core.management import call_command
 
-    from trial.core.users import demo_users_ensure
+    from trial.accounts.users import demo_users_ensure
     from trial.demo.examples import ELIGIBLE_SCREENING
     from trial.participants.services import consent_record, participant_screen
     from trial.protocol.models import Site
@@ -76,7 +76,7 @@ def main() -> None:
         setup_django(Path(tmp) / "bench.sqlite3")
         from django.test import Client
 
-        from trial.core.users import DEMO_USERS
+        from trial.accounts.users import DEMO_USERS
         from trial.visits.models import Visit
 
         t0 = time.perf_counter()

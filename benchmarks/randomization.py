@@ -43,7 +43,7 @@ def child(clients: int, participants: int, mode: str) -> None:
     from django.core.management import call_command
     from django.db import connection, connections
 
-    from trial.core.users import demo_users_ensure
+    from trial.accounts.users import demo_users_ensure
     from trial.demo.examples import ELIGIBLE_SCREENING
     from trial.participants.services import consent_record, participant_screen
     from trial.protocol.selectors import protocol

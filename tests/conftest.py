@@ -24,7 +24,7 @@ def protocol_loaded(db: Any) -> Any:
 
 @pytest.fixture
 def users(db: Any) -> dict[str, Any]:
-    from trial.core.users import DEMO_USERS, demo_users_ensure
+    from trial.accounts.users import DEMO_USERS, demo_users_ensure
 
     made = demo_users_ensure()
     return {DEMO_USERS[role]: user for role, user in made.items()}
@@ -72,15 +72,15 @@ def active_list(users: dict[str, Any], protocol_loaded: Any) -> Any:
 
 @pytest.fixture
 def randomized(make_participant: Any, active_list: Any, coordinator: Any) -> Any:
-    from trial.randomization.services import participant_randomize
+    from trial.workspace.services import participant_enrol
 
     p = make_participant()
-    participant_randomize(participant=p, by=coordinator)
+    participant_enrol(participant=p, by=coordinator)
     p.refresh_from_db()
     return p
 
 
-# --- Web forms (issue 4): logged-in clients per named user, and a participant at baseline ---------
+# --- Web forms: logged-in clients per named user, and a participant at baseline --------------------
 
 
 @pytest.fixture
@@ -106,15 +106,15 @@ def baseline_visit(randomized: Any, coordinator: Any) -> Any:
 @pytest.fixture
 def enrolled_a_month_ago(make_participant: Any, active_list: Any, coordinator: Any) -> Any:
     """Screened 30 days ago, baseline 28 days ago: weeks 0-4 are due in the past, later ones in the future."""
-    from trial.randomization.services import participant_randomize
+    from trial.workspace.services import participant_enrol
 
     p = make_participant(screened_days_ago=30)
-    participant_randomize(participant=p, by=coordinator, baseline_date=date.today() - timedelta(days=28))
+    participant_enrol(participant=p, by=coordinator, baseline_date=date.today() - timedelta(days=28))
     p.refresh_from_db()
     return p
 
 
-# --- Randomization, blinding and pharmacy (issue 3) -------------------------------------------------
+# --- Randomization, blinding and pharmacy ----------------------------------------------------------
 
 
 @pytest.fixture

@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from analysis.exports import export_dataset
+from analysis import urls as analysis_urls
 from trial.core import views as core_views
+from trial.participants import urls as participant_urls
 from trial.pharmacy import urls as pharmacy_urls
 from trial.randomization import urls as randomization_urls
+from trial.visits import urls as visit_urls
+from trial.workspace import urls as workspace_urls
 
 admin.site.site_header = "Stratum administration"
 admin.site.site_title = "Stratum"
@@ -13,18 +16,28 @@ admin.site.site_title = "Stratum"
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", core_views.DashboardView.as_view(), name="dashboard"),
+    *workspace_urls.dashboard_urlpatterns,
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("participants/", include("trial.participants.urls")),
-    path("visits/", include("trial.visits.urls")),
+    # The participant and visit pages that look across apps live in trial.workspace; they share
+    # the namespaces of the pages they sit among. Literal paths ("screen/") come first.
+    path(
+        "participants/",
+        include((participant_urls.urlpatterns + workspace_urls.participant_urlpatterns, "participants")),
+    ),
+    path("visits/", include((workspace_urls.visit_urlpatterns + visit_urls.urlpatterns, "visits"))),
     path("safety/", include("trial.safety.urls")),
     path("queries/", include("trial.queries.urls")),
     path("randomization/", include("trial.randomization.urls")),
     path("pharmacy/", include("trial.pharmacy.urls")),
     path("analysis/", include("analysis.urls")),
-    path("api/randomization/", include((randomization_urls.api_urlpatterns, "randomization-api"))),
+    path(
+        "api/randomization/",
+        include(
+            (randomization_urls.api_urlpatterns + workspace_urls.randomization_api_urlpatterns, "randomization-api")
+        ),
+    ),
     path("api/pharmacy/", include((pharmacy_urls.api_urlpatterns, "pharmacy-api"))),
     path("api/", include("trial.api_urls")),
-    path("exports/<slug:dataset>.csv", export_dataset, name="export-dataset"),
+    *analysis_urls.export_urlpatterns,
 ]

@@ -8,8 +8,7 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html
 
-from analysis.services import ANALYSIS_ROLES
-from trial.core.roles import has_role
+from trial.access import Capability, can
 
 register = template.Library()
 
@@ -17,6 +16,6 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def analysis_nav(context: Any) -> str:
     request = context.get("request")
-    if not has_role(getattr(request, "user", None), *ANALYSIS_ROLES):
+    if not can(getattr(request, "user", None), Capability.POOLED_ANALYSIS):
         return ""
     return format_html('<a href="{}">Analysis</a>', reverse("analysis:list"))

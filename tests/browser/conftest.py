@@ -78,7 +78,7 @@ class Session:
 @pytest.fixture
 def browse(chromium: Any, live_server: Any, request: Any, users: dict[str, Any]) -> Iterator[Any]:
     """`browse("coordinator")` -> a Session logged in through the login page as that named user."""
-    from trial.core.users import DEMO_PASSWORD
+    from trial.accounts.users import DEMO_PASSWORD
 
     shots = SCREENSHOTS / request.node.name
     shutil.rmtree(shots, ignore_errors=True)

@@ -5,12 +5,18 @@ change and check the version; an admin "save" would do neither, so the admin onl
 their full audit history (who, when, old -> new, why).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
+
+if TYPE_CHECKING:
+    # The stubs make ModelAdmin generic; at run time it is not subscriptable.
+    ModelAdmin = admin.ModelAdmin[Any]
+else:
+    ModelAdmin = admin.ModelAdmin
 
 
 class ReadOnlyAdminMixin:
@@ -26,7 +32,7 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ClinicalRecordAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class ClinicalRecordAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):  # type: ignore[misc]  # simple-history has no stubs
     history_list_display = ["history_change_reason"]
     list_per_page = 50
 
@@ -42,13 +48,15 @@ class ClinicalRecordAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         self._require_visible(request, object_id)
-        return super().history_view(request, object_id, extra_context)
+        response: HttpResponse = super().history_view(request, object_id, extra_context)
+        return response
 
     def history_form_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
     ) -> HttpResponse:
         self._require_visible(request, object_id)
-        return super().history_form_view(request, object_id, version_id, extra_context)
+        response: HttpResponse = super().history_form_view(request, object_id, version_id, extra_context)
+        return response
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # The bulk "delete selected" action would bypass the audit; there are no bulk actions here.
@@ -57,7 +65,3 @@ class ClinicalRecordAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 def register_clinical(model: Any, **options: Any) -> None:
     admin.site.register(model, type(f"{model.__name__}Admin", (ClinicalRecordAdmin,), options))
-
-
-# The user admin lives in its own module; importing it here registers it when admin autodiscovers.
-from trial.core import user_admin  # noqa: E402, F401

@@ -13,11 +13,24 @@ Every clinical model inherits `ClinicalRecord`:
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self, TypeVar
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 from simple_history.models import HistoricalRecords
+
+
+class User(AbstractUser):
+    """Stratum's own user model (Django's advice: one from the start, so it can grow without a
+    migration of every foreign key). Site memberships and two-factor state belong here. A role is
+    a group membership (`trial.core.roles`)."""
+
+    class Meta:
+        db_table = "core_user"
+
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 class AuditBypassError(Exception):
@@ -31,7 +44,7 @@ def _refuse(what: str) -> NoReturn:
     )
 
 
-class AuditedQuerySet(models.QuerySet):
+class AuditedQuerySet(models.QuerySet[_M, _M]):
     def update(self, **kwargs: Any) -> int:
         _refuse("QuerySet.update()")
 
@@ -44,7 +57,7 @@ class AuditedQuerySet(models.QuerySet):
     def bulk_update(self, *args: Any, **kwargs: Any) -> int:
         _refuse("bulk_update()")
 
-    def active(self) -> AuditedQuerySet:
+    def active(self) -> Self:
         """Records that have not been voided."""
         return self.filter(voided_at__isnull=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from trial.core.types import Actor
 
 
 class Role(StrEnum):
@@ -38,30 +38,30 @@ ROLE_LABELS: dict[Role, str] = {
 # Django model permissions per role, for the admin site. Apps and models are listed by label;
 # "*" means every model of the app. Synced after every migrate (trial.core.apps).
 _CLINICAL_APPS = ("participants", "visits", "safety")
+_VIEW: tuple[str, ...] = ("view",)
+_WRITE: tuple[str, ...] = ("view", "add", "change")
 ROLE_MODEL_PERMISSIONS: dict[Role, dict[str, tuple[str, ...]]] = {
-    Role.COORDINATOR: dict.fromkeys(_CLINICAL_APPS, ("view", "add", "change")),
-    Role.RATER: {"visits": ("view", "add", "change"), "participants": ("view",)},
-    Role.PHARMACIST: dict.fromkeys(_CLINICAL_APPS, ("view",)) | {"randomization": ("view",)},
+    Role.COORDINATOR: dict.fromkeys(_CLINICAL_APPS, _WRITE),
+    Role.RATER: {"visits": _WRITE, "participants": _VIEW},
+    Role.PHARMACIST: dict.fromkeys(_CLINICAL_APPS, _VIEW) | {"randomization": _VIEW},
     Role.INVESTIGATOR: dict.fromkeys(_CLINICAL_APPS, ("view", "change")),
-    Role.DATA_MANAGER: dict.fromkeys(_CLINICAL_APPS, ("view",)) | {"protocol": ("view",)},
-    Role.STATISTICIAN_BLINDED: dict.fromkeys(_CLINICAL_APPS, ("view",)) | {"analysis": ("view", "add")},
-    Role.STATISTICIAN_UNBLINDED: dict.fromkeys(_CLINICAL_APPS, ("view",))
-    | {"analysis": ("view", "add"), "randomization": ("view", "add", "change")},
-    Role.DSMB: dict.fromkeys(_CLINICAL_APPS, ("view",)),
-    Role.ADMINISTRATOR: {"auth": ("view", "add", "change"), "protocol": ("view",)},
+    Role.DATA_MANAGER: dict.fromkeys(_CLINICAL_APPS, _VIEW) | {"protocol": _VIEW},
+    Role.STATISTICIAN_BLINDED: dict.fromkeys(_CLINICAL_APPS, _VIEW) | {"analysis": ("view", "add")},
+    Role.STATISTICIAN_UNBLINDED: dict.fromkeys(_CLINICAL_APPS, _VIEW)
+    | {"analysis": ("view", "add"), "randomization": _WRITE},
+    Role.DSMB: dict.fromkeys(_CLINICAL_APPS, _VIEW),
+    # User accounts live in core (the custom user model); roles are auth groups, changed by a superuser only.
+    Role.ADMINISTRATOR: {"core": _WRITE, "auth": _VIEW, "protocol": _VIEW},
 }
 
 
-def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[Role]:
+def user_roles(user: Actor | None) -> frozenset[Role]:
     if user is None or not user.is_authenticated:
         return frozenset()
-    cached = getattr(user, "_stratum_roles", None)
+    # Cached on the user object for the request: a page asks many times, the groups never change mid-request.
+    cached: frozenset[Role] | None = getattr(user, "_stratum_roles", None)
     if cached is None:
-        names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        names = set(user.groups.values_list("name", flat=True))
         cached = frozenset(r for r in Role if r.value in names)
-        user._stratum_roles = cached  # type: ignore[union-attr]
+        setattr(user, "_stratum_roles", cached)  # noqa: B010 - not a declared attribute of User, on purpose
     return cached
-
-
-def has_role(user: AbstractBaseUser | AnonymousUser | None, *roles: Role) -> bool:
-    return bool(user_roles(user) & set(roles))

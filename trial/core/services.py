@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -100,3 +100,31 @@ def record_void(instance: R, *, by: Actor, reason: str) -> R:
     instance.voided_by = by  # type: ignore[assignment]
     instance.void_reason = reason
     return record_save(instance, by=by, reason=f"Voided: {reason}")
+
+
+# --- Saving one form's records -------------------------------------------------------------------
+
+T = TypeVar("T")
+# Run after every form's records are saved, in the same transaction, with (participant, by). An app
+# above core adds its step here from its AppConfig.ready (the edit checks: trial.queries), so the
+# data-entry apps below it need not import it. ICH E6(R3) data integrity: a saved value and the
+# query it raises (or closes) are never out of step.
+_AFTER_FORM_SAVE: list[Callable[..., object]] = []
+
+
+def after_form_save_register(step: Callable[..., object]) -> None:
+    if step not in _AFTER_FORM_SAVE:
+        _AFTER_FORM_SAVE.append(step)
+
+
+def form_entry_save(*, participant: Any, by: Actor, write: Callable[[], T]) -> T:
+    """Save one form's records, then run the registered after-save steps, in one transaction.
+
+    `write` calls the domain services (hamd_record, visit_complete, ...). If any step fails, the
+    write is rolled back with it.
+    """
+    with transaction.atomic():
+        result = write()
+        for step in _AFTER_FORM_SAVE:
+            step(participant=participant, by=by)
+    return result

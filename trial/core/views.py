@@ -1,4 +1,4 @@
-"""The dashboard, the health check, and the base every data-entry page of Stratum is built on.
+"""The health check, and the base every data-entry page of Stratum is built on.
 
 `RecordFormView` is the one place that decides how a form page behaves: GET shows the form with the
 saved values; POST validates, hands the cleaned data to a service, and then either redirects, or
@@ -19,29 +19,17 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
-from django.views.generic import TemplateView
 
-from trial.core import selectors
 from trial.core.models import ClinicalRecord
-from trial.core.roles import Role, has_role
 from trial.core.services import ConflictError
-from trial.participants.forms import apply_service_errors
+from trial.participants.forms import apply_service_errors  # TODO-MERGE core.forms
 
 
-class RoleRequiredMixin(LoginRequiredMixin):
-    """Logged in, and holding one of `allowed_roles` (every role by default)."""
+class RecordFormView(LoginRequiredMixin, View):
+    """Each concrete page puts `trial.access.CapabilityRequiredMixin` first in its bases and names its
+    capability. Until that mixin has decided, the page refuses (fails closed): a page that forgot to
+    name one is a 403, never open to every role."""
 
-    allowed_roles: tuple[Role, ...] = tuple(Role)
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        if not has_role(request.user, *self.allowed_roles):
-            raise PermissionDenied("Your role does not allow this page.")
-        return super().dispatch(request, *args, **kwargs)
-
-
-class RecordFormView(RoleRequiredMixin, View):
     template_name = "core/record_form.html"
     fields_template = "core/_fields.html"
     form_class: type[forms.Form]
@@ -77,6 +65,11 @@ class RecordFormView(RoleRequiredMixin, View):
         return {}
 
     # --- the behaviour every page shares -------------------------------------------------------
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.user.is_authenticated and not getattr(self, "access_decided", False):
+            raise PermissionDenied("This page names no capability.")
+        return super().dispatch(request, *args, **kwargs)
+
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         self.load()
         return self.render_form(self.form_class(initial=self.get_initial(), **self.get_form_kwargs()))
@@ -118,7 +111,9 @@ class RecordFormView(RoleRequiredMixin, View):
 
     def render_conflict(self, form: Any, exc: ConflictError) -> HttpResponse:
         """Both versions side by side, and the user's values in a form that now starts from the saved version."""
-        values = {k: (v if len(v) > 1 else v[0]) for k, v in self.request.POST.lists() if k != "csrfmiddlewaretoken"}
+        values: dict[str, Any] = {
+            k: (v if len(v) > 1 else v[0]) for k, v in self.request.POST.lists() if k != "csrfmiddlewaretoken"
+        }
         values[self.version_field(exc.current)] = exc.current.version
         reapply = self.form_class(initial=values, **self.get_form_kwargs())
         rows = [
@@ -148,13 +143,6 @@ def _differs(saved: Any, yours: Any) -> bool:
         return float(norm(saved)) != float(norm(yours))
     except ValueError:
         return norm(saved) != norm(yours)
-
-
-class DashboardView(LoginRequiredMixin, TemplateView):
-    template_name = "core/dashboard.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(**kwargs) | selectors.dashboard_summary(user=self.request.user)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

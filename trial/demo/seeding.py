@@ -15,8 +15,8 @@ from typing import Any
 from django.db import transaction
 
 from trial import blinding
+from trial.accounts.users import demo_users_ensure
 from trial.core.roles import Role
-from trial.core.users import demo_users_ensure
 from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course, generate_population
 from trial.participants.models import Participant
 from trial.participants.services import consent_record, end_of_study_record, participant_screen
@@ -153,7 +153,7 @@ def _seed_one(
     today: date,
     config: ProtocolConfig,
 ) -> None:
-    from trial.randomization.services import participant_randomize
+    from trial.workspace.services import participant_enrol
 
     screening = {
         "screening_date": sp.screening_date,
@@ -187,7 +187,7 @@ def _seed_one(
     if sp.baseline_date is None:
         report.awaiting_randomization += 1
         return
-    participant_randomize(participant=participant, by=coordinator, baseline_date=sp.baseline_date)
+    participant_enrol(participant=participant, by=coordinator, baseline_date=sp.baseline_date)
     participant.refresh_from_db()
     report.randomized += 1
     report.by_stratum[participant_stratum(participant, config)] += 1

@@ -1,4 +1,4 @@
-"""Read API for participants, their visits, labs and adverse events.
+"""Read API for participants and their visits (labs: `trial.visits.api`; adverse events: `trial.safety.api`).
 
 Each operation is one class with a nested Output serializer. The arm is never a model field of a
 serializer: it is added only when trial.blinding says this user may see it, and is otherwise absent
@@ -16,17 +16,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from trial import blinding
+from trial.access import Capability
 from trial.participants.models import Participant
-from trial.safety.models import AdverseEvent
-from trial.visits.lab_visibility import visible_labs
-from trial.visits.models import LabResult, Visit
 
 
-def _participants() -> Any:
+def participants_for_api() -> Any:
     return Participant.objects.active().select_related("site", "allocation__entry").order_by("participant_id")
 
 
-class _ParticipantOutput(serializers.Serializer):
+class _ParticipantOutput(serializers.Serializer[Any]):
     participant_id = serializers.CharField()
     screening_number = serializers.CharField()
     site = serializers.CharField(source="site.code")
@@ -52,19 +50,23 @@ class _ParticipantOutput(serializers.Serializer):
 
 
 class ParticipantListApi(APIView):
+    capability = Capability.VIEW_PARTICIPANTS
+
     class Output(_ParticipantOutput):
         pass
 
     def get(self, request: Request) -> Response:
-        qs = _participants()
+        qs = participants_for_api()
         if status := request.query_params.get("status"):
             qs = qs.filter(status=status)
         return Response(self.Output(qs, many=True, context={"request": request}).data)
 
 
 class ParticipantDetailApi(APIView):
+    capability = Capability.VIEW_PARTICIPANTS
+
     class Output(_ParticipantOutput):
-        class VisitOutput(serializers.Serializer):
+        class VisitOutput(serializers.Serializer[Any]):
             code = serializers.CharField(source="definition.code")
             week = serializers.IntegerField(source="definition.week")
             scheduled_date = serializers.DateField()
@@ -75,7 +77,7 @@ class ParticipantDetailApi(APIView):
             out_of_window = serializers.BooleanField()
             hamd_total = serializers.SerializerMethodField()
 
-            def get_hamd_total(self, obj: Visit) -> int | None:
+            def get_hamd_total(self, obj: Any) -> int | None:
                 hamd = getattr(obj, "hamd", None)
                 return hamd.total if hamd else None
 
@@ -86,48 +88,5 @@ class ParticipantDetailApi(APIView):
             return self.VisitOutput(visits, many=True).data
 
     def get(self, request: Request, participant_id: str) -> Response:
-        participant = get_object_or_404(_participants(), participant_id=participant_id)
+        participant = get_object_or_404(participants_for_api(), participant_id=participant_id)
         return Response(self.Output(participant, context={"request": request}).data)
-
-
-class ParticipantLabsApi(APIView):
-    class Output(serializers.Serializer):
-        week = serializers.IntegerField(source="visit.definition.week")
-        analyte = serializers.CharField()
-        value = serializers.DecimalField(max_digits=10, decimal_places=3)
-        unit = serializers.CharField()
-        replicate_1 = serializers.DecimalField(max_digits=10, decimal_places=3)
-        replicate_2 = serializers.DecimalField(max_digits=10, decimal_places=3)
-        sample_time = serializers.DateTimeField()
-        assay_batch = serializers.CharField()
-
-    def get(self, request: Request, participant_id: str) -> Response:
-        participant = get_object_or_404(_participants(), participant_id=participant_id)
-        labs = visible_labs(
-            request.user,
-            LabResult.objects.active().filter(visit__participant=participant).select_related("visit__definition"),
-        ).order_by("visit__definition__week", "analyte")
-        return Response(self.Output(labs, many=True).data)
-
-
-class AdverseEventListApi(APIView):
-    class Output(serializers.Serializer):
-        participant_id = serializers.CharField(source="participant.participant_id")
-        term = serializers.CharField()
-        onset_date = serializers.DateField()
-        end_date = serializers.DateField()
-        ongoing = serializers.BooleanField()
-        severity = serializers.CharField()
-        serious = serializers.BooleanField()
-        relatedness = serializers.CharField()
-        action_taken = serializers.CharField()
-        outcome = serializers.CharField()
-
-    def get(self, request: Request) -> Response:
-        # Ordered by participant then date: never by anything that follows the allocation.
-        qs = (
-            AdverseEvent.objects.active()
-            .select_related("participant")
-            .order_by("participant__participant_id", "onset_date", "pk")
-        )
-        return Response(self.Output(qs, many=True).data)

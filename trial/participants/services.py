@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.functions import Length
 
+from trial.access import Capability, require
 from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants import eligibility
@@ -75,6 +76,7 @@ def participant_screen(
 
     An ineligible person is recorded as a screen failure with the failed criteria (CONSORT flow).
     """
+    by = require(by, Capability.ENTER_DATA)
     participant = Participant(
         screening_number=screening_number or _next_number("S", "screening_number"),
         participant_id=_next_number(f"{site.code}-", "participant_id"),
@@ -95,6 +97,7 @@ def participant_screen(
 
 @transaction.atomic
 def screening_update(*, screening: Screening, data: Mapping[str, Any], by: Actor, reason: str) -> Screening:
+    by = require(by, Capability.ENTER_DATA)
     participant = screening.participant
     if participant.status not in (
         Participant.Status.SCREENING,
@@ -123,6 +126,7 @@ def consent_record(
     participant_signed: bool = True,
     copy_given: bool = True,
 ) -> Consent:
+    by = require(by, Capability.ENTER_DATA)
     if participant.status == Participant.Status.SCREEN_FAILED:
         raise ValidationError("This person failed screening; consent for the trial is not recorded.")
     consent = Consent(
@@ -140,6 +144,7 @@ def consent_record(
 def end_of_study_record(
     *, participant: Participant, outcome: str, end_date: date, reason: str, by: Actor, details: str = ""
 ) -> EndOfStudy:
+    by = require(by, Capability.ENTER_DATA)
     if participant.status not in (Participant.Status.RANDOMIZED,):
         raise ValidationError(
             f"Only a randomized participant can end the study (status: {participant.get_status_display()})."

@@ -1,5 +1,6 @@
-"""Participant pages: list, participant page, screening (with live eligibility), consent, randomize,
-end of study. Each view validates input, makes one selector or service call, and renders."""
+"""Participant pages: list, screening (with live eligibility), consent, end of study (the participant
+page and randomization, which look across apps, are `trial.workspace`).
+Each view validates input, makes one selector or service call, and renders."""
 
 from __future__ import annotations
 
@@ -11,21 +12,22 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
-from trial.core.views import RecordFormView, RoleRequiredMixin
+from trial.access import Capability, CapabilityRequiredMixin
+from trial.core.views import RecordFormView
 from trial.participants import selectors
-from trial.participants.forms import ConsentForm, EndOfStudyForm, RandomizeForm, ScreeningForm
-from trial.participants.models import Participant
+from trial.participants.forms import ConsentForm, EndOfStudyForm, ScreeningForm
+from trial.participants.models import Participant, Screening
 from trial.participants.services import consent_record, end_of_study_record, participant_screen, screening_update
 from trial.protocol.models import Site
 from trial.protocol.selectors import protocol
-from trial.randomization.services import participant_randomize
 
 
 def participant_url(participant: Participant) -> str:
     return reverse("participants:detail", kwargs={"participant_id": participant.participant_id})
 
 
-class ParticipantListView(RoleRequiredMixin, TemplateView):
+class ParticipantListView(CapabilityRequiredMixin, TemplateView):
+    capability = Capability.VIEW_PARTICIPANTS
     template_name = "participants/list.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -44,15 +46,6 @@ class ParticipantListView(RoleRequiredMixin, TemplateView):
         }
 
 
-class ParticipantDetailView(RoleRequiredMixin, TemplateView):
-    template_name = "participants/detail.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(**kwargs) | selectors.participant_page(
-            participant_id=kwargs["participant_id"], user=self.request.user
-        )
-
-
 def _preview(form: ScreeningForm, date_of_birth: Any = None) -> selectors.EligibilityPreview | None:
     if not form.is_bound:
         return None
@@ -61,10 +54,10 @@ def _preview(form: ScreeningForm, date_of_birth: Any = None) -> selectors.Eligib
     return selectors.eligibility_preview(values, date_of_birth=values.get("date_of_birth", date_of_birth))
 
 
-class EligibilityCheckView(RoleRequiredMixin, View):
+class EligibilityCheckView(CapabilityRequiredMixin, View):
     """Live eligibility for the screening form's script: the same rules as the save, as JSON."""
 
-    allowed_roles = selectors.DATA_ENTRY_ROLES
+    capability = Capability.ENTER_DATA
 
     def post(self, request: HttpRequest) -> JsonResponse:
         form = ScreeningForm(data=request.POST, new=True, checking=True)
@@ -73,10 +66,10 @@ class EligibilityCheckView(RoleRequiredMixin, View):
         return JsonResponse(preview.as_json() | {"errors": {k: v for k, v in form.errors.items() if k != "__all__"}})
 
 
-class ScreeningCreateView(RecordFormView):
+class ScreeningCreateView(CapabilityRequiredMixin, RecordFormView):
     """A new person screened. "Check eligibility" re-renders with the verdict; "Save" records it."""
 
-    allowed_roles = selectors.DATA_ENTRY_ROLES
+    capability = Capability.ENTER_DATA
     form_class = ScreeningForm
     template_name = "participants/screening_form.html"
     title = "Screening: new participant"
@@ -118,10 +111,10 @@ class ScreeningCreateView(RecordFormView):
         return f"{saved.participant_id} recorded as a screen failure: {reasons}."
 
 
-class ParticipantFormView(RecordFormView):
+class ParticipantFormView(CapabilityRequiredMixin, RecordFormView):
     """A form about one participant, found by `participant_id` in the URL."""
 
-    allowed_roles = selectors.DATA_ENTRY_ROLES
+    capability = Capability.ENTER_DATA
     participant: Participant
 
     def load(self) -> None:
@@ -140,11 +133,14 @@ class ScreeningEditView(ParticipantFormView):
     title = "Edit screening"
     preview: selectors.EligibilityPreview | None = None
 
+    screening: Screening
+
     def load(self) -> None:
         super().load()
-        self.screening = getattr(self.participant, "screening", None)
-        if self.screening is None:
+        screening = getattr(self.participant, "screening", None)
+        if screening is None:
             raise Http404("This participant has no screening record.")
+        self.screening = screening
 
     def existing(self) -> Any:
         return self.screening
@@ -202,33 +198,6 @@ class ConsentView(ParticipantFormView):
 
     def success_message(self, saved: Any) -> str:
         return f"Consent ({saved.form_version}) recorded."
-
-
-class RandomizeView(ParticipantFormView):
-    """A confirmation step, then the randomization service. The page shows the randomization number only."""
-
-    form_class = RandomizeForm
-    template_name = "participants/randomize.html"
-    title = "Randomize"
-    submit_label = "Randomize"
-
-    def get_form_kwargs(self) -> dict[str, Any]:
-        screening = getattr(self.participant, "screening", None)
-        return {"screening_date": screening.screening_date if screening else None}
-
-    def save(self, form: Any) -> Any:
-        return participant_randomize(
-            participant=self.participant, by=self.request.user, baseline_date=form.cleaned_data["baseline_date"]
-        )
-
-    def success_message(self, saved: Any) -> str:
-        number = saved.allocation.entry.randomization_number
-        if not saved.created:
-            return f"{self.participant.participant_id} was already randomized: randomization number {number}."
-        return (
-            f"{self.participant.participant_id} randomized: randomization number {number}. "
-            "Visits are scheduled from baseline."
-        )
 
 
 class EndOfStudyView(ParticipantFormView):

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from trial.access import Capability
 from trial.pharmacy import selectors
-from trial.randomization.access import PHARMACY_VIEWERS, role_permission
 
 
 class InfusionQueueApi(APIView):
-    permission_classes = [role_permission(*PHARMACY_VIEWERS)]
+    capability = Capability.VIEW_PHARMACY
 
-    class Output(serializers.Serializer):
+    class Output(serializers.Serializer[Any]):
         visit_id = serializers.IntegerField(source="visit.pk")
         visit = serializers.CharField(source="visit.definition.code")
         due = serializers.DateField()

@@ -6,14 +6,14 @@ import secrets
 from datetime import date
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from trial import blinding
-from trial.core.roles import Role, has_role
+from trial.access import Capability, require
 from trial.core.services import record_save
+from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.pharmacy.models import DrugLot, Preparation, Wastage
 from trial.pharmacy.selectors import dose_plan, lot_balance
@@ -29,21 +29,16 @@ def kit_id_new() -> str:
     return "K" + "".join(secrets.choice(KIT_ALPHABET) for _ in range(KIT_LENGTH))
 
 
-def _require_pharmacist(by: AbstractBaseUser) -> None:
-    if not has_role(by, Role.PHARMACIST):
-        raise PermissionDenied("Only a pharmacist may do this.")
-
-
 def drug_lot_receive(
     *,
-    by: AbstractBaseUser,
+    by: Actor,
     lot_number: str,
     expiry_date: date,
     vials_received: int,
     received_on: date,
     supplier: str = "",
 ) -> DrugLot:
-    _require_pharmacist(by)
+    by = require(by, Capability.DISPENSE)
     return record_save(
         DrugLot(
             lot_number=lot_number.strip(),
@@ -70,14 +65,14 @@ def _dispensable(participant: Participant) -> None:
 def preparation_create(
     *,
     visit: Visit,
-    by: AbstractBaseUser,
+    by: Actor,
     weight_kg: Decimal | float,
     saline_lot: str,
     second_checker: str,
     lot: DrugLot | None = None,
 ) -> Preparation:
     """Prepare the bag for one infusion visit. The arm is asked of trial.blinding, for this pharmacist."""
-    _require_pharmacist(by)
+    by = require(by, Capability.DISPENSE)
     visit = (
         Visit.objects.select_for_update(of=("self",))
         .select_related("participant__allocation", "definition")
@@ -124,8 +119,8 @@ def preparation_create(
 
 
 @transaction.atomic
-def preparation_dispense(*, preparation: Preparation, by: AbstractBaseUser, dispensed_to: str) -> Preparation:
-    _require_pharmacist(by)
+def preparation_dispense(*, preparation: Preparation, by: Actor, dispensed_to: str) -> Preparation:
+    by = require(by, Capability.DISPENSE)
     prep = (
         Preparation.objects.select_for_update(of=("self",)).select_related("visit__participant").get(pk=preparation.pk)
     )
@@ -136,16 +131,16 @@ def preparation_dispense(*, preparation: Preparation, by: AbstractBaseUser, disp
     if not dispensed_to.strip():
         raise ValidationError({"dispensed_to": "Name the nurse who received the bag."})
     prep.status = Preparation.Status.DISPENSED
-    prep.dispensed_by = by  # type: ignore[assignment]
+    prep.dispensed_by = by
     prep.dispensed_at = timezone.now()
     prep.dispensed_to = dispensed_to.strip()
     return record_save(prep, by=by, reason=f"Dispensed to {prep.dispensed_to}")
 
 
 @transaction.atomic
-def preparation_waste(*, preparation: Preparation, by: AbstractBaseUser, reason: str) -> Preparation:
-    _require_pharmacist(by)
-    prep = Preparation.objects.select_for_update().get(pk=preparation.pk)
+def preparation_waste(*, preparation: Preparation, by: Actor, reason: str) -> Preparation:
+    by = require(by, Capability.DISPENSE)
+    prep: Preparation = Preparation.objects.select_for_update().get(pk=preparation.pk)
     if prep.status != Preparation.Status.PREPARED:
         raise ValidationError(f"Only a prepared, undispensed bag can be wasted (status: {prep.get_status_display()}).")
     prep.status = Preparation.Status.WASTED
@@ -153,8 +148,8 @@ def preparation_waste(*, preparation: Preparation, by: AbstractBaseUser, reason:
     return record_save(prep, by=by, reason=f"Wasted: {reason}")
 
 
-def wastage_record(*, lot: DrugLot, by: AbstractBaseUser, vials: int, wasted_on: date, reason: str) -> Wastage:
-    _require_pharmacist(by)
+def wastage_record(*, lot: DrugLot, by: Actor, vials: int, wasted_on: date, reason: str) -> Wastage:
+    by = require(by, Capability.DISPENSE)
     with transaction.atomic():
         lot = DrugLot.objects.select_for_update().get(pk=lot.pk)
         if vials > lot_balance(lot).balance:

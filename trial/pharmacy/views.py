@@ -11,11 +11,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views import View
 
+from trial.access import Capability, CapabilityRequiredMixin
 from trial.pharmacy import selectors, services
 from trial.pharmacy.forms import DispenseForm, LotReceiveForm, PrepareForm, WastageForm, WasteForm
 from trial.pharmacy.models import DrugLot, Preparation
 from trial.protocol.selectors import protocol
-from trial.randomization.access import PHARMACISTS, PHARMACY_VIEWERS, RoleRequiredMixin
 from trial.visits.models import Visit
 
 
@@ -27,8 +27,8 @@ def _form_errors(form: Any, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
-class QueueView(RoleRequiredMixin, View):
-    allowed_roles = PHARMACY_VIEWERS
+class QueueView(CapabilityRequiredMixin, View):
+    capability = Capability.VIEW_PHARMACY
 
     def get(self, request: HttpRequest) -> HttpResponse:
         show_all = request.GET.get("all") == "1"
@@ -36,8 +36,8 @@ class QueueView(RoleRequiredMixin, View):
         return render(request, "pharmacy/queue.html", {"rows": rows, "show_all": show_all})
 
 
-class PrepareView(RoleRequiredMixin, View):
-    allowed_roles = PHARMACISTS
+class PrepareView(CapabilityRequiredMixin, View):
+    capability = Capability.DISPENSE
 
     def _row(self, request: HttpRequest, visit_pk: int) -> selectors.QueueRow:
         visit = get_object_or_404(Visit.objects.active(), pk=visit_pk)
@@ -78,8 +78,8 @@ class PrepareView(RoleRequiredMixin, View):
         return self._render(request, row, form)
 
 
-class PreparationView(RoleRequiredMixin, View):
-    allowed_roles = PHARMACY_VIEWERS
+class PreparationView(CapabilityRequiredMixin, View):
+    capability = Capability.VIEW_PHARMACY
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         prep = get_object_or_404(selectors.preparations(user=request.user), pk=pk)
@@ -98,10 +98,10 @@ class PreparationView(RoleRequiredMixin, View):
         )
 
 
-class LabelView(RoleRequiredMixin, View):
+class LabelView(CapabilityRequiredMixin, View):
     """The bag label: the same layout and wording for both arms; the kit id is a random token."""
 
-    allowed_roles = PHARMACY_VIEWERS
+    capability = Capability.VIEW_PHARMACY
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         prep = get_object_or_404(selectors.preparations(user=request.user), pk=pk)
@@ -110,8 +110,8 @@ class LabelView(RoleRequiredMixin, View):
         )
 
 
-class DispenseView(RoleRequiredMixin, View):
-    allowed_roles = PHARMACISTS
+class DispenseView(CapabilityRequiredMixin, View):
+    capability = Capability.DISPENSE
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -131,8 +131,8 @@ class DispenseView(RoleRequiredMixin, View):
         return HttpResponseRedirect(reverse("pharmacy:preparation", args=[prep.pk]))
 
 
-class WasteView(RoleRequiredMixin, View):
-    allowed_roles = PHARMACISTS
+class WasteView(CapabilityRequiredMixin, View):
+    capability = Capability.DISPENSE
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -150,17 +150,17 @@ class WasteView(RoleRequiredMixin, View):
         return HttpResponseRedirect(reverse("pharmacy:preparation", args=[prep.pk]))
 
 
-class LotsView(RoleRequiredMixin, View):
+class LotsView(CapabilityRequiredMixin, View):
     """Drug accountability per lot: received, dispensed, prepared, wasted, balance."""
 
-    allowed_roles = PHARMACY_VIEWERS
+    capability = Capability.VIEW_PHARMACY
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(request, "pharmacy/lots.html", {"balances": selectors.accountability(user=request.user)})
 
 
-class LotReceiveView(RoleRequiredMixin, View):
-    allowed_roles = PHARMACISTS
+class LotReceiveView(CapabilityRequiredMixin, View):
+    capability = Capability.DISPENSE
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(request, "pharmacy/lot_form.html", {"form": LotReceiveForm(), "title": "Receive a drug lot"})
@@ -178,8 +178,8 @@ class LotReceiveView(RoleRequiredMixin, View):
         return render(request, "pharmacy/lot_form.html", {"form": form, "title": "Receive a drug lot"})
 
 
-class WastageView(RoleRequiredMixin, View):
-    allowed_roles = PHARMACISTS
+class WastageView(CapabilityRequiredMixin, View):
+    capability = Capability.DISPENSE
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         lot = get_object_or_404(DrugLot.objects.active(), pk=pk)

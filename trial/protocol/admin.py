@@ -3,11 +3,11 @@ versioned and checked at start-up; an edit here would be unaudited and would div
 
 from django.contrib import admin
 
-from trial.core.admin import ReadOnlyAdminMixin
+from trial.core.admin import ModelAdmin, ReadOnlyAdminMixin
 from trial.protocol.models import Site, Trial, VisitDefinition
 
 
-class ReadOnlyProtocolAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyProtocolAdmin(ReadOnlyAdminMixin, ModelAdmin):
     pass
 
 

@@ -15,34 +15,7 @@ def check_protocol_file(app_configs: Any, **kwargs: Any) -> list[Error]:
     if not path.exists():
         return [Error(f"Protocol file {path} does not exist.", hint="Set STRATUM_PROTOCOL_FILE.", id="stratum.E001")]
     try:
-        config = load_protocol_file(path)
+        load_protocol_file(path)
     except ProtocolError as exc:
         return [Error(f"Protocol file {path.name}: {p}", id="stratum.E002") for p in exc.problems]
-    return _criteria_match_the_screening_form(config, path.name)
-
-
-def _criteria_match_the_screening_form(config: Any, filename: str) -> list[Error]:
-    """Each criterion is its own field of the screening record; a criterion with no field could never
-    be answered, so nobody would ever be eligible. Refuse that at start-up, not at the first screening."""
-    from trial.participants.eligibility import computed_criteria
-    from trial.participants.models import Screening
-
-    fields = {f.name for f in Screening._meta.get_fields()}
-    computable = set(computed_criteria({}, config))
-    errors = []
-    for crit in config.inclusion + config.exclusion:
-        if crit.code not in fields:
-            errors.append(
-                Error(
-                    f"Protocol file {filename}: criterion '{crit.code}' has no field on the screening form.",
-                    id="stratum.E003",
-                )
-            )
-        elif crit.computed and crit.code not in computable:
-            errors.append(
-                Error(
-                    f"Protocol file {filename}: criterion '{crit.code}' is marked computed but no rule computes it.",
-                    id="stratum.E003",
-                )
-            )
-    return errors
+    return []

@@ -1,4 +1,5 @@
-"""Automatic edit checks (issue 4 §7): what the data of one participant should be queried about.
+"""Automatic edit checks (ICH E6(R3) data integrity; protocol: Schedule of assessments):
+what the data of one participant should be queried about.
 
 `participant_findings` only reads; `trial.queries.services.edit_checks_run` turns the findings into
 queries (opening new ones, closing those whose data were corrected). Each finding names its check,
@@ -7,6 +8,7 @@ visit, form and field, so a re-run recognises the query it raised before instead
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
@@ -80,7 +82,7 @@ def participant_findings(participant: Participant) -> list[Finding]:
     return findings
 
 
-def _hamd_jumps(visits: list[dict[str, Any]]) -> list[Finding]:
+def _hamd_jumps(visits: Sequence[Mapping[str, Any]]) -> list[Finding]:
     rated = [v for v in visits if v["hamd__total"] is not None and v["hamd__voided_at"] is None]
     out = []
     for prev, cur in pairwise(rated):
@@ -101,7 +103,7 @@ def _hamd_jumps(visits: list[dict[str, Any]]) -> list[Finding]:
 
 
 def _crp_high(
-    visits: list[dict[str, Any]], crp: list[tuple[int, Decimal]], screening_crp: Decimal | None
+    visits: Sequence[Mapping[str, Any]], crp: list[tuple[int, Decimal]], screening_crp: Decimal | None
 ) -> list[Finding]:
     out = []
     if screening_crp is not None and screening_crp > CRP_HIGH_MG_L:
@@ -131,7 +133,7 @@ def _crp_high(
     return out
 
 
-def _out_of_window(visits: list[dict[str, Any]]) -> list[Finding]:
+def _out_of_window(visits: Sequence[Mapping[str, Any]]) -> list[Finding]:
     return [
         Finding(
             OUT_OF_WINDOW,
@@ -146,7 +148,7 @@ def _out_of_window(visits: list[dict[str, Any]]) -> list[Finding]:
     ]
 
 
-def _weight_changes(visits: list[dict[str, Any]]) -> list[Finding]:
+def _weight_changes(visits: Sequence[Mapping[str, Any]]) -> list[Finding]:
     given = [v for v in visits if v["infusion__weight_kg"] and v["infusion__voided_at"] is None]
     out = []
     for prev, cur in pairwise(given):

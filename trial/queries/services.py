@@ -6,13 +6,14 @@ message to its thread, so the history of a query reads top to bottom.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from trial.access import Capability, require
+from trial.core.models import User
 from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
@@ -23,7 +24,7 @@ from trial.visits.models import Visit
 T = TypeVar("T")
 
 
-def _step(query: DataQuery, *, action: str, text: str, by: Actor | None, audit_by: Actor, reason: str) -> DataQuery:
+def _step(query: DataQuery, *, action: str, text: str, by: User | None, audit_by: Actor, reason: str) -> DataQuery:
     record_save(query, by=audit_by, reason=reason)
     QueryMessage.objects.create(query=query, action=action, text=text, author=by)
     return query
@@ -40,6 +41,7 @@ def _require_text(text: str, what: str) -> str:
 def query_open(
     *, participant: Participant, form: str, field: str, text: str, by: Actor, visit: Visit | None = None
 ) -> DataQuery:
+    by = require(by, Capability.RAISE_QUERIES)
     text = _require_text(text, "question")
     if visit is not None and visit.participant_id != participant.pk:
         raise ValidationError("The visit belongs to another participant.")
@@ -55,6 +57,7 @@ def _lock(query: DataQuery, version: int | None) -> DataQuery:
 
 @transaction.atomic
 def query_answer(*, query: DataQuery, text: str, by: Actor, version: int | None = None) -> DataQuery:
+    by = require(by, Capability.ANSWER_QUERIES)
     text = _require_text(text, "answer")
     if query.status == DataQuery.Status.CLOSED:
         raise ValidationError("This query is closed; a data manager must re-open it before it can be answered.")
@@ -64,12 +67,13 @@ def query_answer(*, query: DataQuery, text: str, by: Actor, version: int | None 
 
 @transaction.atomic
 def query_close(*, query: DataQuery, by: Actor, text: str = "", version: int | None = None) -> DataQuery:
+    by = require(by, Capability.RAISE_QUERIES)
     if query.status == DataQuery.Status.CLOSED:
         raise ValidationError("This query is already closed.")
     _lock(query, version)
     query.status = DataQuery.Status.CLOSED
     query.closed_at = timezone.now()
-    query.closed_by = by  # type: ignore[assignment]
+    query.closed_by = by
     return _step(
         query,
         action=QueryMessage.Action.CLOSED,
@@ -82,6 +86,7 @@ def query_close(*, query: DataQuery, by: Actor, text: str = "", version: int | N
 
 @transaction.atomic
 def query_reopen(*, query: DataQuery, text: str, by: Actor, version: int | None = None) -> DataQuery:
+    by = require(by, Capability.RAISE_QUERIES)
     text = _require_text(text, "reason for re-opening")
     if query.status == DataQuery.Status.OPEN:
         raise ValidationError("This query is already open.")
@@ -149,25 +154,3 @@ def edit_checks_run(*, participant: Participant, by: Actor) -> dict[str, int]:
         _step(query, action=QueryMessage.Action.OPENED, text=finding.text, by=None, audit_by=by, reason="")
         counts["opened"] += 1
     return counts
-
-
-def form_entry_save(*, participant: Participant, by: Actor, write: Callable[[], T]) -> T:
-    """Save one form's records and re-run the participant's edit checks, in one transaction.
-
-    `write` calls the domain services (hamd_record, visit_complete, ...). Running the checks in the
-    same transaction means a saved value and the query it raises (or closes) are never out of step.
-    """
-    with transaction.atomic():
-        result = write()
-        edit_checks_run(participant=participant, by=by)
-    return result
-
-
-__all__ = [
-    "edit_checks_run",
-    "form_entry_save",
-    "query_answer",
-    "query_close",
-    "query_open",
-    "query_reopen",
-]

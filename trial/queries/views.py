@@ -7,26 +7,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
 from django.views.generic import TemplateView
 
-from trial.core.roles import Role, has_role
-from trial.core.views import RecordFormView, RoleRequiredMixin
+from trial.access import Capability, CapabilityRequiredMixin, can
+from trial.core.views import RecordFormView
 from trial.participants.selectors import participant_get
 from trial.queries import selectors
 from trial.queries.forms import QueryOpenForm, QueryStepForm
 from trial.queries.models import DataQuery
 from trial.queries.services import query_answer, query_close, query_open, query_reopen
+from trial.visits.models import Visit
 from trial.visits.selectors import visit_get
 
-MANAGERS = (Role.DATA_MANAGER,)
-ANSWERERS = (Role.COORDINATOR, Role.INVESTIGATOR)
-STEP_ROLES = {"answer": ANSWERERS, "close": MANAGERS, "reopen": MANAGERS}
 
-
-class QueryListView(RoleRequiredMixin, TemplateView):
+class QueryListView(CapabilityRequiredMixin, TemplateView):
+    capability = Capability.VIEW_PARTICIPANTS
     template_name = "queries/list.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -40,9 +37,10 @@ class QueryListView(RoleRequiredMixin, TemplateView):
         }
 
 
-class QueryDetailView(RecordFormView):
+class QueryDetailView(CapabilityRequiredMixin, RecordFormView):
     """The query and its thread; the form underneath answers, closes or re-opens it."""
 
+    capability = Capability.VIEW_PARTICIPANTS
     form_class = QueryStepForm
     template_name = "queries/detail.html"
     title = "Data query"
@@ -57,17 +55,19 @@ class QueryDetailView(RecordFormView):
         user = self.request.user
         return {
             "query": self.query,
-            "can_answer": has_role(user, *ANSWERERS) and self.query.status != "closed",
-            "can_manage": has_role(user, *MANAGERS),
+            "can_answer": can(user, Capability.ANSWER_QUERIES) and self.query.status != "closed",
+            "can_manage": can(user, Capability.RAISE_QUERIES),
         }
 
     def save(self, form: Any) -> Any:
         d = form.cleaned_data
         action = d["action"]
-        if not has_role(self.request.user, *STEP_ROLES[action]):
-            raise PermissionDenied("Your role cannot do this to a query.")
-        step = {"answer": query_answer, "close": query_close, "reopen": query_reopen}[action]
-        return step(query=self.query, text=d.get("text") or "", by=self.request.user, version=d["version"])
+        text, by, version = d.get("text") or "", self.request.user, d["version"]
+        if action == "answer":
+            return query_answer(query=self.query, text=text, by=by, version=version)
+        if action == "close":
+            return query_close(query=self.query, text=text, by=by, version=version)
+        return query_reopen(query=self.query, text=text, by=by, version=version)
 
     def success_url(self, saved: Any) -> str:
         return reverse("queries:detail", kwargs={"pk": saved.pk})
@@ -76,10 +76,11 @@ class QueryDetailView(RecordFormView):
         return f"Query {saved.pk} is now {saved.get_status_display().lower()}."
 
 
-class QueryOpenView(RecordFormView):
+class QueryOpenView(CapabilityRequiredMixin, RecordFormView):
     """Open a query on one field (GET `participant` and optional `visit` say where)."""
 
-    allowed_roles = MANAGERS
+    capability = Capability.RAISE_QUERIES
+    visit: Visit | None
     form_class = QueryOpenForm
     title = "Open a data query"
     submit_label = "Open query"

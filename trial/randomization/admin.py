@@ -12,11 +12,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from trial import blinding
-from trial.core.admin import ReadOnlyAdminMixin
+from trial.core.admin import ModelAdmin, ReadOnlyAdminMixin
 from trial.randomization.models import Allocation, CodeBreak, ListEntry, ListEvent, RandomizationList, StratumCursor
 
 
-class UnblindedReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class UnblindedReadOnlyAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return blinding.is_unblinded_role(request.user)
 
@@ -47,9 +47,9 @@ class ListEntryAdmin(UnblindedReadOnlyAdmin):
         base = ("randomization_number", "randomization_list", "stratum", "sequence", "block_number", "block_size")
         return (*base, "arm_shown") if blinding.can_see_arm(request.user) else base
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        fields = ["randomization_list", "stratum", "sequence", "block_number", "block_size", "randomization_number"]
-        return [*fields, "arm"] if blinding.can_see_arm(request.user) else fields
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = ("randomization_list", "stratum", "sequence", "block_number", "block_size", "randomization_number")
+        return (*fields, "arm") if blinding.can_see_arm(request.user) else fields
 
     @admin.display(description="arm")
     def arm_shown(self, obj: ListEntry) -> str:

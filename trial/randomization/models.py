@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from trial.core.models import AuditedQuerySet, ClinicalRecord
+from trial.core.models import AuditedQuerySet, ClinicalRecord, User
 from trial.participants.models import Participant
 
 
@@ -133,18 +133,24 @@ class ListEvent(models.Model):
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
 
 
-class CodeBreakQuerySet(AuditedQuerySet):
-    def revealing_to(self, *, user: object, participant: object) -> CodeBreakQuerySet:
-        """The breaks that reveal this participant's arm to this user: their own, approved or immediate."""
-        return self.active().filter(
-            participant=participant,
-            requested_by=user,
-            status__in=(CodeBreak.Status.APPROVED, CodeBreak.Status.IMMEDIATE),
-        )
+class CodeBreakQuerySet(AuditedQuerySet["CodeBreak"]):
+    def broken(self) -> CodeBreakQuerySet:
+        """Breaks that have revealed an arm: approved or immediate, not voided."""
+        return self.active().filter(status__in=(CodeBreak.Status.APPROVED, CodeBreak.Status.IMMEDIATE))
+
+    def revealing_to(self, *, user: User) -> CodeBreakQuerySet:
+        """The breaks that reveal an arm to this user: their own, approved or immediate.
+
+        Asked through a participant (`participant.code_breaks.revealing_to(user=...)`), so that
+        `trial.blinding` needs no import of this app."""
+        return self.broken().filter(requested_by=user)
+
+
+CodeBreakManager = models.Manager.from_queryset(CodeBreakQuerySet)
 
 
 class CodeBreak(ClinicalRecord):
-    """Emergency unblinding of one participant (issue 3 §5).
+    """Emergency unblinding of one participant (protocol: Design, Blinding; ICH E6(R3) 4.2).
 
     Standard: an investigator requests with a reason; a second authorised person approves. Immediate:
     the requester sees the arm at once, with a justification, and a second person reviews afterwards.
@@ -175,7 +181,7 @@ class CodeBreak(ClinicalRecord):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
 
-    objects = models.Manager.from_queryset(CodeBreakQuerySet)()
+    objects = CodeBreakManager()  # type: ignore[misc]  # narrows the base's audited manager to code-break queries
 
     class Meta:
         ordering = ["-requested_at"]

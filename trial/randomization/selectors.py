@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from trial import blinding
-from trial.core.roles import has_role
+from trial.access import Capability, can
 from trial.protocol.selectors import protocol
 from trial.randomization.generation import (
     PlannedEntry,
@@ -114,10 +114,8 @@ def list_events(randomization_list: RandomizationList) -> QuerySet[ListEvent]:
 
 def code_breaks_for(*, user: Any) -> QuerySet[CodeBreak]:
     """Investigators see their own requests and those awaiting a second person; approvers see all."""
-    from trial.randomization.services import CODE_BREAK_APPROVERS
-
     qs = CodeBreak.objects.active().select_related("participant", "requested_by", "decided_by", "reviewed_by")
-    if blinding.is_unblinded_role(user) or has_role(user, *CODE_BREAK_APPROVERS):
+    if blinding.is_unblinded_role(user) or can(user, Capability.DECIDE_CODE_BREAK):
         return qs
     return qs.filter(Q(requested_by=user))
 

@@ -13,19 +13,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from trial.core.roles import Role, has_role
+from trial.access import Capability, require, users_with
+from trial.core.models import User
 from trial.core.services import record_save
+from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
-from trial.randomization import access
 from trial.randomization.generation import ListFileError, PlannedEntry, generate_list, list_digest, parse_list_csv
 from trial.randomization.models import (
     Allocation,
@@ -37,13 +36,6 @@ from trial.randomization.models import (
 )
 
 log = logging.getLogger("stratum.randomization")
-
-# Design: Randomization: "computer-generated list made by the study statistician".
-LIST_MAKERS = access.LIST_MANAGERS
-RANDOMIZERS = access.RANDOMIZERS
-# Issue 3 §5: an investigator requests; a second authorised person approves or reviews.
-CODE_BREAK_REQUESTERS = access.CODE_BREAK_REQUESTERS
-CODE_BREAK_APPROVERS = access.CODE_BREAK_VIEWERS
 
 
 class RandomizationError(ValidationError):
@@ -90,7 +82,7 @@ def list_event_record(
     *,
     kind: str,
     randomization_list: RandomizationList | None = None,
-    by: AbstractBaseUser | None = None,
+    by: User | None = None,
     detail: str = "",
 ) -> ListEvent:
     event = ListEvent(randomization_list=randomization_list, kind=kind, by=by, detail=detail)
@@ -99,17 +91,12 @@ def list_event_record(
     return event
 
 
-def _require(by: AbstractBaseUser, roles: tuple[Role, ...], what: str) -> None:
-    if not has_role(by, *roles):
-        raise PermissionDenied(f"Only {' or '.join(r.value.replace('_', ' ') for r in roles)} may {what}.")
-
-
 # --- Making the list ---------------------------------------------------------------------------
 
 
 def randomization_list_create(
     *,
-    by: AbstractBaseUser,
+    by: Actor,
     seed: int,
     per_stratum: int,
     block_sizes: list[int] | None = None,
@@ -118,6 +105,8 @@ def randomization_list_create(
     stratify_by_site: bool | None = None,
 ) -> RandomizationList:
     """Generate a stratified permuted-block list in the app, seeded so it can be re-made outside it."""
+    # Design: Randomization: "computer-generated list made by the study statistician".
+    user = require(by, Capability.MANAGE_LISTS)
     config = protocol()
     sizes = list(block_sizes or config.block_sizes)
     by_site = config.stratify_by_site if stratify_by_site is None else stratify_by_site
@@ -131,7 +120,7 @@ def randomization_list_create(
     )
     return _store_list_guarded(
         planned,
-        by=by,
+        by=user,
         name=name or f"Generated list (seed {seed})",
         source=RandomizationList.Source.GENERATED,
         seed=seed,
@@ -143,9 +132,10 @@ def randomization_list_create(
 
 
 def randomization_list_upload(
-    *, by: AbstractBaseUser, csv_text: str, name: str, activate: bool = True, stratify_by_site: bool | None = None
+    *, by: Actor, csv_text: str, name: str, activate: bool = True, stratify_by_site: bool | None = None
 ) -> RandomizationList:
     """Store a list made outside Stratum, after validating it row by row (ValidationError names rows)."""
+    user = require(by, Capability.MANAGE_LISTS)
     config = protocol()
     by_site = config.stratify_by_site if stratify_by_site is None else stratify_by_site
     try:
@@ -160,7 +150,7 @@ def randomization_list_upload(
     sizes = sorted({p.block_size for p in planned})
     return _store_list_guarded(
         planned,
-        by=by,
+        by=user,
         name=name or "Uploaded list",
         source=RandomizationList.Source.UPLOADED,
         seed=None,
@@ -179,8 +169,7 @@ def list_strata(config: ProtocolConfig, *, by_site: bool) -> list[str]:
     return replace(config, stratify_by_site=by_site).strata()
 
 
-def _store_list_guarded(planned: list[PlannedEntry], *, by: AbstractBaseUser, **kwargs: Any) -> RandomizationList:
-    _require(by, LIST_MAKERS, "make a randomization list")
+def _store_list_guarded(planned: list[PlannedEntry], *, by: User, **kwargs: Any) -> RandomizationList:
     try:
         return _store_list(planned, by=by, **kwargs)
     except ListFrozenError as exc:
@@ -192,7 +181,7 @@ def _store_list_guarded(planned: list[PlannedEntry], *, by: AbstractBaseUser, **
 def _store_list(
     planned: list[PlannedEntry],
     *,
-    by: AbstractBaseUser,
+    by: User,
     name: str,
     source: str,
     seed: int | None,
@@ -255,8 +244,8 @@ def _store_list(
     return rl
 
 
-def randomization_list_activate(*, randomization_list: RandomizationList, by: AbstractBaseUser) -> RandomizationList:
-    _require(by, LIST_MAKERS, "activate a randomization list")
+def randomization_list_activate(*, randomization_list: RandomizationList, by: Actor) -> RandomizationList:
+    by = require(by, Capability.MANAGE_LISTS)
     try:
         return _activate(randomization_list_id=randomization_list.pk, by=by)
     except ListFrozenError as exc:
@@ -265,7 +254,7 @@ def randomization_list_activate(*, randomization_list: RandomizationList, by: Ab
 
 
 @transaction.atomic
-def _activate(*, randomization_list_id: int, by: AbstractBaseUser) -> RandomizationList:
+def _activate(*, randomization_list_id: int, by: User) -> RandomizationList:
     active = RandomizationList.objects.select_for_update().filter(is_active=True).first()
     target = RandomizationList.objects.select_for_update().get(pk=randomization_list_id)
     if active is not None and active.pk == target.pk:
@@ -284,21 +273,7 @@ def _activate(*, randomization_list_id: int, by: AbstractBaseUser) -> Randomizat
     return target
 
 
-def randomization_list_change_refuse(
-    *, randomization_list: RandomizationList, by: AbstractBaseUser | None, what: str
-) -> None:
-    """Called by every surface that would change a frozen list (admin, forms): log, then refuse."""
-    _record_refusal(
-        by=by, detail=f"{what} on list {randomization_list.pk} was refused", randomization_list=randomization_list
-    )
-    raise ListFrozenError(
-        f"The list is frozen since {randomization_list.frozen_at:%Y-%m-%d %H:%M} UTC; {what} is refused."
-    )
-
-
-def _record_refusal(
-    *, by: AbstractBaseUser | None, detail: str, randomization_list: RandomizationList | None = None
-) -> None:
+def _record_refusal(*, by: User | None, detail: str, randomization_list: RandomizationList | None = None) -> None:
     rl = randomization_list or RandomizationList.objects.filter(is_active=True).first()
     log.warning("Randomization list change refused: %s", detail)
     list_event_record(kind=ListEvent.Kind.CHANGE_REFUSED, randomization_list=rl, by=by, detail=detail)
@@ -314,7 +289,11 @@ class RandomizationResult:
 
 
 def participant_randomize(
-    *, participant: Participant, by: AbstractBaseUser, baseline_date: date | None = None
+    *,
+    participant: Participant,
+    by: Actor,
+    baseline_date: date | None = None,
+    then: Callable[[Participant, date], None] | None = None,
 ) -> RandomizationResult:
     """Allocate the next unused entry of the participant's stratum, in list order, atomically.
 
@@ -322,10 +301,14 @@ def participant_randomize(
     takes no second slot. Concurrency: on PostgreSQL the participant row and the stratum's cursor row
     are locked (SELECT ... FOR UPDATE); on SQLite the IMMEDIATE transaction takes the write lock at
     BEGIN. The one-to-one constraints on Allocation are the second line of defence.
+
+    `then(participant, baseline_date)` runs inside the allocation's transaction, before the slot is
+    taken, so what the caller adds (the visit schedule: `trial.workspace.services.participant_enrol`)
+    is saved together with the allocation or not at all.
     """
-    _require(by, RANDOMIZERS, "randomize a participant")
+    by = require(by, Capability.RANDOMIZE)
     try:
-        return _randomize(participant_id=participant.pk, by=by, baseline_date=baseline_date or date.today())
+        return _randomize(participant_id=participant.pk, by=by, baseline_date=baseline_date or date.today(), then=then)
     except StratumExhaustedError as exc:
         _after_exhausted(exc, by=by)
         raise
@@ -345,9 +328,13 @@ def participant_randomize(
 
 
 @transaction.atomic
-def _randomize(*, participant_id: int, by: AbstractBaseUser, baseline_date: date) -> RandomizationResult:
-    from trial.visits.services import visits_schedule
-
+def _randomize(
+    *,
+    participant_id: int,
+    by: User,
+    baseline_date: date,
+    then: Callable[[Participant, date], None] | None,
+) -> RandomizationResult:
     # Lock the participant first: two clicks on "Randomize" for one person serialise here. of=self: on
     # PostgreSQL a plain FOR UPDATE would also lock the joined site row and serialise every allocation.
     participant = Participant.objects.select_for_update(of=("self",)).select_related("site").get(pk=participant_id)
@@ -378,7 +365,8 @@ def _randomize(*, participant_id: int, by: AbstractBaseUser, baseline_date: date
             "The randomization list failed its integrity check; allocation is stopped. "
             "Contact the unblinded statistician."
         )
-    visits_schedule(participant=participant, baseline_date=baseline_date, by=by)
+    if then is not None:
+        then(participant, baseline_date)
     # The per-stratum lock: concurrent allocations in one stratum queue here, in arrival order.
     cursor = StratumCursor.objects.select_for_update().filter(randomization_list=rl, stratum=stratum).first()
     if cursor is None or cursor.next_sequence > cursor.size:
@@ -442,10 +430,11 @@ def _check_preconditions(participant: Participant, config: ProtocolConfig, basel
     return stratum
 
 
-def _after_exhausted(exc: StratumExhaustedError, *, by: AbstractBaseUser) -> None:
+def _after_exhausted(exc: StratumExhaustedError, *, by: User) -> None:
     params = exc.error_list[0].params or {}
     stratum = params.get("stratum", "?")
-    rl = RandomizationList.objects.filter(pk=params.get("list_id")).first()
+    list_id = params.get("list_id")
+    rl = RandomizationList.objects.filter(pk=list_id).first() if list_id is not None else None
     log.error("Randomization stratum %s is exhausted", stratum)
     list_event_record(kind=ListEvent.Kind.STRATUM_EXHAUSTED, randomization_list=rl, by=by, detail=f"Stratum {stratum}")
     _notify_unblinded_statisticians(
@@ -455,20 +444,12 @@ def _after_exhausted(exc: StratumExhaustedError, *, by: AbstractBaseUser) -> Non
     )
 
 
-def _emails_of(roles: Iterable[Role], exclude: Iterable[str] = ()) -> list[str]:
-    return sorted(
-        set(
-            get_user_model()
-            .objects.filter(groups__name__in=[r.value for r in roles], is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-        - set(exclude)
-    )
+def _emails_of(capability: Capability, exclude: Iterable[str] = ()) -> list[str]:
+    return sorted(set(users_with(capability).exclude(email="").values_list("email", flat=True)) - set(exclude))
 
 
 def _notify_unblinded_statisticians(*, subject: str, message: str) -> None:
-    emails = _emails_of([Role.STATISTICIAN_UNBLINDED])
+    emails = _emails_of(Capability.MANAGE_LISTS)
     if emails:
         send_mail(subject=subject, message=message, from_email=None, recipient_list=emails)
 
@@ -486,7 +467,7 @@ def _on_commit_mail(subject: str, message: str, recipients: list[str]) -> Callab
 
 def _code_break_notify(cb: CodeBreak, what: str) -> None:
     # The email names the participant and the event, never the arm: mail is not a blinded channel.
-    recipients = _emails_of([*CODE_BREAK_APPROVERS], exclude=())
+    recipients = _emails_of(Capability.DECIDE_CODE_BREAK)
     requester = getattr(cb.requested_by, "email", "")
     if requester and requester not in recipients:
         recipients.append(requester)
@@ -503,9 +484,10 @@ def _code_break_notify(cb: CodeBreak, what: str) -> None:
 
 @transaction.atomic
 def code_break_request(
-    *, participant: Participant, by: AbstractBaseUser, reason: str, immediate: bool = False, justification: str = ""
+    *, participant: Participant, by: Actor, reason: str, immediate: bool = False, justification: str = ""
 ) -> CodeBreak:
-    _require(by, CODE_BREAK_REQUESTERS, "request an emergency code break")
+    # Design: Blinding (ICH E6(R3) 4.2): an investigator requests; a second authorised person decides.
+    by = require(by, Capability.REQUEST_CODE_BREAK)
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     if not Allocation.objects.filter(participant=participant).exists():
         raise ValidationError("This participant has not been randomized; there is no code to break.")
@@ -531,10 +513,10 @@ def code_break_request(
 
 
 @transaction.atomic
-def code_break_decide(*, code_break: CodeBreak, by: AbstractBaseUser, approve: bool, note: str = "") -> CodeBreak:
+def code_break_decide(*, code_break: CodeBreak, by: Actor, approve: bool, note: str = "") -> CodeBreak:
     """The second authorised person approves or rejects. Approving reveals nothing to the approver."""
-    _require(by, CODE_BREAK_APPROVERS, "approve a code break")
-    cb = CodeBreak.objects.select_for_update().get(pk=code_break.pk)
+    by = require(by, Capability.DECIDE_CODE_BREAK)
+    cb: CodeBreak = CodeBreak.objects.select_for_update().get(pk=code_break.pk)
     if cb.requested_by_id == by.pk:
         raise ValidationError("A code break must be approved by a second person, not by its requester.")
     if cb.status != CodeBreak.Status.REQUESTED:
@@ -542,7 +524,7 @@ def code_break_decide(*, code_break: CodeBreak, by: AbstractBaseUser, approve: b
     if not approve and not note.strip():
         raise ValidationError({"note": "Give the reason for rejecting the request."})
     cb.status = CodeBreak.Status.APPROVED if approve else CodeBreak.Status.REJECTED
-    cb.decided_by = by  # type: ignore[assignment]
+    cb.decided_by = by
     cb.decided_at = timezone.now()
     cb.decision_note = note
     record_save(cb, by=by, reason=f"Code break {'approved' if approve else 'rejected'}: {note or 'no note'}")
@@ -551,17 +533,17 @@ def code_break_decide(*, code_break: CodeBreak, by: AbstractBaseUser, approve: b
 
 
 @transaction.atomic
-def code_break_review(*, code_break: CodeBreak, by: AbstractBaseUser, note: str) -> CodeBreak:
+def code_break_review(*, code_break: CodeBreak, by: Actor, note: str) -> CodeBreak:
     """An immediate break is reviewed afterwards by a second authorised person."""
-    _require(by, CODE_BREAK_APPROVERS, "review a code break")
-    cb = CodeBreak.objects.select_for_update().get(pk=code_break.pk)
+    by = require(by, Capability.DECIDE_CODE_BREAK)
+    cb: CodeBreak = CodeBreak.objects.select_for_update().get(pk=code_break.pk)
     if cb.requested_by_id == by.pk:
         raise ValidationError("An immediate code break is reviewed by a second person, not by its requester.")
     if not cb.needs_review:
         raise ValidationError("This code break does not need a review.")
     if not note.strip():
         raise ValidationError({"note": "Record the outcome of the review."})
-    cb.reviewed_by = by  # type: ignore[assignment]
+    cb.reviewed_by = by
     cb.reviewed_at = timezone.now()
     cb.review_note = note
     record_save(cb, by=by, reason=f"Immediate code break reviewed: {note}")

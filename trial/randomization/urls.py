@@ -6,7 +6,6 @@ app_name = "randomization"
 
 urlpatterns = [
     path("", views.AllocationListView.as_view(), name="allocations"),
-    path("participants/<int:participant_pk>/randomize/", views.RandomizeView.as_view(), name="randomize"),
     path(
         "participants/<int:participant_pk>/code-break/", views.CodeBreakRequestView.as_view(), name="code_break_request"
     ),
@@ -23,5 +22,4 @@ urlpatterns = [
 
 api_urlpatterns = [
     path("allocations/", api.AllocationListApi.as_view(), name="allocations"),
-    path("participants/<int:participant_pk>/randomize/", api.ParticipantRandomizeApi.as_view(), name="randomize"),
 ]

@@ -13,24 +13,16 @@ from django.urls import reverse
 from django.views import View
 
 from trial import blinding
+from trial.access import Capability, CapabilityRequiredMixin
 from trial.participants.models import Participant
 from trial.protocol.selectors import protocol
 from trial.randomization import selectors, services
-from trial.randomization.access import (
-    ALLOCATION_VIEWERS,
-    CODE_BREAK_REQUESTERS,
-    CODE_BREAK_VIEWERS,
-    LIST_MANAGERS,
-    RANDOMIZERS,
-    RoleRequiredMixin,
-)
 from trial.randomization.forms import (
     CodeBreakDecideForm,
     CodeBreakRequestForm,
     CodeBreakReviewForm,
     ListGenerateForm,
     ListUploadForm,
-    RandomizeForm,
 )
 from trial.randomization.generation import generate_list
 from trial.randomization.models import CodeBreak, RandomizationList
@@ -40,8 +32,8 @@ def _errors(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
-class AllocationListView(RoleRequiredMixin, View):
-    allowed_roles = ALLOCATION_VIEWERS
+class AllocationListView(CapabilityRequiredMixin, View):
+    capability = Capability.VIEW_ALLOCATIONS
 
     def get(self, request: HttpRequest) -> HttpResponse:
         rows = selectors.allocation_rows(user=request.user)
@@ -55,57 +47,8 @@ class AllocationListView(RoleRequiredMixin, View):
         )
 
 
-class RandomizeView(RoleRequiredMixin, View):
-    allowed_roles = RANDOMIZERS
-
-    def _render(
-        self, request: HttpRequest, participant: Participant, form: RandomizeForm, errors: list[str]
-    ) -> HttpResponse:
-        allocation = getattr(participant, "allocation", None)
-        return render(
-            request,
-            "randomization/randomize.html",
-            {
-                "participant": participant,
-                "form": form,
-                "errors": errors,
-                "allocation": None
-                if allocation is None
-                else selectors.allocation_row(user=request.user, allocation=allocation),
-            },
-        )
-
-    def get(self, request: HttpRequest, participant_pk: int) -> HttpResponse:
-        participant = get_object_or_404(Participant.objects.active(), pk=participant_pk)
-        form = RandomizeForm()
-        errors = (
-            [] if hasattr(participant, "allocation") else services.randomization_preconditions(participant=participant)
-        )
-        return self._render(request, participant, form, errors)
-
-    def post(self, request: HttpRequest, participant_pk: int) -> HttpResponse:
-        participant = get_object_or_404(Participant.objects.active(), pk=participant_pk)
-        form = RandomizeForm(request.POST)
-        if not form.is_valid():
-            return self._render(request, participant, form, [])
-        try:
-            result = services.participant_randomize(
-                participant=participant, by=request.user, baseline_date=form.cleaned_data["baseline_date"]
-            )
-        except ValidationError as exc:
-            return self._render(request, participant, form, _errors(exc))
-        number = result.allocation.entry.randomization_number
-        messages.success(
-            request,
-            f"{participant.participant_id} randomized: {number}."
-            if result.created
-            else f"{participant.participant_id} was already randomized: {number}.",
-        )
-        return HttpResponseRedirect(reverse("randomization:randomize", args=[participant.pk]))
-
-
-class ListIndexView(RoleRequiredMixin, View):
-    allowed_roles = LIST_MANAGERS
+class ListIndexView(CapabilityRequiredMixin, View):
+    capability = Capability.MANAGE_LISTS
 
     def get(self, request: HttpRequest) -> HttpResponse:
         lists = RandomizationList.objects.order_by("-created_at")
@@ -121,10 +64,10 @@ class ListIndexView(RoleRequiredMixin, View):
         )
 
 
-class ListGenerateView(RoleRequiredMixin, View):
+class ListGenerateView(CapabilityRequiredMixin, View):
     """GET with parameters previews balance and predictability; POST stores the list with that seed."""
 
-    allowed_roles = LIST_MANAGERS
+    capability = Capability.MANAGE_LISTS
 
     def get(self, request: HttpRequest) -> HttpResponse:
         form = ListGenerateForm(request.GET) if "seed" in request.GET else ListGenerateForm()
@@ -175,8 +118,8 @@ class ListGenerateView(RoleRequiredMixin, View):
         return selectors.list_review(entries, block_sizes=d["block_sizes"])
 
 
-class ListUploadView(RoleRequiredMixin, View):
-    allowed_roles = LIST_MANAGERS
+class ListUploadView(CapabilityRequiredMixin, View):
+    capability = Capability.MANAGE_LISTS
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(request, "randomization/list_upload.html", {"form": ListUploadForm()})
@@ -205,8 +148,8 @@ class ListUploadView(RoleRequiredMixin, View):
         return HttpResponseRedirect(reverse("randomization:list_detail", args=[rl.pk]))
 
 
-class ListDetailView(RoleRequiredMixin, View):
-    allowed_roles = LIST_MANAGERS
+class ListDetailView(CapabilityRequiredMixin, View):
+    capability = Capability.MANAGE_LISTS
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         rl = get_object_or_404(RandomizationList, pk=pk)
@@ -225,8 +168,8 @@ class ListDetailView(RoleRequiredMixin, View):
         )
 
 
-class ListActivateView(RoleRequiredMixin, View):
-    allowed_roles = LIST_MANAGERS
+class ListActivateView(CapabilityRequiredMixin, View):
+    capability = Capability.MANAGE_LISTS
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -240,8 +183,8 @@ class ListActivateView(RoleRequiredMixin, View):
         return HttpResponseRedirect(reverse("randomization:list_detail", args=[rl.pk]))
 
 
-class CodeBreakListView(RoleRequiredMixin, View):
-    allowed_roles = CODE_BREAK_VIEWERS
+class CodeBreakListView(CapabilityRequiredMixin, View):
+    capability = Capability.DECIDE_CODE_BREAK
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(
@@ -253,8 +196,8 @@ class CodeBreakListView(RoleRequiredMixin, View):
         )
 
 
-class CodeBreakRequestView(RoleRequiredMixin, View):
-    allowed_roles = CODE_BREAK_REQUESTERS
+class CodeBreakRequestView(CapabilityRequiredMixin, View):
+    capability = Capability.REQUEST_CODE_BREAK
 
     def get(self, request: HttpRequest, participant_pk: int) -> HttpResponse:
         participant = get_object_or_404(Participant.objects.active(), pk=participant_pk)
@@ -278,8 +221,8 @@ class CodeBreakRequestView(RoleRequiredMixin, View):
         return HttpResponseRedirect(reverse("randomization:code_break_detail", args=[cb.pk]))
 
 
-class CodeBreakDetailView(RoleRequiredMixin, View):
-    allowed_roles = CODE_BREAK_VIEWERS
+class CodeBreakDetailView(CapabilityRequiredMixin, View):
+    capability = Capability.DECIDE_CODE_BREAK
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         cb = get_object_or_404(selectors.code_breaks_for(user=request.user), pk=pk)
@@ -300,8 +243,8 @@ class CodeBreakDetailView(RoleRequiredMixin, View):
         )
 
 
-class CodeBreakDecideView(RoleRequiredMixin, View):
-    allowed_roles = CODE_BREAK_VIEWERS
+class CodeBreakDecideView(CapabilityRequiredMixin, View):
+    capability = Capability.DECIDE_CODE_BREAK
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -322,8 +265,8 @@ class CodeBreakDecideView(RoleRequiredMixin, View):
         return HttpResponseRedirect(reverse("randomization:code_break_detail", args=[cb.pk]))
 
 
-class CodeBreakReviewView(RoleRequiredMixin, View):
-    allowed_roles = CODE_BREAK_VIEWERS
+class CodeBreakReviewView(CapabilityRequiredMixin, View):
+    capability = Capability.DECIDE_CODE_BREAK
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:

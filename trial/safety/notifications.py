@@ -1,4 +1,4 @@
-"""An SAE notifies the investigators at once (issue 4 §4).
+"""An SAE notifies the investigators at once (protocol: Safety; ICH E6(R3) expedited reporting).
 
 The e-mail is sent after the transaction commits, so nobody is told about an event that was then
 rolled back, and it names the participant and the event only: nothing about treatment.
@@ -7,51 +7,24 @@ rolled back, and it names the participant and the event only: nothing about trea
 from __future__ import annotations
 
 import logging
-from functools import partial
-from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
 
-from trial.core.roles import Role
-from trial.core.types import Actor
-from trial.participants.models import Participant
+from trial.access import Capability, users_with
 from trial.safety.models import AdverseEvent
-from trial.safety.services import adverse_event_record
 
 log = logging.getLogger("stratum.safety")
 
 
-def adverse_event_report(
-    *,
-    participant: Participant,
-    data: dict[str, Any],
-    by: Actor,
-    instance: AdverseEvent | None = None,
-    reason: str = "",
-    version: int | None = None,
-) -> AdverseEvent:
-    """Record an adverse event; one that is newly serious notifies the investigators on commit."""
-    was_serious = bool(instance is not None and instance.serious)
-    ae = adverse_event_record(
-        participant=participant, data=data, by=by, instance=instance, reason=reason, version=version
-    )
-    if ae.serious and not was_serious:
-        transaction.on_commit(partial(sae_notify_investigators, adverse_event_id=ae.pk))
-    return ae
+def _label(field_name: str) -> str:
+    field = AdverseEvent._meta.get_field(field_name)
+    return str(getattr(field, "verbose_name", field_name))
 
 
 def sae_notify_investigators(*, adverse_event_id: int) -> int:
     ae = AdverseEvent.objects.select_related("participant").get(pk=adverse_event_id)
-    recipients = list(
-        get_user_model()
-        .objects.filter(groups__name=Role.INVESTIGATOR.value, is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
-    criteria = [str(AdverseEvent._meta.get_field(c).verbose_name) for c in AdverseEvent.SAE_CRITERIA if getattr(ae, c)]
+    recipients = list(users_with(Capability.RECEIVE_SAE_ALERTS).exclude(email="").values_list("email", flat=True))
+    criteria = [_label(c) for c in AdverseEvent.SAE_CRITERIA if getattr(ae, c)]
     log.warning("SAE recorded for %s: %s", ae.participant.participant_id, ae.term)
     if not recipients:
         log.error("SAE for %s: no investigator with an e-mail address to notify", ae.participant.participant_id)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 
+from trial.access import Capability, require
 from trial.core.services import record_apply, record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.safety.models import AdverseEvent, ConcomitantMedication, ProtocolDeviation
+from trial.safety.notifications import sae_notify_investigators
 
 
 def _apply(instance: Any, data: Mapping[str, Any], version: int | None) -> None:
@@ -26,9 +29,17 @@ def adverse_event_record(
     reason: str = "",
     version: int | None = None,
 ) -> AdverseEvent:
+    """Record or correct an adverse event. One that becomes serious e-mails the investigators once the
+    transaction commits (never for an event that was rolled back): this is the only write path for
+    adverse events, so the SAE alert cannot be skipped."""
+    by = require(by, Capability.ENTER_DATA)
     ae = instance or AdverseEvent(participant=participant)
+    was_serious = bool(instance is not None and instance.serious)
     _apply(ae, data, version)
-    return record_save(ae, by=by, reason=reason)
+    record_save(ae, by=by, reason=reason)
+    if ae.serious and not was_serious:
+        transaction.on_commit(partial(sae_notify_investigators, adverse_event_id=ae.pk))
+    return ae
 
 
 @transaction.atomic
@@ -42,6 +53,7 @@ def conmed_record(
     version: int | None = None,
 ) -> ConcomitantMedication:
     """Record a medication; a prohibited class raises a protocol deviation (Schedule: Prohibited)."""
+    by = require(by, Capability.ENTER_DATA)
     med = instance or ConcomitantMedication(participant=participant)
     was_prohibited = med.prohibited
     _apply(med, data, version)
@@ -71,6 +83,7 @@ def deviation_record(
     reason: str = "",
     version: int | None = None,
 ) -> ProtocolDeviation:
+    by = require(by, Capability.ENTER_DATA)
     dev = instance or ProtocolDeviation(participant=participant, reported_by=by)
     _apply(dev, data, version)
     return record_save(dev, by=by, reason=reason)

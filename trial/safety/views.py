@@ -8,17 +8,17 @@ from typing import Any
 
 from django.urls import reverse
 
+from trial.access import Capability, CapabilityRequiredMixin
+from trial.core.services import form_entry_save
 from trial.core.views import RecordFormView
-from trial.participants.selectors import DATA_ENTRY_ROLES, participant_get
-from trial.queries.services import form_entry_save
+from trial.participants.selectors import participant_get
 from trial.safety import selectors
 from trial.safety.forms import AdverseEventForm, ConmedForm, DeviationForm
-from trial.safety.notifications import adverse_event_report
-from trial.safety.services import conmed_record, deviation_record
+from trial.safety.services import adverse_event_record, conmed_record, deviation_record
 
 
-class SafetyFormView(RecordFormView):
-    allowed_roles = DATA_ENTRY_ROLES
+class SafetyFormView(CapabilityRequiredMixin, RecordFormView):
+    capability = Capability.ENTER_DATA
     getter: Any = None  # selector loading the record being edited, or None for "new"
     instance: Any = None
 
@@ -66,7 +66,7 @@ class AdverseEventView(SafetyFormView):
     getter = staticmethod(selectors.adverse_event_get)
 
     def service(self, **kwargs: Any) -> Any:
-        return adverse_event_report(**kwargs)
+        return adverse_event_record(**kwargs)
 
     def success_message(self, saved: Any) -> str:
         if saved.serious:

@@ -31,8 +31,10 @@ INSTALLED_APPS = [
     "trial.visits",
     "trial.safety",
     "trial.queries",
-    "trial.demo",
+    "trial.workspace",
+    "trial.accounts",
     "analysis",
+    "trial.demo",
 ]
 
 MIDDLEWARE = [
@@ -45,6 +47,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+AUTH_USER_MODEL = "core.User"
 
 ROOT_URLCONF = "trial.urls"
 WSGI_APPLICATION = "trial.wsgi.application"
@@ -70,7 +74,7 @@ def database_from_env(default_url: str) -> dict[str, Any]:
     """DATABASE_URL wins; SQLite gets the options that make it safe for concurrent writers."""
     import os
 
-    config: dict[str, Any] = dj_database_url.parse(os.environ.get("DATABASE_URL", default_url))
+    config: dict[str, Any] = dict(dj_database_url.parse(os.environ.get("DATABASE_URL", default_url)))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             # IMMEDIATE takes the write lock at BEGIN, so two allocations cannot both read
@@ -119,7 +123,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["trial.access.CapabilityPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 

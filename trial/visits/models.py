@@ -24,7 +24,6 @@ class Visit(ClinicalRecord):
         SCHEDULED = "scheduled", "Scheduled"
         DONE = "done", "Done"
         MISSED = "missed", "Missed"
-        DELAYED = "delayed", "Delayed"
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="visits")
     definition = models.ForeignKey(VisitDefinition, on_delete=models.PROTECT, related_name="+")
@@ -33,7 +32,7 @@ class Visit(ClinicalRecord):
     window_end = models.DateField()
     actual_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
-    reason = models.TextField(blank=True, help_text="Why the visit was missed or delayed.")
+    reason = models.TextField(blank=True, help_text="Why the visit was missed.")
     out_of_window = models.BooleanField(default=False, editable=False)
 
     class Meta:
@@ -51,7 +50,7 @@ class Visit(ClinicalRecord):
             errors["window_end"] = "The window must end on or after its start."
         if self.status == self.Status.DONE and not self.actual_date:
             errors["actual_date"] = "A visit that was done needs its date."
-        if self.status in (self.Status.MISSED, self.Status.DELAYED) and not self.reason.strip():
+        if self.status == self.Status.MISSED and not self.reason.strip():
             errors["reason"] = f"A {self.get_status_display().lower()} visit needs a reason."
         if _future(self.actual_date):
             errors["actual_date"] = "The visit date cannot be in the future."

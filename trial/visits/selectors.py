@@ -98,8 +98,9 @@ def visit_get(pk: int) -> Visit:
 def visit_for_form(pk: int, *, relation: str = "", labs: bool = False) -> Visit:
     """A visit with only what one form page needs (the page of a save is on every save's path)."""
     related = ["definition", "participant"] + ([relation] if relation else [])
-    qs = Visit.objects.active().select_related(*related)
+    qs: QuerySet[Visit] = Visit.objects.active().select_related(*related)
     if labs:
+        # to_attr="live_labs": the form reads the visit's live results without another query.
         qs = qs.prefetch_related(
             Prefetch("labs", queryset=LabResult.objects.active().order_by("analyte"), to_attr="live_labs")
         )

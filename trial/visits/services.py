@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from trial.access import Capability, require
 from trial.core.models import ClinicalRecord
 from trial.core.services import record_apply, record_save
 from trial.core.types import Actor
@@ -28,6 +29,7 @@ def _due(baseline: date, definition: VisitDefinition) -> tuple[date, date, date]
 @transaction.atomic
 def visits_schedule(*, participant: Participant, baseline_date: date, by: Actor) -> list[Visit]:
     """Create the on-study visits (week >= 0) with due dates from the baseline date (Schedule)."""
+    by = require(by, Capability.ENTER_DATA)
     created = []
     existing = set(participant.visits.values_list("definition_id", flat=True))
     for definition in VisitDefinition.objects.filter(week__gte=0).order_by("week"):
@@ -57,6 +59,7 @@ def visits_reschedule_from(*, visit: Visit, anchor: date, by: Actor, reason: str
     baseline) and when an infusion is delayed for infection (Design: infusion delayed until
     symptoms resolve): the later visits keep their distance from the delayed one.
     """
+    by = require(by, Capability.RATE)  # follows visit_complete, which a rater may call
     moved = 0
     later = participant_visits(visit.participant).filter(definition__week__gt=visit.definition.week)
     for other in later.select_for_update():
@@ -80,6 +83,9 @@ def participant_visits(participant: Participant) -> Any:
 
 @transaction.atomic
 def visit_complete(*, visit: Visit, actual_date: date, by: Actor, reason: str = "") -> Visit:
+    # The rater may date the visit as they rate it (the HAM-D form asks for the date), so RATE, whose
+    # roles include every data-entry role.
+    by = require(by, Capability.RATE)
     first_time = visit.status != Visit.Status.DONE
     visit.status = Visit.Status.DONE
     visit.actual_date = actual_date
@@ -93,6 +99,7 @@ def visit_complete(*, visit: Visit, actual_date: date, by: Actor, reason: str = 
 
 
 def visit_miss(*, visit: Visit, reason: str, by: Actor) -> Visit:
+    by = require(by, Capability.ENTER_DATA)
     if visit.status == Visit.Status.DONE:
         raise ValidationError("This visit has data entered; it cannot be marked as missed.")
     visit.status = Visit.Status.MISSED
@@ -112,13 +119,15 @@ def _require_done(visit: Visit) -> None:
 def hamd_record(
     *, visit: Visit, items: Mapping[int | str, int], by: Actor, reason: str = "", version: int | None = None
 ) -> HamD17:
+    by = require(by, Capability.RATE)
     _require_done(visit)
-    data = {(k if str(k).startswith("item_") else f"item_{k}"): v for k, v in items.items()}
+    data: dict[str, int] = {(str(k) if str(k).startswith("item_") else f"item_{k}"): v for k, v in items.items()}
     instance = HamD17.objects.filter(visit=visit).first() or HamD17(visit=visit, rated_by=by)
     return _upsert(instance, data, by=by, reason=reason, version=version)
 
 
 def cgis_record(*, visit: Visit, score: int, by: Actor, reason: str = "", version: int | None = None) -> CGIS:
+    by = require(by, Capability.RATE)
     _require_done(visit)
     instance = CGIS.objects.filter(visit=visit).first() or CGIS(visit=visit, rated_by=by)
     return _upsert(instance, {"score": score}, by=by, reason=reason, version=version)
@@ -137,6 +146,7 @@ def lab_record(
     reason: str = "",
     version: int | None = None,
 ) -> LabResult:
+    by = require(by, Capability.ENTER_DATA)
     _require_done(visit)
     instance = LabResult.objects.active().filter(visit=visit, analyte=analyte).first() or LabResult(
         visit=visit, analyte=analyte
@@ -158,6 +168,7 @@ def lab_record(
 def vitals_record(
     *, visit: Visit, data: Mapping[str, Any], by: Actor, reason: str = "", version: int | None = None
 ) -> VitalSigns:
+    by = require(by, Capability.ENTER_DATA)
     _require_done(visit)
     instance = VitalSigns.objects.filter(visit=visit).first() or VitalSigns(visit=visit)
     return _upsert(instance, data, by=by, reason=reason, version=version)
@@ -167,6 +178,7 @@ def vitals_record(
 def infusion_record(
     *, visit: Visit, data: Mapping[str, Any], by: Actor, reason: str = "", version: int | None = None
 ) -> Infusion:
+    by = require(by, Capability.ENTER_DATA)
     if not visit.definition.infusion:
         raise ValidationError(f"No infusion is given at {visit.definition.name} (Schedule).")
     if visit.participant.status != Participant.Status.RANDOMIZED:

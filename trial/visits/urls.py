@@ -6,7 +6,6 @@ app_name = "visits"
 
 # Every page is about one Visit, named by its id (`pk`).
 urlpatterns = [
-    path("<int:pk>/", views.VisitDetailView.as_view(), name="detail"),
     path("<int:pk>/date/", views.VisitCompleteView.as_view(), name="complete"),
     path("<int:pk>/missed/", views.VisitMissedView.as_view(), name="missed"),
     path("<int:pk>/hamd/", views.HamdView.as_view(), name="hamd"),

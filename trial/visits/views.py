@@ -11,15 +11,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.views.generic import TemplateView
 
+from trial.access import Capability, CapabilityRequiredMixin
 from trial.blinding import hidden_lab_analytes_for
-from trial.core.roles import Role, has_role
-from trial.core.views import RecordFormView, RoleRequiredMixin
-from trial.participants.selectors import DATA_ENTRY_ROLES, RATING_ROLES
+from trial.core.services import form_entry_save
+from trial.core.views import RecordFormView
 from trial.protocol.selectors import protocol
-from trial.queries.selectors import queries_visible_to
-from trial.queries.services import form_entry_save
 from trial.visits import selectors
 from trial.visits.forms import (
     CgisForm,
@@ -46,30 +43,10 @@ def visit_url(visit: Visit) -> str:
     return reverse("visits:detail", kwargs={"pk": visit.pk})
 
 
-class VisitDetailView(RoleRequiredMixin, TemplateView):
-    template_name = "visits/detail.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        visit = selectors.visit_get(kwargs["pk"])
-        queries = queries_visible_to(self.request.user).filter(visit=visit).order_by("-created_at")
-        return super().get_context_data(**kwargs) | {
-            "visit": visit,
-            "participant": visit.participant,
-            "forms": selectors.form_cells(visit),
-            "date_form": VisitDateForm(
-                visit=visit, initial={"version": visit.version, "actual_date": visit.actual_date}
-            ),
-            "missed_form": MissedVisitForm(initial={"version": visit.version}),
-            "queries": queries,
-            "end_of_study": "end_of_study" in visit.definition.forms,
-            "can_raise_queries": has_role(self.request.user, Role.DATA_MANAGER),
-        }
-
-
-class VisitFormView(RecordFormView):
+class VisitFormView(CapabilityRequiredMixin, RecordFormView):
     """A form entered at one visit (URL kwarg `pk` is the Visit's id)."""
 
-    allowed_roles = DATA_ENTRY_ROLES
+    capability = Capability.ENTER_DATA
     visit: Visit
     relation = ""  # the visit's one-to-one record this form edits
 
@@ -120,7 +97,7 @@ class VisitFormView(RecordFormView):
 
 
 class HamdView(VisitFormView):
-    allowed_roles = RATING_ROLES
+    capability = Capability.RATE
     form_class = HamdForm
     relation = "hamd"
     title = "HAM-D-17"
@@ -135,7 +112,7 @@ class HamdView(VisitFormView):
 
 
 class CgisView(VisitFormView):
-    allowed_roles = RATING_ROLES
+    capability = Capability.RATE
     form_class = CgisForm
     relation = "cgis"
     title = "CGI-S"

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from trial.core.users import DEMO_PASSWORD, DEMO_USERS
+from trial.accounts.users import DEMO_PASSWORD, DEMO_USERS
 from trial.visits import services as visit_services
 
 pytestmark = pytest.mark.django_db

@@ -53,12 +53,12 @@ def test_kit_ids_of_prepared_bags_do_not_correlate_with_the_arm(
 ) -> None:
     from trial.pharmacy.services import preparation_create
     from trial.randomization.models import ListEntry
-    from trial.randomization.services import participant_randomize
+    from trial.workspace.services import participant_enrol
 
     kits: dict[str, list[str]] = {"IFX": [], "PBO": []}
     for i in range(16):
         p = make_participant(sex="FM"[i % 2], screening_crp_mg_l=(3.4, 1.2)[i // 2 % 2])
-        participant_randomize(participant=p, by=coordinator)
+        participant_enrol(participant=p, by=coordinator)
         arm = ListEntry.objects.get(allocation__participant=p).arm
         for visit in p.visits.filter(definition__infusion=True):
             prep = preparation_create(

@@ -1,6 +1,6 @@
 """Every role x every randomization/pharmacy view, with the expected status code of a GET.
 
-Written out literally (not derived from trial.randomization.access), so a change of who may open a
+Written out literally (not derived from trial.access), so a change of who may open a
 page is a visible change here. A new view in these namespaces fails the completeness test until it
 is added to the matrix.
 """
@@ -46,7 +46,8 @@ CB = {"investigator": 200, "unblinded": 200, "dsmb": 200}
 # calls get 403, not 401: SessionAuthentication comes first in REST_FRAMEWORK settings.
 MATRIX: dict[str, tuple[str | None, dict[str, int], int]] = {
     "randomization:allocations": (None, only(ALLOC), 302),
-    "randomization:randomize": ("unrandomized", only({"coordinator": 200, "investigator": 200}), 302),
+    # The one randomize page (enrolment: trial.workspace), under the participant's id.
+    "participants:randomize": ("unrandomized_id", only({"coordinator": 200, "investigator": 200}), 302),
     "randomization:code_break_request": ("participant", only({"investigator": 200}), 302),
     "randomization:lists": (None, only({"unblinded": 200}), 302),
     "randomization:list_generate": (None, only({"unblinded": 200}), 302),
@@ -78,7 +79,7 @@ def url_names() -> set[str]:
     for ns in NAMESPACES:
         _, sub = resolver.namespace_dict[ns]
         names |= {f"{ns}:{n}" for n in sub.reverse_dict if isinstance(n, str)}
-    return names
+    return names | {"participants:randomize"}
 
 
 @pytest.mark.django_db
@@ -91,6 +92,7 @@ def url_for(name: str, key: str | None, w: Any) -> str:
         return reverse(name)
     kwarg_value = {
         "unrandomized": ("participant_pk", w.unrandomized.pk),
+        "unrandomized_id": ("participant_id", w.unrandomized.participant_id),
         "participant": ("participant_pk", w.participants[1].pk),
         "list": ("pk", w.participants[0].allocation.entry.randomization_list_id),
         "code_break": ("pk", w.code_break.pk),

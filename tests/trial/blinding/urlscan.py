@@ -103,7 +103,7 @@ SIMPLE_HISTORY_ITEM = "^([^/]+)/history/([^/]+)/$"
 def _explicit(leaf: Leaf, name: str) -> list[str] | None:
     from django.contrib.auth import get_user_model
 
-    if name == "id" and "auth/user/" in leaf.route:  # UserAdmin's password page is not wrapped with model_admin
+    if name == "id" and "core/user/" in leaf.route:  # UserAdmin's password page is not wrapped with model_admin
         return [str(pk) for pk in get_user_model().objects.order_by("pk").values_list("pk", flat=True)[:2]]
     if name == "object_id" and "content_type_id" in kwarg_names(leaf):
         from trial.participants.models import Participant

@@ -45,13 +45,13 @@ def _at(d: date) -> datetime:
 
 
 def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: int = 8) -> World:
+    from trial.accounts.users import user_create_with_role
     from trial.core.roles import Role
-    from trial.core.users import user_create_with_role
     from trial.participants.services import end_of_study_record
     from trial.pharmacy.services import preparation_create, preparation_dispense, wastage_record
     from trial.queries.services import query_open
     from trial.randomization.models import ListEntry
-    from trial.randomization.services import code_break_decide, code_break_request, participant_randomize
+    from trial.randomization.services import code_break_decide, code_break_request
     from trial.safety.services import adverse_event_record, conmed_record
     from trial.visits.services import (
         cgis_record,
@@ -61,6 +61,7 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
         visit_complete,
         vitals_record,
     )
+    from trial.workspace.services import participant_enrol
 
     coordinator, pharmacist = users["coordinator"], users["pharmacist"]
     w = World()
@@ -70,7 +71,7 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     for i in range(n):
         sex, crp = strata[i % 4]
         p = make_participant(sex=sex, screened_days_ago=20, screening_crp_mg_l=crp, weight_kg=70 + 3 * i)
-        participant_randomize(participant=p, by=coordinator, baseline_date=baseline)
+        participant_enrol(participant=p, by=coordinator, baseline_date=baseline)
         p.refresh_from_db()
         w.participants.append(p)
         w.arms[p.pk] = ListEntry.objects.get(allocation__participant=p).arm

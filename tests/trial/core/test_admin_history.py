@@ -4,9 +4,9 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from trial.accounts.users import DEMO_PASSWORD
 from trial.core.admin import ClinicalRecordAdmin
 from trial.core.services import record_save
-from trial.core.users import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -62,10 +62,10 @@ def fill(participant, users, weeks):
 def test_the_participant_page_query_count_does_not_grow_with_its_data(
     login, make_participant, enrolled_a_month_ago, users, username
 ):
-    from trial.randomization.services import participant_randomize
+    from trial.workspace.services import participant_enrol
 
     few = make_participant()
-    participant_randomize(participant=few, by=users["coordinator"])
+    participant_enrol(participant=few, by=users["coordinator"])
     fill(enrolled_a_month_ago, users, weeks=[0, 1, 2, 3, 4])
     c = login(username)
     small = count_queries(c, f"/participants/{few.participant_id}/")
@@ -74,16 +74,16 @@ def test_the_participant_page_query_count_does_not_grow_with_its_data(
 
 
 def test_the_dashboard_query_count_does_not_grow_with_the_trial(login, make_participant, active_list, users):
-    from trial.randomization.services import participant_randomize
+    from trial.workspace.services import participant_enrol
 
     c = login("coordinator")
     first = make_participant()
-    participant_randomize(participant=first, by=users["coordinator"])
+    participant_enrol(participant=first, by=users["coordinator"])
     first.refresh_from_db()
     small = count_queries(c, "/")
     for i in range(8):
         p = make_participant(sex="M" if i % 2 else "F", screening_crp_mg_l=1.0 if i % 3 else 5.0)
-        participant_randomize(participant=p, by=users["coordinator"])
+        participant_enrol(participant=p, by=users["coordinator"])
     for _ in range(3):
         make_participant(mmse=20)
     fill(first, users, weeks=[0])

@@ -19,7 +19,7 @@ from trial.pharmacy.services import (
     wastage_record,
 )
 from trial.randomization.models import ListEntry
-from trial.randomization.services import participant_randomize
+from trial.workspace.services import participant_enrol as participant_randomize
 
 
 def arm_of(participant: Any) -> str:

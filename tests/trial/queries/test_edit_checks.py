@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from trial.core.services import form_entry_save
 from trial.queries.models import DataQuery, QueryMessage
-from trial.queries.services import edit_checks_run, form_entry_save, query_close
+from trial.queries.services import edit_checks_run, query_close
 from trial.visits import services
 from trial.visits.models import CGIS
 

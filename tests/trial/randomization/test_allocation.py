@@ -20,11 +20,11 @@ from trial.randomization.services import (
     ListIntegrityError,
     RandomizationError,
     StratumExhaustedError,
-    participant_randomize,
     participant_stratum,
     randomization_list_activate,
     randomization_list_create,
 )
+from trial.workspace.services import participant_enrol as participant_randomize
 
 
 @pytest.mark.django_db

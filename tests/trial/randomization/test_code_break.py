@@ -10,8 +10,8 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from trial import blinding
+from trial.accounts.users import user_create_with_role
 from trial.core.roles import Role
-from trial.core.users import user_create_with_role
 from trial.randomization.selectors import code_broken_participant_ids
 from trial.randomization.services import code_break_decide, code_break_request, code_break_review, participant_randomize
 

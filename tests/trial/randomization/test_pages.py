@@ -16,13 +16,12 @@ def test_the_coordinator_randomizes_and_sees_the_number_and_date_only(
 ) -> None:
     p = make_participant()
     client.force_login(users["coordinator"])
-    response = client.post(f"/randomization/participants/{p.pk}/randomize/", {"baseline_date": ""})
+    url = f"/participants/{p.participant_id}/randomize/"
+    response = client.post(url, {"baseline_date": "", "confirm": "on"})
     assert response.status_code == 200 and "This field is required" in response.content.decode()
     from datetime import date
 
-    response = client.post(
-        f"/randomization/participants/{p.pk}/randomize/", {"baseline_date": date.today().isoformat()}, follow=True
-    )
+    response = client.post(url, {"baseline_date": date.today().isoformat(), "confirm": "on"}, follow=True)
     body = response.content.decode()
     number = Allocation.objects.get(participant=p).entry.randomization_number
     assert number in body
@@ -35,8 +34,9 @@ def test_the_page_lists_each_unmet_precondition(
 ) -> None:
     p = make_participant(consent=False)
     client.force_login(users["coordinator"])
-    body = client.get(f"/randomization/participants/{p.pk}/randomize/").content.decode()
+    body = client.get(f"/participants/{p.participant_id}/randomize/").content.decode()
     assert "No signed consent is on file." in body
+    assert "Eligibility is not confirmed" not in body  # eligible, only the consent is missing
 
 
 @pytest.mark.django_db

@@ -179,7 +179,7 @@ def test_visit_dates_follow_the_actual_baseline(randomized, coordinator):
 
 
 def test_out_of_window_visit_is_allowed_and_flagged(make_participant, active_list, coordinator):
-    from trial.randomization.services import participant_randomize
+    from trial.workspace.services import participant_enrol as participant_randomize
 
     p = make_participant(screened_days_ago=40)
     participant_randomize(participant=p, by=coordinator, baseline_date=date.today() - timedelta(days=30))

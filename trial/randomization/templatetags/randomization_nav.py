@@ -1,7 +1,7 @@
 """Nav links for randomization and pharmacy pages, shown only to roles that may open them.
 
 A tag rather than template logic, so every page that extends base.html gets the same answer from
-the same role sets the views enforce (trial.randomization.access).
+the same capabilities the views enforce (trial.access).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from trial.core.roles import has_role
-from trial.randomization import access
+from trial.access import Capability, can
 
 register = template.Library()
 
@@ -23,12 +22,12 @@ def randomization_nav(context: Any) -> str:
     request = context.get("request")
     user = getattr(request, "user", None)
     links = []
-    if has_role(user, *access.ALLOCATION_VIEWERS):
+    if can(user, Capability.VIEW_ALLOCATIONS):
         links.append((reverse("randomization:allocations"), "Allocations"))
-    if has_role(user, *access.LIST_MANAGERS):
+    if can(user, Capability.MANAGE_LISTS):
         links.append((reverse("randomization:lists"), "Randomization lists"))
-    if has_role(user, *access.CODE_BREAK_VIEWERS):
+    if can(user, Capability.DECIDE_CODE_BREAK):
         links.append((reverse("randomization:code_breaks"), "Code breaks"))
-    if has_role(user, *access.PHARMACY_VIEWERS):
+    if can(user, Capability.VIEW_PHARMACY):
         links.append((reverse("pharmacy:queue"), "Pharmacy"))
     return format_html_join(" ", '<a href="{}">{}</a>', links)

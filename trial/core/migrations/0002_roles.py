@@ -22,5 +22,5 @@ def create_groups(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("auth", "0012_alter_user_first_name_max_length")]
+    dependencies = [("auth", "0012_alter_user_first_name_max_length"), ("core", "0001_initial")]
     operations = [migrations.RunPython(create_groups, migrations.RunPython.noop)]

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from trial import blinding
-from trial.core.users import DEMO_PASSWORD
+from trial.accounts.users import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def test_the_administrator_cannot_make_themselves_unblinded(client, users):
     admin_user = users["admin"]
     assert client.login(username="admin", password=DEMO_PASSWORD)
     pharmacist = Group.objects.get(name="pharmacist")
-    client.post(reverse("admin:auth_user_change", args=[admin_user.pk]), _user_form(admin_user, [pharmacist]))
+    client.post(reverse("admin:core_user_change", args=[admin_user.pk]), _user_form(admin_user, [pharmacist]))
     admin_user.refresh_from_db()
     assert not admin_user.is_superuser
     assert list(admin_user.groups.values_list("name", flat=True)) == ["administrator"]
@@ -41,11 +41,11 @@ def test_the_administrator_cannot_make_themselves_unblinded(client, users):
 def test_the_administrator_cannot_grant_an_unblinded_role_to_someone_else(client, users):
     target = users["coordinator"]
     assert client.login(username="admin", password=DEMO_PASSWORD)
-    form = client.get(reverse("admin:auth_user_change", args=[target.pk])).content.decode()
+    form = client.get(reverse("admin:core_user_change", args=[target.pk])).content.decode()
     assert 'name="is_superuser"' not in form
     unblinded = Group.objects.get(name="statistician_unblinded")
     assert f'value="{unblinded.pk}"' not in form
-    response = client.post(reverse("admin:auth_user_change", args=[target.pk]), _user_form(target, [unblinded]))
+    response = client.post(reverse("admin:core_user_change", args=[target.pk]), _user_form(target, [unblinded]))
     assert response.status_code in (200, 403)  # the choice is refused by the form (or by save_related)
     assert list(target.groups.values_list("name", flat=True)) == ["coordinator"]
 
@@ -54,7 +54,7 @@ def test_the_administrator_may_grant_a_blinded_role(client, users):
     target = users["coordinator"]
     assert client.login(username="admin", password=DEMO_PASSWORD)
     rater = Group.objects.get(name="rater")
-    response = client.post(reverse("admin:auth_user_change", args=[target.pk]), _user_form(target, [rater]))
+    response = client.post(reverse("admin:core_user_change", args=[target.pk]), _user_form(target, [rater]))
     assert response.status_code == 302
     assert list(target.groups.values_list("name", flat=True)) == ["rater"]
 

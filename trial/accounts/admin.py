@@ -2,27 +2,32 @@
 
 Django's stock UserAdmin lets anyone with "change user" tick is_superuser, edit raw permissions and
 join any group, including their own account. Here a non-superuser administrator manages accounts
-and blinded roles only; unblinded roles are offered only where trial.blinding.may_grant_role says so,
+and blinded roles only; unblinded roles are offered only where `may_grant_role` says so,
 and nobody changes their own roles.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from trial import blinding
+from trial.accounts.policy import may_grant_role
+from trial.core.admin import ModelAdmin
+from trial.core.models import User
 
-User = get_user_model()
+if TYPE_CHECKING:
+    # The stubs make UserAdmin generic; at run time it is not subscriptable.
+    _UserAdmin = UserAdmin[User]
+else:
+    _UserAdmin = UserAdmin
 
 
-class StratumUserAdmin(UserAdmin):  # type: ignore[type-arg]
+class StratumUserAdmin(_UserAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
         if request.user.is_superuser:
@@ -36,7 +41,7 @@ class StratumUserAdmin(UserAdmin):  # type: ignore[type-arg]
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "groups":
-            allowed = [g.pk for g in Group.objects.all() if blinding.may_grant_role(request.user, g.name)]
+            allowed = [g.pk for g in Group.objects.all() if may_grant_role(request.user, g.name)]
             kwargs["queryset"] = Group.objects.filter(pk__in=allowed)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
@@ -45,16 +50,15 @@ class StratumUserAdmin(UserAdmin):  # type: ignore[type-arg]
             before = set(form.instance.groups.values_list("name", flat=True)) if change else set()
             after = {g.name for g in form.cleaned_data["groups"]}
             for name in before ^ after:
-                if not blinding.may_grant_role(request.user, name):
+                if not may_grant_role(request.user, name):
                     raise PermissionDenied(f"You may not grant or remove the role {name}.")
         super().save_related(request, form, formsets, change)
 
 
-admin.site.unregister(User)
 admin.site.register(User, StratumUserAdmin)
 
 
-class StratumGroupAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class StratumGroupAdmin(ModelAdmin):
     """Roles are groups looked up by name, so renaming or re-permissioning one is a superuser's job."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import Group
 
+from trial.core.models import User
 from trial.core.roles import Role
 
 DEMO_PASSWORD = "stratum-demo"  # noqa: S105 - demo only; README says so; production has no demo users
@@ -22,8 +22,7 @@ DEMO_USERS: dict[Role, str] = {
 }
 
 
-def user_create_with_role(*, username: str, role: Role, password: str, email: str = "") -> AbstractUser:
-    User = get_user_model()
+def user_create_with_role(*, username: str, role: Role, password: str, email: str = "") -> User:
     user, created = User.objects.get_or_create(
         username=username, defaults={"email": email or f"{username}@example.org"}
     )
@@ -34,10 +33,10 @@ def user_create_with_role(*, username: str, role: Role, password: str, email: st
     user.save()
     group, _ = Group.objects.get_or_create(name=role.value)
     user.groups.set([group])
-    return user  # type: ignore[return-value]
+    return user
 
 
-def demo_users_ensure(password: str = DEMO_PASSWORD) -> dict[Role, AbstractUser]:
+def demo_users_ensure(password: str = DEMO_PASSWORD) -> dict[Role, User]:
     return {
         role: user_create_with_role(username=name, role=role, password=password) for role, name in DEMO_USERS.items()
     }

@@ -1,0 +1,144 @@
+"""The one access policy: capabilities, the view mixin, the DRF permission, require() for services,
+and the rule that only unblinded roles hold capabilities that show arms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.views import APIView
+
+from trial import access, blinding
+from trial.access import Capability, CapabilityRequiredMixin, can, require
+from trial.accounts.checks import check_arm_revealing_capabilities
+from trial.core.roles import Role
+
+# Written out: who holds each capability. A change of policy is a visible change here.
+EXPECTED = {
+    "view_participants": set(Role),
+    "enter_data": {Role.COORDINATOR, Role.INVESTIGATOR},
+    "rate": {Role.RATER, Role.COORDINATOR, Role.INVESTIGATOR},
+    "raise_queries": {Role.DATA_MANAGER},
+    "answer_queries": {Role.COORDINATOR, Role.INVESTIGATOR},
+    "view_allocations": set(Role) - {Role.RATER, Role.ADMINISTRATOR},
+    "randomize": {Role.COORDINATOR, Role.INVESTIGATOR},
+    "manage_lists": {Role.STATISTICIAN_UNBLINDED},
+    "request_code_break": {Role.INVESTIGATOR},
+    "decide_code_break": {Role.INVESTIGATOR, Role.STATISTICIAN_UNBLINDED, Role.DSMB},
+    "view_pharmacy": {Role.PHARMACIST, Role.STATISTICIAN_UNBLINDED, Role.DSMB},
+    "dispense": {Role.PHARMACIST},
+    "export": {
+        Role.ADMINISTRATOR,
+        Role.DATA_MANAGER,
+        Role.STATISTICIAN_BLINDED,
+        Role.STATISTICIAN_UNBLINDED,
+        Role.DSMB,
+    },
+    "pooled_analysis": {Role.STATISTICIAN_BLINDED, Role.STATISTICIAN_UNBLINDED, Role.DSMB},
+    "final_analysis": {Role.STATISTICIAN_UNBLINDED, Role.DSMB},
+    "manage_users": {Role.ADMINISTRATOR},
+    "receive_sae_alerts": {Role.INVESTIGATOR},
+}
+
+
+def test_the_policy_is_the_written_out_table() -> None:
+    assert {c.value: set(roles) for c, roles in access.POLICY.items()} == EXPECTED
+
+
+def test_capabilities_that_show_arms_belong_to_unblinded_roles_only() -> None:
+    for capability in access.ARM_REVEALING:
+        assert access.POLICY[capability] <= blinding.UNBLINDED_ROLES, capability
+    assert check_arm_revealing_capabilities(None) == []
+
+
+def test_the_system_check_refuses_a_blinded_role_on_an_arm_revealing_capability(monkeypatch: Any) -> None:
+    widened = dict(access.POLICY) | {Capability.DISPENSE: frozenset({Role.PHARMACIST, Role.COORDINATOR})}
+    monkeypatch.setattr("trial.accounts.checks.POLICY", widened)
+    errors = check_arm_revealing_capabilities(None)
+    assert [e.id for e in errors] == ["stratum.E010"]
+    assert "coordinator" in errors[0].msg
+
+
+@pytest.mark.django_db
+def test_can_and_require_follow_the_roles(users: Any) -> None:
+    assert can(users["coordinator"], Capability.RANDOMIZE)
+    assert not can(users["rater"], Capability.RANDOMIZE)
+    assert require(users["pharmacist"], Capability.DISPENSE) is users["pharmacist"]
+    with pytest.raises(PermissionDenied) as refused:
+        require(users["coordinator"], Capability.DISPENSE)
+    # The message names the capability only: never a participant or an arm.
+    assert str(refused.value) == "Your role does not allow this: dispense."
+    with pytest.raises(PermissionDenied):
+        require(None, Capability.VIEW_PARTICIPANTS)
+
+
+def test_anonymous_users_hold_no_capability() -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    assert not any(can(AnonymousUser(), c) for c in Capability)
+
+
+def _views(resolver: URLResolver, prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            out += _views(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            out.append((prefix + str(entry.pattern), entry.callback))
+    return out
+
+
+# Pages that are open by design, each with its reason.
+OPEN_BY_DESIGN = {
+    "login/",  # the way in
+    "logout/",  # the way out
+    "healthz",  # load balancer probe: says only "ok" and the database vendor
+}
+
+
+def test_every_page_and_endpoint_names_a_capability() -> None:
+    unguarded = []
+    for route, callback in _views(get_resolver()):
+        if route.startswith("admin/") or route in OPEN_BY_DESIGN:
+            continue  # the admin site has its own model permissions per role (trial.core.roles)
+        view = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+        if view is None:
+            unguarded.append(route)
+        elif issubclass(view, APIView):
+            if not isinstance(getattr(view, "capability", None), Capability):
+                unguarded.append(route)
+        elif not (
+            issubclass(view, CapabilityRequiredMixin) and isinstance(getattr(view, "capability", None), Capability)
+        ):
+            unguarded.append(route)
+    assert unguarded == []
+
+
+@pytest.mark.django_db
+def test_a_form_page_that_names_no_capability_fails_closed(rf: Any, users: Any) -> None:
+    from django import forms
+
+    from trial.core.views import RecordFormView
+
+    class Forgetful(RecordFormView):
+        form_class = forms.Form
+
+    request = rf.get("/")
+    request.user = users["coordinator"]
+    with pytest.raises(PermissionDenied):
+        Forgetful.as_view()(request)
+
+
+@pytest.mark.django_db
+def test_an_endpoint_that_names_no_capability_is_refused(users: Any) -> None:
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    class Forgetful(APIView):
+        def get(self, request: Any) -> Any:  # pragma: no cover - must never run
+            raise AssertionError("reached")
+
+    request = APIRequestFactory().get("/")
+    force_authenticate(request, users["admin"])
+    assert Forgetful.as_view()(request).status_code == 403

@@ -1,0 +1,129 @@
+"""The one access policy: which role may do what, named as capabilities.
+
+Pages use `CapabilityRequiredMixin`, API views `CapabilityPermission`, services `require()`, and
+templates `can()`. No other module lists roles for a purpose. Whether a user may see a participant's
+ARM is a different question, decided by `trial.blinding`; the two meet in one place only: a
+capability whose pages show arms (`ARM_REVEALING`) may be held only by roles `trial.blinding` counts
+as unblinded, and a system check and a test hold that (ICH E6(R3) 4.2: the blind is kept by design,
+not by each page remembering it).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBase
+from rest_framework.permissions import BasePermission
+
+from trial.core.models import User
+from trial.core.roles import Role, user_roles
+from trial.core.types import Actor
+
+
+class Capability(StrEnum):
+    VIEW_PARTICIPANTS = "view_participants"
+    ENTER_DATA = "enter_data"  # screening, consent, enrolment, visits, infusions, labs, adverse events
+    RATE = "rate"  # HAM-D-17 and CGI-S
+    RAISE_QUERIES = "raise_queries"
+    ANSWER_QUERIES = "answer_queries"
+    VIEW_ALLOCATIONS = "view_allocations"  # randomization number and date; the arm is blinding's call
+    RANDOMIZE = "randomize"
+    MANAGE_LISTS = "manage_lists"  # make, upload, view and activate randomization lists
+    REQUEST_CODE_BREAK = "request_code_break"
+    DECIDE_CODE_BREAK = "decide_code_break"  # see, approve and review code breaks
+    VIEW_PHARMACY = "view_pharmacy"
+    DISPENSE = "dispense"  # prepare, label, dispense, waste; receive lots
+    EXPORT = "export"
+    POOLED_ANALYSIS = "pooled_analysis"
+    FINAL_ANALYSIS = "final_analysis"
+    MANAGE_USERS = "manage_users"
+    RECEIVE_SAE_ALERTS = "receive_sae_alerts"  # e-mailed at once when an SAE is recorded
+
+
+_ALL = frozenset(Role)
+_DATA_ENTRY = frozenset({Role.COORDINATOR, Role.INVESTIGATOR})
+_UNBLINDED_STATS = frozenset({Role.STATISTICIAN_UNBLINDED, Role.DSMB})
+
+POLICY: dict[Capability, frozenset[Role]] = {
+    Capability.VIEW_PARTICIPANTS: _ALL,
+    Capability.ENTER_DATA: _DATA_ENTRY,
+    Capability.RATE: _DATA_ENTRY | {Role.RATER},
+    Capability.RAISE_QUERIES: frozenset({Role.DATA_MANAGER}),
+    Capability.ANSWER_QUERIES: _DATA_ENTRY,
+    Capability.VIEW_ALLOCATIONS: _ALL - {Role.RATER, Role.ADMINISTRATOR},
+    Capability.RANDOMIZE: _DATA_ENTRY,
+    Capability.MANAGE_LISTS: frozenset({Role.STATISTICIAN_UNBLINDED}),
+    Capability.REQUEST_CODE_BREAK: frozenset({Role.INVESTIGATOR}),
+    Capability.DECIDE_CODE_BREAK: _UNBLINDED_STATS | {Role.INVESTIGATOR},
+    Capability.VIEW_PHARMACY: _UNBLINDED_STATS | {Role.PHARMACIST},
+    Capability.DISPENSE: frozenset({Role.PHARMACIST}),
+    Capability.EXPORT: _UNBLINDED_STATS | {Role.ADMINISTRATOR, Role.DATA_MANAGER, Role.STATISTICIAN_BLINDED},
+    Capability.POOLED_ANALYSIS: _UNBLINDED_STATS | {Role.STATISTICIAN_BLINDED},
+    Capability.FINAL_ANALYSIS: _UNBLINDED_STATS,
+    Capability.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
+    Capability.RECEIVE_SAE_ALERTS: frozenset({Role.INVESTIGATOR}),
+}
+
+# Capabilities whose pages show every participant's arm, or the list that holds them.
+ARM_REVEALING = frozenset(
+    {Capability.MANAGE_LISTS, Capability.VIEW_PHARMACY, Capability.DISPENSE, Capability.FINAL_ANALYSIS}
+)
+
+
+def roles_for(capability: Capability) -> frozenset[Role]:
+    return POLICY[capability]
+
+
+def can(user: Actor | None, capability: Capability) -> bool:
+    """Does this user hold a role that has the capability? Anonymous users hold none."""
+    return bool(user_roles(user) & POLICY[capability])
+
+
+def _describe(capability: Capability) -> str:
+    return capability.value.replace("_", " ")
+
+
+def require(user: Actor | None, capability: Capability) -> User:
+    """For services: raise PermissionDenied unless the user may; return the authenticated user.
+
+    The message names the capability, never a participant or an arm, so it reveals nothing.
+    """
+    if not isinstance(user, User) or not can(user, capability):
+        raise PermissionDenied(f"Your role does not allow this: {_describe(capability)}.")
+    return user
+
+
+def users_with(capability: Capability) -> Any:
+    """Active users who hold the capability (for notifications)."""
+    names = [r.value for r in POLICY[capability]]
+    return get_user_model().objects.filter(is_active=True, groups__name__in=names).distinct()
+
+
+class CapabilityRequiredMixin(LoginRequiredMixin):
+    """Anonymous: redirect to login. Logged in without the capability: 403."""
+
+    capability: Capability
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.user.is_authenticated:
+            if not can(request.user, self.capability):
+                raise PermissionDenied("Your role does not give access to this page.")
+            self.access_decided = True
+        return super().dispatch(request, *args, **kwargs)
+
+
+class CapabilityPermission(BasePermission):
+    """DRF, the default for every endpoint: the view's `capability` attribute decides. An endpoint
+    that names none is refused (fails closed)."""
+
+    message = "Your role does not give access to this endpoint."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        capability: Capability | None = getattr(view, "capability", None)
+        if capability is None:
+            return False
+        return bool(request.user and request.user.is_authenticated and can(request.user, capability))

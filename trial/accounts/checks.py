@@ -1,0 +1,29 @@
+"""System check: the access policy never lets a blinded role hold a capability that shows arms.
+
+`trial.access` says who may open what; `trial.blinding` says who may see an arm. If the two ever
+disagreed, a page that lists arms would open to a blinded role: the server refuses to start instead
+(ICH E6(R3) 4.2, the blind is kept by design)."""
+
+from typing import Any
+
+from django.core.checks import Error, register
+
+from trial import blinding
+from trial.access import ARM_REVEALING, POLICY
+
+
+@register("stratum")
+def check_arm_revealing_capabilities(app_configs: Any, **kwargs: Any) -> list[Error]:
+    errors = []
+    for capability in sorted(ARM_REVEALING):
+        blinded = POLICY[capability] - blinding.UNBLINDED_ROLES
+        if blinded:
+            roles = ", ".join(sorted(r.value for r in blinded))
+            errors.append(
+                Error(
+                    f"Capability '{capability}' shows arms but is given to blinded roles: {roles}.",
+                    hint="Give it only to roles trial.blinding.UNBLINDED_ROLES names.",
+                    id="stratum.E010",
+                )
+            )
+    return errors

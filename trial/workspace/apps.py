@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WorkspaceConfig(AppConfig):
+    name = "trial.workspace"
+    label = "workspace"
+    verbose_name = "Workspace"

@@ -1,0 +1,169 @@
+"""Reads that look across apps: the trial dashboard, and one participant's page with its next actions.
+
+The dashboard counts enrolment against target by stratum (never by arm), visits due, queries and
+screen failures, in a fixed number of queries whatever the size of the trial. The participant page
+reads no arm: the randomization number and date are annotated from the allocation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Prefetch, QuerySet
+from django.urls import reverse
+
+from trial.access import Capability, can
+from trial.participants.models import Consent, Participant
+from trial.participants.selectors import failed_criteria_labels, participant_get, screen_failures
+from trial.protocol.models import Trial
+from trial.protocol.selectors import protocol
+from trial.queries.selectors import open_queries_by_visit, open_query_counts
+from trial.randomization.models import Allocation
+from trial.visits.selectors import visit_grid, visits_due
+
+ON_STUDY = ("randomized", "withdrawn", "completed")
+
+
+def stratum_label(code: str) -> str:
+    """'CRP>=2|F' -> 'hs-CRP >= 2 mg/L, Female', from the protocol's stratification factors."""
+    cfg = protocol()
+    labels = {lv.code: lv.label for f in cfg.stratification for lv in f.levels}
+    return ", ".join(labels.get(part, part) for part in code.split("|"))
+
+
+def enrollment_by_stratum() -> list[dict[str, Any]]:
+    """Randomized participants per stratum. Strata come from screening data, so they reveal no arm."""
+    counts = dict(Allocation.objects.active().values_list("stratum").annotate(n=Count("id")).order_by())
+    strata = protocol().strata()
+    rows = [{"code": s, "label": stratum_label(s), "n": counts.pop(s, 0)} for s in strata]
+    rows += [{"code": s, "label": stratum_label(s), "n": n} for s, n in sorted(counts.items())]
+    return rows
+
+
+def dashboard_summary(*, user: Any = None) -> dict[str, Any]:
+    trial = Trial.objects.first()
+    by_status = dict(Participant.objects.active().values_list("status").annotate(n=Count("id")).order_by())
+    randomized = sum(by_status.get(s, 0) for s in ON_STUDY)
+    target = trial.target_enrollment if trial else 0
+    queries = open_query_counts(user=user)
+    status_labels = dict(Participant.Status.choices)
+    return {
+        "trial": trial,
+        "participants_by_status": {status_labels.get(s, s): n for s, n in by_status.items()},
+        "randomized_count": randomized,
+        "target": target,
+        "percent_enrolled": round(100 * randomized / target) if target else 0,
+        "strata": enrollment_by_stratum(),
+        "due": visits_due(),
+        "queries_open": queries.get("open", 0),
+        "queries_answered": queries.get("answered", 0),
+        "screen_failures": screen_failures(),
+        "screened_count": sum(by_status.values()),
+    }
+
+
+@dataclass
+class Action:
+    label: str
+    url_name: str
+    kwargs: dict[str, Any]
+    primary: bool = False
+
+    @property
+    def url(self) -> str:
+        return reverse(self.url_name, kwargs=self.kwargs)
+
+
+def participant_page(*, participant_id: str, user: Any) -> dict[str, Any]:
+    """Everything the participant page shows, in a fixed number of queries whatever the data."""
+    participant = participant_get(participant_id)
+    screening = _one_to_one(participant, "screening")
+    consents = list(Consent.objects.active().filter(participant=participant).select_related("taken_by"))
+    grid = visit_grid(
+        participant=participant, user=user, query_counts=open_queries_by_visit(user=user, participant_id=participant.pk)
+    )
+    safety = (
+        Participant.objects.filter(pk=participant.pk)
+        .prefetch_related(
+            Prefetch("adverse_events", queryset=_active("adverse_events")),
+            Prefetch("concomitant_medications", queryset=_active("concomitant_medications")),
+            Prefetch("deviations", queryset=_active("deviations")),
+        )
+        .get()
+    )
+    page = {
+        "participant": participant,
+        "screening": screening,
+        "failed_criteria": failed_criteria_labels(screening.failed_criteria) if screening else [],
+        "baseline_deadline": (
+            screening.screening_date + timedelta(days=protocol().baseline_max_days_after_screening)
+            if screening
+            else None
+        ),
+        "consents": consents,
+        "visits": grid,
+        "adverse_events": list(safety.adverse_events.all()),
+        "conmeds": list(safety.concomitant_medications.all()),
+        "deviations": list(safety.deviations.all()),
+        "end_of_study": _one_to_one(participant, "end_of_study"),
+        "can_raise_queries": can(user, Capability.RAISE_QUERIES),
+    }
+    page["actions"] = next_actions(
+        participant=participant,
+        user=user,
+        has_consent=bool(consents),
+        grid=grid,
+        has_eos=page["end_of_study"] is not None,
+    )
+    return page
+
+
+def _active(relation: str) -> QuerySet[Any]:
+    model: Any = Participant._meta.get_field(relation).related_model
+    queryset: QuerySet[Any] = model.objects.active()
+    return queryset
+
+
+def _one_to_one(obj: Any, name: str) -> Any:
+    record = getattr(obj, name, None)
+    return record if record is not None and not record.is_voided else None
+
+
+def next_actions(
+    *, participant: Participant, user: Any, has_consent: bool, grid: list[Any], has_eos: bool
+) -> list[Action]:
+    """What this user may do next for this participant, most likely first."""
+    status = participant.status
+    pid = {"participant_id": participant.participant_id}
+    actions: list[Action] = []
+    entry = can(user, Capability.ENTER_DATA)
+    S = Participant.Status
+    if entry and status in (S.SCREENING, S.ELIGIBLE, S.SCREEN_FAILED):
+        actions.append(Action("Edit screening", "participants:screening_edit", pid))
+    if entry and status == S.ELIGIBLE:
+        if has_consent:
+            actions.insert(0, Action("Randomize", "participants:randomize", pid, primary=True))
+        else:
+            actions.insert(0, Action("Record consent", "participants:consent", pid, primary=True))
+    if status == S.RANDOMIZED:
+        upcoming = next((row for row in grid if row.visit.status == "scheduled"), None)
+        if upcoming is not None and (entry or can(user, Capability.RATE)):
+            actions.append(
+                Action(
+                    f"Next visit: {upcoming.visit.definition.name}",
+                    "visits:detail",
+                    {"pk": upcoming.visit.pk},
+                    primary=True,
+                )
+            )
+        if entry:
+            actions += [
+                Action("Record adverse event", "safety:ae_new", pid),
+                Action("Record concomitant medication", "safety:conmed_new", pid),
+                Action("Record protocol deviation", "safety:deviation_new", pid),
+            ]
+            if not has_eos:
+                actions.append(Action("End of study / withdrawal", "participants:end_of_study", pid))
+    return actions

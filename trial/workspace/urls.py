@@ -1,0 +1,23 @@
+"""URLs of the pages that look across apps. `trial.urls` mounts them under the participants and
+visits namespaces, so a link reads the same wherever the page's code lives."""
+
+from django.urls import path
+
+from trial.workspace import api, views
+
+dashboard_urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+]
+
+participant_urlpatterns = [
+    path("<str:participant_id>/", views.ParticipantDetailView.as_view(), name="detail"),
+    path("<str:participant_id>/randomize/", views.RandomizeView.as_view(), name="randomize"),
+]
+
+visit_urlpatterns = [
+    path("<int:pk>/", views.VisitDetailView.as_view(), name="detail"),
+]
+
+randomization_api_urlpatterns = [
+    path("participants/<int:participant_pk>/randomize/", api.ParticipantRandomizeApi.as_view(), name="randomize"),
+]
