@@ -81,18 +81,21 @@ def adverse_events(
     withdrawal_pick_u: float,
     baseline_ord: int,
     today_ord: int,
-    weeks: tuple[int, ...],
-    infusion_weeks: tuple[int, ...],
     visit_ord: list[int],
+    infusion: list[bool],
     due_ord: list[int],
     delay_days: list[int],
     withdrawal_ord: int | None,
     withdrawn_for_adverse_event: bool,
 ) -> list[SyntheticAE]:
-    """One participant's Table 2 adverse events up to `today`, each term at most once."""
+    """One participant's Table 2 adverse events up to `today`, each term at most once.
+
+    `visit_ord`, `due_ord`, `delay_days` and `infusion` describe the planned visits, in order.
+    """
     column = int(active)
-    last_day = 7 * weeks[-1]
-    end_of_follow_up = baseline_ord + last_day if withdrawal_ord is None else withdrawal_ord
+    last_day = visit_ord[-1] - baseline_ord
+    end_of_follow_up = visit_ord[-1] if withdrawal_ord is None else withdrawal_ord
+    infusion_days = [day - baseline_ord for day, given in zip(visit_ord, infusion, strict=True) if given]
 
     drafts: list[_AEDraft] = []
     for t, term in enumerate(AE_TERMS):
@@ -101,9 +104,8 @@ def adverse_events(
         ]
         if occur >= ADVERSE_EVENT_INCIDENCE[term][column]:
             continue
-        if mode < _AE_INFUSION_LINKED_SHARE and infusion_weeks:
-            infusion_week = infusion_weeks[math.floor(which * len(infusion_weeks))]
-            onset_day = 7 * infusion_week + math.floor(jitter * 4)
+        if mode < _AE_INFUSION_LINKED_SHARE and infusion_days:
+            onset_day = infusion_days[math.floor(which * len(infusion_days))] + math.floor(jitter * 4)
         else:
             onset_day = 1 + math.floor(jitter * last_day)
         duration = round(math.exp(math.log(_AE_MEDIAN_DAYS) + _AE_DURATION_LOG_SD * duration_z[t]))
@@ -142,7 +144,7 @@ def adverse_events(
         first.end_ord = None
         first.action = "study drug withdrawn"
     # An infusion delayed for infection points at an infection that started in the week before.
-    for j in range(len(weeks)):
+    for j in range(len(visit_ord)):
         if not delay_days[j]:
             continue
         for draft in drafts:

@@ -112,6 +112,8 @@ def _draws(
             ("duplicate_sign", k * v),
             ("ae", UNIFORMS_PER_TERM * n_terms),
             ("ae_for_withdrawal", 1),
+            ("visit_on_due_day", v),
+            ("visit_offset", v),
         ],
     )
 
@@ -155,8 +157,13 @@ def _plan(
     delay_days = infusion_delays(
         delay_u=draws.uniform("delay"), days_u=draws.uniform("delay_days"), infusion_after_baseline=is_infusion
     )
-    due_ord = baseline_ord[:, None] + 7 * np.asarray(facts.weeks, dtype=np.int64)
-    visit_ord = visit_dates(baseline_ord=baseline_ord, facts=facts, delay_days=delay_days)
+    due_ord, visit_ord = visit_dates(
+        baseline_ord=baseline_ord,
+        facts=facts,
+        delay_days=delay_days,
+        on_day_u=draws.uniform("visit_on_due_day"),
+        offset_u=draws.uniform("visit_offset"),
+    )
 
     totals = hamd_totals(
         baseline=np.array([p.baseline_hamd for p in participants], dtype=np.float64),
@@ -330,9 +337,8 @@ def _build(
         withdrawal_pick_u=float(draws.uniform("ae_for_withdrawal")[row, 0]),
         baseline_ord=_scheduled_baseline(p).toordinal(),
         today_ord=today_ord,
-        weeks=weeks,
-        infusion_weeks=facts.infusion_weeks,
         visit_ord=visit_ord,
+        infusion=[sv.infusion for sv in facts.visits],
         due_ord=plan.due_ord[row].tolist(),
         delay_days=delay_days,
         withdrawal_ord=withdrawal_ord,

@@ -136,9 +136,15 @@ def generate_population(
         if code not in facts.computed
     }
 
-    decision_lag = rng.integers(_DECISION_LAG_DAYS[0], _DECISION_LAG_DAYS[1] + 1, n)
-    # Design: the baseline visit is no later than the protocol's limit after screening.
-    baseline_lag = rng.integers(decision_lag + 1, facts.baseline_max_days_after_screening + 1)
+    # Design: the baseline visit is no later than the protocol's limit after screening, so the
+    # decision comes at least a day before it.
+    max_days = facts.baseline_max_days_after_screening
+    if max_days < 2:
+        raise ValueError("the protocol leaves no time between screening and baseline for the eligibility decision")
+    decision_lag = rng.integers(
+        min(_DECISION_LAG_DAYS[0], max_days - 1), min(_DECISION_LAG_DAYS[1], max_days - 1) + 1, n
+    )
+    baseline_lag = rng.integers(decision_lag + 1, max_days + 1)
     birthday_back_days = rng.integers(0, 365, n)
 
     today_ord = today.toordinal()
@@ -286,3 +292,13 @@ def _date_of_birth(screening_date: dt.date, age: int, days_since_birthday: int) 
         return last_birthday.replace(year=last_birthday.year - age)
     except ValueError:  # 29 February in a year that has none
         return last_birthday.replace(year=last_birthday.year - age, day=28)
+
+
+def stratum(p: SyntheticParticipant, protocol: ProtocolConfig, *, site_code: str) -> str:
+    """The randomization stratum (Design: stratified by the protocol file's factors), read from the
+    generated screening values the way the randomization service reads them from the database."""
+    parts = [site_code] if protocol.stratify_by_site else []
+    for factor in protocol.stratification:
+        value = site_code if factor.source == "site" else getattr(p, factor.source)
+        parts.append(factor.level_for(value))
+    return "|".join(parts)

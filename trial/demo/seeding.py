@@ -19,6 +19,7 @@ from trial import blinding
 from trial.core.roles import Role
 from trial.core.users import demo_users_ensure
 from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course, generate_population
+from trial.demo.population import stratum
 from trial.participants.models import Participant
 from trial.participants.services import consent_record, end_of_study_record, participant_screen
 from trial.pharmacy.services import drug_lot_receive, preparation_create, preparation_dispense
@@ -65,19 +66,9 @@ def _at(d: date, t: time) -> datetime:
     return datetime.combine(d, t, tzinfo=UTC)
 
 
-def _stratum(p: SyntheticParticipant, config: ProtocolConfig, site_code: str) -> str:
-    """The randomization stratum (Design: stratified by the protocol file's factors), read from the
-    generated screening values the way `participant_stratum` reads them from the database."""
-    parts = [site_code] if config.stratify_by_site else []
-    for factor in config.stratification:
-        value = site_code if factor.source == "site" else getattr(p, factor.source)
-        parts.append(factor.level_for(value))
-    return "|".join(parts)
-
-
 def _list_length(population: list[SyntheticParticipant], config: ProtocolConfig, site_code: str) -> int:
     """Entries per stratum: enough whole blocks for the largest stratum, plus one spare block."""
-    strata: Counter[str] = Counter(_stratum(p, config, site_code) for p in population if p.stage == "enrolled")
+    strata: Counter[str] = Counter(stratum(p, config, site_code=site_code) for p in population if p.stage == "enrolled")
     block = math.lcm(*config.block_sizes)
     largest = max(strata.values(), default=0)
     return (math.ceil(largest / block) + 1) * block

@@ -15,6 +15,9 @@ from analysis.stats.trial_shape import TrialShape
 from trial.demo.draws import BoolArray, FloatArray, IntArray, pick
 from trial.demo.facts import ProtocolFacts
 
+# Most visits happen on their due day; the others anywhere in the protocol's window.
+_ON_DUE_DAY_SHARE: Final = 0.6
+
 _DESIGN_MISSED_REASON: Final[dict[int, str]] = {
     3: "not scheduled (burden)",
     10: "not scheduled (assessment paused)",
@@ -34,11 +37,29 @@ _WITHDRAWAL_REASONS: Final[tuple[tuple[str, float, float], ...]] = (
 )
 
 
-def visit_dates(*, baseline_ord: IntArray, facts: ProtocolFacts, delay_days: IntArray) -> IntArray:
-    """Visit dates (ordinals), participants x visits: each on its due day from baseline, and a
-    delayed infusion moves its own visit."""
+def visit_dates(
+    *, baseline_ord: IntArray, facts: ProtocolFacts, delay_days: IntArray, on_day_u: FloatArray, offset_u: FloatArray
+) -> tuple[IntArray, IntArray]:
+    """Due and actual visit dates (ordinals), participants x visits.
+
+    Due dates count from baseline (Schedule of assessments). A delayed infusion (Design: delayed
+    until symptoms resolve) moves the visits after it, as the site reschedules them from the day
+    it was given. Infusion visits happen on their due day, or as many days later as they were
+    delayed (so a long delay can fall outside the window); other visits fall on their due day
+    or elsewhere in the protocol's window, never on or before the previous visit.
+    """
     weeks = np.asarray(facts.weeks, dtype=np.int64)
-    return baseline_ord[:, None] + 7 * weeks + delay_days
+    before = np.array([sv.window_before_days for sv in facts.visits], dtype=np.int64)
+    after = np.array([sv.window_after_days for sv in facts.visits], dtype=np.int64)
+    infusion = np.array([sv.infusion for sv in facts.visits])
+    earlier_delays = np.cumsum(delay_days, axis=1) - delay_days
+    due = baseline_ord[:, None] + 7 * weeks + earlier_delays
+    in_window = -before + np.floor(offset_u * (before + after + 1)).astype(np.int64)
+    offset = np.where(infusion, delay_days, np.where(on_day_u < _ON_DUE_DAY_SHARE, 0, in_window))
+    actual = due + offset
+    for j in range(1, actual.shape[1]):
+        actual[:, j] = np.maximum(actual[:, j], actual[:, j - 1] + 1)
+    return due, actual
 
 
 def missed_reasons(
@@ -54,7 +75,7 @@ def missed_reasons(
         row: list[str | None] = []
         for j, w in enumerate(weeks):
             reason: str | None = None
-            if assessed[j] < 1.0 and row_design[j] >= assessed[j]:
+            if can_be_missed[j] and assessed[j] < 1.0 and row_design[j] >= assessed[j]:
                 reason = _DESIGN_MISSED_REASON.get(w, _OTHER_DESIGN_MISSED_REASON)
             elif can_be_missed[j] and row_sporadic[j] < _SPORADIC_MISS_RATE:
                 reason = _SPORADIC_MISSED_REASON

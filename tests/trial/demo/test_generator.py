@@ -431,12 +431,24 @@ def test_it_keeps_every_visit_value_within_protocol_ranges(
                 assert abs(replicate_1 - replicate_2) / math.sqrt(2) / value <= 0.10
 
 
+def due_dates(p: SyntheticParticipant, course: SyntheticCourse) -> dict[int, dt.date]:
+    """Each visit's due date as the site would schedule it: weeks from baseline, moved on by
+    every earlier infusion delay (Design: an infusion is delayed until symptoms resolve)."""
+    assert p.scheduled_baseline_date is not None
+    due, shift = {}, 0
+    for visit in course.visits:
+        due[visit.week] = p.scheduled_baseline_date + dt.timedelta(weeks=visit.week, days=shift)
+        if visit.infusion is not None:
+            shift += visit.infusion.delayed_days
+    return due
+
+
 def test_it_gives_infusions_of_120_minutes_with_occasional_delays_for_infection(
     courses: list[tuple[SyntheticParticipant, SyntheticCourse]],
 ) -> None:
     infusions = []
     for p, course in courses:
-        assert p.scheduled_baseline_date is not None
+        due = due_dates(p, course)
         for visit in course.visits:
             assert (visit.infusion is not None) is (visit.week in (0, 2, 6) and visit.status == "done")
             if visit.infusion is None:
@@ -448,11 +460,33 @@ def test_it_gives_infusions_of_120_minutes_with_occasional_delays_for_infection(
                 - dt.datetime.combine(visit.date, infusion.start_time)
             ).total_seconds() / 60
             assert minutes == 120
-            scheduled = p.scheduled_baseline_date + dt.timedelta(weeks=visit.week)
-            assert visit.date == scheduled + dt.timedelta(days=infusion.delayed_days)
+            assert visit.date == due[visit.week] + dt.timedelta(days=infusion.delayed_days)
             assert (infusion.delay_reason == "signs of infection") is (infusion.delayed_days > 0)
     assert share([i.delayed_days > 0 for i in infusions]) == pytest.approx(0.05, abs=0.02)
     assert all(i.delayed_days <= 6 for i in infusions)
+
+
+def test_it_holds_every_other_visit_within_the_protocol_window(
+    courses: list[tuple[SyntheticParticipant, SyntheticCourse]],
+) -> None:
+    windows = {v.week: (v.window_before_days, v.window_after_days) for v in FACTS.visits}
+    on_due_day = []
+    shifted_by_a_delay = 0
+    for p, course in courses:
+        due = due_dates(p, course)
+        for visit in course.visits:
+            if visit.infusion is not None:
+                continue
+            before, after = windows[visit.week]
+            offset = (visit.date - due[visit.week]).days
+            assert -before <= offset <= after, (p.screening_number, visit.week, offset)
+            if visit.week != 0:
+                on_due_day.append(offset == 0)
+            assert p.scheduled_baseline_date is not None
+            shifted_by_a_delay += due[visit.week] != p.scheduled_baseline_date + dt.timedelta(weeks=visit.week)
+    # Most visits on their due day, the rest spread over the window.
+    assert share(on_due_day) == pytest.approx(0.6 + 0.4 / 6, abs=0.05)
+    assert shifted_by_a_delay > 0
 
 
 # ----------------------------------------------------------------------------- mid-way
