@@ -16,6 +16,7 @@ import pytest
 
 from analysis.stats.simulate import simulate_crp_trial
 from analysis.stats.trial_shape import REFERENCE_SHAPE, TrialShape
+from trial.demo.examples import eligible_screening
 from trial.demo.generator import (
     SyntheticCourse,
     SyntheticParticipant,
@@ -24,7 +25,8 @@ from trial.demo.generator import (
     generate_population,
 )
 from trial.demo.population import stratum
-from trial.protocol.config import Arm, Criterion, Level, VisitDef, load_protocol_file
+from trial.participants.eligibility import evaluate
+from trial.protocol.config import Arm, Criterion, Level, ProtocolConfig, VisitDef, load_protocol_file
 
 REFERENCE = load_protocol_file(Path(__file__).resolve().parents[3] / "protocols" / "infliximab_trd.toml")
 TODAY = dt.date(2026, 11, 27)
@@ -200,3 +202,15 @@ def test_the_generator_and_the_simulation_read_one_trial_shape() -> None:
     # Both default to the same shape.
     for function in (generate_courses, generate_population, simulate_crp_trial):
         assert inspect.signature(function).parameters["shape"].default is REFERENCE_SHAPE
+
+
+@pytest.mark.parametrize("protocol", [REFERENCE, OTHER], ids=["reference", "other"])
+def test_the_example_screening_passes_every_criterion_of_the_protocol(protocol: ProtocolConfig) -> None:
+    values = eligible_screening(protocol) | {
+        "screening_date": dt.date(2026, 1, 10),
+        "date_of_birth": dt.date(1986, 1, 10),  # 40: inside both protocols' age ranges
+    }
+    result = evaluate(values, protocol)
+    assert result.eligible, (result.failed, result.missing)
+    assert "no_pregnancy" in eligible_screening(OTHER)
+    assert "substance_abuse_6mo" not in eligible_screening(OTHER)
