@@ -1,11 +1,22 @@
-"""Seeded simulation of trial-shaped repeated-measures data (benchmarks and df tests)."""
+"""Seeded simulation of trial-shaped repeated-measures data (benchmarks, df and SAP tests).
+
+`simulate_crp_trial` draws from the shared trial shape (`analysis.stats.trial_shape`), the same
+assumptions the demo-data generator uses.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-# Post-baseline HAM-D weeks of the reference protocol ("Schedule of assessments").
+from analysis.stats.trial_shape import REFERENCE_SHAPE, TrialShape
+
+# Post-baseline HAM-D weeks of the reference protocol (Schedule of assessments). The statistics
+# package reads no protocol file, so callers with another schedule pass their own weeks; a test
+# checks these against protocols/infliximab_trd.toml.
 PROTOCOL_WEEKS: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 10, 12)
 
 
@@ -62,71 +73,90 @@ def simulate_trial(
 
 
 # --------------------------------------------------------------- hs-CRP-moderated trial
-# protocol.md, "Published results": baseline hs-CRP 6.3 (8.9) mg/L, 37% above 5 mg/L
-# (log-normal: median 3.3 mg/L, log SD 1.17, as the demo generator draws it).
-_CRP_LOG_MU, _CRP_LOG_SIGMA = 1.204, 1.167
-# protocol.md, "Schedule of assessments": week 3 HAM-D in 11 of 60, week 10 in 32 of 60.
-_PRESENT_SHARE: dict[int, float] = {3: 11 / 60, 10: 32 / 60}
-# protocol.md, "Published results": 29/30 placebo, 25/30 infliximab completed 12 weeks.
-_DROPOUT_CONTROL, _DROPOUT_ACTIVE = 1 / 30, 5 / 30
 
 
 def simulate_crp_trial(
     n_subjects: int,
     *,
     seed: int = 0,
-    crossing_mg_l: float = 4.98,
-    effect_per_log_crp: float = 4.2,
-    placebo_change_week_12: float = -9.5,
-    change_sd: float = 5.5,
-    residual_sd: float = 3.5,
-    residual_weekly_rho: float = 0.75,
-    time_constant_weeks: float = 4.0,
+    shape: TrialShape = REFERENCE_SHAPE,
+    weeks: Sequence[int] = (0, *PROTOCOL_WEEKS),
+    crossing_mg_l: float | None = None,
+    effect_per_log_crp: float | None = None,
+    placebo_change_week_12: float | None = None,
+    change_sd: float | None = None,
+    residual_sd: float | None = None,
+    residual_weekly_rho: float | None = None,
+    time_constant_weeks: float | None = None,
     active: str = "IFX",
     control: str = "PBO",
 ) -> pd.DataFrame:
     """A trial shaped like the reference protocol, in the SAP's long layout.
 
-    One row per subject x assessed week (0, 1, 2, 3, 4, 6, 8, 10, 12): participant_id, arm,
-    week, hamd_total, baseline, chg, baseline_crp_mg_l. The week-12 infliximab-minus-placebo
-    change is `-effect_per_log_crp * (log crp - log crossing_mg_l)`: zero at `crossing_mg_l`,
-    infliximab better above it (the published moderation). The improvement builds up as
-    1 - exp(-week / time_constant_weeks); residuals are AR(1) in weeks. Weeks 3 and 10 are
-    missing by design in the published proportions, and subjects drop out (monotone) at the
-    published arm-specific rates. Arms alternate (1:1).
+    One row per subject x assessed week of `weeks` (baseline first): participant_id, arm, week,
+    hamd_total, baseline, chg, baseline_crp_mg_l. The trial's shape (baseline distributions,
+    effect, noise, missing-by-design weeks, dropout) is `shape`, the one the demo generator also
+    uses; the keyword arguments override single values of it. The end-of-treatment active-minus-
+    control change is `-effect_per_log_crp * (log crp - log crossing_mg_l)`: zero at
+    `crossing_mg_l`, the active arm better above it (the published moderation). The improvement
+    builds up as 1 - exp(-week / time_constant_weeks); residuals are AR(1) in weeks. Weeks the
+    shape marks as assessed by only some are missing in those proportions, and subjects drop out
+    (monotone) at the arm-specific rates. Arms alternate (1:1).
     """
+    s = replace(
+        shape,
+        crossing_mg_l=_given(crossing_mg_l, shape.crossing_mg_l),
+        effect_per_log_crp=_given(effect_per_log_crp, shape.effect_per_log_crp),
+        control_change_at_end=_given(placebo_change_week_12, shape.control_change_at_end),
+        change_sd=_given(change_sd, shape.change_sd),
+        residual_sd=_given(residual_sd, shape.residual_sd),
+        residual_weekly_rho=_given(residual_weekly_rho, shape.residual_weekly_rho),
+        time_constant_weeks=_given(time_constant_weeks, shape.time_constant_weeks),
+    )
+    week_list = [int(w) for w in weeks]
+    if len(week_list) < 2 or week_list[0] != 0:
+        raise ValueError("weeks must start at baseline (week 0) and have a visit after it")
     rng = np.random.default_rng(seed)
-    weeks = np.asarray((0, *PROTOCOL_WEEKS), dtype=float)
-    n = n_subjects
+    week = np.asarray(week_list, dtype=float)
+    n, v = n_subjects, len(week_list)
     arm = np.where(np.arange(n) % 2 == 1, active, control)
     on_active = arm == active
-    crp = np.round(np.exp(_CRP_LOG_MU + _CRP_LOG_SIGMA * rng.standard_normal(n)).clip(0.1, 60.0), 2)
-    baseline = np.clip(np.rint(24.0 + 4.0 * rng.standard_normal(n)), 14, 40)
-    effect_12 = -effect_per_log_crp * (np.log(crp) - np.log(crossing_mg_l))
-    change_12 = placebo_change_week_12 + np.where(on_active, effect_12, 0.0) + change_sd * rng.standard_normal(n)
-    shape = (1 - np.exp(-weeks / time_constant_weeks)) / (1 - np.exp(-12.0 / time_constant_weeks))
+    crp = np.round(
+        np.exp(s.crp_log_mu + s.crp_log_sigma * rng.standard_normal(n)).clip(s.crp_floor_mg_l, s.crp_cap_mg_l), 2
+    )
+    baseline = np.clip(
+        np.rint(s.baseline_hamd_mean + s.baseline_hamd_sd * rng.standard_normal(n)),
+        s.baseline_hamd_min,
+        s.baseline_hamd_max,
+    )
+    effect_at_end = -s.effect_per_log_crp * (np.log(crp) - np.log(s.crossing_mg_l))
+    change_at_end = (
+        s.control_change_at_end + np.where(on_active, effect_at_end, 0.0) + s.change_sd * rng.standard_normal(n)
+    )
+    build_up = (1 - np.exp(-week / s.time_constant_weeks)) / (1 - np.exp(-week[-1] / s.time_constant_weeks))
     # AR(1) in weeks, zero at baseline (the baseline score is the observed one).
-    z = rng.standard_normal((n, len(weeks)))
-    resid = np.zeros((n, len(weeks)))
-    for j in range(1, len(weeks)):
-        rho = residual_weekly_rho ** (weeks[j] - weeks[j - 1])
-        prev = resid[:, j - 1] if j > 1 else rng.standard_normal(n) * residual_sd
-        resid[:, j] = rho * prev + np.sqrt(1 - rho * rho) * residual_sd * z[:, j]
-    totals = np.clip(np.rint(baseline[:, None] + change_12[:, None] * shape[None, :] + resid), 0, 52)
+    z = rng.standard_normal((n, v))
+    resid = np.zeros((n, v))
+    for j in range(1, v):
+        rho = s.residual_weekly_rho ** (week[j] - week[j - 1])
+        prev = resid[:, j - 1] if j > 1 else rng.standard_normal(n) * s.residual_sd
+        resid[:, j] = rho * prev + np.sqrt(1 - rho * rho) * s.residual_sd * z[:, j]
+    totals = np.clip(np.rint(baseline[:, None] + change_at_end[:, None] * build_up[None, :] + resid), 0, 52)
     totals[:, 0] = baseline
-    present = np.ones((n, len(weeks)), dtype=bool)
-    for week, share in _PRESENT_SHARE.items():
-        present[:, list(weeks).index(week)] = rng.random(n) < share
-    dropout_rate = np.where(on_active, _DROPOUT_ACTIVE, _DROPOUT_CONTROL)
+    present = np.ones((n, v), dtype=bool)
+    for j, w in enumerate(week_list):
+        if (share := s.share_assessed(w)) < 1.0:
+            present[:, j] = rng.random(n) < share
+    dropout_rate = np.where(on_active, s.dropout_active, s.dropout_control)
     drops = rng.random(n) < dropout_rate
-    last = np.where(drops, rng.integers(1, len(weeks) - 1, n), len(weeks) - 1)
-    present &= np.arange(len(weeks))[None, :] <= last[:, None]
+    last = np.where(drops, rng.integers(1, v - 1, n) if v > 2 else 1, v - 1)
+    present &= np.arange(v)[None, :] <= last[:, None]
     ids, cols = np.nonzero(present)
     frame = pd.DataFrame(
         {
             "participant_id": [f"S{i + 1:05d}" for i in ids],
             "arm": arm[ids],
-            "week": weeks[cols].astype(int),
+            "week": week[cols].astype(int),
             "hamd_total": totals[ids, cols],
             "baseline": baseline[ids],
             "baseline_crp_mg_l": crp[ids],
@@ -134,3 +164,7 @@ def simulate_crp_trial(
     )
     frame["chg"] = frame["hamd_total"] - frame["baseline"]
     return frame
+
+
+def _given(value: float | None, default: float) -> float:
+    return default if value is None else value

@@ -10,6 +10,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -18,6 +19,7 @@ from trial import blinding
 from trial.accounts.users import demo_users_ensure
 from trial.core.roles import Role
 from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course, generate_population
+from trial.demo.population import stratum
 from trial.participants.models import Participant
 from trial.participants.services import consent_record, end_of_study_record, participant_screen
 from trial.pharmacy.services import drug_lot_receive, preparation_create, preparation_dispense
@@ -64,24 +66,22 @@ def _at(d: date, t: time) -> datetime:
     return datetime.combine(d, t, tzinfo=UTC)
 
 
-def _list_length(population: list[SyntheticParticipant], config: ProtocolConfig) -> int:
+def _list_length(population: list[SyntheticParticipant], config: ProtocolConfig, site_code: str) -> int:
     """Entries per stratum: enough whole blocks for the largest stratum, plus one spare block."""
-    strata: Counter[str] = Counter()
-    for p in population:
-        if p.stage == "enrolled":
-            crp = config.stratification[0].level_for(p.screening_crp_mg_l)
-            strata[f"{crp}|{p.sex}"] += 1
+    strata: Counter[str] = Counter(stratum(p, config, site_code=site_code) for p in population if p.stage == "enrolled")
     block = math.lcm(*config.block_sizes)
     largest = max(strata.values(), default=0)
     return (math.ceil(largest / block) + 1) * block
 
 
-def _population_with_enrolled(participants: int, *, seed: int, today: date) -> list[SyntheticParticipant]:
+def _population_with_enrolled(
+    participants: int, *, seed: int, today: date, config: ProtocolConfig
+) -> list[SyntheticParticipant]:
     """Screen as many people as it takes for `participants` to pass screening (the trial's N counts
     participants, not screened people); screen failures come on top, as in a CONSORT flow."""
     screened = participants
     while True:
-        population = generate_population(n=screened, seed=seed, today=today)
+        population = generate_population(n=screened, seed=seed, today=today, protocol=config)
         eligible = sum(1 for p in population if p.eligible)
         if eligible >= participants:
             return population
@@ -103,8 +103,8 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
     site = protocol_load(config=config).sites.order_by("code").first()
     assert site is not None
 
-    population = _population_with_enrolled(participants, seed=seed, today=today)
-    randomization_list_create(by=unblinded, seed=seed, per_stratum=_list_length(population, config))
+    population = _population_with_enrolled(participants, seed=seed, today=today, config=config)
+    randomization_list_create(by=unblinded, seed=seed, per_stratum=_list_length(population, config, site.code))
     pharmacist = users[Role.PHARMACIST]
     # Enough infliximab for every infusion of an all-active trial at 120 kg (6 vials), plus spare.
     lot = drug_lot_receive(
@@ -115,7 +115,6 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
         received_on=min(p.screening_date for p in population),
         supplier="Demo supplier",
     )
-    active_arm = next(a.code for a in config.arms if a.active)
     report = SeedReport()
     for sp in population:
         # One transaction per participant: a failure leaves no half-entered person, and SQLite
@@ -130,7 +129,6 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
                 unblinded=unblinded,
                 pharmacist=pharmacist,
                 lot=lot,
-                active_arm=active_arm,
                 seed=seed,
                 today=today,
                 config=config,
@@ -148,7 +146,6 @@ def _seed_one(
     unblinded: Any,
     pharmacist: Any,
     lot: Any,
-    active_arm: str,
     seed: int,
     today: date,
     config: ProtocolConfig,
@@ -194,7 +191,8 @@ def _seed_one(
     # The seeding process acts as the unblinded statistician to learn the arm: the course the
     # generator simulates depends on it (infliximab lowers CRP; benefit depends on CRP).
     arm = blinding.arm_code(unblinded, participant)
-    course = generate_course(sp, arm="infliximab" if arm == active_arm else "placebo", seed=seed, today=today)
+    assert arm is not None  # just randomized, and the unblinded statistician may see the arm
+    course = generate_course(sp, arm=arm, seed=seed, today=today, protocol=config)
     _seed_course(
         participant,
         course,
@@ -204,6 +202,7 @@ def _seed_one(
         pharmacist=pharmacist,
         lot=lot,
         index=sp.index,
+        aspirin_mg=config.aspirin_allowed_mg,
     )
 
 
@@ -217,6 +216,7 @@ def _seed_course(
     pharmacist: Any,
     lot: Any,
     index: int,
+    aspirin_mg: float,
 ) -> None:
     visits = {v.definition.week: v for v in participant.visits.select_related("definition")}
     for sv in course.visits:
@@ -243,7 +243,7 @@ def _seed_course(
                 replicate_2=None if r2 is None else round(r2, 3),
                 assay_batch=f"B{sv.date:%y%m}",
             )
-        if sv.weight_kg is not None:
+        if sv.systolic is not None:
             vitals = {
                 "weight_kg": round(sv.weight_kg, 1),
                 "systolic_mmhg": sv.systolic,
@@ -296,13 +296,14 @@ def _seed_course(
         report.adverse_events += 1
     baseline = visits[0].actual_date or course.visits[0].date if course.visits else None
     if baseline is not None and index % 20 == 7:
-        # Three or so participants take aspirin 81 mg, the one NSAID the protocol allows.
+        # Three or so participants take low-dose aspirin, the one NSAID the protocol allows
+        # (Concomitant medications).
         conmed_record(
             participant=participant,
             data={
                 "name": "Aspirin",
                 "drug_class": "aspirin",
-                "dose": 81,
+                "dose": Decimal(str(aspirin_mg)),
                 "dose_unit": "mg",
                 "indication": "Cardiovascular prophylaxis",
                 "start_date": baseline,

@@ -15,17 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trial.demo.facts import ProtocolFacts
 from trial.demo.generator import (
     ADVERSE_EVENT_INCIDENCE,
     AE_ACTIONS,
     AE_OUTCOMES,
     AE_RELATEDNESS,
     AE_SEVERITIES,
-    EXCLUSION_CRITERIA,
-    HAMD_ITEM_MAX,
-    INCLUSION_CRITERIA,
-    WITHDRAWAL_REASONS,
-    Arm,
     SyntheticCourse,
     SyntheticParticipant,
     SyntheticVisit,
@@ -33,7 +29,18 @@ from trial.demo.generator import (
     generate_courses,
     generate_population,
     hamd_total,
+    withdrawal_reasons,
 )
+from trial.protocol.config import load_protocol_file
+
+REPO = Path(__file__).resolve().parents[3]
+PROTOCOL = load_protocol_file(REPO / "protocols" / "infliximab_trd.toml")
+FACTS = ProtocolFacts.from_config(PROTOCOL)
+INCLUSION_CRITERIA = FACTS.inclusion
+EXCLUSION_CRITERIA = FACTS.exclusion
+HAMD_ITEM_MAX = FACTS.hamd_item_max
+WITHDRAWAL_REASONS = withdrawal_reasons(FACTS)
+ACTIVE, CONTROL = "IFX", "PBO"
 
 TODAY = dt.date(2026, 11, 27)
 # Far enough ahead that every course of the large population has ended.
@@ -42,13 +49,13 @@ SEED = 2013
 LARGE_N = 5000
 
 
-def arm_for(p: SyntheticParticipant) -> Arm:
-    return "infliximab" if p.index % 2 else "placebo"
+def arm_for(p: SyntheticParticipant) -> str:
+    return ACTIVE if p.index % 2 else CONTROL
 
 
 @pytest.fixture(scope="module")
 def population() -> list[SyntheticParticipant]:
-    return generate_population(n=LARGE_N, seed=SEED, today=TODAY, recruitment_days=420)
+    return generate_population(n=LARGE_N, seed=SEED, today=TODAY, recruitment_days=420, protocol=PROTOCOL)
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +67,16 @@ def enrolled(population: list[SyntheticParticipant]) -> list[SyntheticParticipan
 def courses(population: list[SyntheticParticipant]) -> list[tuple[SyntheticParticipant, SyntheticCourse]]:
     """Every eligible person's full course (all followed up by LATER)."""
     eligible = [p for p in population if p.eligible]
-    made = generate_courses(eligible, [arm_for(p) for p in eligible], seed=SEED, today=LATER)
+    made = generate_courses(eligible, [arm_for(p) for p in eligible], seed=SEED, today=LATER, protocol=PROTOCOL)
     return list(zip(eligible, made, strict=True))
 
 
 @pytest.fixture(scope="module")
 def demo() -> tuple[list[SyntheticParticipant], list[SyntheticCourse]]:
     """The demo's own size, left mid-way at TODAY."""
-    people = generate_population(n=60, seed=SEED, today=TODAY, recruitment_days=420)
+    people = generate_population(n=60, seed=SEED, today=TODAY, recruitment_days=420, protocol=PROTOCOL)
     started = [p for p in people if p.baseline_date is not None]
-    return people, [generate_course(p, arm=arm_for(p), seed=SEED, today=TODAY) for p in started]
+    return people, [generate_course(p, arm=arm_for(p), seed=SEED, today=TODAY, protocol=PROTOCOL) for p in started]
 
 
 def visit_at(course: SyntheticCourse, week: int) -> SyntheticVisit | None:
@@ -90,34 +97,34 @@ def share(values: list[bool]) -> float:
 
 
 def test_it_gives_the_same_data_for_the_same_seed() -> None:
-    first = generate_population(n=60, seed=SEED, today=TODAY)
-    second = generate_population(n=60, seed=SEED, today=TODAY)
+    first = generate_population(n=60, seed=SEED, today=TODAY, protocol=PROTOCOL)
+    second = generate_population(n=60, seed=SEED, today=TODAY, protocol=PROTOCOL)
     assert first == second
 
     p = next(p for p in first if p.baseline_date is not None)
-    assert generate_course(p, arm="infliximab", seed=SEED, today=TODAY) == generate_course(
-        p, arm="infliximab", seed=SEED, today=TODAY
+    assert generate_course(p, arm=ACTIVE, seed=SEED, today=TODAY, protocol=PROTOCOL) == generate_course(
+        p, arm=ACTIVE, seed=SEED, today=TODAY, protocol=PROTOCOL
     )
 
 
 def test_it_gives_different_data_for_a_different_seed() -> None:
-    first = generate_population(n=60, seed=SEED, today=TODAY)
-    other = generate_population(n=60, seed=SEED + 1, today=TODAY)
+    first = generate_population(n=60, seed=SEED, today=TODAY, protocol=PROTOCOL)
+    other = generate_population(n=60, seed=SEED + 1, today=TODAY, protocol=PROTOCOL)
     assert [p.screening_crp_mg_l for p in first] != [p.screening_crp_mg_l for p in other]
 
     p = next(p for p in first if p.baseline_date is not None)
-    course = generate_course(p, arm="placebo", seed=SEED, today=TODAY)
-    assert course != generate_course(p, arm="placebo", seed=SEED + 1, today=TODAY)
-    assert course != generate_course(p, arm="infliximab", seed=SEED, today=TODAY)
+    course = generate_course(p, arm=CONTROL, seed=SEED, today=TODAY, protocol=PROTOCOL)
+    assert course != generate_course(p, arm=CONTROL, seed=SEED + 1, today=TODAY, protocol=PROTOCOL)
+    assert course != generate_course(p, arm=ACTIVE, seed=SEED, today=TODAY, protocol=PROTOCOL)
 
 
 def test_it_gives_a_participant_the_same_course_alone_or_in_a_batch(
     population: list[SyntheticParticipant],
 ) -> None:
     eligible = [p for p in population if p.eligible][:50]
-    batch = generate_courses(eligible, [arm_for(p) for p in eligible], seed=SEED, today=LATER)
+    batch = generate_courses(eligible, [arm_for(p) for p in eligible], seed=SEED, today=LATER, protocol=PROTOCOL)
     for p in eligible[::7]:
-        alone = generate_course(p, arm=arm_for(p), seed=SEED, today=LATER)
+        alone = generate_course(p, arm=arm_for(p), seed=SEED, today=LATER, protocol=PROTOCOL)
         assert alone == batch[eligible.index(p)]
 
 
@@ -125,11 +132,12 @@ def test_it_extends_a_course_consistently_as_today_moves(population: list[Synthe
     p, full = next(
         (p, course)
         for p in population
-        if p.eligible and (course := generate_course(p, arm="infliximab", seed=SEED, today=LATER)).completed
+        if p.eligible
+        and (course := generate_course(p, arm=ACTIVE, seed=SEED, today=LATER, protocol=PROTOCOL)).completed
     )
     assert p.scheduled_baseline_date is not None
     midway = p.scheduled_baseline_date + dt.timedelta(days=30)
-    partial = generate_course(p, arm="infliximab", seed=SEED, today=midway)
+    partial = generate_course(p, arm=ACTIVE, seed=SEED, today=midway, protocol=PROTOCOL)
     assert partial.visits == full.visits[: len(partial.visits)]
     assert all(v.date <= midway for v in partial.visits)
     assert len(partial.visits) < len(full.visits)
@@ -221,7 +229,7 @@ def test_it_reproduces_the_crp_moderation_of_the_infliximab_effect(
         start, end = done_total(baseline), done_total(week_12)
         if baseline is None or start is None or end is None:
             continue
-        infliximab = 1.0 if course.arm == "infliximab" else 0.0
+        infliximab = 1.0 if course.arm == ACTIVE else 0.0
         rows.append((infliximab, baseline.labs["hs_crp"][0], end - start))
     data = np.array(rows)
     on_infliximab, crp, change = data[:, 0], data[:, 1], data[:, 2]
@@ -244,7 +252,7 @@ def test_it_reproduces_the_crp_moderation_of_the_infliximab_effect(
 def test_it_improves_hamd_over_time_in_both_arms(
     courses: list[tuple[SyntheticParticipant, SyntheticCourse]],
 ) -> None:
-    for arm in ("placebo", "infliximab"):
+    for arm in (CONTROL, ACTIVE):
         completed = [c for _, c in courses if c.arm == arm and c.completed]
         change = np.array([(done_total(c.visits[-1]) or 0) - (done_total(c.visits[0]) or 0) for c in completed])
         assert change.mean() < -5
@@ -254,11 +262,11 @@ def test_it_improves_hamd_over_time_in_both_arms(
 def test_it_lowers_crp_under_infliximab_only(
     courses: list[tuple[SyntheticParticipant, SyntheticCourse]],
 ) -> None:
-    for arm in ("placebo", "infliximab"):
+    for arm in (CONTROL, ACTIVE):
         completed = [c for _, c in courses if c.arm == arm and c.completed]
         baseline = np.mean([c.visits[0].labs["hs_crp"][0] for c in completed])
         week_12 = np.mean([c.visits[-1].labs["hs_crp"][0] for c in completed])
-        if arm == "infliximab":
+        if arm == ACTIVE:
             assert week_12 / baseline < 0.8
             for week in (1, 2, 4, 6, 8, 12):
                 at_week = [v.labs["hs_crp"][0] for c in completed if (v := visit_at(c, week)) and v.labs]
@@ -288,10 +296,8 @@ def test_it_has_about_ten_percent_dropout_with_published_style_reasons(
 ) -> None:
     ended = [c for _, c in courses if c.completed or c.withdrawal is not None]
     assert share([c.withdrawal is not None for c in ended]) == pytest.approx(0.10, abs=0.05)
-    by_arm = {
-        arm: share([c.withdrawal is not None for c in ended if c.arm == arm]) for arm in ("placebo", "infliximab")
-    }
-    assert by_arm["infliximab"] > by_arm["placebo"]  # published: 5/30 vs 1/30
+    by_arm = {arm: share([c.withdrawal is not None for c in ended if c.arm == arm]) for arm in (CONTROL, ACTIVE)}
+    assert by_arm[ACTIVE] > by_arm[CONTROL]  # published: 5/30 vs 1/30
     for c in ended:
         if c.withdrawal is None:
             continue
@@ -307,7 +313,7 @@ def test_it_has_about_ten_percent_dropout_with_published_style_reasons(
 def test_it_matches_table_2_adverse_event_rates(
     courses: list[tuple[SyntheticParticipant, SyntheticCourse]],
 ) -> None:
-    for column, arm in enumerate(("placebo", "infliximab")):
+    for column, arm in enumerate((CONTROL, ACTIVE)):
         completed = [c for _, c in courses if c.arm == arm and c.completed]
         n = len(completed)
         for term, rates in ADVERSE_EVENT_INCIDENCE.items():
@@ -318,7 +324,7 @@ def test_it_matches_table_2_adverse_event_rates(
                 arm,
                 term,
             )
-    placebo = [c for _, c in courses if c.arm == "placebo"]
+    placebo = [c for _, c in courses if c.arm == CONTROL]
     assert not any(ae.term == "urinary leukocyte esterase" for c in placebo for ae in c.adverse_events)
 
 
@@ -365,8 +371,8 @@ def test_it_keeps_every_screening_value_within_protocol_ranges(
         assert p.screening_date.year - p.date_of_birth.year - (not birthday_passed) == p.age
         if p.eligible:
             assert p.scheduled_baseline_date is not None
-            # protocol.md, Design: baseline no later than 1 month after screening.
-            assert 0 < (p.scheduled_baseline_date - p.screening_date).days <= 30
+            # protocol.md, Design: baseline no later than 1 month after screening (the file says 31 days).
+            assert 0 < (p.scheduled_baseline_date - p.screening_date).days <= 31
             assert p.baseline_hamd is not None
             assert p.baseline_cgi_s is not None
             assert 1 <= p.baseline_cgi_s <= 7
@@ -425,12 +431,24 @@ def test_it_keeps_every_visit_value_within_protocol_ranges(
                 assert abs(replicate_1 - replicate_2) / math.sqrt(2) / value <= 0.10
 
 
+def due_dates(p: SyntheticParticipant, course: SyntheticCourse) -> dict[int, dt.date]:
+    """Each visit's due date as the site would schedule it: weeks from baseline, moved on by
+    every earlier infusion delay (Design: an infusion is delayed until symptoms resolve)."""
+    assert p.scheduled_baseline_date is not None
+    due, shift = {}, 0
+    for visit in course.visits:
+        due[visit.week] = p.scheduled_baseline_date + dt.timedelta(weeks=visit.week, days=shift)
+        if visit.infusion is not None:
+            shift += visit.infusion.delayed_days
+    return due
+
+
 def test_it_gives_infusions_of_120_minutes_with_occasional_delays_for_infection(
     courses: list[tuple[SyntheticParticipant, SyntheticCourse]],
 ) -> None:
     infusions = []
     for p, course in courses:
-        assert p.scheduled_baseline_date is not None
+        due = due_dates(p, course)
         for visit in course.visits:
             assert (visit.infusion is not None) is (visit.week in (0, 2, 6) and visit.status == "done")
             if visit.infusion is None:
@@ -442,11 +460,33 @@ def test_it_gives_infusions_of_120_minutes_with_occasional_delays_for_infection(
                 - dt.datetime.combine(visit.date, infusion.start_time)
             ).total_seconds() / 60
             assert minutes == 120
-            scheduled = p.scheduled_baseline_date + dt.timedelta(weeks=visit.week)
-            assert visit.date == scheduled + dt.timedelta(days=infusion.delayed_days)
+            assert visit.date == due[visit.week] + dt.timedelta(days=infusion.delayed_days)
             assert (infusion.delay_reason == "signs of infection") is (infusion.delayed_days > 0)
     assert share([i.delayed_days > 0 for i in infusions]) == pytest.approx(0.05, abs=0.02)
     assert all(i.delayed_days <= 6 for i in infusions)
+
+
+def test_it_holds_every_other_visit_within_the_protocol_window(
+    courses: list[tuple[SyntheticParticipant, SyntheticCourse]],
+) -> None:
+    windows = {v.week: (v.window_before_days, v.window_after_days) for v in FACTS.visits}
+    on_due_day = []
+    shifted_by_a_delay = 0
+    for p, course in courses:
+        due = due_dates(p, course)
+        for visit in course.visits:
+            if visit.infusion is not None:
+                continue
+            before, after = windows[visit.week]
+            offset = (visit.date - due[visit.week]).days
+            assert -before <= offset <= after, (p.screening_number, visit.week, offset)
+            if visit.week != 0:
+                on_due_day.append(offset == 0)
+            assert p.scheduled_baseline_date is not None
+            shifted_by_a_delay += due[visit.week] != p.scheduled_baseline_date + dt.timedelta(weeks=visit.week)
+    # Most visits on their due day, the rest spread over the window.
+    assert share(on_due_day) == pytest.approx(0.6 + 0.4 / 6, abs=0.05)
+    assert shifted_by_a_delay > 0
 
 
 # ----------------------------------------------------------------------------- mid-way
@@ -489,7 +529,7 @@ def test_it_refuses_a_course_for_someone_who_is_not_eligible(
     people, _ = demo
     failed = next(p for p in people if p.stage == "screen_failed")
     with pytest.raises(ValueError, match="not eligible"):
-        generate_course(failed, arm="placebo", seed=SEED, today=TODAY)
+        generate_course(failed, arm=CONTROL, seed=SEED, today=TODAY, protocol=PROTOCOL)
 
 
 # ----------------------------------------------------------------------------- helpers, scale, imports
@@ -503,26 +543,30 @@ def test_hamd_total_sums_the_17_items() -> None:
 
 
 def test_it_generates_ten_thousand_participants_with_their_courses() -> None:
-    people = generate_population(n=10_000, seed=1, today=TODAY)
+    people = generate_population(n=10_000, seed=1, today=TODAY, protocol=PROTOCOL)
     started = [p for p in people if p.baseline_date is not None]
-    made = generate_courses(started, [arm_for(p) for p in started], seed=1, today=TODAY)
+    made = generate_courses(started, [arm_for(p) for p in started], seed=1, today=TODAY, protocol=PROTOCOL)
     assert len(people) == 10_000
     assert len(made) == len(started) > 7000
 
 
-def test_its_generator_module_imports_no_django() -> None:
-    # The module is loaded from its file, under its own name, so the check covers
-    # everything generator.py itself imports. Importing it as trial.demo.generator also
-    # runs trial/__init__.py, which starts the Celery app and so loads django.conf: that
-    # belongs to the Django project, not to this module.
-    path = Path(__file__).resolve().parents[3] / "trial" / "demo" / "generator.py"
+def test_its_generator_modules_import_no_django() -> None:
+    # `trial` is registered as a bare package first, so trial/__init__.py (which starts the
+    # Celery app and so loads django.conf: the Django project's business, not the generator's)
+    # does not run; everything the generator's modules import then runs for real.
     code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('demo_generator', {str(path)!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "sys.modules['demo_generator'] = module\n"
-        "spec.loader.exec_module(module)\n"
-        "module.generate_population(n=5, seed=1, today=__import__('datetime').date(2026, 1, 1))\n"
+        "import datetime, sys, types\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "package = types.ModuleType('trial')\n"
+        f"package.__path__ = [{str(REPO / 'trial')!r}]\n"
+        "sys.modules['trial'] = package\n"
+        "from trial.demo import generator\n"
+        "from trial.protocol.config import load_protocol_file\n"
+        f"protocol = load_protocol_file({str(REPO / 'protocols' / 'infliximab_trd.toml')!r})\n"
+        "today = datetime.date(2026, 1, 1)\n"
+        "people = generator.generate_population(n=20, seed=1, today=today, protocol=protocol)\n"
+        "eligible = [p for p in people if p.eligible]\n"
+        "generator.generate_courses(eligible, ['IFX'] * len(eligible), seed=1, today=today, protocol=protocol)\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'django'))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

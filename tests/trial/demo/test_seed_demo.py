@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models import F
 
 from analysis import frames
 from trial.participants.models import Participant
@@ -56,6 +57,13 @@ def test_it_seeds_a_trial_in_progress_with_the_published_shape():
     reached = lambda week: Visit.objects.filter(definition__week=week).exclude(status="scheduled").count()  # noqa: E731
     assert done(3) / reached(3) < 0.4
     assert 0.3 <= done(10) / reached(10) <= 0.75
+
+    # Visits keep to the protocol's windows, the due dates following any delayed infusion; the only
+    # visits outside are infusions delayed for infection beyond theirs (Design).
+    done_visits = Visit.objects.filter(status="done")
+    assert done_visits.exclude(actual_date=F("scheduled_date")).exists()
+    for visit in done_visits.filter(out_of_window=True).select_related("definition", "infusion"):
+        assert visit.infusion.delay_days > visit.definition.window_after_days
 
     # ELISA analytes carry duplicates; AEs at Table 2's kind of rates; none serious (published).
     tnf = LabResult.objects.filter(analyte="tnf").first()
