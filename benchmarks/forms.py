@@ -1,4 +1,4 @@
-"""Form-save speed (issue 4 §11): p50/p95 of a HAM-D, CGI-S and vital-signs save through the Django
+"""Form-save speed: p50/p95 of a HAM-D, CGI-S and vital-signs save through the Django
 test client, on a temporary SQLite database holding the 60-participant demo trial.
 
     .venv/bin/python benchmarks/forms.py [--saves 200]

@@ -1,4 +1,4 @@
-"""Playwright driving Debian's chromium against pytest-django's live server (issue 4 §9).
+"""Playwright driving Debian's chromium against pytest-django's live server.
 
 The tests skip, saying why, only when no chromium binary is found. Screenshots of each step go to
 artifacts/screenshots/<test>/<step>.png (CI keeps artifacts/ in its log) and their paths are printed.

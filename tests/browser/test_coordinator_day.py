@@ -1,4 +1,4 @@
-"""The coordinator's, the rater's and the data manager's day in a real browser (issue 4 §9)."""
+"""The coordinator's, the rater's and the data manager's day in a real browser."""
 
 from __future__ import annotations
 

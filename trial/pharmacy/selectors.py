@@ -169,7 +169,8 @@ class LotBalance:
 
 
 def lot_balance(lot: DrugLot) -> LotBalance:
-    """Drug accountability for one lot: received, dispensed, wasted, balance (issue 3 §6)."""
+    """Drug accountability for one lot: received, dispensed, wasted, balance (ICH E6(R3): investigational
+    product accountability)."""
     preps = Preparation.objects.active().filter(lot=lot)
 
     def vials(status: str) -> int:

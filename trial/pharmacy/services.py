@@ -1,4 +1,5 @@
-"""Writes for the pharmacy: receive a lot, prepare a bag, dispense it, record wastage (issue 3 §6)."""
+"""Writes for the pharmacy: receive a lot, prepare a bag, dispense it, record wastage
+(protocol: Design, study drug; ICH E6(R3) investigational product accountability)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def drug_lot_receive(
 
 
 def _dispensable(participant: Participant) -> None:
-    """Issue 3 §6: never before randomization, never for a withdrawn participant."""
+    """Never before randomization, never for a withdrawn participant (protocol: Design)."""
     if getattr(participant, "allocation", None) is None:
         raise ValidationError("This participant has not been randomized: no infusion can be prepared or dispensed.")
     if participant.status == Participant.Status.WITHDRAWN:

@@ -1,5 +1,6 @@
 """System check at start-up: the active randomization list still matches the SHA-256 recorded when it
-was made (issue 3 §2). Runs with every `manage.py` command that checks (runserver, migrate, check)."""
+was made (21 CFR 11.10(a): the record can be shown not to have changed).
+Runs with every `manage.py` command that checks (runserver, migrate, check)."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def list_digest(entries: Iterable[tuple[str, int, int, int, str, str]]) -> str:
     return h.hexdigest()
 
 
-# --- Balance and predictability (issue 3 §1): shown to the statistician before a list is used. ---
+# --- Balance and predictability (ICH E9 2.3.3): shown to the statistician before a list is used. ---
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ def possible_next_arms(
 def predictability_report(
     entries: Iterable[PlannedEntry], *, arms: Sequence[str], ratio: Sequence[int], block_sizes: Sequence[int]
 ) -> PredictabilityReport:
-    """Two measures of how guessable the next allocation is, per stratum (issue 3 §1):
+    """Two measures of how guessable the next allocation is, per stratum (ICH E9 2.3.3):
 
     - certain: allocations an observer who knows the earlier ones could predict with certainty
       (with fixed blocks of 4, at least the last of every block, often the last two);
@@ -193,7 +193,7 @@ def predictability_report(
     return PredictabilityReport(tuple(report))
 
 
-# --- An externally made list, uploaded as CSV (issue 3 §1). ---
+# --- An externally made list, uploaded as CSV (Design: Randomization, made by the study statistician). ---
 
 CSV_COLUMNS = ("stratum", "sequence", "block_number", "block_size", "arm", "randomization_number")
 

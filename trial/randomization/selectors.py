@@ -121,7 +121,7 @@ def code_breaks_for(*, user: Any) -> QuerySet[CodeBreak]:
 
 
 def code_broken_participant_ids() -> set[str]:
-    """Participants whose code was broken: flagged in analysis datasets (issue 3 §5)."""
+    """Participants whose code was broken: flagged in analysis datasets (ICH E9 2.3.2)."""
     return set(
         CodeBreak.objects.active()
         .filter(status__in=(CodeBreak.Status.APPROVED, CodeBreak.Status.IMMEDIATE))

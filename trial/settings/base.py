@@ -130,7 +130,7 @@ REST_FRAMEWORK = {
 # The audit trail stores the full reason for change, not a 100-character stub.
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
-# The protocol as data (issue: "The protocol as data").
+# The protocol as data: one TOML file per trial, so a second trial of the same design needs no code change.
 STRATUM_PROTOCOL_FILE = BASE_DIR / "protocols" / "infliximab_trd.toml"
 # `manage.py flush` would erase clinical data and its audit trail; only the test settings allow it.
 STRATUM_ALLOW_FLUSH = False

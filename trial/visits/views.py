@@ -151,7 +151,7 @@ class InfusionView(VisitFormView):
         initial = super().get_initial()
         vitals = self.vitals
         if not initial and vitals is not None:
-            # The dose uses the weight measured at this visit (issue 4 §4).
+            # The dose uses the weight measured at this visit (protocol: Design, 5 mg/kg).
             initial["weight_kg"] = vitals.weight_kg
         return initial
 

@@ -1,4 +1,4 @@
-"""Kit (bag) identifiers carry no information about the arm (issue 3 §6, §7)."""
+"""Kit (bag) identifiers carry no information about the arm."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The blind holds on every page, admin page, API endpoint and export (issue 3 §4, §7).
+"""The blind holds on every page, admin page, API endpoint and export.
 
 Log in as each blinded demo role, visit every URL pattern of the project (filled from demo-like
 data made through the services; see urlscan.py) and look for any disclosure of an arm.

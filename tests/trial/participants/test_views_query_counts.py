@@ -1,5 +1,5 @@
 """The participant page and the dashboard run a fixed number of queries, whatever the number of
-visits, forms and participants (issue 4 §11). Counts are deterministic; times are not measured here."""
+visits, forms and participants. Counts are deterministic; times are not measured here."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Screening, consent, randomize and end of study through the web forms (issue 4 §2, §3)."""
+"""Screening, consent, randomize and end of study through the web forms."""
 
 from __future__ import annotations
 

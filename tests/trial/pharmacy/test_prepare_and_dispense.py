@@ -1,4 +1,4 @@
-"""Preparation, dispensing and accountability (issue 3 §6)."""
+"""Preparation, dispensing and accountability."""
 
 from __future__ import annotations
 

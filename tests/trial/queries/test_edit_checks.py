@@ -1,4 +1,4 @@
-"""Automatic edit checks raise queries, and close them when the data are corrected (issue 4 §7)."""
+"""Automatic edit checks raise queries, and close them when the data are corrected."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A data manager opens a query on a field; the coordinator answers; the data manager closes or
-re-opens it; the whole history is kept (issue 4 §7). Through the pages, as users do it."""
+re-opens it; the whole history is kept. Through the pages, as users do it."""
 
 from __future__ import annotations
 

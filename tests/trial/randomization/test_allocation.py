@@ -1,5 +1,5 @@
 """participant_randomize: preconditions, list order, who and when, idempotency, exhaustion, freezing,
-and a tampered list (issue 3 §2, §3)."""
+and a tampered list."""
 
 from __future__ import annotations
 

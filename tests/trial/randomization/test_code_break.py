@@ -1,4 +1,4 @@
-"""Emergency unblinding (issue 3 §5): request, second-person approval, immediate break with review;
+"""Emergency unblinding: request, second-person approval, immediate break with review;
 one participant's arm, to the requester only; logged, notified, flagged."""
 
 from __future__ import annotations

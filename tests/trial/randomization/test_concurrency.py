@@ -1,5 +1,5 @@
 """Allocation under real concurrency: 20 threads, each with its own database connection, 200
-randomizations across the 4 strata (issue 3 §3, §7). Runs on whichever database the suite uses:
+randomizations across the 4 strata. Runs on whichever database the suite uses:
 SQLite by default, PostgreSQL with DATABASE_URL (CI runs both)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Adverse events, concomitant medications and deviations through the web forms (issue 4 §4)."""
+"""Adverse events, concomitant medications and deviations through the web forms."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every visit form through the browser's path: saved through the services, errors re-rendered with
-the input kept, a reason asked when editing, conflicts shown instead of overwritten (issue 4 §4-6)."""
+the input kept, a reason asked when editing, conflicts shown instead of overwritten."""
 
 from __future__ import annotations
 
