@@ -22,10 +22,10 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from trial.core import selectors
+from trial.core.forms import apply_service_errors
 from trial.core.models import ClinicalRecord
 from trial.core.roles import Role, has_role
 from trial.core.services import ConflictError
-from trial.participants.forms import apply_service_errors
 
 
 class RoleRequiredMixin(LoginRequiredMixin):

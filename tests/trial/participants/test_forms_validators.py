@@ -6,15 +6,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from trial.core.validators import EndAfterStart, NotInFuture, ReasonForChangeRequired
 from trial.participants.forms import EndOfStudyForm, RandomizeForm, ScreeningForm
-from trial.participants.validators import (
-    BaselineWithinScreeningWindow,
-    EndAfterStart,
-    EveryCriterionAnswered,
-    NotInFuture,
-    OutcomeMatchesReason,
-    ReasonForChangeRequired,
-)
+from trial.participants.rules import BaselineWithinScreeningWindow, EveryCriterionAnswered, OutcomeMatchesReason
+from trial.protocol.selectors import protocol
 
 D = date(2024, 3, 1)
 
@@ -30,7 +25,8 @@ def test_it_asks_a_reason_only_when_editing_a_saved_record():
 
 @pytest.mark.parametrize(("days", "ok"), [(-1, False), (0, True), (31, True), (32, False)])
 def test_baseline_falls_within_a_month_of_screening(days, ok):
-    rule = BaselineWithinScreeningWindow(screening_date=D, max_days=31)
+    assert protocol().baseline_max_days_after_screening == 31  # Design: 1 month
+    rule = BaselineWithinScreeningWindow(screening_date=D, config=protocol())
     errors = rule({"baseline_date": D + timedelta(days=days)})
     assert (errors == {}) is ok
     if not ok:
@@ -70,7 +66,7 @@ def test_the_screening_form_in_checking_mode_requires_nothing(protocol_loaded):
 @pytest.mark.django_db
 def test_the_screening_form_quotes_the_protocol_range(protocol_loaded):
     form = ScreeningForm(data={"qids_sr": "28"}, checking=True)
-    assert form.errors["qids_sr"] == ["QIDS-SR-16 total must be between 0 and 27; 28 is out of range."]
+    assert form.errors["qids_sr"] == ["QIDS-SR-16 must be between 0 and 27; 28 is out of range."]
 
 
 @pytest.mark.django_db
