@@ -54,7 +54,7 @@ class RecordForm(forms.Form):
         help_text="Required when you change a saved record; it goes into the audit trail.",
     )
 
-    META_FIELDS = ("version", "reason")
+    META_FIELDS: tuple[str, ...] = ("version", "reason")
 
     def get_rules(self) -> list[Rule]:
         return [ReasonForChangeRequired()]

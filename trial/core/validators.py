@@ -148,7 +148,7 @@ class InRange:
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
         value = data.get(self.field)
-        if _blank(value) or isinstance(value, bool):
+        if value is None or _blank(value) or isinstance(value, bool):
             return {}
         try:
             number = float(value)

@@ -6,7 +6,7 @@ Each form applies the same rules as its record's model (trial.participants.rules
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -156,7 +156,7 @@ class EndOfStudyForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["end_reason"].choices = [("", "---")] + [
+        cast(forms.ChoiceField, self.fields["end_reason"]).choices = [("", "---")] + [
             (r, r.capitalize()) for r in protocol().end_of_study_reasons
         ]
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
 
 from trial.core.forms import DATE, number
 from trial.core.validators import rules_apply
+from trial.pharmacy.models import DrugLot
 from trial.pharmacy.rules import drug_lot_rules, preparation_rules, wastage_rules
 from trial.pharmacy.selectors import usable_lots
 from trial.protocol.selectors import protocol
@@ -17,16 +18,19 @@ from trial.protocol.selectors import protocol
 
 class PrepareForm(forms.Form):
     weight_kg = forms.DecimalField(decimal_places=1, label="Weight at the visit (kg)", widget=number())
-    lot = forms.ModelChoiceField(queryset=None, required=False, label="Drug lot (active arm only)")
+    lot: forms.ModelChoiceField[DrugLot] = forms.ModelChoiceField(
+        queryset=DrugLot.objects.none(), required=False, label="Drug lot (active arm only)"
+    )
     # Not required here: the rules say it in the record's words.
     saline_lot = forms.CharField(max_length=40, required=False, label="Saline bag (250 mL) lot")
     second_checker = forms.CharField(max_length=100, required=False, label="Second check by (name)")
     checked = forms.BooleanField(label="The second person checked drug, dose, volume and label against this sheet")
 
-    def __init__(self, *args: object, needs_lot: bool = True, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["lot"].queryset = usable_lots(timezone.localdate())  # type: ignore[attr-defined]
-        self.fields["lot"].required = needs_lot
+    def __init__(self, *args: Any, needs_lot: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        lot = cast(forms.ModelChoiceField, self.fields["lot"])
+        lot.queryset = usable_lots(timezone.localdate())
+        lot.required = needs_lot
         if not needs_lot:
             self.fields["lot"].widget = forms.HiddenInput()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -17,7 +17,7 @@ class QueryOpenForm(forms.Form):
 
     def __init__(self, *args: Any, targets: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].choices = [("", "---"), *targets]
+        cast(forms.ChoiceField, self.fields["target"]).choices = [("", "---"), *targets]
 
     def form_and_field(self) -> tuple[str, str]:
         form, _, field = self.cleaned_data["target"].partition(":")

@@ -39,7 +39,7 @@ class AdverseEventForm(RecordForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in AdverseEvent.SAE_CRITERIA:
-            label = AdverseEvent._meta.get_field(name).verbose_name
+            label = getattr(AdverseEvent._meta.get_field(name), "verbose_name", name)
             self.fields[name] = forms.BooleanField(required=False, label=str(label).capitalize())
 
     def get_rules(self) -> list[Rule]:

@@ -154,6 +154,8 @@ class HamdForm(VisitRecordForm):
         total = 0
         for item in protocol().hamd_items:
             raw = self.data.get(f"item_{item.number}") if self.is_bound else self.initial.get(f"item_{item.number}")
+            if raw is None:
+                continue
             try:
                 total += int(raw)
             except (TypeError, ValueError):
