@@ -54,13 +54,14 @@ def rules_errors(data: Mapping[str, Any], rules: Iterable[Rule]) -> dict[str, li
     return errors
 
 
-def rules_apply(form: forms.Form, rules: Iterable[Rule]) -> None:
+def rules_apply(form: forms.Form, rules: Iterable[Rule], *, record: Mapping[str, Any] | None = None) -> None:
     """Put each rule's message next to its field on the form (at the top when the form has no such field).
 
-    A field that already failed its own check (not a number, required) keeps that one message.
+    `record`: values the saved record will have that the user does not type (the status an action
+    sets). A field that already failed its own check (not a number, required) keeps that one message.
     """
     failed = set(form.errors)
-    for field, messages in rules_errors(form.cleaned_data, rules).items():
+    for field, messages in rules_errors({**(record or {}), **form.cleaned_data}, rules).items():
         if field in failed:
             continue
         for message in messages:
@@ -174,8 +175,8 @@ class Required:
         self.when = dict(when or {})  # only when every other field here has this value
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
-        if any(data.get(k) != v for k, v in self.when.items()):
-            return {}
+        if self.field not in data or any(data.get(k) != v for k, v in self.when.items()):
+            return {}  # a form that does not ask for the field leaves it to the form that does
         value = data.get(self.field)
         if _blank(value) or value is False:
             return {self.field: self.message}

@@ -41,7 +41,12 @@ class PrepareForm(forms.Form):
 
 
 class DispenseForm(forms.Form):
-    dispensed_to = forms.CharField(max_length=100, label="Handed to (nurse)")
+    dispensed_to = forms.CharField(max_length=100, required=False, label="Handed to (nurse)")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rules_apply(self, preparation_rules(protocol()), record={"status": "dispensed"})
+        return data
 
 
 class WasteForm(forms.Form):

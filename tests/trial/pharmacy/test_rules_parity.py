@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.trial.rule_parity import assert_same_rule
-from trial.pharmacy.forms import LotReceiveForm, PrepareForm, WastageForm
+from trial.pharmacy.forms import DispenseForm, LotReceiveForm, PrepareForm, WastageForm
 from trial.pharmacy.models import DrugLot, Preparation, Wastage
 
 TODAY = date.today()
@@ -68,3 +68,21 @@ WASTE = {"vials": "2", "wasted_on": LAST_WEEK, "reason": "Vials broken in transi
 def test_wastage_rules(change: dict[str, Any], field: str | None, message: str | None) -> None:
     data = WASTE | change
     assert_same_rule(form=WastageForm(data=data), model=Wastage, data=data, field=field, message=message)
+
+
+PREPARED = {"saline_lot": "NS-250-17", "second_checker": "R. Second", "weight_kg": 80}
+
+
+@pytest.mark.parametrize(
+    ("handed_to", "message"), [("Infusion nurse", None), ("  ", "Name the nurse who received the bag.")]
+)
+def test_dispensing_rules(handed_to: str, message: str | None) -> None:
+    data = {"dispensed_to": handed_to}
+    assert_same_rule(
+        form=DispenseForm(data=data),
+        model=Preparation,
+        data=data,
+        field="dispensed_to" if message else None,
+        message=message,
+        extra=PREPARED | {"status": "dispensed"},
+    )
