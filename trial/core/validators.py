@@ -12,7 +12,7 @@ Rules that need the database (statuses, uniqueness) stay in the services.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
@@ -79,6 +79,12 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _day(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
+
+
 def _plain(value: Any) -> str:
     """A number as typed, whatever its type: 600, 600.0 and Decimal('600.00') all read '600'."""
     try:
@@ -110,7 +116,7 @@ class NotInFuture:
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
         today = self.today or date.today()
-        return {f: self.message for f in self.fields if isinstance(data.get(f), date) and data[f] > today}
+        return {f: self.message for f in self.fields if (day := _day(data.get(f))) is not None and day > today}
 
 
 class EndAfterStart:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -38,6 +38,8 @@ def test_dates_cannot_be_in_the_future():
     assert NotInFuture("x", today=D)({"x": D + timedelta(days=1)}) == {"x": "This date cannot be in the future."}
     assert NotInFuture("x", today=D)({"x": D}) == {}
     assert NotInFuture("x", today=D)({}) == {}
+    assert NotInFuture("x", today=D)({"x": datetime(2024, 3, 2, 0, 1)}) == {"x": "This date cannot be in the future."}
+    assert NotInFuture("x", today=D)({"x": datetime(2024, 3, 1, 23, 59)}) == {}
 
 
 def test_end_after_start():
