@@ -1,4 +1,5 @@
-"""The unblinded pharmacy: drug lots, preparations of infusion bags, dispensing, wastage (issue 3 §6).
+"""The unblinded pharmacy: drug lots, preparations of infusion bags, dispensing, wastage
+(protocol: Design, study drug; ICH E6(R3): investigational product accountability).
 
 Design: infusions are "dispensed by independent (unblinded) pharmacists in a 250 mL saline bag".
 These records are the pharmacy's own and are shown only to unblinded roles: a preparation of the
@@ -46,7 +47,7 @@ class Preparation(ClinicalRecord):
         WASTED = "wasted", "Wasted"
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="preparations")
-    # Random token printed on the bag: no arm, no order, no participant in it (issue 3 §6).
+    # Random token printed on the bag: no arm, no order, no participant in it (protocol: Design, Blinding).
     kit_id = models.CharField(max_length=20, unique=True)
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
     # The prescribed dose and the matching volume are the same whichever the arm, so the bag looks the same.

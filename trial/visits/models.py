@@ -179,7 +179,7 @@ class Infusion(ClinicalRecord):
 
 
 def planned_dose_mg(weight_kg: float) -> int:
-    """5 mg/kg x weight, rounded to whole vials (Design; issue: rounded to whole 100 mg vials)."""
+    """5 mg/kg x weight, rounded to whole 100 mg vials (protocol: Design, study drug)."""
     active = next(a for a in protocol().arms if a.active)
     raw = Decimal(str(active.dose_mg_per_kg)) * Decimal(str(weight_kg))
     # Half up (450 mg -> 5 vials), not Python's half-to-even.
