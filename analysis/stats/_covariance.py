@@ -30,6 +30,9 @@ class CovarianceStructure(ABC):
 
     #: Short code, as accepted by fit_mmrm(covariance=...).
     code: str = ""
+    #: Sigma is linear in the natural parameters (second derivatives vanish; Kenward-Roger's
+    #: R_ij terms are zero, so KR and KR(LINEAR) coincide, as in SAS).
+    linear: bool = False
 
     def __init__(self, n_levels: int, coordinates: FloatArray) -> None:
         self.n_levels = n_levels
@@ -181,6 +184,7 @@ class CS(CovarianceStructure):
     """SAS TYPE=CS: residual * I + cs_covariance * J (the covariance may be negative, as in SAS)."""
 
     code = "cs"
+    linear = True
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -260,14 +264,26 @@ class Toeplitz(CovarianceStructure):
     """
 
     code = "toep"
+    linear = True
+
+    @property
+    def n_lags(self) -> int:
+        """Largest lag between level positions (a declared level without data keeps its gap)."""
+        return round(float(np.max(self.coordinates) - np.min(self.coordinates))) if self.n_levels else 0
+
+    def _lag_index(self) -> NDArray[np.intp]:
+        return np.asarray(np.rint(self._lags()), dtype=np.intp)
 
     @property
     def param_names(self) -> tuple[str, ...]:
-        return ("sigma2", *(f"toep_lag{k}" for k in range(1, self.n_levels)))
+        return ("sigma2", *(f"toep_lag{k}" for k in range(1, self.n_lags + 1)))
 
     def sigma(self, theta: FloatArray) -> FloatArray:
-        lags = np.abs(np.subtract.outer(np.arange(self.n_levels), np.arange(self.n_levels)))
-        return np.asarray(theta[lags], dtype=float)
+        return np.asarray(theta[self._lag_index()], dtype=float)
+
+    def dsigma_natural(self, theta: FloatArray) -> FloatArray:
+        lags = self._lag_index()
+        return np.stack([(lags == k).astype(float) for k in range(self.n_lags + 1)])
 
     @staticmethod
     def _pacf_to_acf(pacf: FloatArray) -> FloatArray:
@@ -308,13 +324,93 @@ class Toeplitz(CovarianceStructure):
     def start(self, empirical: FloatArray) -> FloatArray:
         v = _positive_mean_variance(empirical)
         rho = _mean_correlation_at_lag1(empirical)
-        return np.concatenate([[v], v * rho ** np.arange(1, self.n_levels)])
+        return np.concatenate([[v], v * rho ** np.arange(1, self.n_lags + 1)])
+
+
+class HeterogeneousToeplitz(CovarianceStructure):
+    """SAS TYPE=TOEPH: a variance per level and a correlation per lag of level position.
+
+    sigma_ij = sqrt(var_i var_j) toeph_|i-j|, natural parameters var(1..m), toeph(1..m-1) in
+    SAS's print order. The correlations are parametrised by partial autocorrelations as for
+    TOEP, which keeps every trial point positive definite.
+    """
+
+    code = "toeph"
+
+    @property
+    def n_lags(self) -> int:
+        return round(float(np.max(self.coordinates) - np.min(self.coordinates))) if self.n_levels else 0
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return (*(f"var({i + 1})" for i in range(self.n_levels)), *(f"toeph({k})" for k in range(1, self.n_lags + 1)))
+
+    def sigma(self, theta: FloatArray) -> FloatArray:
+        m = self.n_levels
+        sd = np.sqrt(theta[:m])
+        rho = np.concatenate([[1.0], theta[m:]])
+        corr = rho[np.asarray(np.rint(self._lags()), dtype=np.intp)]
+        return np.asarray(np.outer(sd, sd) * corr, dtype=float)
+
+    def to_natural(self, phi: FloatArray) -> FloatArray:
+        m = self.n_levels
+        return np.concatenate([np.exp(phi[:m]), Toeplitz._pacf_to_acf(np.tanh(phi[m:]))])
+
+    def to_unconstrained(self, theta: FloatArray) -> FloatArray:
+        m = self.n_levels
+        return np.concatenate([np.log(theta[:m]), np.arctanh(Toeplitz._acf_to_pacf(theta[m:]))])
+
+    def start(self, empirical: FloatArray) -> FloatArray:
+        v = np.clip(np.diag(empirical), 1e-3 * _positive_mean_variance(empirical), None)
+        rho = _mean_correlation_at_lag1(empirical)
+        return np.concatenate([v, rho ** np.arange(1, self.n_lags + 1)])
+
+
+class Antedependence(CovarianceStructure):
+    """SAS TYPE=ANTE(1): first-order antedependence.
+
+    sigma_ij = sqrt(var_i var_j) rho_i rho_(i+1) ... rho_(j-1) for i < j, natural parameters
+    var(1..m), rho(1..m-1) in SAS's print order; positive definite exactly when every
+    |rho_k| < 1 (atanh for the optimiser). Levels are taken in their order; a declared level
+    without data only merges two neighbouring correlations into their product.
+    """
+
+    code = "ante1"
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return (*(f"var({i + 1})" for i in range(self.n_levels)), *(f"rho({k})" for k in range(1, self.n_levels)))
+
+    def sigma(self, theta: FloatArray) -> FloatArray:
+        m = self.n_levels
+        sd = np.sqrt(theta[:m])
+        rho = theta[m:]
+        corr = np.eye(m)
+        for i in range(m):
+            for j in range(i + 1, m):
+                corr[i, j] = corr[j, i] = corr[i, j - 1] * rho[j - 1]
+        return np.asarray(np.outer(sd, sd) * corr, dtype=float)
+
+    def to_natural(self, phi: FloatArray) -> FloatArray:
+        m = self.n_levels
+        return np.concatenate([np.exp(phi[:m]), np.tanh(phi[m:])])
+
+    def to_unconstrained(self, theta: FloatArray) -> FloatArray:
+        m = self.n_levels
+        return np.concatenate([np.log(theta[:m]), np.arctanh(theta[m:])])
+
+    def start(self, empirical: FloatArray) -> FloatArray:
+        v = np.clip(np.diag(empirical), 1e-3 * _positive_mean_variance(empirical), None)
+        d = np.sqrt(v)
+        corr = np.diag(empirical, 1) / (d[:-1] * d[1:])
+        return np.concatenate([v, np.clip(corr, -_START_CLIP, _START_CLIP)])
 
 
 class Unstructured(CovarianceStructure):
     """SAS TYPE=UN: every variance and covariance free; log-Cholesky for the optimiser."""
 
     code = "un"
+    linear = True
 
     def __init__(self, n_levels: int, coordinates: FloatArray) -> None:
         super().__init__(n_levels, coordinates)
@@ -374,7 +470,7 @@ class Unstructured(CovarianceStructure):
 
 
 STRUCTURES: dict[str, type[CovarianceStructure]] = {
-    cls.code: cls for cls in (AR1, ARH1, CS, CSH, Toeplitz, Unstructured, SpPow)
+    cls.code: cls for cls in (AR1, ARH1, CS, CSH, Toeplitz, HeterogeneousToeplitz, Antedependence, Unstructured, SpPow)
 }
 
 
@@ -427,4 +523,37 @@ def dsigma(structure: CovarianceStructure, theta: FloatArray, natural: bool) -> 
         up[i] += h
         dn[i] -= h
         out[i] = (build(up) - build(dn)) / (2.0 * h)
+    return out
+
+
+def d2sigma_natural(structure: CovarianceStructure, theta: FloatArray) -> FloatArray:
+    """Second derivatives d2 Sigma / d theta_i d theta_j in SAS's natural parametrisation,
+    shape (k, k, m, m), for Kenward-Roger's R_ij terms (Kenward & Roger 1997, eq. 4).
+
+    Exactly zero for structures linear in their parameters; otherwise central differences of
+    the matrix map with a step of 1e-4 relative, accurate to ~1e-8 (the maps are smooth and
+    cheap, as for dsigma).
+    """
+    k, m = structure.n_params, structure.n_levels
+    out = np.zeros((k, k, m, m))
+    if structure.linear:
+        return out
+    steps = np.array([1e-4 * max(1.0, abs(float(t))) for t in theta])
+
+    def at(i: int, si: float, j: int, sj: float) -> FloatArray:
+        t = theta.copy()
+        t[i] += si * steps[i]
+        t[j] += sj * steps[j]
+        return structure.sigma(t)
+
+    base = structure.sigma(theta)
+    for i in range(k):
+        up, dn = at(i, 1.0, i, 0.0), at(i, -1.0, i, 0.0)
+        out[i, i] = (up - 2.0 * base + dn) / steps[i] ** 2
+        for j in range(i):
+            val = (at(i, 1.0, j, 1.0) - at(i, 1.0, j, -1.0) - at(i, -1.0, j, 1.0) + at(i, -1.0, j, -1.0)) / (
+                4.0 * steps[i] * steps[j]
+            )
+            out[i, j] = val
+            out[j, i] = val
     return out

@@ -3,6 +3,8 @@
 - between-within (DDFM=BETWITHIN, SAS's default with only a REPEATED statement)
 - satterthwaite (DDFM=SATTERTHWAITE; Fai-Cornelius for multi-df F tests)
 - residual (DDFM=RESIDUAL: n - rank(X))
+- kenward-roger and kenward-roger-linear (DDFM=KR, DDFM=KR(LINEAR)): Kenward & Roger (1997)
+  df and adjusted covariance of the fixed effects
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from analysis.stats._likelihood import KenwardRogerTerms
 from analysis.stats.errors import NonPositiveDefiniteCovarianceError
 
 FloatArray = NDArray[np.float64]
@@ -96,3 +99,53 @@ def covariance_of_theta(hessian: FloatArray) -> FloatArray:
             "available. Try a simpler covariance structure."
         )
     return np.asarray(2.0 * np.linalg.inv(sym), dtype=float)
+
+
+def kenward_roger_covariance(
+    cov_beta: FloatArray, cov_theta: FloatArray, terms: KenwardRogerTerms, linear: bool
+) -> FloatArray:
+    """Kenward & Roger's (1997, eq. 3) adjusted covariance of beta-hat:
+
+        Phi_A = Phi + 2 Phi [sum_ij W_ij (Q_ij - P_i Phi P_j - R_ij / 4)] Phi
+
+    with W the asymptotic covariance of the covariance parameters. `linear` drops the R_ij
+    terms: SAS DDFM=KR(LINEAR), whose SEs SAS labels Prasad-Rao-Jeske-Kackar-Harville.
+    """
+    phi = cov_beta
+    pp = np.einsum("iab,bc,jcd->ijad", terms.p, phi, terms.p)
+    inner = terms.q - pp
+    if not linear:
+        inner = inner - 0.25 * terms.r
+    total = np.einsum("ij,ijab->ab", cov_theta, inner)
+    adjusted = phi + 2.0 * phi @ total @ phi
+    return np.asarray((adjusted + adjusted.T) / 2.0, dtype=float)
+
+
+def kenward_roger_df(
+    l_mat: FloatArray, cov_beta: FloatArray, cov_theta: FloatArray, terms: KenwardRogerTerms
+) -> tuple[float, float]:
+    """Kenward & Roger's (1997, section 4) denominator df m and F scale lambda for H0: L beta = 0.
+
+    A1, A2 use the unadjusted Phi, as SAS and the R package mmrm do; for one row of L,
+    lambda is 1 and m is the t test's df.
+    """
+    q = l_mat.shape[0]
+    theta = l_mat.T @ np.linalg.solve(l_mat @ cov_beta @ l_mat.T, l_mat)
+    mats = np.einsum("ab,kbc,cd->kad", theta @ cov_beta, terms.p, cov_beta)
+    traces = np.einsum("kaa->k", mats)
+    a1 = float(traces @ cov_theta @ traces)
+    cross = np.einsum("iab,jba->ij", mats, mats)
+    a2 = float(np.sum(cov_theta * cross))
+    b = (a1 + 6.0 * a2) / (2.0 * q)
+    e_star = 1.0 / (1.0 - a2 / q)
+    g = ((q + 1.0) * a1 - (q + 4.0) * a2) / ((q + 2.0) * a2) if a2 > 0 else 0.0
+    denom = 3.0 * q + 2.0 - 2.0 * g
+    c1, c2, c3 = g / denom, (q - g) / denom, (q + 2.0 - g) / denom
+    v_star = 2.0 / q * (1.0 + c1 * b) / ((1.0 - c2 * b) ** 2 * (1.0 - c3 * b))
+    rho = v_star / (2.0 * e_star**2)
+    if a2 <= 0.0 or q * rho <= 1.0:
+        # No dependence on the covariance parameters: the F (t) test has infinite df.
+        return float("inf"), 1.0
+    df = 4.0 + (q + 2.0) / (q * rho - 1.0)
+    lam = df / (e_star * (df - 2.0))
+    return float(df), float(lam)

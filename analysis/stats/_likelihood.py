@@ -176,3 +176,41 @@ def expected_hessian(stats: PatternStatistics, ev: Evaluation, dsig: FloatArray)
     # einsum's optimised path beats tensordot/BLAS here (small, oddly shaped operands).
     h = np.einsum("p,pkij,plji->kl", stats.counts, a, a, optimize=True)
     return np.asarray((h + h.T) / 2.0, dtype=float)
+
+
+@dataclass(frozen=True, eq=False)
+class KenwardRogerTerms:
+    """Kenward & Roger (1997, section 2) P_i, Q_ij and R_ij, summed over subjects.
+
+    With W_p the inverse of a pattern's covariance and dV_i, d2V_ij the derivatives of Sigma
+    with respect to the natural covariance parameters:
+        P_i  = X' W dV_i W X                  (k, p, p; KR's P_i up to sign, which cancels)
+        Q_ij = X' W dV_i W dV_j W X           (k, k, p, p)
+        R_ij = X' W d2V_ij W X                (k, k, p, p; zero for linear structures)
+    """
+
+    p: FloatArray
+    q: FloatArray
+    r: FloatArray
+
+
+def kenward_roger_terms(
+    stats: PatternStatistics, ev: Evaluation, dsig: FloatArray, d2sig: FloatArray
+) -> KenwardRogerTerms:
+    n_pat, m, _ = ev.w.shape
+    k = dsig.shape[0]
+    p_ = stats.n_coef
+    xx = stats.xx.reshape(n_pat * m * m, p_ * p_)
+    w_ds = np.matmul(ev.w[None, :, :, :], dsig[:, None, :, :])  # (k, P, m, m): W dV_i
+    p_terms = (np.matmul(w_ds, ev.w[None]).reshape(k, -1) @ xx).reshape(k, p_, p_)
+    q_terms = np.empty((k, k, p_, p_))
+    for i in range(k):
+        # One batch of matrix products per i keeps memory at k x P x m x m.
+        prod = np.matmul(np.matmul(w_ds[i][None], w_ds), ev.w[None])
+        q_terms[i] = (prod.reshape(k, -1) @ xx).reshape(k, p_, p_)
+    r_terms = np.zeros((k, k, p_, p_))
+    if np.any(d2sig != 0.0):
+        for i in range(k):
+            prod = np.matmul(np.matmul(ev.w[None], d2sig[i][:, None, :, :]), ev.w[None])
+            r_terms[i] = (prod.reshape(k, -1) @ xx).reshape(k, p_, p_)
+    return KenwardRogerTerms(p=p_terms, q=q_terms, r=r_terms)

@@ -37,11 +37,13 @@ from numpy.typing import NDArray
 from scipy import stats as sps
 
 from analysis.stats import _design
-from analysis.stats._covariance import CovarianceStructure, dsigma, make_structure
+from analysis.stats._covariance import CovarianceStructure, d2sigma_natural, dsigma, make_structure
 from analysis.stats._df import (
     BetweenWithin,
     between_within,
     covariance_of_theta,
+    kenward_roger_covariance,
+    kenward_roger_df,
     satterthwaite_1d,
     satterthwaite_f,
 )
@@ -52,6 +54,7 @@ from analysis.stats._likelihood import (
     evaluate,
     expected_hessian,
     gradient_matrix,
+    kenward_roger_terms,
     pattern_statistics,
 )
 from analysis.stats.errors import (
@@ -64,10 +67,20 @@ from analysis.stats.errors import (
 )
 
 FloatArray = NDArray[np.float64]
-DfMethod = Literal["between-within", "satterthwaite", "residual"]
+DfMethod = Literal["between-within", "satterthwaite", "residual", "kenward-roger", "kenward-roger-linear"]
 Method = Literal["reml", "ml"]
 
-DF_METHODS: tuple[str, ...] = ("between-within", "satterthwaite", "residual")
+DF_METHODS: tuple[str, ...] = ("between-within", "satterthwaite", "residual", "kenward-roger", "kenward-roger-linear")
+KENWARD_ROGER: tuple[str, ...] = ("kenward-roger", "kenward-roger-linear")
+
+#: How a report names each df method (SAS's DDFM= spelling), e.g. in the SAP's methods section.
+DF_METHOD_LABELS: dict[str, str] = {
+    "between-within": "between-within (SAS DDFM=BETWITHIN)",
+    "satterthwaite": "Satterthwaite (SAS DDFM=SATTERTHWAITE)",
+    "residual": "residual (SAS DDFM=RESIDUAL)",
+    "kenward-roger": "Kenward-Roger, with Kenward-Roger adjusted standard errors (SAS DDFM=KR)",
+    "kenward-roger-linear": "Kenward-Roger, with first-order (linear) adjusted standard errors (SAS DDFM=KR(LINEAR))",
+}
 
 # SAS's default convergence criterion (relative Hessian): g' H^-1 g < 1e-8.
 _CONVERGENCE_CRITERION = 1e-8
@@ -133,6 +146,35 @@ class MMRMResult:
             raise NonPositiveDefiniteCovarianceError(problem or "cov(theta) unavailable")
         return cov_theta, dcov
 
+    @functools.cached_property
+    def _kenward_roger(self) -> tuple[FloatArray, FloatArray, Any]:
+        """(adjusted cov(beta), cov(theta), KR terms) in SAS's natural parametrisation, whose
+        second derivatives are what makes DDFM=KR differ from DDFM=KR(LINEAR)."""
+        cov_theta, _ = self._satterthwaite_inputs()
+        obj, theta = self._objective, self._theta
+        terms = kenward_roger_terms(
+            obj.stats,
+            self._evaluation,
+            dsigma(obj.structure, theta, natural=True),
+            d2sigma_natural(obj.structure, theta),
+        )
+        linear = self.df_method == "kenward-roger-linear"
+        adjusted = kenward_roger_covariance(self._cov_beta, cov_theta, terms, linear=linear)
+        return adjusted, cov_theta, terms
+
+    @property
+    def cov_beta(self) -> FloatArray:
+        """Covariance of the fixed-effect estimates used for SEs and tests: Kenward-Roger's
+        adjusted matrix under the KR df methods, (X'V^-1X)^-1 otherwise."""
+        if self.df_method in KENWARD_ROGER:
+            return self._kenward_roger[0]
+        return self._cov_beta
+
+    @property
+    def df_method_label(self) -> str:
+        """The df rule in words, for a report's methods section."""
+        return DF_METHOD_LABELS[self.df_method]
+
     def covariance_parameter_se(self) -> dict[str, float]:
         """Asymptotic SEs of the covariance parameters (SAS COVTEST: from 2 H^-1)."""
         cov_theta, _ = self._satterthwaite_inputs()
@@ -173,6 +215,9 @@ class MMRMResult:
             used = np.any(np.abs(l_mat) > 1e-10 * np.max(np.abs(l_mat)), axis=0)
             dfs = np.asarray(self._bw.column_df)[used]
             return float(dfs.min()) if dfs.size else float(self._bw.between_df)
+        if self.df_method in KENWARD_ROGER:
+            _, cov_theta, terms = self._kenward_roger
+            return kenward_roger_df(l_mat, self._cov_beta, cov_theta, terms)[0]
         cov_theta, dcov = self._satterthwaite_inputs()
         if l_mat.shape[0] == 1:
             return satterthwaite_1d(l_mat[0], self._cov_beta, dcov, cov_theta)
@@ -182,10 +227,11 @@ class MMRMResult:
         """Each row of L (array, {term: coef}, Series or DataFrame with term columns) as an
         estimate with SE, df (the model's df method), t, two-sided p and CI."""
         l_mat, labels = self._as_l_matrix(l_spec)
+        cov = self.cov_beta
         rows = []
         for i, l_vec in enumerate(l_mat):
             est = float(l_vec @ self._beta)
-            se = float(np.sqrt(l_vec @ self._cov_beta @ l_vec))
+            se = float(np.sqrt(l_vec @ cov @ l_vec))
             df = self._df_for(l_vec[None, :])
             rows.append(_t_row(labels[i], est, se, df, level))
         return pd.DataFrame(rows).set_index("label")
@@ -206,9 +252,15 @@ class MMRMResult:
             _, _, piv = scipy.linalg.qr(l_mat.T, pivoting=True)
             l_mat = l_mat[np.sort(piv[:rank])]
         lb = l_mat @ self._beta
-        m = l_mat @ self._cov_beta @ l_mat.T
+        m = l_mat @ self.cov_beta @ l_mat.T
         f_stat = float(lb @ np.linalg.solve(m, lb)) / rank
-        den = self._df_for(l_mat)
+        if self.df_method in KENWARD_ROGER:
+            # Kenward & Roger (1997, section 4): F on the adjusted covariance, scaled by lambda.
+            _, cov_theta, terms = self._kenward_roger
+            den, lam = kenward_roger_df(l_mat, self._cov_beta, cov_theta, terms)
+            f_stat *= lam
+        else:
+            den = self._df_for(l_mat)
         p = float(sps.f.sf(f_stat, rank, den)) if np.isfinite(den) else float(sps.chi2.sf(f_stat * rank, rank))
         return {"effect": name, "num_df": rank, "den_df": den, "F": f_stat, "p": p}
 
@@ -245,7 +297,7 @@ class MMRMResult:
             dtype=float,
         )
         pred = x_new @ self._beta
-        se = np.sqrt(np.einsum("ia,ab,ib->i", x_new, self._cov_beta, x_new))
+        se = np.sqrt(np.einsum("ia,ab,ib->i", x_new, self.cov_beta, x_new))
         return pd.DataFrame({"prediction": pred, "se": se}, index=newdata.index)
 
     def design_row(self, values: Mapping[str, Any]) -> pd.Series:
@@ -599,6 +651,8 @@ def fit_mmrm(
         raise ValueError(f"method must be 'reml' or 'ml', not {method!r}")
     if df not in DF_METHODS:
         raise ValueError(f"df must be one of {DF_METHODS}, not {df!r}")
+    if df in KENWARD_ROGER and method != "reml":
+        raise ValueError("Kenward-Roger df and standard errors are defined for REML only (as in SAS).")
     env = eval_env if isinstance(eval_env, patsy.EvalEnvironment) else patsy.EvalEnvironment.capture(eval_env + 1)
     prep = _prepare(data, formula, subject, visit, time, covariance, env)
     structure = make_structure(covariance, len(prep.level_labels), prep.coordinates)
