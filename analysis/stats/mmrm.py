@@ -59,6 +59,7 @@ from analysis.stats._likelihood import (
 )
 from analysis.stats.errors import (
     ConvergenceError,
+    DegreesOfFreedomError,
     NonPositiveDefiniteCovarianceError,
     NotEstimableError,
     RankDeficientDesignError,
@@ -111,6 +112,15 @@ class MMRMResult:
     n_subjects: int
     n_dropped: int
     n_patterns: int
+    #: Subjects in the data including those without a usable outcome (SAS's Dimensions table);
+    #: BIC's penalty is q log(n_subjects_in_data), as SAS computes it.
+    n_subjects_in_data: int
+    #: The declared levels of the repeated effect, in order; empty_visit_levels are those
+    #: without any analysed outcome (they keep their position, but get no parameters).
+    visit_levels: tuple[Any, ...]
+    empty_visit_levels: tuple[Any, ...]
+    #: Things a reader of the results must know (e.g. a visit level without data).
+    warnings: tuple[str, ...]
     # Internals the methods need; not part of the public contract.
     _beta: FloatArray = field(repr=False)
     _cov_beta: FloatArray = field(repr=False)
@@ -261,6 +271,7 @@ class MMRMResult:
             f_stat *= lam
         else:
             den = self._df_for(l_mat)
+        _check_df(den, name)
         p = float(sps.f.sf(f_stat, rank, den)) if np.isfinite(den) else float(sps.chi2.sf(f_stat * rank, rank))
         return {"effect": name, "num_df": rank, "den_df": den, "F": f_stat, "p": p}
 
@@ -308,6 +319,7 @@ class MMRMResult:
 
 
 def _t_row(label: Any, est: float, se: float, df: float, level: float) -> dict[str, Any]:
+    _check_df(df, label)
     t = est / se if se > 0 else float("inf")
     # Module-level ppf/sf: building a frozen distribution per row costs ~1 ms.
     if np.isfinite(df):
@@ -328,6 +340,16 @@ def _t_row(label: Any, est: float, se: float, df: float, level: float) -> dict[s
     }
 
 
+def _check_df(df: float, what: Any) -> None:
+    if not df > 0:  # also NaN
+        raise DegreesOfFreedomError(
+            f"The denominator degrees of freedom for {what!r} are {df:g}: no p-value or "
+            "confidence interval exists. Between-within df are 0 when the design leaves no "
+            "subjects (or observations) beyond its between- (or within-) subject effects; use "
+            "fewer terms, more data, or df='satterthwaite' / 'kenward-roger'."
+        )
+
+
 # --------------------------------------------------------------------------------- fitting
 @dataclass(frozen=True, eq=False)
 class _Prepared:
@@ -340,6 +362,48 @@ class _Prepared:
     level_labels: list[Any]
     coordinates: FloatArray
     n_dropped: int
+    declared_levels: list[Any]
+    empty_levels: list[Any]
+    n_subjects_in_data: int
+
+
+#: Structures whose covariance depends on the order of the visit levels (SAS: the position of
+#: the level among the sorted class levels of the REPEATED effect).
+ORDER_DEPENDENT: frozenset[str] = frozenset({"ar1", "arh1", "toep", "toeph", "ante1"})
+
+
+def visit_levels(values: pd.Series, covariance: str, visit_order: Sequence[Any] | None = None) -> list[Any]:
+    """The declared levels of the repeated effect, in order, from every row of the data.
+
+    Order comes from `visit_order`, else an ordered Categorical's categories, else sorted
+    numbers. Text (or an unordered Categorical) sorts alphabetically ("Week 10" before "Week 2"),
+    so it is refused for structures where order matters; for UN, CS and CSH the order only
+    labels the parameters. Levels come from all rows, including rows whose outcome is missing,
+    as SAS takes class levels from all rows: a level without outcomes keeps its position.
+    """
+    present = values.dropna()
+    name = values.name
+    if visit_order is not None:
+        order = list(visit_order)
+        if len(set(order)) != len(order):
+            raise VisitLevelError(f"visit_order repeats a level: {order}")
+        unknown = sorted(set(present.unique()) - set(order), key=str)
+        if unknown:
+            raise VisitLevelError(f"{name!r} has values not in visit_order: {unknown[:5]}")
+        return order
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        if values.cat.ordered or covariance not in ORDER_DEPENDENT:
+            return list(values.cat.categories)
+    elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return sorted(present.unique().tolist())
+    elif covariance not in ORDER_DEPENDENT:
+        return sorted(present.unique().tolist(), key=str)
+    raise VisitLevelError(
+        f"The visit column {name!r} is text (or an unordered Categorical), whose sorted order "
+        f"{sorted(present.unique().tolist(), key=str)[:4]}... need not be the visit order; "
+        f"covariance {covariance!r} depends on that order. Pass visit_order=[...], an ordered "
+        "pandas Categorical, or numeric visits."
+    )
 
 
 def _prepare(
@@ -350,6 +414,7 @@ def _prepare(
     time: str | None,
     covariance: str,
     eval_env: patsy.EvalEnvironment,
+    visit_order: Sequence[Any] | None = None,
 ) -> _Prepared:
     for col in [subject, visit] + ([time] if time else []):
         if col not in data.columns:
@@ -362,6 +427,10 @@ def _prepare(
     n_input = len(frame)
     keys = [subject, visit] + ([time] if time else [])
     frame = frame.loc[frame[keys].notna().all(axis=1)]
+    # SAS's Dimensions table counts every subject read, with or without a usable outcome; its
+    # BIC penalty uses that count.
+    n_subjects_in_data = int(frame[subject].nunique())
+    declared: list[Any] = [] if covariance == "sp_pow" else visit_levels(frame[visit], covariance, visit_order)
     try:
         y_df, x_df = patsy.dmatrices(formula, frame, eval_env=eval_env, NA_action="drop", return_type="dataframe")
     except patsy.PatsyError as exc:
@@ -388,10 +457,13 @@ def _prepare(
             raise VisitLevelError(f"SP(POW) with {len(labels)} distinct times is not supported (limit 2000).")
         dup_keys = [subject, time]
     else:
-        labels = _design._levels(frame[visit])
+        seen = set(frame[visit].unique())
+        positions = [i for i, lvl in enumerate(declared) if lvl in seen]
+        labels = [declared[i] for i in positions]
         lookup = {lvl: i for i, lvl in enumerate(labels)}
         level_codes = frame[visit].map(lookup).to_numpy()
-        coords = np.arange(len(labels), dtype=float)
+        # Positions among the declared levels: a level without data leaves a gap (SAS AR(1)).
+        coords = np.asarray(positions, dtype=float)
         dup_keys = [subject, visit]
     dups = frame.duplicated(dup_keys, keep=False)
     if dups.any():
@@ -414,6 +486,9 @@ def _prepare(
         level_labels=labels,
         coordinates=coords,
         n_dropped=n_dropped,
+        declared_levels=declared if declared else labels,
+        empty_levels=[lvl for lvl in declared if lvl not in set(labels)],
+        n_subjects_in_data=n_subjects_in_data,
     )
 
 
@@ -635,11 +710,17 @@ def fit_mmrm(
     df: DfMethod = "between-within",
     parms: Mapping[str, float] | None = None,
     eval_env: int | patsy.EvalEnvironment = 0,
+    visit_order: Sequence[Any] | None = None,
 ) -> MMRMResult:
     """Fit an MMRM with a residual covariance over the levels of `visit` (SAS REPEATED).
 
-    `covariance`: ar1, arh1, cs, csh, toep, un, sp_pow (SP(POW)(time), needs `time`).
-    `method`: reml or ml. `df`: between-within (SAS default), satterthwaite, residual.
+    `covariance`: ar1, arh1, cs, csh, toep, toeph, ante1, un, sp_pow (SP(POW)(time), needs
+    `time`). `method`: reml or ml. `df`: between-within (SAS default), satterthwaite, residual,
+    kenward-roger (DDFM=KR), kenward-roger-linear (DDFM=KR(LINEAR)); KR needs REML.
+    `visit_order`: the visit levels in order. Without it the order comes from an ordered
+    Categorical or numeric visits; text visits are refused for ar1, arh1, toep, toeph and ante1
+    (see visit_levels). Declared levels without any outcome keep their position and are listed
+    in res.empty_visit_levels.
     `parms`: hold the covariance parameters at these values instead of estimating them (SAS
     PARMS ... / NOITER), keyed by res.covariance_parameters names; used to check the algebra
     against SAS at SAS's own printed estimates.
@@ -654,7 +735,7 @@ def fit_mmrm(
     if df in KENWARD_ROGER and method != "reml":
         raise ValueError("Kenward-Roger df and standard errors are defined for REML only (as in SAS).")
     env = eval_env if isinstance(eval_env, patsy.EvalEnvironment) else patsy.EvalEnvironment.capture(eval_env + 1)
-    prep = _prepare(data, formula, subject, visit, time, covariance, env)
+    prep = _prepare(data, formula, subject, visit, time, covariance, env, visit_order)
     structure = make_structure(covariance, len(prep.level_labels), prep.coordinates)
     stats = pattern_statistics(prep.y, prep.x, prep.subject_codes, prep.level_codes, len(prep.level_labels))
     _check_identifiable(stats, structure, prep.level_labels)
@@ -696,6 +777,12 @@ def fit_mmrm(
     sigma = structure.sigma(theta)
     ev: Evaluation = evaluate(stats, sigma, reml)
 
+    warnings: list[str] = []
+    if prep.empty_levels:
+        warnings.append(
+            f"Visit level(s) {list(prep.empty_levels)} of {visit!r} have no analysed outcome: they keep "
+            "their position in the visit order (as in SAS) but have no covariance parameters."
+        )
     term_slices = _design.term_columns(prep.design_info)
     bw = between_within(prep.x, prep.subject_codes, term_slices, all_between=covariance == "un")
     n_cov = structure.n_params
@@ -710,7 +797,7 @@ def fit_mmrm(
         coefficients=pd.DataFrame(),
         neg2_loglik=neg2,
         aic=neg2 + 2.0 * n_par,
-        bic=neg2 + n_par * float(np.log(stats.n_subjects)),
+        bic=neg2 + n_par * float(np.log(prep.n_subjects_in_data)),
         covariance_parameters=dict(zip(structure.param_names, map(float, theta), strict=True)),
         covariance_matrix=pd.DataFrame(sigma, index=prep.level_labels, columns=prep.level_labels),
         converged=converged,
@@ -719,6 +806,10 @@ def fit_mmrm(
         n_subjects=stats.n_subjects,
         n_dropped=prep.n_dropped,
         n_patterns=len(stats.counts),
+        n_subjects_in_data=prep.n_subjects_in_data,
+        visit_levels=tuple(prep.declared_levels),
+        empty_visit_levels=tuple(prep.empty_levels),
+        warnings=tuple(warnings),
         _beta=ev.beta,
         _cov_beta=ev.cov_beta,
         _theta=theta,
