@@ -149,3 +149,21 @@ def kenward_roger_df(
     df = 4.0 + (q + 2.0) / (q * rho - 1.0)
     lam = df / (e_star * (df - 2.0))
     return float(df), float(lam)
+
+
+def reml_expected_information(counts_trace: FloatArray, cov_beta: FloatArray, terms: KenwardRogerTerms) -> FloatArray:
+    """Expected REML information of the covariance parameters (for -log L, not -2 log L):
+
+        I_ij = 1/2 tr(P V_i P V_j),  P = V^-1 - V^-1 X C X' V^-1,
+             = 1/2 [sum_s tr(V^-1 V_i V^-1 V_j) - 2 tr(C Q_ij) + tr(C P_i C P_j)]
+
+    `counts_trace` is the first sum (k x k). Kenward & Roger (1997) take W as its inverse; SAS
+    uses the observed information instead (what fit_mmrm does), and R's pbkrtest the
+    expected one, which is how the multi-df algebra is checked against pbkrtest.
+    """
+    c = cov_beta
+    cq = np.einsum("ab,ijba->ij", c, terms.q)
+    cp = np.einsum("ab,ibc->iac", c, terms.p)
+    cpcp = np.einsum("iab,jba->ij", cp, cp)
+    info = 0.5 * (counts_trace - 2.0 * cq + cpcp)
+    return np.asarray((info + info.T) / 2.0, dtype=float)
