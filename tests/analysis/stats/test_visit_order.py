@@ -111,6 +111,11 @@ def test_a_visit_without_outcomes_keeps_its_ar1_position(without_vis2: pd.DataFr
     )
     assert res.neg2_loglik == pytest.approx(by_time.neg2_loglik, rel=1e-9)
     assert res.covariance_parameters["rho"] == pytest.approx(by_time.covariance_parameters["rho"], rel=1e-5)
+    # R nlme 3.1.162 on the same data, an independent implementation that keeps the gap:
+    # gls(FEV1 ~ ARMCD, correlation = corAR1(form = ~ VISITN | USUBJID), method = "REML")
+    # -> -2 logLik 2939.34198559, Phi 0.1841341572.
+    assert res.neg2_loglik == pytest.approx(2939.34198559, abs=1e-6)
+    assert res.covariance_parameters["rho"] == pytest.approx(0.1841341572, abs=1e-5)
     rho = res.covariance_parameters["rho"]
     corr = res.covariance_matrix / res.covariance_parameters["sigma2"]
     assert corr.loc["VIS1", "VIS3"] == pytest.approx(rho**2)
