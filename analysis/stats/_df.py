@@ -31,28 +31,47 @@ class BetweenWithin:
     column_is_between: tuple[bool, ...]
 
 
-def between_within(x: FloatArray, subject: IntArray, term_slices: dict[str, slice], all_between: bool) -> BetweenWithin:
+def between_within(
+    x: FloatArray,
+    subject: IntArray,
+    term_slices: dict[str, slice],
+    all_between: bool,
+    x_unique: FloatArray | None = None,
+    row_codes: IntArray | None = None,
+) -> BetweenWithin:
     """SAS DDFM=BETWITHIN for a REPEATED-only model.
 
     An effect constant within every subject gets N_subjects - rank(between part of X); an effect
     that varies within subjects gets N_obs - rank(X) - that between df. With TYPE=UN SAS gives
-    every effect the between df (`all_between`).
+    every effect the between df (`all_between`). `x_unique` (the distinct rows of X, if known,
+    with X = x_unique[row_codes]) has the same ranks as X and is cheaper to decompose.
     """
     order = np.argsort(subject, kind="stable")
-    xs = x[order]
-    starts = np.flatnonzero(np.r_[True, np.diff(subject[order]) != 0])
-    spread = np.maximum.reduceat(xs, starts, axis=0) - np.minimum.reduceat(xs, starts, axis=0)
-    scale = np.maximum(1.0, np.max(np.abs(x), axis=0))
-    col_constant = np.all(spread <= 1e-10 * scale, axis=0)
+    sorted_subject = subject[order]
+    starts = np.flatnonzero(np.r_[True, sorted_subject[1:] != sorted_subject[:-1]])
+    # A column is constant within subjects if every row equals its subject's first row.
+    first_row = order[starts][np.searchsorted(starts, np.arange(len(order)), side="right") - 1]
+    # Column by column keeps the temporaries at one column of X; with the distinct rows and
+    # each row's code, a column is gathered from a short array instead of strided from X.
+    if x_unique is not None and row_codes is not None:
+        columns, rows_sorted, rows_first = x_unique, row_codes[order], row_codes[first_row]
+    else:
+        columns, rows_sorted, rows_first = x, order, first_row
+    col_constant = np.zeros(x.shape[1], dtype=bool)
+    for c in range(x.shape[1]):
+        values = np.ascontiguousarray(columns[:, c])
+        tol = 1e-10 * max(1.0, float(np.max(np.abs(values))))
+        col_constant[c] = bool(np.all(np.abs(values[rows_sorted] - values[rows_first]) <= tol))
     # SAS classifies whole effects, not columns: an effect is between-subject only if all of
     # its columns are constant within subject.
     is_between = np.zeros(x.shape[1], dtype=bool)
     for sl in term_slices.values():
         is_between[sl] = bool(np.all(col_constant[sl]))
     n_subjects = len(starts)
-    rank_between = int(np.linalg.matrix_rank(x[:, is_between])) if is_between.any() else 0
+    basis = x if x_unique is None else x_unique
+    rank_between = int(np.linalg.matrix_rank(basis[:, is_between])) if is_between.any() else 0
     between_df = float(n_subjects - rank_between)
-    within_df = float(x.shape[0] - np.linalg.matrix_rank(x) - between_df)
+    within_df = float(x.shape[0] - np.linalg.matrix_rank(basis) - between_df)
     col_df = np.where(is_between | all_between, between_df, within_df)
     return BetweenWithin(
         between_df=between_df,

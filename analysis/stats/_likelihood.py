@@ -48,36 +48,81 @@ class PatternStatistics:
         return self.masks[:, :, None] & self.masks[:, None, :]
 
 
+def _row_keys(rows: NDArray[np.int64], base: int) -> NDArray[np.int64] | None:
+    """One int64 per row (mixed radix, digits 0..base-1), or None if it could overflow."""
+    if rows.shape[1] * np.log2(max(base, 2)) >= 62:
+        return None
+    weights = (base ** np.arange(rows.shape[1], dtype=np.int64)).astype(np.int64)
+    return np.asarray(rows @ weights, dtype=np.int64)
+
+
+def _unique_rows(rows: NDArray[np.int64], base: int) -> tuple[NDArray[np.int64], IntArray]:
+    """Distinct rows and each row's index among them (np.unique(axis=0), faster when the rows
+    fit one int64 key)."""
+    keys = _row_keys(rows, base)
+    if keys is None:
+        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return uniq, np.asarray(inverse, dtype=np.intp).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return rows[first], np.asarray(inverse, dtype=np.intp).ravel()
+
+
 def pattern_statistics(
-    y: FloatArray, x: FloatArray, subject: IntArray, level: IntArray, n_levels: int
+    y: FloatArray,
+    x: FloatArray,
+    subject: IntArray,
+    level: IntArray,
+    n_levels: int,
+    x_unique: FloatArray | None = None,
+    row_codes: IntArray | None = None,
 ) -> PatternStatistics:
-    """Group observations by subject and pattern; `subject` and `level` are 0-based codes."""
+    """Group observations by subject and pattern; `subject` and `level` are 0-based codes.
+
+    With `x_unique`/`row_codes` (X = x_unique[row_codes], see _design.build_design) subjects
+    are grouped further by their *design profile*, the design row at each level: all subjects
+    of one profile share their X, so X'X terms are computed once per profile and X'y from the
+    profile's summed outcomes. Categorical designs have a few hundred profiles whatever the
+    number of subjects.
+    """
     n_subjects = int(subject.max()) + 1
     p = x.shape[1]
-    # Dense subject x level arrays with zeros where unobserved: zeros contribute nothing to the
-    # cross-products, so the padded statistics are correct without any masking.
     yd = np.zeros((n_subjects, n_levels))
-    xd = np.zeros((n_subjects, n_levels, p))
-    seen = np.zeros((n_subjects, n_levels), dtype=bool)
     yd[subject, level] = y
-    xd[subject, level] = x
-    seen[subject, level] = True
-    patterns, subject_pattern = np.unique(seen, axis=0, return_inverse=True)
-    subject_pattern = subject_pattern.ravel()
+    if x_unique is None or row_codes is None:
+        x_unique = x
+        row_codes = np.arange(len(y), dtype=np.intp)
+    n_unique = x_unique.shape[0]
+    # Design profile: the x_unique row at each level, n_unique where unobserved (a zero row).
+    profile = np.full((n_subjects, n_levels), n_unique, dtype=np.int64)
+    profile[subject, level] = row_codes
+    seen = profile < n_unique
+    patterns, subject_pattern = _unique_rows(seen.astype(np.int64), 2)
     n_pat = patterns.shape[0]
     counts = np.bincount(subject_pattern, minlength=n_pat).astype(float)
+    profiles, subject_profile = _unique_rows(profile, n_unique + 1)
+    n_prof = profiles.shape[0]
+    prof_count = np.bincount(subject_profile, minlength=n_prof).astype(float)
+    prof_pattern = np.empty(n_prof, dtype=np.intp)
+    prof_pattern[subject_profile] = subject_pattern
+    prof_ysum = np.stack(
+        [np.bincount(subject_profile, weights=yd[:, j], minlength=n_prof) for j in range(n_levels)], axis=1
+    )
+    padded = np.vstack([x_unique, np.zeros((1, p))])
+    z_all = padded[profiles].reshape(n_prof, n_levels * p)  # (profiles, m*p)
     xx = np.empty((n_pat, n_levels, n_levels, p, p))
     xy = np.empty((n_pat, n_levels, n_levels, p))
     yy = np.empty((n_pat, n_levels, n_levels))
-    order = np.argsort(subject_pattern, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(counts).astype(int)])
+    prof_order = np.argsort(prof_pattern, kind="stable")
+    prof_bounds = np.concatenate([[0], np.cumsum(np.bincount(prof_pattern, minlength=n_pat))])
+    subj_order = np.argsort(subject_pattern, kind="stable")
+    subj_bounds = np.concatenate([[0], np.cumsum(counts).astype(int)])
     for g in range(n_pat):
-        idx = order[bounds[g] : bounds[g + 1]]
-        # One BLAS matrix product per pattern instead of an einsum over subjects.
-        z = xd[idx].reshape(len(idx), n_levels * p)
-        yg = yd[idx]
-        xx[g] = (z.T @ z).reshape(n_levels, p, n_levels, p).transpose(0, 2, 1, 3)
-        xy[g] = (z.T @ yg).reshape(n_levels, p, n_levels).transpose(0, 2, 1)
+        idx = prof_order[prof_bounds[g] : prof_bounds[g + 1]]
+        # One BLAS matrix product per pattern, weighted by the profile counts.
+        z = z_all[idx]
+        xx[g] = ((z.T * prof_count[idx]) @ z).reshape(n_levels, p, n_levels, p).transpose(0, 2, 1, 3)
+        xy[g] = (z.T @ prof_ysum[idx]).reshape(n_levels, p, n_levels).transpose(0, 2, 1)
+        yg = yd[subj_order[subj_bounds[g] : subj_bounds[g + 1]]]
         yy[g] = yg.T @ yg
     return PatternStatistics(
         masks=patterns.astype(bool),

@@ -365,6 +365,8 @@ class _Prepared:
     declared_levels: list[Any]
     empty_levels: list[Any]
     n_subjects_in_data: int
+    x_unique: FloatArray | None
+    row_codes: NDArray[np.intp] | None
 
 
 #: Structures whose covariance depends on the order of the visit levels (SAS: the position of
@@ -432,17 +434,16 @@ def _prepare(
     n_subjects_in_data = int(frame[subject].nunique())
     declared: list[Any] = [] if covariance == "sp_pow" else visit_levels(frame[visit], covariance, visit_order)
     try:
-        y_df, x_df = patsy.dmatrices(formula, frame, eval_env=eval_env, NA_action="drop", return_type="dataframe")
+        design = _design.build_design(formula, frame, eval_env)
     except patsy.PatsyError as exc:
         raise StatsError(f"Cannot build the design from {formula!r}: {exc}") from exc
-    if y_df.shape[1] != 1:
-        raise StatsError(f"The formula {formula!r} must have exactly one numeric outcome.")
-    frame = frame.loc[x_df.index].reset_index(drop=True)
+    frame = frame.iloc[design.kept].reset_index(drop=True)
     n_dropped = n_input - len(frame)
     if len(frame) == 0:
         raise StatsError("No complete rows remain after dropping missing outcome/covariates.")
-    x = x_df.to_numpy(dtype=float)
-    _check_rank(x, list(x_df.columns))
+    x = design.x
+    # The distinct rows span the same space as X: checking them is the same check, cheaper.
+    _check_rank(design.x_unique if design.x_unique is not None else x, design.column_names)
 
     subject_codes, _ = pd.factorize(frame[subject], sort=True)
     if covariance == "sp_pow":
@@ -478,9 +479,11 @@ def _prepare(
         )
     return _Prepared(
         data=frame,
-        y=y_df.to_numpy(dtype=float).ravel(),
+        y=design.y,
         x=x,
-        design_info=x_df.design_info,
+        design_info=design.design_info,
+        x_unique=design.x_unique,
+        row_codes=design.row_codes,
         subject_codes=np.asarray(subject_codes, dtype=np.intp),
         level_codes=np.asarray(level_codes, dtype=np.intp),
         level_labels=labels,
@@ -737,7 +740,15 @@ def fit_mmrm(
     env = eval_env if isinstance(eval_env, patsy.EvalEnvironment) else patsy.EvalEnvironment.capture(eval_env + 1)
     prep = _prepare(data, formula, subject, visit, time, covariance, env, visit_order)
     structure = make_structure(covariance, len(prep.level_labels), prep.coordinates)
-    stats = pattern_statistics(prep.y, prep.x, prep.subject_codes, prep.level_codes, len(prep.level_labels))
+    stats = pattern_statistics(
+        prep.y,
+        prep.x,
+        prep.subject_codes,
+        prep.level_codes,
+        len(prep.level_labels),
+        x_unique=prep.x_unique,
+        row_codes=prep.row_codes,
+    )
     _check_identifiable(stats, structure, prep.level_labels)
     reml = method == "reml"
     obj = _Objective(stats, structure, reml)
@@ -784,7 +795,14 @@ def fit_mmrm(
             "their position in the visit order (as in SAS) but have no covariance parameters."
         )
     term_slices = _design.term_columns(prep.design_info)
-    bw = between_within(prep.x, prep.subject_codes, term_slices, all_between=covariance == "un")
+    bw = between_within(
+        prep.x,
+        prep.subject_codes,
+        term_slices,
+        all_between=covariance == "un",
+        x_unique=prep.x_unique,
+        row_codes=prep.row_codes,
+    )
     n_cov = structure.n_params
     n_par = n_cov if reml else n_cov + prep.x.shape[1]
     neg2 = ev.objective
