@@ -315,7 +315,9 @@ def build_design(formula: str, frame: pd.DataFrame, eval_env: patsy.EvalEnvironm
         group_codes = frame.groupby(used, sort=False, dropna=False, observed=True).ngroup().to_numpy()
     else:
         group_codes = np.zeros(n, dtype=np.intp)
-    _, first = np.unique(group_codes, return_index=True)
+    # First row of each combination (hash-based; np.unique would sort all rows).
+    firsts = pd.Series(group_codes).drop_duplicates()
+    first = firsts.index.to_numpy()[np.argsort(firsts.to_numpy())]
     distinct = frame.iloc[first].reset_index(drop=True)
     x_df = patsy.dmatrix(
         patsy.ModelDesc([], desc.rhs_termlist), distinct, eval_env=eval_env, NA_action="drop", return_type="dataframe"

@@ -46,28 +46,30 @@ def between_within(
     every effect the between df (`all_between`). `x_unique` (the distinct rows of X, if known,
     with X = x_unique[row_codes]) has the same ranks as X and is cheaper to decompose.
     """
-    order = np.argsort(subject, kind="stable")
-    sorted_subject = subject[order]
-    starts = np.flatnonzero(np.r_[True, sorted_subject[1:] != sorted_subject[:-1]])
-    # A column is constant within subjects if every row equals its subject's first row.
-    first_row = order[starts][np.searchsorted(starts, np.arange(len(order)), side="right") - 1]
-    # Column by column keeps the temporaries at one column of X; with the distinct rows and
-    # each row's code, a column is gathered from a short array instead of strided from X.
+    n_subjects = int(subject.max()) + 1 if len(subject) else 0
+    # Compare every row with one reference row of its subject (whichever the scatter keeps).
+    reference = np.empty(n_subjects, dtype=np.intp)
+    reference[subject] = np.arange(len(subject), dtype=np.intp)
+    ref_row = reference[subject]
     if x_unique is not None and row_codes is not None:
-        columns, rows_sorted, rows_first = x_unique, row_codes[order], row_codes[first_row]
+        # Only the distinct (reference row, row) design-row pairs need comparing.
+        u = x_unique.shape[0]
+        pairs = np.unique(row_codes[ref_row].astype(np.int64) * u + row_codes)
+        left, right = x_unique[pairs // u], x_unique[pairs % u]
+        scale = np.maximum(1.0, np.max(np.abs(x_unique), axis=0))
+        col_constant = np.all(np.abs(left - right) <= 1e-10 * scale, axis=0)
     else:
-        columns, rows_sorted, rows_first = x, order, first_row
-    col_constant = np.zeros(x.shape[1], dtype=bool)
-    for c in range(x.shape[1]):
-        values = np.ascontiguousarray(columns[:, c])
-        tol = 1e-10 * max(1.0, float(np.max(np.abs(values))))
-        col_constant[c] = bool(np.all(np.abs(values[rows_sorted] - values[rows_first]) <= tol))
+        col_constant = np.zeros(x.shape[1], dtype=bool)
+        for c in range(x.shape[1]):
+            # Column by column keeps the temporaries at one column of X.
+            values = np.ascontiguousarray(x[:, c])
+            tol = 1e-10 * max(1.0, float(np.max(np.abs(values))))
+            col_constant[c] = bool(np.all(np.abs(values - values[ref_row]) <= tol))
     # SAS classifies whole effects, not columns: an effect is between-subject only if all of
     # its columns are constant within subject.
     is_between = np.zeros(x.shape[1], dtype=bool)
     for sl in term_slices.values():
         is_between[sl] = bool(np.all(col_constant[sl]))
-    n_subjects = len(starts)
     basis = x if x_unique is None else x_unique
     rank_between = int(np.linalg.matrix_rank(basis[:, is_between])) if is_between.any() else 0
     between_df = float(n_subjects - rank_between)
