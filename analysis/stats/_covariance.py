@@ -68,9 +68,10 @@ class CovarianceStructure(ABC):
         """
         s = self.sigma(theta)
         eig = np.linalg.eigvalsh(s)
-        scale = float(np.max(np.abs(np.diag(s))))
-        if not np.all(np.isfinite(eig)) or eig[0] <= 1e-8 * scale:
-            return f"smallest eigenvalue {eig[0]:.3g} relative to variance scale {scale:.3g}"
+        scale = float(np.max(np.abs(np.diagonal(s, axis1=-2, axis2=-1))))
+        smallest = float(np.min(eig))
+        if not np.all(np.isfinite(eig)) or smallest <= 1e-8 * scale:
+            return f"smallest eigenvalue {smallest:.3g} relative to variance scale {scale:.3g}"
         return None
 
     @property
@@ -469,17 +470,93 @@ class Unstructured(CovarianceStructure):
         return np.asarray(fixed[self._rows, self._cols], dtype=float)
 
 
+class SpatialExponential(CovarianceStructure):
+    """SAS TYPE=SP(EXP)(c1 ... cd): sigma2 * exp(-d_ij / range), d_ij the Euclidean distance
+    between the coordinates of a subject's observations i and j.
+
+    The coordinates may differ between subjects (SAS takes them from each row), so Sigma is
+    one matrix per missingness-and-coordinates pattern: `pattern_coordinates` (P, m, d), and
+    sigma() returns (P, m, m). Natural parameters in SAS's print order: the range ("SP(EXP)")
+    and sigma2 ("Residual").
+    """
+
+    code = "sp_exp"
+
+    def __init__(self, n_levels: int, coordinates: FloatArray, pattern_coordinates: FloatArray | None = None) -> None:
+        super().__init__(n_levels, coordinates)
+        if pattern_coordinates is None:
+            raise ValueError("SP(EXP) needs the coordinates of every pattern")
+        diff = pattern_coordinates[:, :, None, :] - pattern_coordinates[:, None, :, :]
+        self.distances = np.sqrt(np.sum(diff * diff, axis=-1))  # (P, m, m)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return ("range", "sigma2")
+
+    def sigma(self, theta: FloatArray) -> FloatArray:
+        rng, s2 = theta
+        return np.asarray(s2 * np.exp(-self.distances / rng), dtype=float)
+
+    def dsigma_natural(self, theta: FloatArray) -> FloatArray:
+        rng, s2 = theta
+        corr = np.exp(-self.distances / rng)
+        return np.stack([s2 * corr * self.distances / (rng * rng), corr])
+
+    def boundary_problem(self, theta: FloatArray) -> str | None:
+        # The padded per-pattern matrices repeat coordinates at unobserved levels, so the
+        # eigenvalue check does not apply; the boundary is a range so long that observations
+        # at the shortest observed distance are perfectly correlated.
+        rng, s2 = (float(v) for v in theta)
+        positive = self.distances[self.distances > 0]
+        shortest = float(positive.min()) if positive.size else 1.0
+        if not (np.isfinite(rng) and np.isfinite(s2)) or s2 <= 0 or np.exp(-shortest / rng) > 1.0 - 1e-8:
+            return f"range = {rng:.6g} makes observations {shortest:.3g} apart perfectly correlated"
+        return None
+
+    def to_natural(self, phi: FloatArray) -> FloatArray:
+        return np.exp(phi)
+
+    def to_unconstrained(self, theta: FloatArray) -> FloatArray:
+        return np.log(theta)
+
+    def start(self, empirical: FloatArray) -> FloatArray:
+        rho = float(np.clip(_mean_correlation_at_lag1(empirical), 0.05, _START_CLIP))
+        off = self.distances[:, np.arange(self.n_levels - 1), np.arange(1, self.n_levels)]
+        step = float(np.mean(off)) if off.size else 1.0
+        return np.array([max(step, 1e-3) / -np.log(rho), _positive_mean_variance(empirical)])
+
+
 STRUCTURES: dict[str, type[CovarianceStructure]] = {
-    cls.code: cls for cls in (AR1, ARH1, CS, CSH, Toeplitz, HeterogeneousToeplitz, Antedependence, Unstructured, SpPow)
+    cls.code: cls
+    for cls in (
+        AR1,
+        ARH1,
+        CS,
+        CSH,
+        Toeplitz,
+        HeterogeneousToeplitz,
+        Antedependence,
+        Unstructured,
+        SpPow,
+        SpatialExponential,
+    )
 }
 
 
-def make_structure(code: str, n_levels: int, coordinates: Sequence[float] | FloatArray) -> CovarianceStructure:
-    """Build the structure named `code` (see STRUCTURES) over the given level coordinates."""
+def make_structure(
+    code: str,
+    n_levels: int,
+    coordinates: Sequence[float] | FloatArray,
+    pattern_coordinates: FloatArray | None = None,
+) -> CovarianceStructure:
+    """Build the structure named `code` (see STRUCTURES) over the given level coordinates
+    (and, for SP(EXP), the coordinates of each pattern)."""
     try:
         cls = STRUCTURES[code]
     except KeyError:
         raise ValueError(f"Unknown covariance structure {code!r}; choose one of {sorted(STRUCTURES)}") from None
+    if cls is SpatialExponential:
+        return SpatialExponential(n_levels, np.asarray(coordinates, dtype=float), pattern_coordinates)
     return cls(n_levels, np.asarray(coordinates, dtype=float))
 
 
@@ -509,13 +586,13 @@ def dsigma(structure: CovarianceStructure, theta: FloatArray, natural: bool) -> 
                 up[i] += h
                 dn[i] -= h
                 jac[:, i] = (structure.to_natural(up) - structure.to_natural(dn)) / (2.0 * h)
-            return np.asarray(np.einsum("ti,tjl->ijl", jac, nat_d), dtype=float)
+            return np.asarray(np.einsum("ti,t...->i...", jac, nat_d), dtype=float)
 
     def build(t: FloatArray) -> FloatArray:
         return structure.sigma(t if natural else structure.to_natural(t))
 
     k = len(theta)
-    out = np.empty((k, structure.n_levels, structure.n_levels))
+    out = np.empty((k, *build(theta).shape))
     for i in range(k):
         h = 1e-6 * max(1.0, abs(float(theta[i])))
         up = theta.copy()
@@ -528,14 +605,16 @@ def dsigma(structure: CovarianceStructure, theta: FloatArray, natural: bool) -> 
 
 def d2sigma_natural(structure: CovarianceStructure, theta: FloatArray) -> FloatArray:
     """Second derivatives d2 Sigma / d theta_i d theta_j in SAS's natural parametrisation,
-    shape (k, k, m, m), for Kenward-Roger's R_ij terms (Kenward & Roger 1997, eq. 4).
+    shape (k, k, m, m) (or (k, k, P, m, m) for per-pattern matrices), for Kenward-Roger's R_ij
+    terms (Kenward & Roger 1997, eq. 4).
 
     Exactly zero for structures linear in their parameters; otherwise central differences of
     the matrix map with a step of 1e-4 relative, accurate to ~1e-8 (the maps are smooth and
     cheap, as for dsigma).
     """
-    k, m = structure.n_params, structure.n_levels
-    out = np.zeros((k, k, m, m))
+    k = structure.n_params
+    base = structure.sigma(theta)
+    out = np.zeros((k, k, *base.shape))
     if structure.linear:
         return out
     steps = np.array([1e-4 * max(1.0, abs(float(t))) for t in theta])
@@ -546,7 +625,6 @@ def d2sigma_natural(structure: CovarianceStructure, theta: FloatArray) -> FloatA
         t[j] += sj * steps[j]
         return structure.sigma(t)
 
-    base = structure.sigma(theta)
     for i in range(k):
         up, dn = at(i, 1.0, i, 0.0), at(i, -1.0, i, 0.0)
         out[i, i] = (up - 2.0 * base + dn) / steps[i] ** 2

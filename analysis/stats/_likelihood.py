@@ -42,6 +42,8 @@ class PatternStatistics:
     n_subjects: int
     n_coef: int
     subject_pattern: IntArray  # (n_subjects,): pattern of each subject (row order of `subject_codes`)
+    # (P, m, d): coordinates of each pattern's levels when they vary by subject (SP(EXP)), else None.
+    coordinates: FloatArray | None = None
 
     @property
     def pair_mask(self) -> BoolArray:
@@ -75,6 +77,7 @@ def pattern_statistics(
     n_levels: int,
     x_unique: FloatArray | None = None,
     row_codes: IntArray | None = None,
+    coords: FloatArray | None = None,
 ) -> PatternStatistics:
     """Group observations by subject and pattern; `subject` and `level` are 0-based codes.
 
@@ -83,6 +86,9 @@ def pattern_statistics(
     of one profile share their X, so X'X terms are computed once per profile and X'y from the
     profile's summed outcomes. Categorical designs have a few hundred profiles whatever the
     number of subjects.
+
+    `coords` (n_obs, d): coordinates of each observation for structures whose matrix depends on
+    them per subject (SP(EXP)); a pattern is then a set of levels *and* their coordinates.
     """
     n_subjects = int(subject.max()) + 1
     p = x.shape[1]
@@ -96,10 +102,24 @@ def pattern_statistics(
     profile = np.full((n_subjects, n_levels), n_unique, dtype=np.int64)
     profile[subject, level] = row_codes
     seen = profile < n_unique
-    patterns, subject_pattern = _unique_rows(seen.astype(np.int64), 2)
+    pattern_coords: FloatArray | None = None
+    if coords is None:
+        patterns, subject_pattern = _unique_rows(seen.astype(np.int64), 2)
+    else:
+        n_dim = coords.shape[1]
+        cd = np.zeros((n_subjects, n_levels, n_dim))
+        cd[subject, level] = coords
+        keyed = np.concatenate([seen.astype(float), cd.reshape(n_subjects, -1)], axis=1)
+        _, first, inverse = np.unique(keyed, axis=0, return_index=True, return_inverse=True)
+        patterns = seen[first].astype(np.int64)
+        subject_pattern = np.asarray(inverse, dtype=np.intp).ravel()
+        pattern_coords = cd[first]
+        # Profiles must not mix patterns: key them by pattern as well.
+        profile = np.concatenate([profile, subject_pattern[:, None].astype(np.int64)], axis=1)
     n_pat = patterns.shape[0]
     counts = np.bincount(subject_pattern, minlength=n_pat).astype(float)
-    profiles, subject_profile = _unique_rows(profile, n_unique + 1)
+    profiles, subject_profile = _unique_rows(profile, max(n_unique + 1, n_pat))
+    profiles = profiles[:, :n_levels]
     n_prof = profiles.shape[0]
     prof_count = np.bincount(subject_profile, minlength=n_prof).astype(float)
     prof_pattern = np.empty(n_prof, dtype=np.intp)
@@ -134,6 +154,7 @@ def pattern_statistics(
         n_subjects=n_subjects,
         n_coef=p,
         subject_pattern=subject_pattern,
+        coordinates=pattern_coords,
     )
 
 
@@ -151,8 +172,9 @@ class Evaluation:
 def evaluate(stats: PatternStatistics, sigma: FloatArray, reml: bool) -> Evaluation:
     """-2 log likelihood (REML or ML) with beta profiled out."""
     pair = stats.pair_mask
-    m = sigma.shape[0]
-    vpad = np.where(pair, sigma[None, :, :], np.eye(m)[None, :, :])
+    m = sigma.shape[-1]
+    # One matrix for all patterns (m, m), or one per pattern (P, m, m).
+    vpad = np.where(pair, sigma if sigma.ndim == 3 else sigma[None, :, :], np.eye(m)[None, :, :])
     try:
         chol = np.linalg.cholesky(vpad)
     except np.linalg.LinAlgError as exc:
@@ -189,8 +211,17 @@ def evaluate(stats: PatternStatistics, sigma: FloatArray, reml: bool) -> Evaluat
     return Evaluation(objective=obj, beta=beta, cov_beta=cov_beta, w=w, residual_cross=resid)
 
 
-def gradient_matrix(stats: PatternStatistics, ev: Evaluation, reml: bool) -> FloatArray:
-    """G (m x m) with d(-2 l)/d theta_k = sum(dSigma/dtheta_k * G) for any parametrisation.
+def gradient(stats: PatternStatistics, ev: Evaluation, reml: bool, dsig: FloatArray) -> FloatArray:
+    """d(-2 l)/d theta_k for d Sigma/d theta_k = dsig[k], (k, m, m) or per pattern (k, P, m, m)."""
+    if dsig.ndim == 4:
+        per_pattern = gradient_matrix(stats, ev, reml, per_pattern=True)
+        return np.asarray(np.einsum("kpjl,pjl->k", dsig, per_pattern), dtype=float)
+    return np.asarray(np.einsum("kjl,jl->k", dsig, gradient_matrix(stats, ev, reml)), dtype=float)
+
+
+def gradient_matrix(stats: PatternStatistics, ev: Evaluation, reml: bool, per_pattern: bool = False) -> FloatArray:
+    """G (m x m) with d(-2 l)/d theta_k = sum(dSigma/dtheta_k * G) for any parametrisation
+    (per_pattern: the (P, m, m) terms before summing, for per-pattern matrices).
 
     d(-2 l) = tr(V^-1 dV) - r'V^-1 dV V^-1 r - [REML] tr(C X'V^-1 dV V^-1 X), summed by pattern.
     """
@@ -199,12 +230,13 @@ def gradient_matrix(stats: PatternStatistics, ev: Evaluation, reml: bool) -> Flo
         p = stats.n_coef
         inner = inner + (stats.xx.reshape(-1, p * p) @ ev.cov_beta.reshape(-1)).reshape(inner.shape)
     g = stats.counts[:, None, None] * ev.w - ev.w @ inner @ ev.w
-    return np.asarray(g.sum(axis=0), dtype=float)
+    return np.asarray(g if per_pattern else g.sum(axis=0), dtype=float)
 
 
 def cov_beta_derivatives(stats: PatternStatistics, ev: Evaluation, dsig: FloatArray) -> FloatArray:
     """d(X'V^-1X)^-1 / d theta_k = C (X'V^-1 dV_k V^-1 X) C, shape (k, p, p)."""
-    wdw = np.einsum("pij,kjl,plm->kpim", ev.w, dsig, ev.w)
+    sub = "kpjl" if dsig.ndim == 4 else "kjl"
+    wdw = np.einsum(f"pij,{sub},plm->kpim", ev.w, dsig, ev.w)
     q = np.einsum("kpjl,pjlab->kab", wdw, stats.xx)
     c = ev.cov_beta
     return np.asarray(np.einsum("ab,kbc,cd->kad", c, q, c), dtype=float)
@@ -217,7 +249,8 @@ def expected_hessian(stats: PatternStatistics, ev: Evaluation, dsig: FloatArray)
     effects, which changes the path to the optimum but not the optimum (the gradient is exact).
     W is zero outside each pattern's observed levels, so the padded dV need no masking.
     """
-    a = np.matmul(ev.w[:, None, :, :], dsig[None, :, :, :])  # (P, k, m, m): W_p dV_k
+    per_pattern = dsig.transpose(1, 0, 2, 3) if dsig.ndim == 4 else dsig[None, :, :, :]
+    a = np.matmul(ev.w[:, None, :, :], per_pattern)  # (P, k, m, m): W_p dV_k
     # einsum's optimised path beats tensordot/BLAS here (small, oddly shaped operands).
     h = np.einsum("p,pkij,plji->kl", stats.counts, a, a, optimize=True)
     return np.asarray((h + h.T) / 2.0, dtype=float)
@@ -246,7 +279,8 @@ def kenward_roger_terms(
     k = dsig.shape[0]
     p_ = stats.n_coef
     xx = stats.xx.reshape(n_pat * m * m, p_ * p_)
-    w_ds = np.matmul(ev.w[None, :, :, :], dsig[:, None, :, :])  # (k, P, m, m): W dV_i
+    per_pattern = dsig if dsig.ndim == 4 else dsig[:, None, :, :]
+    w_ds = np.matmul(ev.w[None, :, :, :], per_pattern)  # (k, P, m, m): W dV_i
     p_terms = (np.matmul(w_ds, ev.w[None]).reshape(k, -1) @ xx).reshape(k, p_, p_)
     q_terms = np.empty((k, k, p_, p_))
     for i in range(k):
@@ -256,6 +290,7 @@ def kenward_roger_terms(
     r_terms = np.zeros((k, k, p_, p_))
     if np.any(d2sig != 0.0):
         for i in range(k):
-            prod = np.matmul(np.matmul(ev.w[None], d2sig[i][:, None, :, :]), ev.w[None])
+            d2 = d2sig[i] if d2sig.ndim == 5 else d2sig[i][:, None, :, :]
+            prod = np.matmul(np.matmul(ev.w[None], d2), ev.w[None])
             r_terms[i] = (prod.reshape(k, -1) @ xx).reshape(k, p_, p_)
     return KenwardRogerTerms(p=p_terms, q=q_terms, r=r_terms)

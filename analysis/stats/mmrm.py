@@ -53,7 +53,7 @@ from analysis.stats._likelihood import (
     cov_beta_derivatives,
     evaluate,
     expected_hessian,
-    gradient_matrix,
+    gradient,
     kenward_roger_terms,
     pattern_statistics,
 )
@@ -365,6 +365,7 @@ class _Prepared:
     declared_levels: list[Any]
     empty_levels: list[Any]
     n_subjects_in_data: int
+    obs_coords: FloatArray | None
     x_unique: FloatArray | None
     row_codes: NDArray[np.intp] | None
 
@@ -413,21 +414,24 @@ def _prepare(
     formula: str,
     subject: str,
     visit: str,
-    time: str | None,
+    time: str | Sequence[str] | None,
     covariance: str,
     eval_env: patsy.EvalEnvironment,
     visit_order: Sequence[Any] | None = None,
 ) -> _Prepared:
-    for col in [subject, visit] + ([time] if time else []):
+    time_columns = [] if time is None else ([time] if isinstance(time, str) else list(time))
+    for col in [subject, visit, *time_columns]:
         if col not in data.columns:
             raise VisitLevelError(f"Column {col!r} is not in the data.")
-    if covariance == "sp_pow" and time is None:
-        raise VisitLevelError("covariance='sp_pow' needs time= (SAS SP(POW)(time)).")
-    if covariance != "sp_pow" and time is not None:
-        raise VisitLevelError("time= is only used by covariance='sp_pow'.")
+    if covariance == "sp_pow" and len(time_columns) != 1:
+        raise VisitLevelError("covariance='sp_pow' needs time= one column (SAS SP(POW)(time)).")
+    if covariance == "sp_exp" and not time_columns:
+        raise VisitLevelError("covariance='sp_exp' needs time= its coordinate column(s) (SAS SP(EXP)(c1 c2 ...)).")
+    if covariance not in ("sp_pow", "sp_exp") and time_columns:
+        raise VisitLevelError("time= is only used by covariance='sp_pow' and 'sp_exp'.")
     frame = data.reset_index(drop=True)
     n_input = len(frame)
-    keys = [subject, visit] + ([time] if time else [])
+    keys = [subject, visit, *time_columns]
     frame = frame.loc[frame[keys].notna().all(axis=1)]
     # SAS's Dimensions table counts every subject read, with or without a usable outcome; its
     # BIC penalty uses that count.
@@ -446,8 +450,14 @@ def _prepare(
     _check_rank(design.x_unique if design.x_unique is not None else x, design.column_names)
 
     subject_codes, _ = pd.factorize(frame[subject], sort=True)
+    obs_coords: FloatArray | None = None
+    if covariance == "sp_exp":
+        values = frame[time_columns].apply(pd.to_numeric, errors="coerce")
+        if values.isna().any().any():
+            raise VisitLevelError(f"Coordinate columns {time_columns} must be numeric for SP(EXP).")
+        obs_coords = values.to_numpy(dtype=float)
     if covariance == "sp_pow":
-        assert time is not None
+        time = time_columns[0]
         times = pd.to_numeric(frame[time], errors="coerce")
         if times.isna().any():
             raise VisitLevelError(f"time column {time!r} must be numeric for SP(POW).")
@@ -492,7 +502,16 @@ def _prepare(
         declared_levels=declared if declared else labels,
         empty_levels=[lvl for lvl in declared if lvl not in set(labels)],
         n_subjects_in_data=n_subjects_in_data,
+        obs_coords=obs_coords,
     )
+
+
+def _mean_coordinate_sigma(structure: CovarianceStructure, theta: FloatArray, stats: PatternStatistics) -> FloatArray:
+    assert stats.coordinates is not None
+    weights = stats.counts[:, None] * stats.masks  # (P, m): subjects observed at each level
+    mean = np.einsum("pm,pmd->md", weights, stats.coordinates) / np.maximum(weights.sum(axis=0), 1.0)[:, None]
+    at_mean = make_structure(structure.code, structure.n_levels, structure.coordinates, mean[None, :, :])
+    return np.asarray(at_mean.sigma(theta)[0], dtype=float)
 
 
 def _check_rank(x: FloatArray, names: list[str]) -> None:
@@ -547,17 +566,15 @@ class _Objective:
         theta = params if natural else self.structure.to_natural(params)
         ev = evaluate(self.stats, self.structure.sigma(theta), self.reml)
         self.n_evals += 1
-        g = gradient_matrix(self.stats, ev, self.reml)
         ds = dsigma(self.structure, params, natural=natural)
-        return ev.objective, np.einsum("kjl,jl->k", ds, g)
+        return ev.objective, gradient(self.stats, ev, self.reml, ds)
 
     def value_grad_info(self, phi: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         """-2RLL, its gradient and the expected Hessian, in the unconstrained parametrisation."""
         ev = evaluate(self.stats, self.structure.sigma(self.structure.to_natural(phi)), self.reml)
         self.n_evals += 1
-        g = gradient_matrix(self.stats, ev, self.reml)
         ds = dsigma(self.structure, phi, natural=False)
-        return ev.objective, np.einsum("kjl,jl->k", ds, g), expected_hessian(self.stats, ev, ds)
+        return ev.objective, gradient(self.stats, ev, self.reml, ds), expected_hessian(self.stats, ev, ds)
 
     def safe(self, phi: FloatArray) -> tuple[float, FloatArray]:
         # The optimiser may wander to numerically singular matrices; +inf makes it backtrack.
@@ -708,7 +725,7 @@ def fit_mmrm(
     subject: str,
     visit: str,
     covariance: str = "ar1",
-    time: str | None = None,
+    time: str | Sequence[str] | None = None,
     method: Method = "reml",
     df: DfMethod = "between-within",
     parms: Mapping[str, float] | None = None,
@@ -739,7 +756,6 @@ def fit_mmrm(
         raise ValueError("Kenward-Roger df and standard errors are defined for REML only (as in SAS).")
     env = eval_env if isinstance(eval_env, patsy.EvalEnvironment) else patsy.EvalEnvironment.capture(eval_env + 1)
     prep = _prepare(data, formula, subject, visit, time, covariance, env, visit_order)
-    structure = make_structure(covariance, len(prep.level_labels), prep.coordinates)
     stats = pattern_statistics(
         prep.y,
         prep.x,
@@ -748,7 +764,9 @@ def fit_mmrm(
         len(prep.level_labels),
         x_unique=prep.x_unique,
         row_codes=prep.row_codes,
+        coords=prep.obs_coords,
     )
+    structure = make_structure(covariance, len(prep.level_labels), prep.coordinates, stats.coordinates)
     _check_identifiable(stats, structure, prep.level_labels)
     reml = method == "reml"
     obj = _Objective(stats, structure, reml)
@@ -786,6 +804,8 @@ def fit_mmrm(
             f"({problem}); SAS would report it as not positive definite."
         )
     sigma = structure.sigma(theta)
+    # SP(EXP) with per-subject coordinates: report the matrix at each level's mean coordinates.
+    reported = _mean_coordinate_sigma(structure, theta, stats) if sigma.ndim == 3 else sigma
     ev: Evaluation = evaluate(stats, sigma, reml)
 
     warnings: list[str] = []
@@ -817,7 +837,7 @@ def fit_mmrm(
         aic=neg2 + 2.0 * n_par,
         bic=neg2 + n_par * float(np.log(prep.n_subjects_in_data)),
         covariance_parameters=dict(zip(structure.param_names, map(float, theta), strict=True)),
-        covariance_matrix=pd.DataFrame(sigma, index=prep.level_labels, columns=prep.level_labels),
+        covariance_matrix=pd.DataFrame(reported, index=prep.level_labels, columns=prep.level_labels),
         converged=converged,
         optimizer=optimizer,
         n_obs=stats.n_obs,

@@ -282,8 +282,7 @@ def comparison_table(comparisons: list[Comparison]) -> str:
 
 
 # ------------------------------------------------------------------------------ Kenward-Roger
-#: SAS TYPE= in sas_fev_kr_reference.json -> fit_mmrm(covariance=...). SP(EXP) with per-subject
-#: coordinates (VISITN VISITN2) is not supported by fit_mmrm.
+#: SAS TYPE= in sas_fev_kr_reference.json -> fit_mmrm(covariance=...).
 KR_COVARIANCE: dict[str, str] = {
     "un": "un",
     "ar(1)": "ar1",
@@ -293,7 +292,10 @@ KR_COVARIANCE: dict[str, str] = {
     "toep": "toep",
     "toeph": "toeph",
     "ante(1)": "ante1",
+    "sp(exp)(VISITN VISITN2)": "sp_exp",
 }
+#: SP(EXP)'s coordinates: SAS's sp(exp)(VISITN VISITN2), per row.
+KR_COORDINATES: dict[str, list[str]] = {"sp(exp)(VISITN VISITN2)": ["VISITN", "VISITN2"]}
 KR_DDFM: dict[str, str] = {"kr": "kenward-roger", "kr(linear)": "kenward-roger-linear"}
 KR_FORMULA = f"FEV1 ~ {ARM}"
 
@@ -354,6 +356,7 @@ KR_SAS_LISTING: dict[str, dict[str, Any]] = {
             "rho(3)": 0.3180,
         },
     },
+    "sp(exp)(VISITN VISITN2)": {"bic": 3882.9, "parms": {"range": 1.0898, "sigma2": 83.3648}},
 }
 
 
@@ -393,6 +396,7 @@ def fit_kr_reference(data: pd.DataFrame, sas_fit: dict[str, Any], held: bool = F
         visit="AVISIT",
         visit_order=["VIS1", "VIS2", "VIS3", "VIS4"],
         covariance=KR_COVARIANCE[covariance],
+        time=KR_COORDINATES.get(covariance),
         df=KR_DDFM[sas_fit["ddfm"]],  # type: ignore[arg-type]
         parms=parms,
     )

@@ -39,8 +39,8 @@ def _failures(comparisons: list[Any]) -> str:
 
 
 def test_the_reference_covers_every_structure_it_lists() -> None:
-    # Eight of SAS's nine structures; SP(EXP) with per-subject coordinates is the exception.
-    assert len(SUPPORTED) == 16
+    # All nine of SAS's structures, each with DDFM=KR and DDFM=KR(LINEAR).
+    assert len(SUPPORTED) == 18
     assert {f["ddfm"] for f in SUPPORTED} == {"kr", "kr(linear)"}
 
 
@@ -62,7 +62,7 @@ def test_it_matches_sas_kenward_roger_at_sas_covariance_parameters(
     assert all(c.ok for c in comparisons), _failures(comparisons)
 
 
-@pytest.mark.parametrize("covariance", ["ar(1)", "arh(1)", "csh", "toeph", "ante(1)"])
+@pytest.mark.parametrize("covariance", ["ar(1)", "arh(1)", "csh", "toeph", "ante(1)", "sp(exp)(VISITN VISITN2)"])
 def test_kr_and_kr_linear_differ_as_in_sas_for_nonlinear_structures(
     covariance: str, fev_reference: tuple[pd.DataFrame, dict[str, Any]]
 ) -> None:
