@@ -16,11 +16,18 @@ Peers on the same data, each given one minute (reported as "> 60 s" beyond that)
 - statsmodels MixedLM (random intercept, REML) and GEE (AR(1) working correlation), which are not
   the same model but are the Python peers a user would reach for.
 
-Targets: 100,000 subjects, UN with the categorical formula under 2 s, AR(1) under 1 s, peak
-memory under 600 MB. Speed is reported here, never asserted in tests.
+Targets (one core, one BLAS thread): 100,000 subjects, UN with the categorical formula under 2 s,
+AR(1) under 1 s, peak memory under 600 MB. Speed is reported here, never asserted in tests.
 """
 
 from __future__ import annotations
+
+import os
+
+# One BLAS thread, set before numpy loads: the fit's matrix products are small, and on a shared
+# machine OpenBLAS's spinning worker threads made them up to 8x slower, not faster.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import multiprocessing as mp
