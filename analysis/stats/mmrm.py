@@ -7,6 +7,8 @@ is SAS's
     PROC MIXED METHOD=REML; CLASS id vis; MODEL chg = trt week trt*week / SOLUTION;
     REPEATED vis / SUBJECT=id TYPE=AR(1);
 
+and df="kenward-roger" adds DDFM=KR (Kenward-Roger df and adjusted standard errors).
+
 statsmodels' MixedLM only has sigma^2 I residuals and GEE is a moment method, so the residual
 (R-side) covariance model is implemented here: exact REML/ML with beta profiled out, computed from
 per-missingness-pattern sufficient statistics (see _likelihood.py) so that one likelihood
@@ -734,9 +736,11 @@ def fit_mmrm(
 ) -> MMRMResult:
     """Fit an MMRM with a residual covariance over the levels of `visit` (SAS REPEATED).
 
-    `covariance`: ar1, arh1, cs, csh, toep, toeph, ante1, un, sp_pow (SP(POW)(time), needs
-    `time`). `method`: reml or ml. `df`: between-within (SAS default), satterthwaite, residual,
-    kenward-roger (DDFM=KR), kenward-roger-linear (DDFM=KR(LINEAR)); KR needs REML.
+    `covariance`: ar1, arh1, cs, csh, toep, toeph, ante1, un, sp_pow (SP(POW)(time): `time` is
+    the time column), sp_exp (SP(EXP)(c1 c2 ...): `time` is the coordinate column or columns,
+    which may differ between subjects). `method`: reml or ml. `df`: between-within (SAS
+    default), satterthwaite, residual, kenward-roger (DDFM=KR), kenward-roger-linear
+    (DDFM=KR(LINEAR)); KR needs REML.
     `visit_order`: the visit levels in order. Without it the order comes from an ordered
     Categorical or numeric visits; text visits are refused for ar1, arh1, toep, toeph and ante1
     (see visit_levels). Declared levels without any outcome keep their position and are listed
