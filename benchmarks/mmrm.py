@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     gave_up: set[tuple[str, str, str]] = set()
     for n in sizes:
         data = simulate_trial(n, seed=args.seed)
-        repeat = 5 if n <= 1_000 else (3 if n <= 10_000 else 1)
+        repeat = 5 if n <= 1_000 else 3
         with tempfile.TemporaryDirectory() as tmp:
             csv = Path(tmp) / "trial.csv"
             if not args.no_peers:

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from analysis.stats.errors import NotEstimableError
 
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 _C_CALL = re.compile(r"^C\(\s*([^,()]+?)\s*(?:,.*)?\)$")
 _T_LEVEL = re.compile(r"\[T\.(.*)\]$")
@@ -278,43 +279,127 @@ def _simple_factor_column(code: str, columns: Sequence[str]) -> str | None:
     return None
 
 
-def build_design(formula: str, frame: pd.DataFrame, eval_env: patsy.EvalEnvironment) -> Design:
-    """patsy's dmatrices(formula, frame, NA_action="drop"), built from distinct rows when it can.
+def _categorical_columns(desc: patsy.ModelDesc, frame: pd.DataFrame) -> list[str]:
+    """Columns that patsy treats as categorical wherever the formula uses them, and that can be
+    handed to it as pandas Categoricals without changing the design: used bare with a
+    text/bool dtype, or as C(column, ...) without levels=. A column also used inside any other
+    expression (np.log(x), I(x**2), center(x)) is left alone."""
+    columns = list(frame.columns)
+    safe: set[str] = set()
+    unsafe: set[str] = set()
+    for term in desc.rhs_termlist:
+        for factor in term.factors:
+            code = factor.code
+            if code in columns:
+                dtype = frame[code].dtype
+                text_like = pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+                (safe if text_like or pd.api.types.is_bool_dtype(dtype) else unsafe).add(code)
+                continue
+            match = _C_CALL.match(code)
+            if match and match.group(1) in columns and "levels" not in code:
+                safe.add(match.group(1))
+                continue
+            unsafe.update(factor_variables(code, columns))
+    return [c for c in columns if c in safe and c not in unsafe and not isinstance(frame[c].dtype, pd.CategoricalDtype)]
 
-    patsy checks every cell of a categorical column for NA and level membership in Python,
-    which is most of the fit time for 100,000 subjects. When every right-hand-side factor is a
-    column or C(column, ...) (no functions, hence no stateful transforms such as center()),
-    a design row depends only on the values of those columns: patsy builds the design for the
-    distinct combinations only (the same levels, since every level occurs among them), and the
-    rows are gathered from it. Other formulas take patsy's general path.
+
+def _factor_values(factor: Any, info: Any, frame: pd.DataFrame) -> tuple[FloatArray | NDArray[np.intp], BoolArray]:
+    """One factor on every row: level codes (categorical) or an (n, k) float array, and the
+    rows where it is missing."""
+    value = factor.eval(info.state, frame)
+    if info.type == "categorical":
+        if type(value).__name__ == "_CategoricalBox":  # what C(x, ...) returns
+            value = value.data
+        codes = np.asarray(pd.Categorical(value, categories=list(info.categories)).codes, dtype=np.intp)
+        return codes, codes < 0
+    values = np.asarray(value, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    return values, np.any(np.isnan(values), axis=1)
+
+
+def _build_by_columns(desc: patsy.ModelDesc, frame: pd.DataFrame, eval_env: patsy.EvalEnvironment) -> Design:
+    """patsy's design, with patsy doing only what is per-column: it sniffs the levels and
+    remembers stateful transforms (design_matrix_builders); the rows are filled here with
+    vectorised level codes. patsy's own build_design_matrices converts categorical data cell by
+    cell in Python (also for pandas Categoricals inside C(), in patsy 1.0). Column order and
+    values follow patsy's (left-most factor varying fastest within a subterm); the tests compare
+    with patsy.dmatrices."""
+    y_info, x_info = patsy.design_matrix_builders(
+        [desc.lhs_termlist, desc.rhs_termlist], lambda: iter([frame]), eval_env, NA_action="drop"
+    )
+    if len(y_info.column_names) != 1 or any(i.type != "numerical" for i in y_info.factor_infos.values()):
+        raise patsy.PatsyError(f"the formula {desc.describe()!r} must have exactly one numeric outcome")
+    n = len(frame)
+    missing = np.zeros(n, dtype=bool)
+    values: dict[Any, Any] = {}
+    for factor, info in [*y_info.factor_infos.items(), *x_info.factor_infos.items()]:
+        values[factor], na = _factor_values(factor, info, frame)
+        missing |= na
+    (y_factor,) = y_info.factor_infos
+    kept = np.flatnonzero(~missing).astype(np.intp)
+    x = np.ones((len(kept), len(x_info.column_names)))
+    for term, subterms in x_info.term_codings.items():
+        col = x_info.term_slices[term].start
+        for sub in subterms:
+            widths = [
+                sub.contrast_matrices[f].matrix.shape[1]
+                if f in sub.contrast_matrices
+                else x_info.factor_infos[f].num_columns
+                for f in sub.factors
+            ]
+            # patsy's order: the left-most factor iterates fastest.
+            for combo in itertools.product(*[range(w) for w in reversed(widths)]):
+                for factor, j in zip(sub.factors, combo[::-1], strict=True):
+                    if factor in sub.contrast_matrices:
+                        x[:, col] *= sub.contrast_matrices[factor].matrix[values[factor][kept], j]
+                    else:
+                        x[:, col] *= values[factor][kept, j]
+                col += 1
+    return Design(
+        y=np.asarray(values[y_factor][kept, 0], dtype=float),
+        x=x,
+        column_names=list(x_info.column_names),
+        design_info=x_info,
+        kept=kept,
+        x_unique=None,
+        row_codes=None,
+    )
+
+
+def build_design(formula: str, frame: pd.DataFrame, eval_env: patsy.EvalEnvironment) -> Design:
+    """patsy's dmatrices(formula, frame, NA_action="drop"), without patsy's per-cell work.
+
+    patsy checks every cell of a non-Categorical categorical column for NA and level membership
+    in Python, which was most of the fit time for 100,000 subjects. Two shortcuts, each giving
+    patsy's design exactly:
+    - class columns are handed to patsy as pandas Categoricals (with the levels patsy would
+      infer: the sorted distinct values), which it converts with their integer codes;
+    - when every right-hand-side factor is a column or C(column, ...) (no functions, hence no
+      stateful transforms such as center()) and the columns take few distinct combinations, a
+      design row depends only on those values: patsy builds the design of the distinct
+      combinations only (the same levels, since every level occurs among them), and the rows
+      are gathered from it.
     """
     columns = list(frame.columns)
     desc = patsy.ModelDesc.from_formula(formula)
+    to_convert = _categorical_columns(desc, frame)
+    if to_convert:
+        frame = frame.assign(**{c: pd.Categorical(frame[c]) for c in to_convert})
     rhs_codes = [f.code for term in desc.rhs_termlist for f in term.factors]
     rhs_columns = [_simple_factor_column(code, columns) for code in rhs_codes]
     lhs = [f.code for term in desc.lhs_termlist for f in term.factors]
     fast = all(c is not None for c in rhs_columns) and len(lhs) == 1 and lhs[0] in columns
     fast = fast and pd.api.types.is_numeric_dtype(frame[lhs[0]].dtype) if fast else False
-    if not fast:
-        y_df, x_df = patsy.dmatrices(formula, frame, eval_env=eval_env, NA_action="drop", return_type="dataframe")
-        if y_df.shape[1] != 1:
-            raise patsy.PatsyError(f"the formula {formula!r} must have exactly one numeric outcome")
-        kept = frame.index.get_indexer(x_df.index)
-        return Design(
-            y=y_df.to_numpy(dtype=float).ravel(),
-            x=x_df.to_numpy(dtype=float),
-            column_names=list(x_df.columns),
-            design_info=x_df.design_info,
-            kept=np.asarray(kept, dtype=np.intp),
-            x_unique=None,
-            row_codes=None,
-        )
     used = list(dict.fromkeys(c for c in rhs_columns if c is not None))
     n = len(frame)
-    if used:
+    group_codes = np.zeros(n, dtype=np.intp)
+    if fast and used:
         group_codes = frame.groupby(used, sort=False, dropna=False, observed=True).ngroup().to_numpy()
-    else:
-        group_codes = np.zeros(n, dtype=np.intp)
+        # Distinct rows only pay when they are few (a continuous covariate makes them ~all).
+        fast = int(group_codes.max(initial=-1)) + 1 <= max(n // 4, 1)
+    if not fast:
+        return _build_by_columns(desc, frame, eval_env)
     # First row of each combination (hash-based; np.unique would sort all rows).
     firsts = pd.Series(group_codes).drop_duplicates()
     first = firsts.index.to_numpy()[np.argsort(firsts.to_numpy())]

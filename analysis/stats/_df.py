@@ -38,13 +38,15 @@ def between_within(
     all_between: bool,
     x_unique: FloatArray | None = None,
     row_codes: IntArray | None = None,
+    rank_basis: FloatArray | None = None,
 ) -> BetweenWithin:
     """SAS DDFM=BETWITHIN for a REPEATED-only model.
 
     An effect constant within every subject gets N_subjects - rank(between part of X); an effect
     that varies within subjects gets N_obs - rank(X) - that between df. With TYPE=UN SAS gives
     every effect the between df (`all_between`). `x_unique` (the distinct rows of X, if known,
-    with X = x_unique[row_codes]) has the same ranks as X and is cheaper to decompose.
+    with X = x_unique[row_codes]) has the same ranks as X and is cheaper to decompose; so has
+    `rank_basis`, any matrix with X's row space (R of X = QR).
     """
     n_subjects = int(subject.max()) + 1 if len(subject) else 0
     # Compare every row with one reference row of its subject (whichever the scatter keeps).
@@ -70,7 +72,7 @@ def between_within(
     is_between = np.zeros(x.shape[1], dtype=bool)
     for sl in term_slices.values():
         is_between[sl] = bool(np.all(col_constant[sl]))
-    basis = x if x_unique is None else x_unique
+    basis = rank_basis if rank_basis is not None else (x if x_unique is None else x_unique)
     rank_between = int(np.linalg.matrix_rank(basis[:, is_between])) if is_between.any() else 0
     between_df = float(n_subjects - rank_between)
     within_df = float(x.shape[0] - np.linalg.matrix_rank(basis) - between_df)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from analysis.stats.errors import NonPositiveDefiniteCovarianceError
@@ -50,23 +51,19 @@ class PatternStatistics:
         return self.masks[:, :, None] & self.masks[:, None, :]
 
 
-def _row_keys(rows: NDArray[np.int64], base: int) -> NDArray[np.int64] | None:
-    """One int64 per row (mixed radix, digits 0..base-1), or None if it could overflow."""
-    if rows.shape[1] * np.log2(max(base, 2)) >= 62:
-        return None
-    weights = (base ** np.arange(rows.shape[1], dtype=np.int64)).astype(np.int64)
-    return np.asarray(rows @ weights, dtype=np.int64)
-
-
 def _unique_rows(rows: NDArray[np.int64], base: int) -> tuple[NDArray[np.int64], IntArray]:
-    """Distinct rows and each row's index among them (np.unique(axis=0), faster when the rows
-    fit one int64 key)."""
-    keys = _row_keys(rows, base)
-    if keys is None:
-        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
-        return uniq, np.asarray(inverse, dtype=np.intp).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return rows[first], np.asarray(inverse, dtype=np.intp).ravel()
+    """Distinct rows (entries in [0, base)) in order of first appearance, and each row's index
+    among them: np.unique(axis=0) without sorting, by hashing one column at a time."""
+    codes = np.zeros(rows.shape[0], dtype=np.int64)
+    for j in range(rows.shape[1]):
+        # codes < n_rows, so codes * base + entry stays far below 2**63.
+        codes = pd.factorize(codes * np.int64(base) + rows[:, j])[0].astype(np.int64)
+    if rows.shape[0] == 0:
+        return rows[:0], np.zeros(0, dtype=np.intp)
+    # Codes number rows in order of first appearance: the running maximum rises exactly there.
+    running = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
+    return rows[first], np.asarray(codes, dtype=np.intp)
 
 
 def pattern_statistics(
@@ -114,12 +111,15 @@ def pattern_statistics(
         patterns = seen[first].astype(np.int64)
         subject_pattern = np.asarray(inverse, dtype=np.intp).ravel()
         pattern_coords = cd[first]
-        # Profiles must not mix patterns: key them by pattern as well.
-        profile = np.concatenate([profile, subject_pattern[:, None].astype(np.int64)], axis=1)
     n_pat = patterns.shape[0]
     counts = np.bincount(subject_pattern, minlength=n_pat).astype(float)
-    profiles, subject_profile = _unique_rows(profile, max(n_unique + 1, n_pat))
-    profiles = profiles[:, :n_levels]
+    profiles, subject_profile = _unique_rows(profile, n_unique + 1)
+    if coords is not None:
+        # Profiles must not mix patterns (same design rows, other coordinates): split them.
+        pair_key = subject_profile.astype(np.int64) * n_pat + subject_pattern
+        _, first_pair, subject_profile = np.unique(pair_key, return_index=True, return_inverse=True)
+        subject_profile = np.asarray(subject_profile, dtype=np.intp).ravel()
+        profiles = profile[first_pair]
     n_prof = profiles.shape[0]
     prof_count = np.bincount(subject_profile, minlength=n_prof).astype(float)
     prof_pattern = np.empty(n_prof, dtype=np.intp)

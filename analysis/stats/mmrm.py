@@ -370,6 +370,7 @@ class _Prepared:
     obs_coords: FloatArray | None
     x_unique: FloatArray | None
     row_codes: NDArray[np.intp] | None
+    r_factor: FloatArray
 
 
 #: Structures whose covariance depends on the order of the visit levels (SAS: the position of
@@ -449,7 +450,7 @@ def _prepare(
         raise StatsError("No complete rows remain after dropping missing outcome/covariates.")
     x = design.x
     # The distinct rows span the same space as X: checking them is the same check, cheaper.
-    _check_rank(design.x_unique if design.x_unique is not None else x, design.column_names)
+    r_factor = _check_rank(design.x_unique if design.x_unique is not None else x, design.column_names)
 
     subject_codes, _ = pd.factorize(frame[subject], sort=True)
     obs_coords: FloatArray | None = None
@@ -496,6 +497,7 @@ def _prepare(
         design_info=design.design_info,
         x_unique=design.x_unique,
         row_codes=design.row_codes,
+        r_factor=r_factor,
         subject_codes=np.asarray(subject_codes, dtype=np.intp),
         level_codes=np.asarray(level_codes, dtype=np.intp),
         level_labels=labels,
@@ -516,9 +518,12 @@ def _mean_coordinate_sigma(structure: CovarianceStructure, theta: FloatArray, st
     return np.asarray(at_mean.sigma(theta)[0], dtype=float)
 
 
-def _check_rank(x: FloatArray, names: list[str]) -> None:
+def _check_rank(x: FloatArray, names: list[str]) -> FloatArray:
+    """Raise if X is rank deficient; else return R of X = QR (columns in X's order), which has
+    X's column ranks at p x p: between-within df take their ranks from it."""
     # Pivoted QR names the aliased columns, which is what a user needs to fix the formula.
-    _, r, piv = scipy.linalg.qr(x, mode="economic", pivoting=True)
+    r, piv = scipy.linalg.qr(x, mode="r", pivoting=True)
+    r = r[: x.shape[1]]
     diag = np.abs(np.diag(r))
     tol = diag.max() * max(x.shape) * np.finfo(float).eps if diag.size else 0.0
     rank = int(np.sum(diag > tol))
@@ -528,6 +533,7 @@ def _check_rank(x: FloatArray, names: list[str]) -> None:
             f"The fixed-effects design has rank {rank} < {x.shape[1]} columns; aliased: "
             f"{aliased}. Remove redundant terms or check for empty cells."
         )
+    return np.asarray(r[:, np.argsort(piv)], dtype=float)
 
 
 def _check_identifiable(stats: PatternStatistics, structure: CovarianceStructure, labels: list[Any]) -> None:
@@ -826,6 +832,7 @@ def fit_mmrm(
         all_between=covariance == "un",
         x_unique=prep.x_unique,
         row_codes=prep.row_codes,
+        rank_basis=prep.r_factor,
     )
     n_cov = structure.n_params
     n_par = n_cov if reml else n_cov + prep.x.shape[1]
