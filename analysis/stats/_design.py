@@ -133,10 +133,9 @@ def type3_matrices(
         basis: FloatArray = np.ones((1, 1))
         for factor in term.factors:
             info = design_info.factor_infos[factor]
-            values = np.asarray(
-                patsy.dmatrix("0 + " + factor.code, data, eval_env=eval_env, NA_action="raise"),
-                dtype=float,
-            )
+            # patsy's "0 + factor": indicator columns in level order, or the numeric columns.
+            raw, _ = _factor_values(factor, info, data)
+            values = np.eye(len(info.categories))[raw] if info.type == "categorical" else np.asarray(raw, dtype=float)
             if info.type == "categorical":
                 ref = references.get(factor, values.shape[1] - 1)
                 keep = [j for j in range(values.shape[1]) if j != ref]
