@@ -366,6 +366,23 @@ def _build_by_columns(desc: patsy.ModelDesc, frame: pd.DataFrame, eval_env: pats
     )
 
 
+def _combination_codes(frame: pd.DataFrame, used: list[str]) -> NDArray[np.intp]:
+    """0-based code of each row's combination of values in `used` (missing values are values),
+    from one factorize per column instead of a multi-column groupby."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for col in used:
+        series = frame[col]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            col_codes = np.asarray(series.cat.codes, dtype=np.int64) + 1  # -1 (missing) -> 0
+            n_values = len(series.cat.categories) + 1
+        else:
+            col_codes = pd.factorize(series, use_na_sentinel=False)[0].astype(np.int64)
+            n_values = int(col_codes.max(initial=-1)) + 1
+        # codes < n_rows after each factorize, so the product stays far below 2**63.
+        codes = pd.factorize(codes * n_values + col_codes)[0].astype(np.int64)
+    return np.asarray(codes, dtype=np.intp)
+
+
 def build_design(formula: str, frame: pd.DataFrame, eval_env: patsy.EvalEnvironment) -> Design:
     """patsy's dmatrices(formula, frame, NA_action="drop"), without patsy's per-cell work.
 
@@ -394,7 +411,7 @@ def build_design(formula: str, frame: pd.DataFrame, eval_env: patsy.EvalEnvironm
     n = len(frame)
     group_codes = np.zeros(n, dtype=np.intp)
     if fast and used:
-        group_codes = frame.groupby(used, sort=False, dropna=False, observed=True).ngroup().to_numpy()
+        group_codes = _combination_codes(frame, used)
         # Distinct rows only pay when they are few (a continuous covariate makes them ~all).
         fast = int(group_codes.max(initial=-1)) + 1 <= max(n // 4, 1)
     if not fast:

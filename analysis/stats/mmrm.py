@@ -479,8 +479,11 @@ def _prepare(
         # Positions among the declared levels: a level without data leaves a gap (SAS AR(1)).
         coords = np.asarray(positions, dtype=float)
         dup_keys = [subject, visit]
-    dups = frame.duplicated(dup_keys, keep=False)
-    if dups.any():
+    # A repeated (subject, level) pair shows as a repeated code pair: cheap to test, and the
+    # frame is only searched when there is one.
+    pair_codes = np.asarray(subject_codes, dtype=np.int64) * max(len(labels), 1) + np.asarray(level_codes)
+    if pd.Series(pair_codes).duplicated().any():
+        dups = frame.duplicated(dup_keys, keep=False)
         first = frame.loc[dups, dup_keys].iloc[0].tolist()
         raise VisitLevelError(
             f"{int(dups.sum())} rows repeat a (subject, {dup_keys[1]}) pair, e.g. {first}: each "
