@@ -31,15 +31,16 @@ class FisherResult:
 
 @dataclass(frozen=True)
 class RiskDifference:
-    """p_active - p_control with CI; nnt is 1/|rd| labelled NNT (benefit) or NNH (harm)."""
+    """p_active - p_control with CI; number_needed is 1/|rd| labelled NNT (benefit) or NNH
+    (harm), both None when the proportions are equal (there is no number needed: 1/0)."""
 
     risk_active: float
     risk_control: float
     difference: float
     ci_low: float
     ci_high: float
-    number_needed: float
-    label: str
+    number_needed: float | None
+    label: str | None
     # 1/CI bounds when the CI excludes 0 (Altman 1998); None otherwise (NNT CI unbounded).
     number_needed_ci: tuple[float, float] | None
 
@@ -99,7 +100,8 @@ def risk_difference(
         alpha=1.0 - level,
     )
     beneficial = (rd > 0) == outcome_is_benefit
-    nn = float("inf") if rd == 0 else 1.0 / abs(rd)
+    nn = None if rd == 0 else 1.0 / abs(rd)
+    label = None if rd == 0 else ("NNT" if beneficial else "NNH")
     nn_ci = None
     if low > 0 or high < 0:
         bounds = sorted((1.0 / abs(float(low)), 1.0 / abs(float(high))))
@@ -111,7 +113,7 @@ def risk_difference(
         ci_low=float(low),
         ci_high=float(high),
         number_needed=nn,
-        label="NNT" if beneficial else "NNH",
+        label=label,
         number_needed_ci=nn_ci,
     )
 
