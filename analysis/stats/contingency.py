@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep
 
@@ -116,15 +115,3 @@ def risk_difference(
         label=label,
         number_needed_ci=nn_ci,
     )
-
-
-def counts_by_group(
-    data: pd.DataFrame, *, group: str, outcome: str, active: object, control: object
-) -> tuple[int, int, int, int]:
-    """(events_active, n_active, events_control, n_control) from a per-subject boolean column.
-    Missing outcomes are excluded (derive them as failures upstream if the SAP says so)."""
-    out: list[int] = []
-    for arm in (active, control):
-        values = data.loc[data[group] == arm, outcome].dropna().astype(bool)
-        out += [int(values.sum()), len(values)]
-    return out[0], out[1], out[2], out[3]
