@@ -67,7 +67,7 @@ def make_participant(site: Any, coordinator: Any) -> Any:
 def active_list(users: dict[str, Any], protocol_loaded: Any) -> Any:
     from trial.randomization.services import randomization_list_create
 
-    return randomization_list_create(by=users["unblinded"], seed=2013, per_stratum=40)
+    return randomization_list_create(by=users["unblinded"], per_stratum=40)
 
 
 @pytest.fixture

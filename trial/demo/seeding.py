@@ -104,7 +104,9 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
     assert site is not None
 
     population = _population_with_enrolled(participants, seed=seed, today=today, config=config)
-    randomization_list_create(by=unblinded, seed=seed, per_stratum=_list_length(population, config, site.code))
+    # The list is drawn from the operating system's randomness like any list: `seed` shapes the synthetic
+    # people and their courses, never the allocation, or anyone who knows the demo's seed replays every arm.
+    randomization_list_create(by=unblinded, per_stratum=_list_length(population, config, site.code))
     pharmacist = users[Role.PHARMACIST]
     # Enough infliximab for every infusion of an all-active trial at 120 kg (6 vials), plus spare.
     lot = drug_lot_receive(

@@ -25,7 +25,14 @@ from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
-from trial.randomization.generation import ListFileError, PlannedEntry, generate_list, list_digest, parse_list_csv
+from trial.randomization.generation import (
+    ListFileError,
+    PlannedEntry,
+    generate_list,
+    list_digest,
+    list_random,
+    parse_list_csv,
+)
 from trial.randomization.models import (
     Allocation,
     CodeBreak,
@@ -97,14 +104,18 @@ def list_event_record(
 def randomization_list_create(
     *,
     by: Actor,
-    seed: int,
     per_stratum: int,
     block_sizes: list[int] | None = None,
     name: str = "",
     activate: bool = True,
     stratify_by_site: bool | None = None,
 ) -> RandomizationList:
-    """Generate a stratified permuted-block list in the app, seeded so it can be re-made outside it."""
+    """Generate a stratified permuted-block list in the app from the operating system's randomness.
+
+    There is no seed to pass: a typed or derivable seed lets anyone who can guess or search it replay
+    every arm (ICH E9 2.3.3). The stored list and its SHA-256 are the record; the list is verified
+    against the hash, not re-made.
+    """
     # Design: Randomization: "computer-generated list made by the study statistician".
     user = require(by, Capability.MANAGE_LISTS)
     config = protocol()
@@ -116,14 +127,13 @@ def randomization_list_create(
         ratio=config.allocation_ratio,
         block_sizes=sizes,
         per_stratum=per_stratum,
-        seed=seed,
+        rng=list_random(),
     )
     return _store_list_guarded(
         planned,
         by=user,
-        name=name or f"Generated list (seed {seed})",
+        name=name or "Generated list",
         source=RandomizationList.Source.GENERATED,
-        seed=seed,
         block_sizes=sizes,
         per_stratum=per_stratum,
         stratify_by_site=by_site,
@@ -153,7 +163,6 @@ def randomization_list_upload(
         by=user,
         name=name or "Uploaded list",
         source=RandomizationList.Source.UPLOADED,
-        seed=None,
         block_sizes=sizes,
         per_stratum=None,
         stratify_by_site=by_site,
@@ -184,7 +193,6 @@ def _store_list(
     by: User,
     name: str,
     source: str,
-    seed: int | None,
     block_sizes: list[int],
     per_stratum: int | None,
     stratify_by_site: bool,
@@ -207,7 +215,6 @@ def _store_list(
     rl = RandomizationList(
         name=name,
         source=source,
-        seed=seed,
         block_sizes=block_sizes,
         created_by=by,
         sha256=digest,
