@@ -20,9 +20,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
+from trial.core.forms import apply_service_errors
 from trial.core.models import ClinicalRecord
 from trial.core.services import ConflictError
-from trial.participants.forms import apply_service_errors  # TODO-MERGE core.forms
 
 
 class RecordFormView(LoginRequiredMixin, View):

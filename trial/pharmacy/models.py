@@ -9,10 +9,12 @@ lives on ListEntry); the bag's kit identifier is a random token that says nothin
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from trial.core.models import ClinicalRecord
+from trial.core.validators import rules_raise
+from trial.pharmacy.rules import drug_lot_rules, preparation_rules, wastage_rules
+from trial.protocol.selectors import protocol
 from trial.visits.models import Visit
 
 
@@ -32,13 +34,7 @@ class DrugLot(ClinicalRecord):
         return self.lot_number
 
     def clean(self) -> None:
-        errors = {}
-        if self.vials_received is not None and self.vials_received < 1:
-            errors["vials_received"] = "A lot has at least one vial."
-        if self.expiry_date and self.received_on and self.expiry_date <= self.received_on:
-            errors["expiry_date"] = "The lot expired before it was received."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, drug_lot_rules())
 
 
 class Preparation(ClinicalRecord):
@@ -87,17 +83,7 @@ class Preparation(ClinicalRecord):
         return self.kit_id
 
     def clean(self) -> None:
-        errors = {}
-        if not (self.second_checker or "").strip():
-            errors["second_checker"] = "Name the second person who checked the bag."
-        if not (self.saline_lot or "").strip():
-            errors["saline_lot"] = "Record the lot of the 250 mL saline bag."
-        if self.status == self.Status.DISPENSED and not (self.dispensed_to or "").strip():
-            errors["dispensed_to"] = "Name the nurse who received the bag."
-        if self.status == self.Status.WASTED and not (self.wasted_reason or "").strip():
-            errors["wasted_reason"] = "Give the reason the bag was wasted."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, preparation_rules(protocol()))
 
 
 class Wastage(ClinicalRecord):
@@ -109,10 +95,4 @@ class Wastage(ClinicalRecord):
     reason = models.TextField()
 
     def clean(self) -> None:
-        errors = {}
-        if self.vials is not None and self.vials < 1:
-            errors["vials"] = "At least one vial."
-        if not (self.reason or "").strip():
-            errors["reason"] = "Give the reason the vials were wasted."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, wastage_rules())
