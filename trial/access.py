@@ -34,7 +34,8 @@ class Capability(StrEnum):
     RANDOMIZE = "randomize"
     MANAGE_LISTS = "manage_lists"  # make, upload, view and activate randomization lists
     REQUEST_CODE_BREAK = "request_code_break"
-    DECIDE_CODE_BREAK = "decide_code_break"  # see, approve and review code breaks
+    DECIDE_CODE_BREAK = "decide_code_break"  # see all, approve and review code breaks
+    VIEW_CODE_BREAKS = "view_code_breaks"  # the code-break pages: requesters see their own only
     VIEW_PHARMACY = "view_pharmacy"
     DISPENSE = "dispense"  # prepare, label, dispense, waste; receive lots
     EXPORT = "export"
@@ -58,7 +59,10 @@ POLICY: dict[Capability, frozenset[Role]] = {
     Capability.RANDOMIZE: _DATA_ENTRY,
     Capability.MANAGE_LISTS: frozenset({Role.STATISTICIAN_UNBLINDED}),
     Capability.REQUEST_CODE_BREAK: frozenset({Role.INVESTIGATOR}),
-    Capability.DECIDE_CODE_BREAK: _UNBLINDED_STATS | {Role.INVESTIGATOR},
+    # ICH E6(R3) 4.2: a second person in a different role, one only a superuser can grant
+    # (trial.accounts.policy), so nobody who can create an investigator can also create its approver.
+    Capability.DECIDE_CODE_BREAK: _UNBLINDED_STATS | {Role.MEDICAL_MONITOR},
+    Capability.VIEW_CODE_BREAKS: _UNBLINDED_STATS | {Role.MEDICAL_MONITOR, Role.INVESTIGATOR},
     Capability.VIEW_PHARMACY: _UNBLINDED_STATS | {Role.PHARMACIST},
     Capability.DISPENSE: frozenset({Role.PHARMACIST}),
     Capability.EXPORT: _UNBLINDED_STATS | {Role.ADMINISTRATOR, Role.DATA_MANAGER, Role.STATISTICIAN_BLINDED},

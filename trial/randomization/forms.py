@@ -63,6 +63,12 @@ class CodeBreakRequestForm(forms.Form):
     )
     immediate = forms.BooleanField(required=False, label="Immediate break (cannot wait for a second approval)")
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    # 21 CFR 11.200(a)(1): the requester signs the request by re-entering their password.
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "current-password"}),
+        label="Your password",
+        help_text="Re-enter your password to sign this request.",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -180,7 +180,7 @@ class ListActivateView(CapabilityRequiredMixin, View):
 
 
 class CodeBreakListView(CapabilityRequiredMixin, View):
-    capability = Capability.DECIDE_CODE_BREAK
+    capability = Capability.VIEW_CODE_BREAKS
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(
@@ -218,7 +218,7 @@ class CodeBreakRequestView(CapabilityRequiredMixin, View):
 
 
 class CodeBreakDetailView(CapabilityRequiredMixin, View):
-    capability = Capability.DECIDE_CODE_BREAK
+    capability = Capability.VIEW_CODE_BREAKS
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         cb = get_object_or_404(selectors.code_breaks_for(user=request.user), pk=pk)

@@ -29,7 +29,7 @@ import pytest
 from tests.trial.blinding.urlscan import targets
 from tests.trial.blinding.world import BASELINE_CRP, POST_BASELINE_STRINGS
 
-BLINDED = ["coordinator", "rater", "investigator", "datamanager", "statistician", "admin"]
+BLINDED = ["coordinator", "rater", "investigator", "datamanager", "statistician", "admin", "monitor"]
 UNBLINDED = ["pharmacist", "unblinded", "dsmb"]
 
 ARM_WORDS = re.compile(r"infliximab|placebo|\bIFX\b|\bPBO\b", re.IGNORECASE)

@@ -163,7 +163,9 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     # A second investigator breaks the code for one participant, approved by the unblinded statistician:
     # the demo "investigator" must still see no arm, even on the code-break pages.
     w.investigator2 = user_create_with_role(username="investigator2", role=Role.INVESTIGATOR, password="x")
-    cb = code_break_request(participant=w.participants[0], by=w.investigator2, reason="Severe infusion reaction")
+    cb = code_break_request(
+        participant=w.participants[0], by=w.investigator2, reason="Severe infusion reaction", password="x"
+    )
     w.code_break = code_break_decide(code_break=cb, by=users["unblinded"], approve=True, note="Agreed")
     # Analysis runs, requested (not executed: no worker in the test run), blinded and unblinded, so the
     # scan opens their pages too.
