@@ -27,6 +27,8 @@ from trial.core.types import Actor
 class Capability(StrEnum):
     VIEW_PARTICIPANTS = "view_participants"
     ENTER_DATA = "enter_data"  # screening, consent, enrolment, visits, infusions, labs, adverse events
+    # Post-baseline results of the analytes that reveal the arm (trial.blinding): by form or the lab's CSV.
+    ENTER_REVEALING_LABS = "enter_revealing_labs"
     RATE = "rate"  # HAM-D-17 and CGI-S
     RAISE_QUERIES = "raise_queries"
     ANSWER_QUERIES = "answer_queries"
@@ -52,6 +54,8 @@ _UNBLINDED_STATS = frozenset({Role.STATISTICIAN_UNBLINDED, Role.DSMB})
 POLICY: dict[Capability, frozenset[Role]] = {
     Capability.VIEW_PARTICIPANTS: _ALL,
     Capability.ENTER_DATA: _DATA_ENTRY,
+    # The unblinded statistician, who also holds the list; the site records only the sample.
+    Capability.ENTER_REVEALING_LABS: frozenset({Role.STATISTICIAN_UNBLINDED}),
     Capability.RATE: _DATA_ENTRY | {Role.RATER},
     Capability.RAISE_QUERIES: frozenset({Role.DATA_MANAGER}),
     Capability.ANSWER_QUERIES: _DATA_ENTRY,
@@ -74,7 +78,13 @@ POLICY: dict[Capability, frozenset[Role]] = {
 
 # Capabilities whose pages show every participant's arm, or the list that holds them.
 ARM_REVEALING = frozenset(
-    {Capability.MANAGE_LISTS, Capability.VIEW_PHARMACY, Capability.DISPENSE, Capability.FINAL_ANALYSIS}
+    {
+        Capability.MANAGE_LISTS,
+        Capability.VIEW_PHARMACY,
+        Capability.DISPENSE,
+        Capability.FINAL_ANALYSIS,
+        Capability.ENTER_REVEALING_LABS,
+    }
 )
 
 

@@ -19,6 +19,7 @@ from trial.core.roles import Role
 EXPECTED = {
     "view_participants": set(Role),
     "enter_data": {Role.COORDINATOR, Role.INVESTIGATOR},
+    "enter_revealing_labs": {Role.STATISTICIAN_UNBLINDED},
     "rate": {Role.RATER, Role.COORDINATOR, Role.INVESTIGATOR},
     "raise_queries": {Role.DATA_MANAGER},
     "answer_queries": {Role.COORDINATOR, Role.INVESTIGATOR},
