@@ -168,6 +168,9 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     # A second investigator breaks the code for one participant, approved by the unblinded statistician:
     # the demo "investigator" must still see no arm, even on the code-break pages.
     w.investigator2 = user_create_with_role(username="investigator2", role=Role.INVESTIGATOR, password="x")
+    from trial.accounts.services import role_changes_record
+
+    role_changes_record(by=users["admin"], account=w.investigator2, before=set(), after={Role.INVESTIGATOR.value})
     cb = code_break_request(
         participant=w.participants[0], by=w.investigator2, reason="Severe infusion reaction", password="x"
     )
