@@ -202,6 +202,7 @@ def _seed_one(
         coordinator=coordinator,
         rater=rater,
         pharmacist=pharmacist,
+        unblinded=unblinded,
         lot=lot,
         index=sp.index,
         aspirin_mg=config.aspirin_allowed_mg,
@@ -216,6 +217,7 @@ def _seed_course(
     coordinator: Any,
     rater: Any,
     pharmacist: Any,
+    unblinded: Any,
     lot: Any,
     index: int,
     aspirin_mg: float,
@@ -234,12 +236,21 @@ def _seed_course(
             visit_services.hamd_record(visit=visit, items=dict(enumerate(sv.hamd_items, start=1)), by=rater)
         if sv.cgi_s is not None:
             visit_services.cgis_record(visit=visit, score=sv.cgi_s, by=rater)
+        if sv.labs and any(blinding.lab_reveals_arm(code, sv.week) for code in sv.labs):
+            # The site records the sample; the laboratory's results are entered by the unblinded
+            # statistician (trial.blinding: these analytes reveal the arm after baseline).
+            visit_services.lab_sample_record(
+                visit=visit,
+                drawn_at=_at(sv.date, time(8, 45)),
+                tube_id=f"{participant.participant_id}-W{sv.week:02d}",
+                by=coordinator,
+            )
         for analyte, (value, r1, r2) in sv.labs.items():
             visit_services.lab_record(
                 visit=visit,
                 analyte=analyte,
                 sample_time=_at(sv.date, time(8, 45)),
-                by=coordinator,
+                by=unblinded if blinding.lab_reveals_arm(analyte, sv.week) else coordinator,
                 value=None if r1 is not None else round(value, 3),
                 replicate_1=None if r1 is None else round(r1, 3),
                 replicate_2=None if r2 is None else round(r2, 3),
