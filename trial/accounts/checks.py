@@ -11,6 +11,7 @@ from django.core.checks import Error, register
 from trial import blinding
 from trial.access import ARM_REVEALING, POLICY, Capability
 from trial.accounts.policy import superuser_only_roles
+from trial.core.roles import Role
 
 
 @register("stratum")
@@ -49,3 +50,21 @@ def check_code_break_approvers(app_configs: Any, **kwargs: Any) -> list[Error]:
     if not deciders <= superuser_only_roles():
         errors.append(Error("A role that approves code breaks can be granted by a non-superuser.", id="stratum.E012"))
     return errors
+
+
+@register("stratum")
+def check_adverse_event_roles(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """The protocol's [blinding] adverse_events_hidden_from names roles that exist: a misspelt role
+    would silently show adverse events to the rater it meant to exclude."""
+    from trial.protocol.selectors import protocol
+
+    unknown = sorted(set(protocol().adverse_events_hidden_from) - {r.value for r in Role})
+    if not unknown:
+        return []
+    return [
+        Error(
+            f"The protocol's [blinding] adverse_events_hidden_from names unknown roles: {', '.join(unknown)}.",
+            hint=f"Roles are: {', '.join(r.value for r in Role)}.",
+            id="stratum.E013",
+        )
+    ]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from trial.protocol.config import ProtocolError, parse_protocol
+from trial.protocol.config import parse_protocol
 
 PROTOCOL = Path(__file__).resolve().parents[3] / "protocols" / "infliximab_trd.toml"
 TERM = "Urinary leukocyte esterase positive"
@@ -59,11 +59,15 @@ def test_the_setting_decides(login: Any, with_ae: Any, monkeypatch: Any) -> None
     assert TERM in login("investigator").get("/api/adverse-events/").content.decode()
 
 
-def test_the_protocol_file_hides_them_from_the_rater_and_refuses_unknown_roles() -> None:
+def test_the_protocol_file_hides_them_from_the_rater_and_a_check_refuses_unknown_roles(monkeypatch: Any) -> None:
+    from trial.accounts.checks import check_adverse_event_roles
+    from trial.protocol import selectors
+
     text = PROTOCOL.read_text()
     assert parse_protocol(text).adverse_events_hidden_from == ("rater",)
-    with pytest.raises(ProtocolError) as exc:
-        parse_protocol(
-            text.replace('adverse_events_hidden_from = ["rater"]', 'adverse_events_hidden_from = ["raters"]')
-        )
-    assert any("unknown roles: raters" in p for p in exc.value.problems)
+    assert check_adverse_event_roles(None) == []
+    misspelt = parse_protocol(
+        text.replace('adverse_events_hidden_from = ["rater"]', 'adverse_events_hidden_from = ["raters"]')
+    )
+    monkeypatch.setattr(selectors, "protocol", lambda: misspelt)
+    assert [e.id for e in check_adverse_event_roles(None)] == ["stratum.E013"]
