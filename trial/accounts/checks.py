@@ -56,9 +56,14 @@ def check_code_break_approvers(app_configs: Any, **kwargs: Any) -> list[Error]:
 def check_adverse_event_roles(app_configs: Any, **kwargs: Any) -> list[Error]:
     """The protocol's [blinding] adverse_events_hidden_from names roles that exist: a misspelt role
     would silently show adverse events to the rater it meant to exclude."""
+    from trial.protocol.config import ProtocolError
     from trial.protocol.selectors import protocol
 
-    unknown = sorted(set(protocol().adverse_events_hidden_from) - {r.value for r in Role})
+    try:
+        config = protocol()
+    except ProtocolError:
+        return []  # the protocol's own check reports a broken file
+    unknown = sorted(set(config.adverse_events_hidden_from) - {r.value for r in Role})
     if not unknown:
         return []
     return [
