@@ -65,10 +65,19 @@ def participants_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
             "stratum": alloc.stratum if alloc else None,
             "end_of_study": eos.outcome if eos else None,
             "end_reason": eos.reason if eos else None,
-            "code_broken": blinding.is_code_broken(p),
         }
+        if blinding.is_unblinded_role(user):
+            # Which participants were unblinded is itself for unblinded readers only: with it, a blinded
+            # reader learns whose arm someone needed, and from whom to learn it. Blinded readers get
+            # the count (`code_broken_count`).
+            row["code_broken"] = blinding.is_code_broken(p)
         rows.append(row)
     return _finish(pd.DataFrame(rows), user=user, include_arm=include_arm)
+
+
+def code_broken_count() -> int:
+    """How many participants' codes have been broken: a number any reader of a dataset may have."""
+    return sum(blinding.is_code_broken(p) for p in Participant.objects.active().filter(allocation__isnull=False))
 
 
 def hamd_long_frame(*, user: Any = None, include_arm: bool = False) -> pd.DataFrame:

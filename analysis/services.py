@@ -111,11 +111,10 @@ def _code_broken_ids(participants: pd.DataFrame) -> list[str]:
 def _mmrm_pooled(user: Any) -> dict[str, Any]:
     """Blinded: frames without the arm, the SAP's pooled analysis (time effect, missingness)."""
     hamd = frames.hamd_long_frame(user=user)
-    participants = frames.participants_frame(user=user)
     frame = hamd[["participant_id", "week", "hamd_total", "baseline", "chg"]]
     result = sap.pooled_analysis(frame).to_dict()
     # A count only: which participants were unblinded is itself not for a blinded reader.
-    result["code_broken"] = len(_code_broken_ids(participants))
+    result["code_broken"] = frames.code_broken_count()
     return result
 
 

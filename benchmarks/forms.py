@@ -42,7 +42,7 @@ def seed(n: int) -> list:
     call_command("migrate", verbosity=0)
     call_command("load_protocol", verbosity=0)
     users = {u.username: u for u in demo_users_ensure().values()}
-    randomization_list_create(by=users["unblinded"], seed=2013, per_stratum=40)
+    randomization_list_create(by=users["unblinded"], per_stratum=40)
     site = Site.objects.first()
     today = date.today()
     coordinator = users["coordinator"]

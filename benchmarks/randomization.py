@@ -56,7 +56,7 @@ def child(clients: int, participants: int, mode: str) -> None:
     users = demo_users_ensure()
     coordinator = next(u for u in users.values() if u.username == "coordinator")
     unblinded = next(u for u in users.values() if u.username == "unblinded")
-    randomization_list_create(by=unblinded, seed=2013, per_stratum=participants // 4 + 8)
+    randomization_list_create(by=unblinded, per_stratum=participants // 4 + 8)
     today = date.today()
     strata = [("F", 3.4), ("M", 3.4), ("F", 1.2), ("M", 1.2)]
     people = []

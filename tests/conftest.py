@@ -65,9 +65,31 @@ def make_participant(site: Any, coordinator: Any) -> Any:
 
 @pytest.fixture
 def active_list(users: dict[str, Any], protocol_loaded: Any) -> Any:
-    from trial.randomization.services import randomization_list_create
+    """A fixed list, so the tests' arms are the same on every run. The app draws its lists from the
+    operating system's randomness; a fixed list reaches it the way an externally made list does,
+    by upload."""
+    import csv
+    import io
+    import random
 
-    return randomization_list_create(by=users["unblinded"], seed=2013, per_stratum=40)
+    from trial.protocol.selectors import protocol
+    from trial.randomization.generation import CSV_COLUMNS, generate_list
+    from trial.randomization.services import list_strata, randomization_list_upload
+
+    config = protocol()
+    planned = generate_list(
+        strata=list_strata(config, by_site=config.stratify_by_site),
+        arms=[a.code for a in config.arms],
+        ratio=config.allocation_ratio,
+        block_sizes=config.block_sizes,
+        per_stratum=40,
+        rng=random.Random(2013),
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows((getattr(p, c) for c in CSV_COLUMNS) for p in planned)
+    return randomization_list_upload(by=users["unblinded"], csv_text=out.getvalue(), name="Test list")
 
 
 @pytest.fixture

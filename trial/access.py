@@ -27,6 +27,8 @@ from trial.core.types import Actor
 class Capability(StrEnum):
     VIEW_PARTICIPANTS = "view_participants"
     ENTER_DATA = "enter_data"  # screening, consent, enrolment, visits, infusions, labs, adverse events
+    # Post-baseline results of the analytes that reveal the arm (trial.blinding): by form or the lab's CSV.
+    ENTER_REVEALING_LABS = "enter_revealing_labs"
     RATE = "rate"  # HAM-D-17 and CGI-S
     RAISE_QUERIES = "raise_queries"
     ANSWER_QUERIES = "answer_queries"
@@ -34,7 +36,8 @@ class Capability(StrEnum):
     RANDOMIZE = "randomize"
     MANAGE_LISTS = "manage_lists"  # make, upload, view and activate randomization lists
     REQUEST_CODE_BREAK = "request_code_break"
-    DECIDE_CODE_BREAK = "decide_code_break"  # see, approve and review code breaks
+    DECIDE_CODE_BREAK = "decide_code_break"  # see all, approve and review code breaks
+    VIEW_CODE_BREAKS = "view_code_breaks"  # the code-break pages: requesters see their own only
     VIEW_PHARMACY = "view_pharmacy"
     DISPENSE = "dispense"  # prepare, label, dispense, waste; receive lots
     EXPORT = "export"
@@ -51,6 +54,8 @@ _UNBLINDED_STATS = frozenset({Role.STATISTICIAN_UNBLINDED, Role.DSMB})
 POLICY: dict[Capability, frozenset[Role]] = {
     Capability.VIEW_PARTICIPANTS: _ALL,
     Capability.ENTER_DATA: _DATA_ENTRY,
+    # The unblinded statistician, who also holds the list; the site records only the sample.
+    Capability.ENTER_REVEALING_LABS: frozenset({Role.STATISTICIAN_UNBLINDED}),
     Capability.RATE: _DATA_ENTRY | {Role.RATER},
     Capability.RAISE_QUERIES: frozenset({Role.DATA_MANAGER}),
     Capability.ANSWER_QUERIES: _DATA_ENTRY,
@@ -58,7 +63,10 @@ POLICY: dict[Capability, frozenset[Role]] = {
     Capability.RANDOMIZE: _DATA_ENTRY,
     Capability.MANAGE_LISTS: frozenset({Role.STATISTICIAN_UNBLINDED}),
     Capability.REQUEST_CODE_BREAK: frozenset({Role.INVESTIGATOR}),
-    Capability.DECIDE_CODE_BREAK: _UNBLINDED_STATS | {Role.INVESTIGATOR},
+    # ICH E6(R3) 4.2: a second person in a different role, one only a superuser can grant
+    # (trial.accounts.policy), so nobody who can create an investigator can also create its approver.
+    Capability.DECIDE_CODE_BREAK: _UNBLINDED_STATS | {Role.MEDICAL_MONITOR},
+    Capability.VIEW_CODE_BREAKS: _UNBLINDED_STATS | {Role.MEDICAL_MONITOR, Role.INVESTIGATOR},
     Capability.VIEW_PHARMACY: _UNBLINDED_STATS | {Role.PHARMACIST},
     Capability.DISPENSE: frozenset({Role.PHARMACIST}),
     Capability.EXPORT: _UNBLINDED_STATS | {Role.ADMINISTRATOR, Role.DATA_MANAGER, Role.STATISTICIAN_BLINDED},
@@ -70,7 +78,13 @@ POLICY: dict[Capability, frozenset[Role]] = {
 
 # Capabilities whose pages show every participant's arm, or the list that holds them.
 ARM_REVEALING = frozenset(
-    {Capability.MANAGE_LISTS, Capability.VIEW_PHARMACY, Capability.DISPENSE, Capability.FINAL_ANALYSIS}
+    {
+        Capability.MANAGE_LISTS,
+        Capability.VIEW_PHARMACY,
+        Capability.DISPENSE,
+        Capability.FINAL_ANALYSIS,
+        Capability.ENTER_REVEALING_LABS,
+    }
 )
 
 

@@ -5,8 +5,9 @@ none reads `ListEntry.arm` itself. The rule (Design: Blinding; ICH E6(R3)):
 - the pharmacist, the unblinded statistician and a DSMB member in closed session may see arms;
 - an approved emergency code break reveals one participant's arm to its requester only;
 - everyone else sees the randomization number and date only. A superuser is not an exception.
-Raters also may not see post-baseline values of the analytes the protocol flags as revealing the
-arm (hs-CRP, TNF and its receptors: infliximab lowers them).
+Blinded roles also may not see post-baseline values of the analytes the protocol flags as revealing
+the arm (hs-CRP, TNF and its receptors: infliximab lowers them), and the roles the protocol names
+see no adverse events (some terms occur on one arm only).
 """
 
 from __future__ import annotations
@@ -59,10 +60,31 @@ def arm_label(user: Actor | None, participant: Any) -> str | None:
 
 
 def hidden_lab_analytes_for(user: Actor | None) -> frozenset[str]:
-    """Analyte codes whose post-baseline values this user may not see."""
-    if Role.RATER not in user_roles(user):
+    """Analyte codes whose post-baseline values this user may not see.
+
+    Every blinded role, not only the rater: a below-median post/baseline ratio of hs-CRP or TNF picks
+    infliximab for most participants, and whoever randomizes could then predict the end of each
+    block. Blinded staff record the sample (trial.visits LabSample); an unblinded role enters or
+    imports the result."""
+    if is_unblinded_role(user):
         return frozenset()
+    return arm_revealing_analytes()
+
+
+def arm_revealing_analytes() -> frozenset[str]:
+    """The analytes the protocol file marks `reveals_arm_post_baseline`."""
     return frozenset(a.code for a in protocol().labs if a.reveals_arm_post_baseline)
+
+
+def lab_reveals_arm(analyte: str, week: int) -> bool:
+    """Would this analyte's value at this week reveal the arm? (Baseline values do not.)"""
+    return week > 0 and analyte in arm_revealing_analytes()
+
+
+def may_see_adverse_events(user: Actor | None) -> bool:
+    """Protocol [blinding] adverse_events_hidden_from: some AE terms occur on one arm only."""
+    hidden = set(protocol().adverse_events_hidden_from)
+    return bool(user_roles(user)) and not ({r.value for r in user_roles(user)} & hidden)
 
 
 def is_code_broken(participant: Any) -> bool:

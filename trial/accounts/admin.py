@@ -1,9 +1,11 @@
 """User administration that cannot be used to break the blind.
 
-Django's stock UserAdmin lets anyone with "change user" tick is_superuser, edit raw permissions and
-join any group, including their own account. Here a non-superuser administrator manages accounts
-and blinded roles only; unblinded roles are offered only where `may_grant_role` says so,
-and nobody changes their own roles.
+Django's stock UserAdmin lets anyone with "change user" tick is_superuser, edit raw permissions,
+join any group (their own account included) and reset any password. Here a non-superuser
+administrator manages blinded accounts only: accounts that hold an unblinded role, a code-break
+approval right or superuser status are invisible to them, so they can neither list, change, reset,
+deactivate nor log in as one (trial.accounts.policy). Nobody changes their own roles, and every
+grant and revoke is recorded and e-mailed to the other superusers (trial.accounts.services).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from trial.accounts.policy import may_grant_role
-from trial.core.admin import ModelAdmin
+from trial.accounts.models import RoleChange
+from trial.accounts.policy import may_change_roles_of, may_grant_role, may_manage_account, superuser_only_roles
+from trial.accounts.services import role_change_check, role_changes_record
+from trial.core.admin import ModelAdmin, ReadOnlyAdminMixin
 from trial.core.models import User
 
 if TYPE_CHECKING:
@@ -28,13 +32,31 @@ else:
 
 
 class StratumUserAdmin(_UserAdmin):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        protected = [r.value for r in superuser_only_roles()]
+        return qs.exclude(is_superuser=True).exclude(groups__name__in=protected)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) and (obj is None or may_manage_account(request.user, obj))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and (obj is None or may_manage_account(request.user, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and (obj is None or may_manage_account(request.user, obj))
+
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser:
+        hidden: set[str] = set()
+        if not request.user.is_superuser:
+            hidden |= {"is_superuser", "user_permissions"}
+        if obj is not None and not may_change_roles_of(request.user, obj):
+            hidden |= {"groups", "is_superuser", "user_permissions", "is_staff", "is_active"}
+        if not hidden:
             return fieldsets
-        hidden = {"is_superuser", "user_permissions"}
-        if obj is not None and obj.pk == request.user.pk:
-            hidden |= {"groups", "is_staff", "is_active"}
         return [
             (name, opts | {"fields": tuple(f for f in opts["fields"] if f not in hidden)}) for name, opts in fieldsets
         ]
@@ -46,16 +68,28 @@ class StratumUserAdmin(_UserAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if "groups" in form.cleaned_data:
-            before = set(form.instance.groups.values_list("name", flat=True)) if change else set()
-            after = {g.name for g in form.cleaned_data["groups"]}
-            for name in before ^ after:
-                if not may_grant_role(request.user, name):
-                    raise PermissionDenied(f"You may not grant or remove the role {name}.")
+        if "groups" not in form.cleaned_data:
+            super().save_related(request, form, formsets, change)
+            return
+        account = form.instance
+        before = set(account.groups.values_list("name", flat=True)) if change else set()
+        after = {g.name for g in form.cleaned_data["groups"]}
+        role_change_check(by=request.user, account=account, before=before, after=after)
         super().save_related(request, form, formsets, change)
+        if before != after:
+            assert isinstance(request.user, User)  # role_change_check refused anyone anonymous
+            role_changes_record(by=request.user, account=account, before=before, after=after)
 
 
 admin.site.register(User, StratumUserAdmin)
+
+
+@admin.register(RoleChange)
+class RoleChangeAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """The grant log, read-only; its model permissions are held by no role, so superusers only."""
+
+    list_display = ("at", "user", "role", "action", "by")
+    list_filter = ("action", "role")
 
 
 class StratumGroupAdmin(ModelAdmin):

@@ -19,6 +19,7 @@ DEMO_USERS: dict[Role, str] = {
     Role.STATISTICIAN_UNBLINDED: "unblinded",
     Role.DSMB: "dsmb",
     Role.ADMINISTRATOR: "admin",
+    Role.MEDICAL_MONITOR: "monitor",
 }
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -54,9 +55,19 @@ class ClinicalRecordAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):  # type: igno
     def history_form_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
     ) -> HttpResponse:
+        # simple-history's form view saves a POSTed old version whatever has_change_permission says:
+        # a revert with no reason for change, no version check, no edit checks and the old
+        # updated_by (21 CFR 11.10(e); ICH E6(R3) 4.2: every change attributable and explained).
+        # Old versions are for reading; corrections go through the services.
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied("Old versions cannot be restored here; correct the record through its form.")
         self._require_visible(request, object_id)
         response: HttpResponse = super().history_form_view(request, object_id, version_id, extra_context)
         return response
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Hides the "Revert" button; history_form_view refuses the POST itself.
+        return True
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # The bulk "delete selected" action would bypass the audit; there are no bulk actions here.

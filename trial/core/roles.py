@@ -21,6 +21,9 @@ class Role(StrEnum):
     STATISTICIAN_UNBLINDED = "statistician_unblinded"
     DSMB = "dsmb"
     ADMINISTRATOR = "administrator"
+    # The sponsor's medical monitor (ICH E6(R3) 3.11): blinded; a second person, in a role a blinded
+    # administrator cannot grant, who approves emergency code breaks without seeing the arm.
+    MEDICAL_MONITOR = "medical_monitor"
 
 
 ROLE_LABELS: dict[Role, str] = {
@@ -33,6 +36,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.STATISTICIAN_UNBLINDED: "Statistician (unblinded)",
     Role.DSMB: "DSMB member (closed session)",
     Role.ADMINISTRATOR: "Administrator",
+    Role.MEDICAL_MONITOR: "Medical monitor",
 }
 
 # Django model permissions per role, for the admin site. Apps and models are listed by label;
@@ -52,6 +56,7 @@ ROLE_MODEL_PERMISSIONS: dict[Role, dict[str, tuple[str, ...]]] = {
     Role.DSMB: dict.fromkeys(_CLINICAL_APPS, _VIEW),
     # User accounts live in core (the custom user model); roles are auth groups, changed by a superuser only.
     Role.ADMINISTRATOR: {"core": _WRITE, "auth": _VIEW, "protocol": _VIEW},
+    Role.MEDICAL_MONITOR: dict.fromkeys(_CLINICAL_APPS, _VIEW),
 }
 
 

@@ -104,7 +104,9 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
     assert site is not None
 
     population = _population_with_enrolled(participants, seed=seed, today=today, config=config)
-    randomization_list_create(by=unblinded, seed=seed, per_stratum=_list_length(population, config, site.code))
+    # The list is drawn from the operating system's randomness like any list: `seed` shapes the synthetic
+    # people and their courses, never the allocation, or anyone who knows the demo's seed replays every arm.
+    randomization_list_create(by=unblinded, per_stratum=_list_length(population, config, site.code))
     pharmacist = users[Role.PHARMACIST]
     # Enough infliximab for every infusion of an all-active trial at 120 kg (6 vials), plus spare.
     lot = drug_lot_receive(
@@ -200,6 +202,7 @@ def _seed_one(
         coordinator=coordinator,
         rater=rater,
         pharmacist=pharmacist,
+        unblinded=unblinded,
         lot=lot,
         index=sp.index,
         aspirin_mg=config.aspirin_allowed_mg,
@@ -214,6 +217,7 @@ def _seed_course(
     coordinator: Any,
     rater: Any,
     pharmacist: Any,
+    unblinded: Any,
     lot: Any,
     index: int,
     aspirin_mg: float,
@@ -232,12 +236,21 @@ def _seed_course(
             visit_services.hamd_record(visit=visit, items=dict(enumerate(sv.hamd_items, start=1)), by=rater)
         if sv.cgi_s is not None:
             visit_services.cgis_record(visit=visit, score=sv.cgi_s, by=rater)
+        if sv.labs and any(blinding.lab_reveals_arm(code, sv.week) for code in sv.labs):
+            # The site records the sample; the laboratory's results are entered by the unblinded
+            # statistician (trial.blinding: these analytes reveal the arm after baseline).
+            visit_services.lab_sample_record(
+                visit=visit,
+                drawn_at=_at(sv.date, time(8, 45)),
+                tube_id=f"{participant.participant_id}-W{sv.week:02d}",
+                by=coordinator,
+            )
         for analyte, (value, r1, r2) in sv.labs.items():
             visit_services.lab_record(
                 visit=visit,
                 analyte=analyte,
                 sample_time=_at(sv.date, time(8, 45)),
-                by=coordinator,
+                by=unblinded if blinding.lab_reveals_arm(analyte, sv.week) else coordinator,
                 value=None if r1 is not None else round(value, 3),
                 replicate_1=None if r1 is None else round(r1, 3),
                 replicate_2=None if r2 is None else round(r2, 3),

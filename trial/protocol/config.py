@@ -150,6 +150,12 @@ class ProtocolConfig:
     end_of_study_reasons: tuple[str, ...]
     sha256: str = field(default="", compare=False)
     measures: dict[str, MeasureRange] = field(default_factory=dict)
+    # [blinding] (Design: Blinding). Roles that see no adverse event: some AE terms occur on one arm
+    # only (urinary leukocyte esterase, 0/30 vs 10/30), so a rater who read them would guess the arm.
+    adverse_events_hidden_from: tuple[str, ...] = ("rater",)
+    # Immediate (unapproved) code breaks per requester per period; each is reviewed afterwards.
+    immediate_code_breaks_per_user: int = 1
+    immediate_code_break_period_days: int = 30
 
     def arm(self, code: str) -> Arm:
         return next(a for a in self.arms if a.code == code)
@@ -392,6 +398,17 @@ def parse_protocol(text: str) -> ProtocolConfig:
     if "completed" not in eos:
         problems.append("[end_of_study]: reasons must include 'completed'")
 
+    bl = raw.get("blinding", {})
+    # Role names are checked against the roles at start-up (trial.accounts.checks): this parser
+    # imports nothing of Django, so the synthetic-data generator can use it alone.
+    hidden_from = tuple(str(x) for x in bl.get("adverse_events_hidden_from", ["rater"]))
+    per_user = bl.get("immediate_code_breaks_per_user", 1)
+    period = bl.get("immediate_code_break_period_days", 30)
+    if not isinstance(per_user, int) or per_user < 0:
+        problems.append("[blinding]: immediate_code_breaks_per_user must be a whole number >= 0")
+    if not isinstance(period, int) or period < 1:
+        problems.append("[blinding]: immediate_code_break_period_days must be a whole number >= 1")
+
     if problems:
         raise ProtocolError(problems)
     return ProtocolConfig(
@@ -420,6 +437,9 @@ def parse_protocol(text: str) -> ProtocolConfig:
         end_of_study_reasons=eos,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         measures=measures,
+        adverse_events_hidden_from=hidden_from,
+        immediate_code_breaks_per_user=int(per_user),
+        immediate_code_break_period_days=int(period),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from trial.blinding import hidden_lab_analytes_for
+from trial.blinding import hidden_lab_analytes_for, may_see_adverse_events
 from trial.queries.models import DataQuery
 
 # Query targets that are laboratory values, as (form, field): field is the analyte code.
@@ -24,6 +24,8 @@ def queries_visible_to(user: Any) -> QuerySet[DataQuery]:
     hidden = hidden_lab_analytes_for(user)
     if hidden:
         qs = qs.exclude(form=LAB_FORM, field__in=sorted(hidden), visit__definition__week__gt=0)
+    if not may_see_adverse_events(user):
+        qs = qs.exclude(form="adverse_event")
     return qs
 
 
@@ -93,9 +95,10 @@ def query_targets(*, participant: Any, visit: Any, user: Any) -> list[tuple[str,
         fields += [
             ("consent:consent_date", "Consent: date"),
             ("end_of_study:reason", "End of study: reason"),
-            ("adverse_event:term", "Adverse events"),
             ("conmed:name", "Concomitant medications"),
         ]
+        if may_see_adverse_events(user):
+            fields.insert(-1, ("adverse_event:term", "Adverse events"))
         return fields
     fields = [("visit:actual_date", "Visit date")]
     forms = visit.definition.forms

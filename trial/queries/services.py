@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from trial import blinding
 from trial.access import Capability, require
 from trial.core.models import User
 from trial.core.services import record_save
@@ -63,9 +64,21 @@ def _lock(query: DataQuery, version: int | None) -> DataQuery:
     return query
 
 
+def _unblinded_review(query: DataQuery) -> bool:
+    """A query on a post-baseline value of an analyte that reveals the arm is hidden from blinded roles
+    (trial.queries.selectors), so an unblinded reviewer, the role that enters those results, answers
+    and closes it (trial.blinding; ICH E6(R3) 4.2)."""
+    visit = query.visit
+    return query.form == "labs" and visit is not None and blinding.lab_reveals_arm(query.field, visit.definition.week)
+
+
+def _require_for(query: DataQuery, by: Actor, capability: Capability) -> User:
+    return require(by, Capability.ENTER_REVEALING_LABS if _unblinded_review(query) else capability)
+
+
 @transaction.atomic
 def query_answer(*, query: DataQuery, text: str, by: Actor, version: int | None = None) -> DataQuery:
-    by = require(by, Capability.ANSWER_QUERIES)
+    by = _require_for(query, by, Capability.ANSWER_QUERIES)
     text = _require_text(text, "answer")
     if query.status == DataQuery.Status.CLOSED:
         raise ValidationError("This query is closed; a data manager must re-open it before it can be answered.")
@@ -75,7 +88,7 @@ def query_answer(*, query: DataQuery, text: str, by: Actor, version: int | None 
 
 @transaction.atomic
 def query_close(*, query: DataQuery, by: Actor, text: str = "", version: int | None = None) -> DataQuery:
-    by = require(by, Capability.RAISE_QUERIES)
+    by = _require_for(query, by, Capability.RAISE_QUERIES)
     if query.status == DataQuery.Status.CLOSED:
         raise ValidationError("This query is already closed.")
     _lock(query, version)
@@ -94,7 +107,7 @@ def query_close(*, query: DataQuery, by: Actor, text: str = "", version: int | N
 
 @transaction.atomic
 def query_reopen(*, query: DataQuery, text: str, by: Actor, version: int | None = None) -> DataQuery:
-    by = require(by, Capability.RAISE_QUERIES)
+    by = _require_for(query, by, Capability.RAISE_QUERIES)
     text = _require_text(text, "reopen")
     if query.status == DataQuery.Status.OPEN:
         raise ValidationError("This query is already open.")

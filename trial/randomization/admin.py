@@ -29,7 +29,6 @@ class RandomizationListAdmin(UnblindedReadOnlyAdmin):
     list_display = (
         "name",
         "source",
-        "seed",
         "block_sizes",
         "is_active",
         "frozen_at",

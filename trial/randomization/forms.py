@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 from datetime import date
 from typing import Any
 
@@ -23,7 +22,6 @@ class RandomizeForm(forms.Form):
 
 class ListGenerateForm(forms.Form):
     name = forms.CharField(max_length=100, required=False)
-    seed = forms.IntegerField(min_value=0, max_value=2**62, help_text="Recorded with the list, so it can be re-made.")
     per_stratum = forms.IntegerField(min_value=2, max_value=2000, initial=40, label="Entries per stratum")
     block_sizes = forms.TypedMultipleChoiceField(
         choices=BLOCK_SIZE_CHOICES,
@@ -38,8 +36,6 @@ class ListGenerateForm(forms.Form):
         super().__init__(*args, **kwargs)
         config = protocol()
         self.fields["block_sizes"].initial = list(config.block_sizes)  # Design: permuted blocks of 4
-        # A large default seed: arms are re-makeable from the seed, so it must not be guessable.
-        self.fields["seed"].initial = secrets.randbits(62)
         self.fields["stratify_by_site"].initial = config.stratify_by_site
 
     def clean_block_sizes(self) -> list[int]:
@@ -67,6 +63,12 @@ class CodeBreakRequestForm(forms.Form):
     )
     immediate = forms.BooleanField(required=False, label="Immediate break (cannot wait for a second approval)")
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    # 21 CFR 11.200(a)(1): the requester signs the request by re-entering their password.
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "current-password"}),
+        label="Your password",
+        help_text="Re-enter your password to sign this request.",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -1,7 +1,9 @@
-"""Stratified permuted-block list generation (Design: Randomization). Pure and seeded: no Django.
+"""Stratified permuted-block list generation (Design: Randomization). Pure: no Django.
 
-The same seed and parameters always give the same list, so the unblinded statistician can
-regenerate and verify it outside the system.
+The list draws from the random source it is given. In the app that is always `list_random()`,
+the operating system's randomness: a seed that is typed, shown or derived from anything public can
+be replayed, or searched for from arm-revealing data (ICH E9 2.3.3: allocation must be
+unpredictable). The list itself and its SHA-256 are stored and verified, never a seed.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def generate_list(
     ratio: Sequence[int],
     block_sizes: Sequence[int],
     per_stratum: int,
-    seed: int,
+    rng: random.Random,
 ) -> list[PlannedEntry]:
     """Permuted blocks per stratum; each stratum gets at least `per_stratum` entries (whole blocks).
 
@@ -40,7 +42,6 @@ def generate_list(
     unit = sum(ratio)
     if any(b % unit for b in block_sizes):
         raise ValueError(f"Every block size must be a multiple of {unit} to keep arms balanced.")
-    rng = random.Random(seed)  # noqa: S311 - seeded on purpose: the list must be re-makeable from its seed
     entries: list[tuple[str, int, int, int, str]] = []
     for stratum in strata:
         sequence, block_number = 0, 0
@@ -52,12 +53,16 @@ def generate_list(
             for arm in block:
                 sequence += 1
                 entries.append((stratum, sequence, block_number, size, arm))
-    # Randomization numbers come from the operating system's randomness, NOT from the seed: blinded
-    # users see numbers next to participants, and numbers drawn from a seeded stream would let
-    # anyone search seeds until the numbers match and so regenerate every arm. The arms stay
-    # re-makeable from the seed; the numbers are stored, and covered by the list's SHA-256.
+    # Randomization numbers always come from the operating system's randomness, even when a test
+    # passes a seeded source for the arms: blinded users see numbers next to participants, so they
+    # must carry nothing of the stream that drew the arms.
     numbers = secrets.SystemRandom().sample(range(1000, 100000), len(entries))
     return [PlannedEntry(s, q, b, z, a, f"R{n:05d}") for (s, q, b, z, a), n in zip(entries, numbers, strict=True)]
+
+
+def list_random() -> random.Random:
+    """The only random source the app gives `generate_list`: os.urandom, no seed to type, show or log."""
+    return secrets.SystemRandom()
 
 
 def list_digest(entries: Iterable[tuple[str, int, int, int, str, str]]) -> str:

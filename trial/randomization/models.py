@@ -16,13 +16,15 @@ from trial.randomization.rules import code_break_rules
 
 
 class RandomizationList(models.Model):
+    """A stored list and its SHA-256. No seed is kept: the list is drawn from the operating system's
+    randomness, and a stored seed would be one more secret that replays every arm (ICH E9 2.3.3)."""
+
     class Source(models.TextChoices):
         GENERATED = "generated", "Generated in Stratum"
         UPLOADED = "uploaded", "Uploaded CSV"
 
     name = models.CharField(max_length=100)
     source = models.CharField(max_length=20, choices=Source.choices)
-    seed = models.BigIntegerField(null=True, blank=True)
     block_sizes = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from trial import blinding
 from trial.access import Capability, can
@@ -113,11 +113,12 @@ def list_events(randomization_list: RandomizationList) -> QuerySet[ListEvent]:
 
 
 def code_breaks_for(*, user: Any) -> QuerySet[CodeBreak]:
-    """Investigators see their own requests and those awaiting a second person; approvers see all."""
+    """Approvers see every break; a requester sees their own only: another's request names a
+    participant and a clinical reason that are none of their business (ICH E6(R3) 2.3, confidentiality)."""
     qs = CodeBreak.objects.active().select_related("participant", "requested_by", "decided_by", "reviewed_by")
-    if blinding.is_unblinded_role(user) or can(user, Capability.DECIDE_CODE_BREAK):
+    if can(user, Capability.DECIDE_CODE_BREAK):
         return qs
-    return qs.filter(Q(requested_by=user))
+    return qs.filter(requested_by=user)
 
 
 def code_broken_participant_ids() -> set[str]:

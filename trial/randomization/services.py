@@ -10,23 +10,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from trial import blinding
 from trial.access import Capability, require, users_with
 from trial.core.models import User
+from trial.core.roles import Role, user_roles
 from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.participants.rules import BaselineWithinScreeningWindow
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
-from trial.randomization.generation import ListFileError, PlannedEntry, generate_list, list_digest, parse_list_csv
+from trial.randomization.generation import (
+    ListFileError,
+    PlannedEntry,
+    generate_list,
+    list_digest,
+    list_random,
+    parse_list_csv,
+)
 from trial.randomization.models import (
     Allocation,
     CodeBreak,
@@ -98,14 +108,18 @@ def list_event_record(
 def randomization_list_create(
     *,
     by: Actor,
-    seed: int,
     per_stratum: int,
     block_sizes: list[int] | None = None,
     name: str = "",
     activate: bool = True,
     stratify_by_site: bool | None = None,
 ) -> RandomizationList:
-    """Generate a stratified permuted-block list in the app, seeded so it can be re-made outside it."""
+    """Generate a stratified permuted-block list in the app from the operating system's randomness.
+
+    There is no seed to pass: a typed or derivable seed lets anyone who can guess or search it replay
+    every arm (ICH E9 2.3.3). The stored list and its SHA-256 are the record; the list is verified
+    against the hash, not re-made.
+    """
     # Design: Randomization: "computer-generated list made by the study statistician".
     user = require(by, Capability.MANAGE_LISTS)
     config = protocol()
@@ -117,14 +131,13 @@ def randomization_list_create(
         ratio=config.allocation_ratio,
         block_sizes=sizes,
         per_stratum=per_stratum,
-        seed=seed,
+        rng=list_random(),
     )
     return _store_list_guarded(
         planned,
         by=user,
-        name=name or f"Generated list (seed {seed})",
+        name=name or "Generated list",
         source=RandomizationList.Source.GENERATED,
-        seed=seed,
         block_sizes=sizes,
         per_stratum=per_stratum,
         stratify_by_site=by_site,
@@ -154,7 +167,6 @@ def randomization_list_upload(
         by=user,
         name=name or "Uploaded list",
         source=RandomizationList.Source.UPLOADED,
-        seed=None,
         block_sizes=sizes,
         per_stratum=None,
         stratify_by_site=by_site,
@@ -185,7 +197,6 @@ def _store_list(
     by: User,
     name: str,
     source: str,
-    seed: int | None,
     block_sizes: list[int],
     per_stratum: int | None,
     stratify_by_site: bool,
@@ -208,7 +219,6 @@ def _store_list(
     rl = RandomizationList(
         name=name,
         source=source,
-        seed=seed,
         block_sizes=block_sizes,
         created_by=by,
         sha256=digest,
@@ -462,6 +472,10 @@ def _on_commit_mail(subject: str, message: str, recipients: list[str]) -> Callab
 def _code_break_notify(cb: CodeBreak, what: str) -> None:
     # The email names the participant and the event, never the arm: mail is not a blinded channel.
     recipients = _emails_of(Capability.DECIDE_CODE_BREAK)
+    if cb.immediate and cb.status == CodeBreak.Status.IMMEDIATE and what.startswith("made"):
+        # An immediate break alerts every unblinded role at once, not only the approvers: nobody
+        # approved it, so the people who hold the blind must know now (ICH E6(R3) 4.2).
+        recipients = sorted(set(recipients) | set(_emails_of_roles(blinding.UNBLINDED_ROLES)))
     requester = getattr(cb.requested_by, "email", "")
     if requester and requester not in recipients:
         recipients.append(requester)
@@ -476,14 +490,42 @@ def _code_break_notify(cb: CodeBreak, what: str) -> None:
     )
 
 
-@transaction.atomic
+def _emails_of_roles(roles: Iterable[Role]) -> list[str]:
+    names = [r.value for r in roles]
+    users = get_user_model().objects.filter(is_active=True, groups__name__in=names).exclude(email="")
+    return sorted(set(users.values_list("email", flat=True)))
+
+
 def code_break_request(
-    *, participant: Participant, by: Actor, reason: str, immediate: bool = False, justification: str = ""
+    *,
+    participant: Participant,
+    by: Actor,
+    reason: str,
+    password: str,
+    immediate: bool = False,
+    justification: str = "",
 ) -> CodeBreak:
+    """Request (or, in an emergency, make at once) the break of one participant's code.
+
+    The requester re-enters their password: the break is a signed act of one identified person, not
+    of whoever holds an open session (21 CFR 11.200(a)(1)).
+    """
     # Design: Blinding (ICH E6(R3) 4.2): an investigator requests; a second authorised person decides.
     by = require(by, Capability.REQUEST_CODE_BREAK)
-    participant = Participant.objects.select_for_update().get(pk=participant.pk)
-    if not Allocation.objects.filter(participant=participant).exists():
+    if not by.check_password(password or ""):
+        raise ValidationError({"password": "Your password was not correct; the request was not recorded."})
+    return _code_break_request(
+        participant_id=participant.pk, by=by, reason=reason, immediate=immediate, justification=justification
+    )
+
+
+@transaction.atomic
+def _code_break_request(
+    *, participant_id: int, by: User, reason: str, immediate: bool, justification: str
+) -> CodeBreak:
+    participant = Participant.objects.select_for_update().get(pk=participant_id)
+    allocation = Allocation.objects.filter(participant=participant).select_related("entry").first()
+    if allocation is None:
         raise ValidationError("This participant has not been randomized; there is no code to break.")
     if (
         CodeBreak.objects.active()
@@ -491,6 +533,10 @@ def code_break_request(
         .exists()
     ):
         raise ValidationError("You already have a request for this participant awaiting approval.")
+    if immediate:
+        # Serialise immediate breaks on the list row, so two at once cannot both pass the limits.
+        RandomizationList.objects.select_for_update().filter(pk=allocation.entry.randomization_list_id).first()
+        _check_immediate_limits(by=by)
     cb = CodeBreak(
         participant=participant,
         requested_by=by,
@@ -506,6 +552,26 @@ def code_break_request(
     return cb
 
 
+def _check_immediate_limits(*, by: User) -> None:
+    """An immediate break skips the second person, so it is rationed (Design: Blinding; protocol
+    [blinding]): a few per requester per period, and none while another awaits its review. Without
+    the limits, two breaks in a block of 4 plus the allocation order would reveal the whole block."""
+    config = protocol()
+    since = timezone.now() - timedelta(days=config.immediate_code_break_period_days)
+    # Voided breaks count too: voiding does not un-reveal an arm.
+    made = CodeBreak.objects.filter(requested_by=by, immediate=True, requested_at__gte=since).count()
+    if made >= config.immediate_code_breaks_per_user:
+        raise ValidationError(
+            f"You have made {made} immediate code break(s) in the last {config.immediate_code_break_period_days} "
+            "days, the protocol's limit. Request approval instead: an approver is alerted at once."
+        )
+    if CodeBreak.objects.active().filter(status=CodeBreak.Status.IMMEDIATE, reviewed_at__isnull=True).exists():
+        raise ValidationError(
+            "Another immediate code break is awaiting its review. Until it is reviewed, request approval instead: "
+            "an approver is alerted at once."
+        )
+
+
 @transaction.atomic
 def code_break_decide(*, code_break: CodeBreak, by: Actor, approve: bool, note: str = "") -> CodeBreak:
     """The second authorised person approves or rejects. Approving reveals nothing to the approver."""
@@ -513,6 +579,10 @@ def code_break_decide(*, code_break: CodeBreak, by: Actor, approve: bool, note: 
     cb: CodeBreak = CodeBreak.objects.select_for_update().get(pk=code_break.pk)
     if cb.requested_by_id == by.pk:
         raise ValidationError("A code break must be approved by a second person, not by its requester.")
+    if user_roles(by) & user_roles(cb.requested_by):
+        # A different role as well as a different person: the roles that decide are granted by a
+        # superuser only, so whoever can create a requester cannot create its approver (ICH E6(R3) 4.2).
+        raise ValidationError("A code break must be approved by someone in a different role from its requester.")
     if cb.status != CodeBreak.Status.REQUESTED:
         raise ValidationError(f"This code break is not awaiting approval (status: {cb.get_status_display()}).")
     if not approve and not note.strip():

@@ -24,7 +24,7 @@ from trial.randomization.forms import (
     ListGenerateForm,
     ListUploadForm,
 )
-from trial.randomization.generation import generate_list
+from trial.randomization.generation import generate_list, list_random
 from trial.randomization.models import CodeBreak, RandomizationList
 
 
@@ -65,26 +65,26 @@ class ListIndexView(CapabilityRequiredMixin, View):
 
 
 class ListGenerateView(CapabilityRequiredMixin, View):
-    """GET with parameters previews balance and predictability; POST stores the list with that seed."""
+    """Everything is POST, so list parameters never reach a URL or an access log. "Preview" shows the
+    balance and predictability of a sample list of this design; "Store" draws and stores a fresh
+    list, whose own review is on its page before it is activated. No seed exists to carry from the
+    preview to the stored list (ICH E9 2.3.3: the list must not be re-makeable by anyone)."""
 
     capability = Capability.MANAGE_LISTS
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = ListGenerateForm(request.GET) if "seed" in request.GET else ListGenerateForm()
-        review = None
-        if form.is_bound and form.is_valid():
-            review = self._preview(form.cleaned_data)
-        return render(request, "randomization/list_generate.html", {"form": form, "review": review})
+        return render(request, "randomization/list_generate.html", {"form": ListGenerateForm(), "review": None})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = ListGenerateForm(request.POST)
         if not form.is_valid():
             return render(request, "randomization/list_generate.html", {"form": form, "review": None})
         d = form.cleaned_data
+        if "preview" in request.POST:
+            return render(request, "randomization/list_generate.html", {"form": form, "review": self._preview(d)})
         try:
             rl = services.randomization_list_create(
                 by=request.user,
-                seed=d["seed"],
                 per_stratum=d["per_stratum"],
                 block_sizes=d["block_sizes"],
                 name=d["name"],
@@ -95,11 +95,7 @@ class ListGenerateView(CapabilityRequiredMixin, View):
             return render(
                 request,
                 "randomization/list_generate.html",
-                {
-                    "form": form,
-                    "review": self._preview(d),
-                    "errors": _errors(exc),
-                },
+                {"form": form, "review": None, "errors": _errors(exc)},
             )
         messages.success(request, f"List {rl.name} stored; SHA-256 {rl.sha256}.")
         return HttpResponseRedirect(reverse("randomization:list_detail", args=[rl.pk]))
@@ -113,7 +109,7 @@ class ListGenerateView(CapabilityRequiredMixin, View):
             ratio=config.allocation_ratio,
             block_sizes=d["block_sizes"],
             per_stratum=d["per_stratum"],
-            seed=d["seed"],
+            rng=list_random(),
         )
         return selectors.list_review(entries, block_sizes=d["block_sizes"])
 
@@ -184,7 +180,7 @@ class ListActivateView(CapabilityRequiredMixin, View):
 
 
 class CodeBreakListView(CapabilityRequiredMixin, View):
-    capability = Capability.DECIDE_CODE_BREAK
+    capability = Capability.VIEW_CODE_BREAKS
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(
@@ -222,7 +218,7 @@ class CodeBreakRequestView(CapabilityRequiredMixin, View):
 
 
 class CodeBreakDetailView(CapabilityRequiredMixin, View):
-    capability = Capability.DECIDE_CODE_BREAK
+    capability = Capability.VIEW_CODE_BREAKS
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         cb = get_object_or_404(selectors.code_breaks_for(user=request.user), pk=pk)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from trial import blinding
 from trial.access import Capability
 from trial.safety.models import AdverseEvent
 
@@ -30,6 +32,9 @@ class AdverseEventListApi(APIView):
         outcome = serializers.CharField()
 
     def get(self, request: Request) -> Response:
+        if not blinding.may_see_adverse_events(request.user):
+            # Protocol [blinding]: some AE terms occur on one arm only (Safety: urinary leukocyte esterase).
+            raise PermissionDenied("Your role does not see adverse events in this trial.")
         # Ordered by participant then date: never by anything that follows the allocation.
         qs = (
             AdverseEvent.objects.active()

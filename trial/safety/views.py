@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
+from trial import blinding
 from trial.access import Capability, CapabilityRequiredMixin
 from trial.core.forms import RecordForm
 from trial.core.services import form_entry_save
@@ -66,6 +68,12 @@ class AdverseEventView(SafetyFormView):
     title = "Adverse event"
     template_name = "safety/adverse_event_form.html"
     getter = staticmethod(selectors.adverse_event_get)
+
+    def load(self) -> None:
+        if not blinding.may_see_adverse_events(self.request.user):
+            # Protocol [blinding]: some AE terms occur on one arm only.
+            raise PermissionDenied("Your role does not see adverse events in this trial.")
+        super().load()
 
     def service(self, **kwargs: Any) -> Any:
         return adverse_event_record(**kwargs)

@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from trial.core.admin import ClinicalRecordAdmin, register_clinical
 from trial.visits.lab_visibility import visible_labs
-from trial.visits.models import CGIS, HamD17, Infusion, LabResult, Visit, VitalSigns
+from trial.visits.models import CGIS, HamD17, Infusion, LabResult, LabSample, Visit, VitalSigns
 
 register_clinical(
     Visit,
@@ -14,6 +14,7 @@ register_clinical(
 )
 register_clinical(HamD17, list_display=("visit", "total"), search_fields=("visit__participant__participant_id",))
 register_clinical(CGIS, list_display=("visit", "score"))
+register_clinical(LabSample, list_display=("visit", "drawn_at", "tube_id"))
 register_clinical(VitalSigns, list_display=("visit", "weight_kg", "systolic_mmhg", "diastolic_mmhg"))
 register_clinical(Infusion, list_display=("visit", "weight_kg", "planned_dose_mg", "delayed_for_infection"))
 

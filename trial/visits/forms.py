@@ -389,3 +389,33 @@ class MissedVisitForm(forms.Form):
             ("Status", current.get_status_display(), "Missed"),
             ("Reason", current.reason, getattr(self, "cleaned_data", {}).get("missed_reason")),
         ]
+
+
+class LabSampleForm(VisitRecordForm):
+    """The sample a blinded person records for the analytes that reveal the arm after baseline: when
+    the blood was drawn and the tube's label. Their results come from the laboratory (trial.blinding)."""
+
+    drawn_at = forms.DateTimeField(
+        label="Blood drawn at",
+        widget=DATETIME,
+        input_formats=DATETIME_FORMATS,
+        help_text="Protocol: EDTA tube, between 8 and 10 AM after 30 min rest.",
+    )
+    tube_id = forms.CharField(label="Tube label", max_length=40)
+
+
+class LabImportForm(forms.Form):
+    # A results file of one trial is a few hundred rows; anything far larger is not one.
+    MAX_BYTES = 1_000_000
+
+    file = forms.FileField(
+        help_text="CSV from the laboratory: participant_id, visit (code, e.g. W2), tube_id, analyte, value, "
+        "replicate_1, replicate_2."
+    )
+    assay_batch = forms.CharField(required=False, max_length=40)
+
+    def clean_file(self) -> Any:
+        f = self.cleaned_data["file"]
+        if f.size > self.MAX_BYTES:
+            raise forms.ValidationError(f"The file is larger than {self.MAX_BYTES // 1000} kB.")
+        return f

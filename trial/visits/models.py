@@ -140,6 +140,27 @@ class LabResult(ClinicalRecord):
         return 0.0 if mean == 0 else abs(r1 - r2) / 2**0.5 / mean * 100
 
 
+class LabSample(ClinicalRecord):
+    """The blood drawn at a visit: when, and which tube (Schedule of assessments: EDTA tubes, 8-10 AM).
+
+    What blinded staff record for the analytes whose post-baseline values reveal the arm; the results
+    come from the laboratory and are entered or imported by an unblinded role (trial.blinding)."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="lab_samples")
+    drawn_at = models.DateTimeField("Blood drawn at")
+    tube_id = models.CharField("Tube label", max_length=40)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visit"], condition=models.Q(voided_at__isnull=True), name="one_live_sample_per_visit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sample {self.tube_id} ({self.visit})"
+
+
 class VitalSigns(ClinicalRecord):
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="vitals")
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1)

@@ -145,3 +145,9 @@ def visit_vitals(visit: Visit) -> Any:
     from trial.visits.models import VitalSigns
 
     return VitalSigns.objects.active().filter(visit=visit).first()
+
+
+def visit_lab_sample(visit: Visit) -> Any:
+    from trial.visits.models import LabSample
+
+    return LabSample.objects.active().filter(visit=visit).first()

@@ -11,6 +11,9 @@ urlpatterns = [
     path("<int:pk>/hamd/", views.HamdView.as_view(), name="hamd"),
     path("<int:pk>/cgis/", views.CgisView.as_view(), name="cgis"),
     path("<int:pk>/labs/", views.LabsView.as_view(), name="labs"),
+    path("<int:pk>/labs/sample/", views.LabSampleView.as_view(), name="lab_sample"),
+    path("<int:pk>/labs/results/", views.RevealingLabsView.as_view(), name="lab_results"),
+    path("labs/import/", views.LabImportView.as_view(), name="lab_import"),
     path("<int:pk>/vitals/", views.VitalsView.as_view(), name="vitals"),
     path("<int:pk>/infusion/", views.InfusionView.as_view(), name="infusion"),
 ]

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
+from django.views import View
 
 from trial.access import Capability, CapabilityRequiredMixin
 from trial.blinding import hidden_lab_analytes_for
@@ -22,6 +26,8 @@ from trial.visits.forms import (
     CgisForm,
     HamdForm,
     InfusionForm,
+    LabImportForm,
+    LabSampleForm,
     LabsForm,
     MissedVisitForm,
     VisitDateForm,
@@ -33,6 +39,8 @@ from trial.visits.services import (
     hamd_record,
     infusion_record,
     lab_record,
+    lab_results_import,
+    lab_sample_record,
     visit_complete,
     visit_miss,
     vitals_record,
@@ -243,6 +251,64 @@ class LabsView(VisitFormView):
     def success_message(self, saved: Any) -> str:
         where = f"{self.participant.participant_id}, {self.visit.definition.name}"
         return f"{len(saved)} laboratory result(s) saved for {where}."
+
+
+class LabSampleView(VisitFormView):
+    """The sample, for the analytes whose post-baseline values reveal the arm: what blinded staff record."""
+
+    form_class = LabSampleForm
+    title = "Laboratory sample"
+
+    def existing(self) -> Any:
+        return selectors.visit_lab_sample(self.visit)
+
+    def record(self, form: Any, *, version: int | None, reason: str) -> Any:
+        d = form.cleaned_data
+        return lab_sample_record(
+            visit=self.visit,
+            drawn_at=d["drawn_at"],
+            tube_id=d["tube_id"],
+            by=self.request.user,
+            reason=reason,
+            version=version,
+        )
+
+
+class RevealingLabsView(LabsView):
+    """The results of every analyte at a visit, for the unblinded role that enters them (trial.blinding)."""
+
+    capability = Capability.ENTER_REVEALING_LABS
+    title = "Laboratory results (unblinded entry)"
+
+    def get_initial(self) -> dict[str, Any]:
+        initial = super().get_initial()
+        sample = selectors.visit_lab_sample(self.visit)
+        if sample is not None and not initial.get("sample_time"):
+            initial["sample_time"] = sample.drawn_at
+        return initial
+
+
+class LabImportView(CapabilityRequiredMixin, View):
+    """The laboratory's results file, imported by the unblinded role, all or nothing."""
+
+    capability = Capability.ENTER_REVEALING_LABS
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "visits/lab_import.html", {"form": LabImportForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = LabImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return render(request, "visits/lab_import.html", {"form": form})
+        try:
+            text = form.cleaned_data["file"].read().decode("utf-8")
+            saved = lab_results_import(csv_text=text, by=request.user, assay_batch=form.cleaned_data["assay_batch"])
+        except UnicodeDecodeError:
+            return render(request, "visits/lab_import.html", {"form": form, "errors": ["The file is not UTF-8 text."]})
+        except ValidationError as exc:
+            return render(request, "visits/lab_import.html", {"form": form, "errors": list(exc.messages)})
+        messages.success(request, f"{len(saved)} laboratory result(s) imported.")
+        return HttpResponseRedirect(reverse("visits:lab_import"))
 
 
 def _lab_field(form: LabsForm, code: str, name: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, QuerySet
 from django.urls import reverse
 
+from trial import blinding
 from trial.access import Capability, can
 from trial.participants.models import Consent, Participant
 from trial.participants.selectors import failed_criteria_labels, participant_get, screen_failures
@@ -104,7 +105,8 @@ def participant_page(*, participant_id: str, user: Any) -> dict[str, Any]:
         ),
         "consents": consents,
         "visits": grid,
-        "adverse_events": list(safety.adverse_events.all()),
+        # Protocol [blinding]: some AE terms occur on one arm only; the roles it names see none.
+        "adverse_events": list(safety.adverse_events.all()) if blinding.may_see_adverse_events(user) else [],
         "conmeds": list(safety.concomitant_medications.all()),
         "deviations": list(safety.deviations.all()),
         "end_of_study": _one_to_one(participant, "end_of_study"),

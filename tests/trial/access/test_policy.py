@@ -12,13 +12,14 @@ from rest_framework.views import APIView
 
 from trial import access, blinding
 from trial.access import Capability, CapabilityRequiredMixin, can, require
-from trial.accounts.checks import check_arm_revealing_capabilities
+from trial.accounts.checks import check_arm_revealing_capabilities, check_code_break_approvers
 from trial.core.roles import Role
 
 # Written out: who holds each capability. A change of policy is a visible change here.
 EXPECTED = {
     "view_participants": set(Role),
     "enter_data": {Role.COORDINATOR, Role.INVESTIGATOR},
+    "enter_revealing_labs": {Role.STATISTICIAN_UNBLINDED},
     "rate": {Role.RATER, Role.COORDINATOR, Role.INVESTIGATOR},
     "raise_queries": {Role.DATA_MANAGER},
     "answer_queries": {Role.COORDINATOR, Role.INVESTIGATOR},
@@ -26,7 +27,8 @@ EXPECTED = {
     "randomize": {Role.COORDINATOR, Role.INVESTIGATOR},
     "manage_lists": {Role.STATISTICIAN_UNBLINDED},
     "request_code_break": {Role.INVESTIGATOR},
-    "decide_code_break": {Role.INVESTIGATOR, Role.STATISTICIAN_UNBLINDED, Role.DSMB},
+    "decide_code_break": {Role.STATISTICIAN_UNBLINDED, Role.DSMB, Role.MEDICAL_MONITOR},
+    "view_code_breaks": {Role.INVESTIGATOR, Role.STATISTICIAN_UNBLINDED, Role.DSMB, Role.MEDICAL_MONITOR},
     "view_pharmacy": {Role.PHARMACIST, Role.STATISTICIAN_UNBLINDED, Role.DSMB},
     "dispense": {Role.PHARMACIST},
     "export": {
@@ -59,6 +61,16 @@ def test_the_system_check_refuses_a_blinded_role_on_an_arm_revealing_capability(
     errors = check_arm_revealing_capabilities(None)
     assert [e.id for e in errors] == ["stratum.E010"]
     assert "coordinator" in errors[0].msg
+
+
+def test_the_system_check_refuses_an_approver_who_can_also_request(monkeypatch: Any) -> None:
+    assert check_code_break_approvers(None) == []
+    widened = dict(access.POLICY) | {
+        Capability.DECIDE_CODE_BREAK: access.POLICY[Capability.DECIDE_CODE_BREAK] | {Role.INVESTIGATOR}
+    }
+    monkeypatch.setattr("trial.accounts.checks.POLICY", widened)
+    # Shared with the requester (E011), and grantable by an administrator (E012).
+    assert [e.id for e in check_code_break_approvers(None)] == ["stratum.E011", "stratum.E012"]
 
 
 @pytest.mark.django_db

@@ -13,7 +13,7 @@ The rule for "discloses an arm" (documented here because the trial's own title n
 This is stricter than "an arm next to a participant id": a page that names an arm anywhere fails,
 so a per-participant disclosure cannot hide in a layout the rule did not foresee. A future page that
 legitimately shows static protocol text naming an arm must add that exact text to ALLOWED_STATIC.
-For raters, the post-baseline hs-CRP, TNF, sTNFR1 and sTNFR2 values seeded by the world must not
+For every blinded role, the post-baseline hs-CRP, TNF, sTNFR1 and sTNFR2 values seeded by the world must not
 appear either (their baseline value may).
 """
 
@@ -29,7 +29,7 @@ import pytest
 from tests.trial.blinding.urlscan import targets
 from tests.trial.blinding.world import BASELINE_CRP, POST_BASELINE_STRINGS
 
-BLINDED = ["coordinator", "rater", "investigator", "datamanager", "statistician", "admin"]
+BLINDED = ["coordinator", "rater", "investigator", "datamanager", "statistician", "admin", "monitor"]
 UNBLINDED = ["pharmacist", "unblinded", "dsmb"]
 
 ARM_WORDS = re.compile(r"infliximab|placebo|\bIFX\b|\bPBO\b", re.IGNORECASE)
@@ -77,7 +77,9 @@ def scan(client: Any, user: Any, *, rater: bool) -> tuple[list[str], int, list[s
         problems += [f"{t.url} [{response.status_code}]: arm disclosed: ...{h}..." for h in arm_disclosures(text)]
         if rater:
             problems += [
-                f"{t.url}: post-baseline lab value {v} shown to a rater" for v in POST_BASELINE_STRINGS if v in text
+                f"{t.url}: post-baseline lab value {v} shown to a blinded role"
+                for v in POST_BASELINE_STRINGS
+                if v in text
             ]
     client.logout()
     return problems, ok, unfillable
@@ -87,7 +89,8 @@ def scan(client: Any, user: Any, *, rater: bool) -> tuple[list[str], int, list[s
 def test_it_finds_no_arm_anywhere_for_any_blinded_role(client: Any, users: dict[str, Any], trial_world: Any) -> None:
     report: dict[str, list[str]] = {}
     for username in BLINDED:
-        problems, ok, unfillable = scan(client, users[username], rater=username == "rater")
+        # Every blinded role, not only the rater: post-baseline values of these analytes reveal the arm.
+        problems, ok, unfillable = scan(client, users[username], rater=True)
         assert not unfillable, "URL patterns the scan cannot fill (teach urlscan.EXPLICIT):\n" + "\n".join(unfillable)
         assert ok >= 3, f"{username} reached only {ok} pages: the scan is not looking at anything"
         if problems:

@@ -22,6 +22,7 @@ ROLES = [
     "unblinded",
     "dsmb",
     "admin",
+    "monitor",
 ]
 NAMESPACES = ("randomization", "pharmacy", "randomization-api", "pharmacy-api")
 
@@ -38,9 +39,13 @@ ALLOC = {
     "statistician": 200,
     "unblinded": 200,
     "dsmb": 200,
+    "monitor": 200,
 }
 PHARMACY_READ = {"pharmacist": 200, "unblinded": 200, "dsmb": 200}
-CB = {"investigator": 200, "unblinded": 200, "dsmb": 200}
+CB = {"investigator": 200, "unblinded": 200, "dsmb": 200, "monitor": 200}
+# The world's break was requested by a second investigator: the demo investigator may not open it.
+CB_DETAIL = CB | {"investigator": 404}
+DECIDERS = {"unblinded": 405, "dsmb": 405, "monitor": 405}
 
 # url name -> (kwargs key, expected status per role, status for an anonymous visitor). Anonymous API
 # calls get 403, not 401: SessionAuthentication comes first in REST_FRAMEWORK settings.
@@ -55,9 +60,9 @@ MATRIX: dict[str, tuple[str | None, dict[str, int], int]] = {
     "randomization:list_detail": ("list", only({"unblinded": 200}), 302),
     "randomization:list_activate": ("list", only({"unblinded": 405}), 302),
     "randomization:code_breaks": (None, only(CB), 302),
-    "randomization:code_break_detail": ("code_break", only(CB), 302),
-    "randomization:code_break_decide": ("code_break", only({"investigator": 405, "unblinded": 405, "dsmb": 405}), 302),
-    "randomization:code_break_review": ("code_break", only({"investigator": 405, "unblinded": 405, "dsmb": 405}), 302),
+    "randomization:code_break_detail": ("code_break", only(CB_DETAIL), 302),
+    "randomization:code_break_decide": ("code_break", only(DECIDERS), 302),
+    "randomization:code_break_review": ("code_break", only(DECIDERS), 302),
     "pharmacy:queue": (None, only(PHARMACY_READ), 302),
     "pharmacy:prepare": ("visit", only({"pharmacist": 200}), 302),
     "pharmacy:preparation": ("preparation", only(PHARMACY_READ), 302),

@@ -58,6 +58,7 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
         hamd_record,
         infusion_record,
         lab_record,
+        lab_sample_record,
         visit_complete,
         vitals_record,
     )
@@ -92,13 +93,17 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
                     by=coordinator,
                 )
             else:
+                # Post-baseline: the site records the sample; the unblinded statistician the results.
+                lab_sample_record(
+                    visit=visit, drawn_at=_at(visit.scheduled_date), tube_id=f"T-{p.pk}-{week}", by=coordinator
+                )
                 crp_value = POST_BASELINE_VALUES["hs_crp"][week - 1]
                 lab_record(
                     visit=visit,
                     analyte="hs_crp",
                     value=crp_value,
                     sample_time=_at(visit.scheduled_date),
-                    by=coordinator,
+                    by=users["unblinded"],
                 )
                 for analyte in ("tnf", "stnfr1", "stnfr2"):
                     r1, r2 = POST_BASELINE_VALUES[analyte]
@@ -108,7 +113,7 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
                         replicate_1=r1,
                         replicate_2=r2,
                         sample_time=_at(visit.scheduled_date),
-                        by=coordinator,
+                        by=users["unblinded"],
                     )
             if visit.definition.infusion:
                 infusion_record(visit=visit, data={"weight_kg": 70 + 3 * i}, by=coordinator)
@@ -163,7 +168,12 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     # A second investigator breaks the code for one participant, approved by the unblinded statistician:
     # the demo "investigator" must still see no arm, even on the code-break pages.
     w.investigator2 = user_create_with_role(username="investigator2", role=Role.INVESTIGATOR, password="x")
-    cb = code_break_request(participant=w.participants[0], by=w.investigator2, reason="Severe infusion reaction")
+    from trial.accounts.services import role_changes_record
+
+    role_changes_record(by=users["admin"], account=w.investigator2, before=set(), after={Role.INVESTIGATOR.value})
+    cb = code_break_request(
+        participant=w.participants[0], by=w.investigator2, reason="Severe infusion reaction", password="x"
+    )
     w.code_break = code_break_decide(code_break=cb, by=users["unblinded"], approve=True, note="Agreed")
     # Analysis runs, requested (not executed: no worker in the test run), blinded and unblinded, so the
     # scan opens their pages too.

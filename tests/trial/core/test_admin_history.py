@@ -76,13 +76,14 @@ def test_raters_cannot_open_the_history_of_a_post_baseline_inflammatory_lab(clie
     )
     w1 = randomized.visits.get(definition__week=1)
     visit_services.visit_complete(visit=w1, actual_date=w0.scheduled_date, by=coordinator)
-    lab = visit_services.lab_record(visit=w1, analyte="hs_crp", value=6.38, sample_time=timezone.now(), by=coordinator)
+    unblinded = users["unblinded"]
+    lab = visit_services.lab_record(visit=w1, analyte="hs_crp", value=6.38, sample_time=timezone.now(), by=unblinded)
     lab = visit_services.lab_record(
         visit=w1,
         analyte="hs_crp",
         value=9.87,
         sample_time=timezone.now(),
-        by=coordinator,
+        by=unblinded,
         reason="typo",
         version=lab.version,
     )
@@ -96,4 +97,6 @@ def test_raters_cannot_open_the_history_of_a_post_baseline_inflammatory_lab(clie
         assert "9.87" not in response.content.decode()
     assert client.get(reverse("admin:visits_labresult_history", args=[baseline.pk])).status_code == 200
     assert client.login(username="coordinator", password=DEMO_PASSWORD)
+    assert client.get(reverse("admin:visits_labresult_history", args=[lab.pk])).status_code == 404
+    assert client.login(username="unblinded", password=DEMO_PASSWORD)
     assert "9.870" in client.get(reverse("admin:visits_labresult_history", args=[lab.pk])).content.decode()

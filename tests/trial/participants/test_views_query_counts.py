@@ -33,8 +33,12 @@ def fill(participant, users, weeks):
         services.hamd_record(visit=visit, items=dict.fromkeys(range(1, 18), 1), by=users["rater"])
         services.cgis_record(visit=visit, score=4, by=users["rater"])
         services.vitals_record(visit=visit, data={"weight_kg": 80}, by=by)
-        services.lab_record(visit=visit, analyte="hs_crp", value=120, sample_time=timezone.now(), by=by)
-        services.lab_record(visit=visit, analyte="tnf", replicate_1=2, replicate_2=3, sample_time=timezone.now(), by=by)
+        # Post-baseline results of these analytes are the unblinded statistician's to enter.
+        lab_by = by if week == 0 else users["unblinded"]
+        services.lab_record(visit=visit, analyte="hs_crp", value=120, sample_time=timezone.now(), by=lab_by)
+        services.lab_record(
+            visit=visit, analyte="tnf", replicate_1=2, replicate_2=3, sample_time=timezone.now(), by=lab_by
+        )
         if visit.definition.infusion:
             services.infusion_record(visit=visit, data={"weight_kg": 80}, by=by)
         query_open(participant=participant, visit=visit, form="cgis", field="score", text="?", by=users["datamanager"])

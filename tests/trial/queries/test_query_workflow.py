@@ -95,16 +95,27 @@ def test_two_people_acting_on_one_query_conflict(login, baseline_visit, users):
     assert query.status == "answered"
 
 
-def test_a_rater_never_sees_a_query_quoting_a_post_baseline_crp(login, enrolled_a_month_ago, users):
+def test_a_query_quoting_a_post_baseline_crp_goes_to_the_unblinded_reviewer(login, enrolled_a_month_ago, users):
+    from django.core.exceptions import PermissionDenied
+
+    from trial.queries.services import query_answer, query_close
+
     week2 = enrolled_a_month_ago.visits.get(definition__week=2)
     services.visit_complete(visit=week2, actual_date=week2.scheduled_date, by=users["coordinator"])
-    login("coordinator").post(
-        f"/visits/{week2.pk}/labs/", {"sample_time": f"{week2.scheduled_date}T08:30", "hs_crp_value": "123.4"}
+    login("unblinded").post(
+        f"/visits/{week2.pk}/labs/results/", {"sample_time": f"{week2.scheduled_date}T08:30", "hs_crp_value": "123.4"}
     )
     query = DataQuery.objects.get(check_code="crp_high")
     assert "123.4" in query.text
-    assert "123.4" in login("coordinator").get("/queries/").content.decode()
-    rater = login("rater")
-    for url in ("/queries/", f"/visits/{week2.pk}/", f"/participants/{enrolled_a_month_ago.participant_id}/", "/"):
-        assert "123.4" not in rater.get(url).content.decode(), url
-    assert rater.get(f"/queries/{query.pk}/").status_code == 404
+    for name in ("coordinator", "rater", "investigator", "datamanager"):
+        client = login(name)
+        for url in ("/queries/", f"/visits/{week2.pk}/", f"/participants/{enrolled_a_month_ago.participant_id}/", "/"):
+            assert "123.4" not in client.get(url).content.decode(), (name, url)
+        assert client.get(f"/queries/{query.pk}/").status_code == 404
+    # Blinded roles can neither answer nor close it; the unblinded reviewer can.
+    with pytest.raises(PermissionDenied):
+        query_answer(query=query, text="Confirmed", by=users["coordinator"])
+    with pytest.raises(PermissionDenied):
+        query_close(query=query, by=users["datamanager"], text="ok")
+    query_answer(query=query, text="Confirmed with the laboratory", by=users["unblinded"])
+    assert query_close(query=query, by=users["unblinded"], text="ok").status == DataQuery.Status.CLOSED

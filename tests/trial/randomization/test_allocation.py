@@ -93,7 +93,7 @@ def test_it_only_lets_coordinators_and_investigators_randomize(
 def test_an_exhausted_stratum_allocates_nothing_and_alerts_the_unblinded_statistician(
     make_participant: Any, users: Any, protocol_loaded: Any, coordinator: Any
 ) -> None:
-    rl = randomization_list_create(by=users["unblinded"], seed=1, per_stratum=2, block_sizes=[2])
+    rl = randomization_list_create(by=users["unblinded"], per_stratum=2, block_sizes=[2])
     for _ in range(2):
         participant_randomize(participant=make_participant(sex="M", screening_crp_mg_l=1.0), by=coordinator)
     mail.outbox.clear()
@@ -117,8 +117,8 @@ def test_the_first_allocation_freezes_the_list_and_changes_are_refused_and_logge
     active_list.refresh_from_db()
     assert active_list.frozen_at is not None
     with pytest.raises(ListFrozenError):
-        randomization_list_create(by=users["unblinded"], seed=99, per_stratum=8)
-    other = randomization_list_create(by=users["unblinded"], seed=98, per_stratum=8, activate=False)
+        randomization_list_create(by=users["unblinded"], per_stratum=8)
+    other = randomization_list_create(by=users["unblinded"], per_stratum=8, activate=False)
     with pytest.raises(ListFrozenError):
         randomization_list_activate(randomization_list=other, by=users["unblinded"])
     refusals = ListEvent.objects.filter(kind="change_refused")

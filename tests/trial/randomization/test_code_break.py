@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from trial import blinding
-from trial.accounts.users import user_create_with_role
+from trial.accounts.users import DEMO_PASSWORD, user_create_with_role
 from trial.core.roles import Role
 from trial.randomization.selectors import code_broken_participant_ids
 from trial.randomization.services import code_break_decide, code_break_request, code_break_review, participant_randomize
@@ -37,16 +37,18 @@ def test_an_approved_break_reveals_one_arm_to_the_requester_only(
     p, other = two_randomized
     inv = users["investigator"]
     with django_capture_on_commit_callbacks(execute=True):
-        cb = code_break_request(participant=p, by=inv, reason="Anaphylaxis; treating physician needs the arm")
+        cb = code_break_request(
+            password=DEMO_PASSWORD, participant=p, by=inv, reason="Anaphylaxis; treating physician needs the arm"
+        )
     assert blinding.arm_code(inv, p) is None  # not before approval
-    with pytest.raises(ValidationError, match="second person"):
+    with pytest.raises(PermissionDenied):
         code_break_decide(code_break=cb, by=inv, approve=True)
     with django_capture_on_commit_callbacks(execute=True):
-        code_break_decide(code_break=cb, by=investigator2, approve=True, note="Agreed")
+        code_break_decide(code_break=cb, by=users["monitor"], approve=True, note="Agreed")
     assert blinding.arm_code(inv, p) in ("IFX", "PBO")
     assert blinding.arm_label(inv, p) is not None
     assert blinding.arm_code(inv, other) is None  # exactly one participant
-    assert blinding.arm_code(investigator2, p) is None  # the approver sees nothing
+    assert blinding.arm_code(users["monitor"], p) is None  # the approver sees nothing
     assert blinding.arm_code(users["coordinator"], p) is None
     assert code_broken_participant_ids() == {p.participant_id}
     assert blinding.is_code_broken(p) and not blinding.is_code_broken(other)
@@ -61,10 +63,10 @@ def test_an_approved_break_reveals_one_arm_to_the_requester_only(
 @pytest.mark.django_db
 def test_a_rejected_request_reveals_nothing(two_randomized: list[Any], users: Any, investigator2: Any) -> None:
     p = two_randomized[0]
-    cb = code_break_request(participant=p, by=users["investigator"], reason="Query")
+    cb = code_break_request(password=DEMO_PASSWORD, participant=p, by=users["investigator"], reason="Query")
     with pytest.raises(ValidationError):
-        code_break_decide(code_break=cb, by=investigator2, approve=False)  # a rejection needs a note
-    code_break_decide(code_break=cb, by=investigator2, approve=False, note="Not an emergency")
+        code_break_decide(code_break=cb, by=users["dsmb"], approve=False)  # a rejection needs a note
+    code_break_decide(code_break=cb, by=users["dsmb"], approve=False, note="Not an emergency")
     assert blinding.arm_code(users["investigator"], p) is None
     assert code_broken_participant_ids() == set()
 
@@ -76,11 +78,13 @@ def test_an_immediate_break_needs_a_justification_reveals_at_once_and_is_reviewe
     p = two_randomized[0]
     inv = users["investigator"]
     with pytest.raises(ValidationError, match="justification"):
-        code_break_request(participant=p, by=inv, reason="Collapse", immediate=True)
-    cb = code_break_request(participant=p, by=inv, reason="Collapse", immediate=True, justification="Out of hours")
+        code_break_request(password=DEMO_PASSWORD, participant=p, by=inv, reason="Collapse", immediate=True)
+    cb = code_break_request(
+        password=DEMO_PASSWORD, participant=p, by=inv, reason="Collapse", immediate=True, justification="Out of hours"
+    )
     assert blinding.arm_code(inv, p) is not None and cb.needs_review
-    with pytest.raises(ValidationError):
-        code_break_review(code_break=cb, by=inv, note="Fine")  # not the requester
+    with pytest.raises(PermissionDenied):
+        code_break_review(code_break=cb, by=inv, note="Fine")  # not the requester, nor an approver
     reviewed = code_break_review(code_break=cb, by=users["unblinded"], note="Justified")
     assert not reviewed.needs_review and reviewed.reviewed_by == users["unblinded"]
 
@@ -91,9 +95,9 @@ def test_only_investigators_request_and_only_randomized_participants(
 ) -> None:
     for name in ("coordinator", "rater", "pharmacist", "datamanager"):
         with pytest.raises(PermissionDenied):
-            code_break_request(participant=two_randomized[0], by=users[name], reason="x")
+            code_break_request(password=DEMO_PASSWORD, participant=two_randomized[0], by=users[name], reason="x")
     with pytest.raises(ValidationError, match="not been randomized"):
-        code_break_request(participant=make_participant(), by=users["investigator"], reason="x")
+        code_break_request(password=DEMO_PASSWORD, participant=make_participant(), by=users["investigator"], reason="x")
 
 
 @pytest.mark.django_db
@@ -102,10 +106,12 @@ def test_the_requester_sees_the_arm_on_the_page_and_the_approver_does_not(
 ) -> None:
     p = two_randomized[0]
     client.force_login(users["investigator"])
-    response = client.post(f"/randomization/participants/{p.pk}/code-break/", {"reason": "Severe reaction"})
+    response = client.post(
+        f"/randomization/participants/{p.pk}/code-break/", {"reason": "Severe reaction", "password": DEMO_PASSWORD}
+    )
     cb_url = response["Location"]
     assert 'id="revealed-arm"' not in client.get(cb_url).content.decode()
-    client.force_login(investigator2)
+    client.force_login(users["monitor"])
     client.post(cb_url + "decide/", {"decision": "approve", "note": "ok"})
     assert 'id="revealed-arm"' not in client.get(cb_url).content.decode()
     client.force_login(users["investigator"])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from trial.randomization.generation import CSV_COLUMNS, generate_list
+from trial.randomization.generation import CSV_COLUMNS, generate_list, list_random
 from trial.randomization.models import ListEvent
 from trial.randomization.services import entries_digest, randomization_list_upload
 
@@ -25,7 +25,9 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
 
 
 def good_rows() -> list[dict[str, Any]]:
-    entries = generate_list(strata=STRATA, arms=["IFX", "PBO"], ratio=[1, 1], block_sizes=[4], per_stratum=8, seed=3)
+    entries = generate_list(
+        strata=STRATA, arms=["IFX", "PBO"], ratio=[1, 1], block_sizes=[4], per_stratum=8, rng=list_random()
+    )
     return [
         dict(
             zip(

@@ -127,17 +127,18 @@ def test_a_lab_value_out_of_range_is_shown_next_to_its_analyte(login, baseline_v
     assert "hs-CRP must be between 0 and 500 mg/L" in r.context["form"].errors["hs_crp_value"][0]
 
 
-def test_a_rater_never_sees_post_baseline_inflammatory_labs(login, enrolled_a_month_ago, users):
+def test_no_blinded_role_sees_post_baseline_inflammatory_labs(login, enrolled_a_month_ago, users):
     randomized = enrolled_a_month_ago
     week2 = randomized.visits.get(definition__week=2)
     services.visit_complete(visit=week2, actual_date=week2.scheduled_date, by=users["coordinator"])
     services.lab_record(
-        visit=week2, analyte="hs_crp", value=7.77, sample_time=f"{week2.scheduled_date}T08:30Z", by=users["coordinator"]
+        visit=week2, analyte="hs_crp", value=7.77, sample_time=f"{week2.scheduled_date}T08:30Z", by=users["unblinded"]
     )
-    assert "7.77" in login("coordinator").get(f"/visits/{week2.pk}/labs/").content.decode()
-    for url in (f"/visits/{week2.pk}/labs/", f"/visits/{week2.pk}/", f"/participants/{randomized.participant_id}/"):
-        r = login("rater").get(url)
-        assert "7.77" not in r.content.decode() and "hs_crp_value" not in r.content.decode()
+    assert "7.77" in login("unblinded").get(f"/visits/{week2.pk}/labs/results/").content.decode()
+    for name in ("coordinator", "rater", "investigator", "datamanager", "statistician", "monitor"):
+        for url in (f"/visits/{week2.pk}/labs/", f"/visits/{week2.pk}/", f"/participants/{randomized.participant_id}/"):
+            r = login(name).get(url)
+            assert "7.77" not in r.content.decode() and "hs_crp_value" not in r.content.decode(), (name, url)
 
 
 def test_vitals_blood_pressure_rule_and_save(login, baseline_visit):

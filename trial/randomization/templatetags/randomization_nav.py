@@ -26,8 +26,10 @@ def randomization_nav(context: Any) -> str:
         links.append((reverse("randomization:allocations"), "Allocations"))
     if can(user, Capability.MANAGE_LISTS):
         links.append((reverse("randomization:lists"), "Randomization lists"))
-    if can(user, Capability.DECIDE_CODE_BREAK):
+    if can(user, Capability.VIEW_CODE_BREAKS):
         links.append((reverse("randomization:code_breaks"), "Code breaks"))
+    if can(user, Capability.ENTER_REVEALING_LABS):
+        links.append((reverse("visits:lab_import"), "Import lab results"))
     if can(user, Capability.VIEW_PHARMACY):
         links.append((reverse("pharmacy:queue"), "Pharmacy"))
     return format_html_join(" ", '<a href="{}">{}</a>', links)

@@ -12,7 +12,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--participants", type=int, default=60)
-        parser.add_argument("--seed", type=int, default=2013)
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=2013,
+            help="Shapes the synthetic participants and their courses; never the randomization list.",
+        )
         parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD; defaults to today")
         parser.add_argument(
             "--if-empty", action="store_true", help="Say so and exit 0 when data already exist (make demo)."
