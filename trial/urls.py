@@ -18,6 +18,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     *workspace_urls.dashboard_urlpatterns,
     path("healthz", core_views.healthz, name="healthz"),
+    path("session/keepalive", core_views.session_keepalive, name="session_keepalive"),
     path("admin/", admin.site.urls),
     # The participant and visit pages that look across apps live in trial.workspace; they share
     # the namespaces of the pages they sit among. Literal paths ("screen/") come first.

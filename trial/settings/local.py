@@ -5,7 +5,9 @@ import os
 from trial.settings.base import *  # noqa: F403
 from trial.settings.base import VAR_DIR
 
-DEBUG = True
+# DEBUG off even in the demo: a debug page shows settings, SQL and stack frames to anyone who
+# triggers an error. The friendly 403, 404 and 500 pages are in templates/.
+DEBUG = False
 
 _BROKER_DIR = VAR_DIR / "celery-broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

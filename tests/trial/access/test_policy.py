@@ -95,6 +95,7 @@ OPEN_BY_DESIGN = {
     "login/",  # the way in
     "logout/",  # the way out
     "healthz",  # load balancer probe: says only "ok" and the database vendor
+    "session/keepalive",  # login required; only marks the user's own session active
 }
 
 
