@@ -13,4 +13,5 @@ def stratum(request: HttpRequest) -> dict[str, Any]:
         # For the idle warning in base.html (trial.core.middleware.IdleTimeoutMiddleware).
         "stratum_idle_timeout_seconds": settings.STRATUM_IDLE_TIMEOUT_SECONDS,
         "stratum_idle_warning_seconds": settings.STRATUM_IDLE_WARNING_SECONDS,
+        "stratum_two_factor_required": settings.STRATUM_REQUIRE_TWO_FACTOR,
     }

@@ -43,6 +43,7 @@ class IdleTimeoutMiddleware:
             last = request.session.get(LAST_ACTIVITY_KEY)
             timeout = int(settings.STRATUM_IDLE_TIMEOUT_SECONDS)
             if isinstance(last, int) and now - last > timeout:
+                request.stratum_logout_reason = "idle timeout"  # type: ignore[attr-defined]  # read by the access log
                 logout(request)
                 messages.info(request, IDLE_LOGOUT_MESSAGE.format(minutes=timeout // 60))
             elif not isinstance(last, int) or now - last >= _TOUCH_EVERY_SECONDS:

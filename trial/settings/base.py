@@ -26,6 +26,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_celery_results",
     "trial.protocol",
     "trial.participants",
@@ -47,8 +50,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "trial.core.middleware.IdleTimeoutMiddleware",
+    "trial.accounts.two_factor.TwoFactorRequiredMiddleware",
     "trial.core.middleware.NoStoreMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -126,6 +131,14 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
+# Failures and lockouts are read on Stratum's access log page; django-axes' own admin pages are off.
+AXES_ENABLE_ADMIN = False
+
+# 21 CFR 11.300: a second factor (an authenticator app's code, or a single-use backup code) for the
+# unblinded roles, the administrator and superusers (trial.accounts.two_factor). On unless a
+# settings file says otherwise; only the demo and the test suite do, and the demo's login page says so.
+STRATUM_REQUIRE_TWO_FACTOR = True
+OTP_TOTP_ISSUER = "Stratum"
 
 LANGUAGE_CODE = "en-gb"
 # Audit timestamps are stored in UTC (21 CFR Part 11: unambiguous time of each change).

@@ -9,6 +9,10 @@ from trial.settings.base import VAR_DIR
 # triggers an error. The friendly 403, 404 and 500 pages are in templates/.
 DEBUG = False
 
+# The demo's logins work with the password alone, so that anyone can try every role; the login page
+# says so. Production keeps two-factor authentication on (trial.settings.base).
+STRATUM_REQUIRE_TWO_FACTOR = False
+
 _BROKER_DIR = VAR_DIR / "celery-broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":

@@ -29,3 +29,6 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # The lockout tests (tests/trial/core/test_login_lockout.py) switch it on and log in through the
 # login page, as a person would.
 AXES_ENABLED = False
+# The suite logs in with force_login and no authenticator; tests/trial/security/test_two_factor.py
+# switches the requirement on, as production has it.
+STRATUM_REQUIRE_TWO_FACTOR = False
