@@ -91,7 +91,8 @@
       method: "POST", credentials: "same-origin",
       headers: { "X-CSRFToken": token ? token.getAttribute("content") : "" }
     }).then(function (resp) {
-      if (resp.ok) { lastActivity = Date.now(); box.hidden = true; } else { leave(); }
+      // 204 only: a session that already ended answers with the login page (a redirect, then 200).
+      if (resp.status === 204) { lastActivity = Date.now(); box.hidden = true; } else { leave(); }
     }).catch(function () { /* the next tick decides */ });
   };
   if (stay) { stay.addEventListener("click", keepAlive); }
