@@ -14,4 +14,6 @@ class AnalysisRunRequestForm(forms.Form):
 
     def __init__(self, *args: Any, allowed: list[AnalysisRun.Kind], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [(k.value, k.label) for k in allowed]  # type: ignore[attr-defined]
+        kind = self.fields["kind"]
+        assert isinstance(kind, forms.ChoiceField)
+        kind.choices = [(k.value, k.label) for k in allowed]

@@ -30,6 +30,9 @@ class CovarianceStructure(ABC):
 
     #: Short code, as accepted by fit_mmrm(covariance=...).
     code: str = ""
+    #: Sigma is linear in the natural parameters (second derivatives vanish; Kenward-Roger's
+    #: R_ij terms are zero, so KR and KR(LINEAR) coincide, as in SAS).
+    linear: bool = False
 
     def __init__(self, n_levels: int, coordinates: FloatArray) -> None:
         self.n_levels = n_levels
@@ -65,9 +68,10 @@ class CovarianceStructure(ABC):
         """
         s = self.sigma(theta)
         eig = np.linalg.eigvalsh(s)
-        scale = float(np.max(np.abs(np.diag(s))))
-        if not np.all(np.isfinite(eig)) or eig[0] <= 1e-8 * scale:
-            return f"smallest eigenvalue {eig[0]:.3g} relative to variance scale {scale:.3g}"
+        scale = float(np.max(np.abs(np.diagonal(s, axis1=-2, axis2=-1))))
+        smallest = float(np.min(eig))
+        if not np.all(np.isfinite(eig)) or smallest <= 1e-8 * scale:
+            return f"smallest eigenvalue {smallest:.3g} relative to variance scale {scale:.3g}"
         return None
 
     @property
@@ -181,6 +185,7 @@ class CS(CovarianceStructure):
     """SAS TYPE=CS: residual * I + cs_covariance * J (the covariance may be negative, as in SAS)."""
 
     code = "cs"
+    linear = True
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -260,14 +265,26 @@ class Toeplitz(CovarianceStructure):
     """
 
     code = "toep"
+    linear = True
+
+    @property
+    def n_lags(self) -> int:
+        """Largest lag between level positions (a declared level without data keeps its gap)."""
+        return round(float(np.max(self.coordinates) - np.min(self.coordinates))) if self.n_levels else 0
+
+    def _lag_index(self) -> NDArray[np.intp]:
+        return np.asarray(np.rint(self._lags()), dtype=np.intp)
 
     @property
     def param_names(self) -> tuple[str, ...]:
-        return ("sigma2", *(f"toep_lag{k}" for k in range(1, self.n_levels)))
+        return ("sigma2", *(f"toep_lag{k}" for k in range(1, self.n_lags + 1)))
 
     def sigma(self, theta: FloatArray) -> FloatArray:
-        lags = np.abs(np.subtract.outer(np.arange(self.n_levels), np.arange(self.n_levels)))
-        return np.asarray(theta[lags], dtype=float)
+        return np.asarray(theta[self._lag_index()], dtype=float)
+
+    def dsigma_natural(self, theta: FloatArray) -> FloatArray:
+        lags = self._lag_index()
+        return np.stack([(lags == k).astype(float) for k in range(self.n_lags + 1)])
 
     @staticmethod
     def _pacf_to_acf(pacf: FloatArray) -> FloatArray:
@@ -308,13 +325,93 @@ class Toeplitz(CovarianceStructure):
     def start(self, empirical: FloatArray) -> FloatArray:
         v = _positive_mean_variance(empirical)
         rho = _mean_correlation_at_lag1(empirical)
-        return np.concatenate([[v], v * rho ** np.arange(1, self.n_levels)])
+        return np.concatenate([[v], v * rho ** np.arange(1, self.n_lags + 1)])
+
+
+class HeterogeneousToeplitz(CovarianceStructure):
+    """SAS TYPE=TOEPH: a variance per level and a correlation per lag of level position.
+
+    sigma_ij = sqrt(var_i var_j) toeph_|i-j|, natural parameters var(1..m), toeph(1..m-1) in
+    SAS's print order. The correlations are parametrised by partial autocorrelations as for
+    TOEP, which keeps every trial point positive definite.
+    """
+
+    code = "toeph"
+
+    @property
+    def n_lags(self) -> int:
+        return round(float(np.max(self.coordinates) - np.min(self.coordinates))) if self.n_levels else 0
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return (*(f"var({i + 1})" for i in range(self.n_levels)), *(f"toeph({k})" for k in range(1, self.n_lags + 1)))
+
+    def sigma(self, theta: FloatArray) -> FloatArray:
+        m = self.n_levels
+        sd = np.sqrt(theta[:m])
+        rho = np.concatenate([[1.0], theta[m:]])
+        corr = rho[np.asarray(np.rint(self._lags()), dtype=np.intp)]
+        return np.asarray(np.outer(sd, sd) * corr, dtype=float)
+
+    def to_natural(self, phi: FloatArray) -> FloatArray:
+        m = self.n_levels
+        return np.concatenate([np.exp(phi[:m]), Toeplitz._pacf_to_acf(np.tanh(phi[m:]))])
+
+    def to_unconstrained(self, theta: FloatArray) -> FloatArray:
+        m = self.n_levels
+        return np.concatenate([np.log(theta[:m]), np.arctanh(Toeplitz._acf_to_pacf(theta[m:]))])
+
+    def start(self, empirical: FloatArray) -> FloatArray:
+        v = np.clip(np.diag(empirical), 1e-3 * _positive_mean_variance(empirical), None)
+        rho = _mean_correlation_at_lag1(empirical)
+        return np.concatenate([v, rho ** np.arange(1, self.n_lags + 1)])
+
+
+class Antedependence(CovarianceStructure):
+    """SAS TYPE=ANTE(1): first-order antedependence.
+
+    sigma_ij = sqrt(var_i var_j) rho_i rho_(i+1) ... rho_(j-1) for i < j, natural parameters
+    var(1..m), rho(1..m-1) in SAS's print order; positive definite exactly when every
+    |rho_k| < 1 (atanh for the optimiser). Levels are taken in their order; a declared level
+    without data only merges two neighbouring correlations into their product.
+    """
+
+    code = "ante1"
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return (*(f"var({i + 1})" for i in range(self.n_levels)), *(f"rho({k})" for k in range(1, self.n_levels)))
+
+    def sigma(self, theta: FloatArray) -> FloatArray:
+        m = self.n_levels
+        sd = np.sqrt(theta[:m])
+        rho = theta[m:]
+        corr = np.eye(m)
+        for i in range(m):
+            for j in range(i + 1, m):
+                corr[i, j] = corr[j, i] = corr[i, j - 1] * rho[j - 1]
+        return np.asarray(np.outer(sd, sd) * corr, dtype=float)
+
+    def to_natural(self, phi: FloatArray) -> FloatArray:
+        m = self.n_levels
+        return np.concatenate([np.exp(phi[:m]), np.tanh(phi[m:])])
+
+    def to_unconstrained(self, theta: FloatArray) -> FloatArray:
+        m = self.n_levels
+        return np.concatenate([np.log(theta[:m]), np.arctanh(theta[m:])])
+
+    def start(self, empirical: FloatArray) -> FloatArray:
+        v = np.clip(np.diag(empirical), 1e-3 * _positive_mean_variance(empirical), None)
+        d = np.sqrt(v)
+        corr = np.diag(empirical, 1) / (d[:-1] * d[1:])
+        return np.concatenate([v, np.clip(corr, -_START_CLIP, _START_CLIP)])
 
 
 class Unstructured(CovarianceStructure):
     """SAS TYPE=UN: every variance and covariance free; log-Cholesky for the optimiser."""
 
     code = "un"
+    linear = True
 
     def __init__(self, n_levels: int, coordinates: FloatArray) -> None:
         super().__init__(n_levels, coordinates)
@@ -373,17 +470,93 @@ class Unstructured(CovarianceStructure):
         return np.asarray(fixed[self._rows, self._cols], dtype=float)
 
 
+class SpatialExponential(CovarianceStructure):
+    """SAS TYPE=SP(EXP)(c1 ... cd): sigma2 * exp(-d_ij / range), d_ij the Euclidean distance
+    between the coordinates of a subject's observations i and j.
+
+    The coordinates may differ between subjects (SAS takes them from each row), so Sigma is
+    one matrix per missingness-and-coordinates pattern: `pattern_coordinates` (P, m, d), and
+    sigma() returns (P, m, m). Natural parameters in SAS's print order: the range ("SP(EXP)")
+    and sigma2 ("Residual").
+    """
+
+    code = "sp_exp"
+
+    def __init__(self, n_levels: int, coordinates: FloatArray, pattern_coordinates: FloatArray | None = None) -> None:
+        super().__init__(n_levels, coordinates)
+        if pattern_coordinates is None:
+            raise ValueError("SP(EXP) needs the coordinates of every pattern")
+        diff = pattern_coordinates[:, :, None, :] - pattern_coordinates[:, None, :, :]
+        self.distances = np.sqrt(np.sum(diff * diff, axis=-1))  # (P, m, m)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return ("range", "sigma2")
+
+    def sigma(self, theta: FloatArray) -> FloatArray:
+        rng, s2 = theta
+        return np.asarray(s2 * np.exp(-self.distances / rng), dtype=float)
+
+    def dsigma_natural(self, theta: FloatArray) -> FloatArray:
+        rng, s2 = theta
+        corr = np.exp(-self.distances / rng)
+        return np.stack([s2 * corr * self.distances / (rng * rng), corr])
+
+    def boundary_problem(self, theta: FloatArray) -> str | None:
+        # The padded per-pattern matrices repeat coordinates at unobserved levels, so the
+        # eigenvalue check does not apply; the boundary is a range so long that observations
+        # at the shortest observed distance are perfectly correlated.
+        rng, s2 = (float(v) for v in theta)
+        positive = self.distances[self.distances > 0]
+        shortest = float(positive.min()) if positive.size else 1.0
+        if not (np.isfinite(rng) and np.isfinite(s2)) or s2 <= 0 or np.exp(-shortest / rng) > 1.0 - 1e-8:
+            return f"range = {rng:.6g} makes observations {shortest:.3g} apart perfectly correlated"
+        return None
+
+    def to_natural(self, phi: FloatArray) -> FloatArray:
+        return np.exp(phi)
+
+    def to_unconstrained(self, theta: FloatArray) -> FloatArray:
+        return np.log(theta)
+
+    def start(self, empirical: FloatArray) -> FloatArray:
+        rho = float(np.clip(_mean_correlation_at_lag1(empirical), 0.05, _START_CLIP))
+        off = self.distances[:, np.arange(self.n_levels - 1), np.arange(1, self.n_levels)]
+        step = float(np.mean(off)) if off.size else 1.0
+        return np.array([max(step, 1e-3) / -np.log(rho), _positive_mean_variance(empirical)])
+
+
 STRUCTURES: dict[str, type[CovarianceStructure]] = {
-    cls.code: cls for cls in (AR1, ARH1, CS, CSH, Toeplitz, Unstructured, SpPow)
+    cls.code: cls
+    for cls in (
+        AR1,
+        ARH1,
+        CS,
+        CSH,
+        Toeplitz,
+        HeterogeneousToeplitz,
+        Antedependence,
+        Unstructured,
+        SpPow,
+        SpatialExponential,
+    )
 }
 
 
-def make_structure(code: str, n_levels: int, coordinates: Sequence[float] | FloatArray) -> CovarianceStructure:
-    """Build the structure named `code` (see STRUCTURES) over the given level coordinates."""
+def make_structure(
+    code: str,
+    n_levels: int,
+    coordinates: Sequence[float] | FloatArray,
+    pattern_coordinates: FloatArray | None = None,
+) -> CovarianceStructure:
+    """Build the structure named `code` (see STRUCTURES) over the given level coordinates
+    (and, for SP(EXP), the coordinates of each pattern)."""
     try:
         cls = STRUCTURES[code]
     except KeyError:
         raise ValueError(f"Unknown covariance structure {code!r}; choose one of {sorted(STRUCTURES)}") from None
+    if cls is SpatialExponential:
+        return SpatialExponential(n_levels, np.asarray(coordinates, dtype=float), pattern_coordinates)
     return cls(n_levels, np.asarray(coordinates, dtype=float))
 
 
@@ -413,13 +586,13 @@ def dsigma(structure: CovarianceStructure, theta: FloatArray, natural: bool) -> 
                 up[i] += h
                 dn[i] -= h
                 jac[:, i] = (structure.to_natural(up) - structure.to_natural(dn)) / (2.0 * h)
-            return np.asarray(np.einsum("ti,tjl->ijl", jac, nat_d), dtype=float)
+            return np.asarray(np.einsum("ti,t...->i...", jac, nat_d), dtype=float)
 
     def build(t: FloatArray) -> FloatArray:
         return structure.sigma(t if natural else structure.to_natural(t))
 
     k = len(theta)
-    out = np.empty((k, structure.n_levels, structure.n_levels))
+    out = np.empty((k, *build(theta).shape))
     for i in range(k):
         h = 1e-6 * max(1.0, abs(float(theta[i])))
         up = theta.copy()
@@ -427,4 +600,38 @@ def dsigma(structure: CovarianceStructure, theta: FloatArray, natural: bool) -> 
         up[i] += h
         dn[i] -= h
         out[i] = (build(up) - build(dn)) / (2.0 * h)
+    return out
+
+
+def d2sigma_natural(structure: CovarianceStructure, theta: FloatArray) -> FloatArray:
+    """Second derivatives d2 Sigma / d theta_i d theta_j in SAS's natural parametrisation,
+    shape (k, k, m, m) (or (k, k, P, m, m) for per-pattern matrices), for Kenward-Roger's R_ij
+    terms (Kenward & Roger 1997, eq. 4).
+
+    Exactly zero for structures linear in their parameters; otherwise central differences of
+    the matrix map with a step of 1e-4 relative, accurate to ~1e-8 (the maps are smooth and
+    cheap, as for dsigma).
+    """
+    k = structure.n_params
+    base = structure.sigma(theta)
+    out = np.zeros((k, k, *base.shape))
+    if structure.linear:
+        return out
+    steps = np.array([1e-4 * max(1.0, abs(float(t))) for t in theta])
+
+    def at(i: int, si: float, j: int, sj: float) -> FloatArray:
+        t = theta.copy()
+        t[i] += si * steps[i]
+        t[j] += sj * steps[j]
+        return structure.sigma(t)
+
+    for i in range(k):
+        up, dn = at(i, 1.0, i, 0.0), at(i, -1.0, i, 0.0)
+        out[i, i] = (up - 2.0 * base + dn) / steps[i] ** 2
+        for j in range(i):
+            val = (at(i, 1.0, j, 1.0) - at(i, 1.0, j, -1.0) - at(i, -1.0, j, 1.0) + at(i, -1.0, j, -1.0)) / (
+                4.0 * steps[i] * steps[j]
+            )
+            out[i, j] = val
+            out[j, i] = val
     return out

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep
 
@@ -31,15 +30,16 @@ class FisherResult:
 
 @dataclass(frozen=True)
 class RiskDifference:
-    """p_active - p_control with CI; nnt is 1/|rd| labelled NNT (benefit) or NNH (harm)."""
+    """p_active - p_control with CI; number_needed is 1/|rd| labelled NNT (benefit) or NNH
+    (harm), both None when the proportions are equal (there is no number needed: 1/0)."""
 
     risk_active: float
     risk_control: float
     difference: float
     ci_low: float
     ci_high: float
-    number_needed: float
-    label: str
+    number_needed: float | None
+    label: str | None
     # 1/CI bounds when the CI excludes 0 (Altman 1998); None otherwise (NNT CI unbounded).
     number_needed_ci: tuple[float, float] | None
 
@@ -99,7 +99,8 @@ def risk_difference(
         alpha=1.0 - level,
     )
     beneficial = (rd > 0) == outcome_is_benefit
-    nn = float("inf") if rd == 0 else 1.0 / abs(rd)
+    nn = None if rd == 0 else 1.0 / abs(rd)
+    label = None if rd == 0 else ("NNT" if beneficial else "NNH")
     nn_ci = None
     if low > 0 or high < 0:
         bounds = sorted((1.0 / abs(float(low)), 1.0 / abs(float(high))))
@@ -111,18 +112,6 @@ def risk_difference(
         ci_low=float(low),
         ci_high=float(high),
         number_needed=nn,
-        label="NNT" if beneficial else "NNH",
+        label=label,
         number_needed_ci=nn_ci,
     )
-
-
-def counts_by_group(
-    data: pd.DataFrame, *, group: str, outcome: str, active: object, control: object
-) -> tuple[int, int, int, int]:
-    """(events_active, n_active, events_control, n_control) from a per-subject boolean column.
-    Missing outcomes are excluded (derive them as failures upstream if the SAP says so)."""
-    out: list[int] = []
-    for arm in (active, control):
-        values = data.loc[data[group] == arm, outcome].dropna().astype(bool)
-        out += [int(values.sum()), len(values)]
-    return out[0], out[1], out[2], out[3]

@@ -25,3 +25,7 @@ class VisitLevelError(StatsError):
 
 class NotEstimableError(StatsError):
     """A requested hypothesis or LS-mean is not estimable from this model."""
+
+
+class DegreesOfFreedomError(StatsError):
+    """A test's denominator degrees of freedom are zero (or undefined): no p-value exists."""

@@ -7,6 +7,8 @@ is SAS's
     PROC MIXED METHOD=REML; CLASS id vis; MODEL chg = trt week trt*week / SOLUTION;
     REPEATED vis / SUBJECT=id TYPE=AR(1);
 
+and df="kenward-roger" adds DDFM=KR (Kenward-Roger df and adjusted standard errors).
+
 statsmodels' MixedLM only has sigma^2 I residuals and GEE is a moment method, so the residual
 (R-side) covariance model is implemented here: exact REML/ML with beta profiled out, computed from
 per-missingness-pattern sufficient statistics (see _likelihood.py) so that one likelihood
@@ -37,11 +39,13 @@ from numpy.typing import NDArray
 from scipy import stats as sps
 
 from analysis.stats import _design
-from analysis.stats._covariance import CovarianceStructure, dsigma, make_structure
+from analysis.stats._covariance import CovarianceStructure, d2sigma_natural, dsigma, make_structure
 from analysis.stats._df import (
     BetweenWithin,
     between_within,
     covariance_of_theta,
+    kenward_roger_covariance,
+    kenward_roger_df,
     satterthwaite_1d,
     satterthwaite_f,
 )
@@ -51,11 +55,13 @@ from analysis.stats._likelihood import (
     cov_beta_derivatives,
     evaluate,
     expected_hessian,
-    gradient_matrix,
+    gradient,
+    kenward_roger_terms,
     pattern_statistics,
 )
 from analysis.stats.errors import (
     ConvergenceError,
+    DegreesOfFreedomError,
     NonPositiveDefiniteCovarianceError,
     NotEstimableError,
     RankDeficientDesignError,
@@ -64,10 +70,20 @@ from analysis.stats.errors import (
 )
 
 FloatArray = NDArray[np.float64]
-DfMethod = Literal["between-within", "satterthwaite", "residual"]
+DfMethod = Literal["between-within", "satterthwaite", "residual", "kenward-roger", "kenward-roger-linear"]
 Method = Literal["reml", "ml"]
 
-DF_METHODS: tuple[str, ...] = ("between-within", "satterthwaite", "residual")
+DF_METHODS: tuple[str, ...] = ("between-within", "satterthwaite", "residual", "kenward-roger", "kenward-roger-linear")
+KENWARD_ROGER: tuple[str, ...] = ("kenward-roger", "kenward-roger-linear")
+
+#: How a report names each df method (SAS's DDFM= spelling), e.g. in the SAP's methods section.
+DF_METHOD_LABELS: dict[str, str] = {
+    "between-within": "between-within (SAS DDFM=BETWITHIN)",
+    "satterthwaite": "Satterthwaite (SAS DDFM=SATTERTHWAITE)",
+    "residual": "residual (SAS DDFM=RESIDUAL)",
+    "kenward-roger": "Kenward-Roger, with Kenward-Roger adjusted standard errors (SAS DDFM=KR)",
+    "kenward-roger-linear": "Kenward-Roger, with first-order (linear) adjusted standard errors (SAS DDFM=KR(LINEAR))",
+}
 
 # SAS's default convergence criterion (relative Hessian): g' H^-1 g < 1e-8.
 _CONVERGENCE_CRITERION = 1e-8
@@ -98,6 +114,15 @@ class MMRMResult:
     n_subjects: int
     n_dropped: int
     n_patterns: int
+    #: Subjects in the data including those without a usable outcome (SAS's Dimensions table);
+    #: BIC's penalty is q log(n_subjects_in_data), as SAS computes it.
+    n_subjects_in_data: int
+    #: The declared levels of the repeated effect, in order; empty_visit_levels are those
+    #: without any analysed outcome (they keep their position, but get no parameters).
+    visit_levels: tuple[Any, ...]
+    empty_visit_levels: tuple[Any, ...]
+    #: Things a reader of the results must know (e.g. a visit level without data).
+    warnings: tuple[str, ...]
     # Internals the methods need; not part of the public contract.
     _beta: FloatArray = field(repr=False)
     _cov_beta: FloatArray = field(repr=False)
@@ -132,6 +157,35 @@ class MMRMResult:
         if cov_theta is None:
             raise NonPositiveDefiniteCovarianceError(problem or "cov(theta) unavailable")
         return cov_theta, dcov
+
+    @functools.cached_property
+    def _kenward_roger(self) -> tuple[FloatArray, FloatArray, Any]:
+        """(adjusted cov(beta), cov(theta), KR terms) in SAS's natural parametrisation, whose
+        second derivatives are what makes DDFM=KR differ from DDFM=KR(LINEAR)."""
+        cov_theta, _ = self._satterthwaite_inputs()
+        obj, theta = self._objective, self._theta
+        terms = kenward_roger_terms(
+            obj.stats,
+            self._evaluation,
+            dsigma(obj.structure, theta, natural=True),
+            d2sigma_natural(obj.structure, theta),
+        )
+        linear = self.df_method == "kenward-roger-linear"
+        adjusted = kenward_roger_covariance(self._cov_beta, cov_theta, terms, linear=linear)
+        return adjusted, cov_theta, terms
+
+    @property
+    def cov_beta(self) -> FloatArray:
+        """Covariance of the fixed-effect estimates used for SEs and tests: Kenward-Roger's
+        adjusted matrix under the KR df methods, (X'V^-1X)^-1 otherwise."""
+        if self.df_method in KENWARD_ROGER:
+            return self._kenward_roger[0]
+        return self._cov_beta
+
+    @property
+    def df_method_label(self) -> str:
+        """The df rule in words, for a report's methods section."""
+        return DF_METHOD_LABELS[self.df_method]
 
     def covariance_parameter_se(self) -> dict[str, float]:
         """Asymptotic SEs of the covariance parameters (SAS COVTEST: from 2 H^-1)."""
@@ -173,6 +227,9 @@ class MMRMResult:
             used = np.any(np.abs(l_mat) > 1e-10 * np.max(np.abs(l_mat)), axis=0)
             dfs = np.asarray(self._bw.column_df)[used]
             return float(dfs.min()) if dfs.size else float(self._bw.between_df)
+        if self.df_method in KENWARD_ROGER:
+            _, cov_theta, terms = self._kenward_roger
+            return kenward_roger_df(l_mat, self._cov_beta, cov_theta, terms)[0]
         cov_theta, dcov = self._satterthwaite_inputs()
         if l_mat.shape[0] == 1:
             return satterthwaite_1d(l_mat[0], self._cov_beta, dcov, cov_theta)
@@ -182,10 +239,11 @@ class MMRMResult:
         """Each row of L (array, {term: coef}, Series or DataFrame with term columns) as an
         estimate with SE, df (the model's df method), t, two-sided p and CI."""
         l_mat, labels = self._as_l_matrix(l_spec)
+        cov = self.cov_beta
         rows = []
         for i, l_vec in enumerate(l_mat):
             est = float(l_vec @ self._beta)
-            se = float(np.sqrt(l_vec @ self._cov_beta @ l_vec))
+            se = float(np.sqrt(l_vec @ cov @ l_vec))
             df = self._df_for(l_vec[None, :])
             rows.append(_t_row(labels[i], est, se, df, level))
         return pd.DataFrame(rows).set_index("label")
@@ -206,9 +264,16 @@ class MMRMResult:
             _, _, piv = scipy.linalg.qr(l_mat.T, pivoting=True)
             l_mat = l_mat[np.sort(piv[:rank])]
         lb = l_mat @ self._beta
-        m = l_mat @ self._cov_beta @ l_mat.T
+        m = l_mat @ self.cov_beta @ l_mat.T
         f_stat = float(lb @ np.linalg.solve(m, lb)) / rank
-        den = self._df_for(l_mat)
+        if self.df_method in KENWARD_ROGER:
+            # Kenward & Roger (1997, section 4): F on the adjusted covariance, scaled by lambda.
+            _, cov_theta, terms = self._kenward_roger
+            den, lam = kenward_roger_df(l_mat, self._cov_beta, cov_theta, terms)
+            f_stat *= lam
+        else:
+            den = self._df_for(l_mat)
+        _check_df(den, name)
         p = float(sps.f.sf(f_stat, rank, den)) if np.isfinite(den) else float(sps.chi2.sf(f_stat * rank, rank))
         return {"effect": name, "num_df": rank, "den_df": den, "F": f_stat, "p": p}
 
@@ -245,7 +310,7 @@ class MMRMResult:
             dtype=float,
         )
         pred = x_new @ self._beta
-        se = np.sqrt(np.einsum("ia,ab,ib->i", x_new, self._cov_beta, x_new))
+        se = np.sqrt(np.einsum("ia,ab,ib->i", x_new, self.cov_beta, x_new))
         return pd.DataFrame({"prediction": pred, "se": se}, index=newdata.index)
 
     def design_row(self, values: Mapping[str, Any]) -> pd.Series:
@@ -256,6 +321,7 @@ class MMRMResult:
 
 
 def _t_row(label: Any, est: float, se: float, df: float, level: float) -> dict[str, Any]:
+    _check_df(df, label)
     t = est / se if se > 0 else float("inf")
     # Module-level ppf/sf: building a frozen distribution per row costs ~1 ms.
     if np.isfinite(df):
@@ -276,6 +342,16 @@ def _t_row(label: Any, est: float, se: float, df: float, level: float) -> dict[s
     }
 
 
+def _check_df(df: float, what: Any) -> None:
+    if not df > 0:  # also NaN
+        raise DegreesOfFreedomError(
+            f"The denominator degrees of freedom for {what!r} are {df:g}: no p-value or "
+            "confidence interval exists. Between-within df are 0 when the design leaves no "
+            "subjects (or observations) beyond its between- (or within-) subject effects; use "
+            "fewer terms, more data, or df='satterthwaite' / 'kenward-roger'."
+        )
+
+
 # --------------------------------------------------------------------------------- fitting
 @dataclass(frozen=True, eq=False)
 class _Prepared:
@@ -288,6 +364,52 @@ class _Prepared:
     level_labels: list[Any]
     coordinates: FloatArray
     n_dropped: int
+    declared_levels: list[Any]
+    empty_levels: list[Any]
+    n_subjects_in_data: int
+    obs_coords: FloatArray | None
+    x_unique: FloatArray | None
+    row_codes: NDArray[np.intp] | None
+    r_factor: FloatArray
+
+
+#: Structures whose covariance depends on the order of the visit levels (SAS: the position of
+#: the level among the sorted class levels of the REPEATED effect).
+ORDER_DEPENDENT: frozenset[str] = frozenset({"ar1", "arh1", "toep", "toeph", "ante1"})
+
+
+def visit_levels(values: pd.Series, covariance: str, visit_order: Sequence[Any] | None = None) -> list[Any]:
+    """The declared levels of the repeated effect, in order, from every row of the data.
+
+    Order comes from `visit_order`, else an ordered Categorical's categories, else sorted
+    numbers. Text (or an unordered Categorical) sorts alphabetically ("Week 10" before "Week 2"),
+    so it is refused for structures where order matters; for UN, CS and CSH the order only
+    labels the parameters. Levels come from all rows, including rows whose outcome is missing,
+    as SAS takes class levels from all rows: a level without outcomes keeps its position.
+    """
+    present = values.dropna()
+    name = values.name
+    if visit_order is not None:
+        order = list(visit_order)
+        if len(set(order)) != len(order):
+            raise VisitLevelError(f"visit_order repeats a level: {order}")
+        unknown = sorted(set(present.unique()) - set(order), key=str)
+        if unknown:
+            raise VisitLevelError(f"{name!r} has values not in visit_order: {unknown[:5]}")
+        return order
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        if values.cat.ordered or covariance not in ORDER_DEPENDENT:
+            return list(values.cat.categories)
+    elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return sorted(present.unique().tolist())
+    elif covariance not in ORDER_DEPENDENT:
+        return sorted(present.unique().tolist(), key=str)
+    raise VisitLevelError(
+        f"The visit column {name!r} is text (or an unordered Categorical), whose sorted order "
+        f"{sorted(present.unique().tolist(), key=str)[:4]}... need not be the visit order; "
+        f"covariance {covariance!r} depends on that order. Pass visit_order=[...], an ordered "
+        "pandas Categorical, or numeric visits."
+    )
 
 
 def _prepare(
@@ -295,37 +417,50 @@ def _prepare(
     formula: str,
     subject: str,
     visit: str,
-    time: str | None,
+    time: str | Sequence[str] | None,
     covariance: str,
     eval_env: patsy.EvalEnvironment,
+    visit_order: Sequence[Any] | None = None,
 ) -> _Prepared:
-    for col in [subject, visit] + ([time] if time else []):
+    time_columns = [] if time is None else ([time] if isinstance(time, str) else list(time))
+    for col in [subject, visit, *time_columns]:
         if col not in data.columns:
             raise VisitLevelError(f"Column {col!r} is not in the data.")
-    if covariance == "sp_pow" and time is None:
-        raise VisitLevelError("covariance='sp_pow' needs time= (SAS SP(POW)(time)).")
-    if covariance != "sp_pow" and time is not None:
-        raise VisitLevelError("time= is only used by covariance='sp_pow'.")
+    if covariance == "sp_pow" and len(time_columns) != 1:
+        raise VisitLevelError("covariance='sp_pow' needs time= one column (SAS SP(POW)(time)).")
+    if covariance == "sp_exp" and not time_columns:
+        raise VisitLevelError("covariance='sp_exp' needs time= its coordinate column(s) (SAS SP(EXP)(c1 c2 ...)).")
+    if covariance not in ("sp_pow", "sp_exp") and time_columns:
+        raise VisitLevelError("time= is only used by covariance='sp_pow' and 'sp_exp'.")
     frame = data.reset_index(drop=True)
     n_input = len(frame)
-    keys = [subject, visit] + ([time] if time else [])
+    keys = [subject, visit, *time_columns]
     frame = frame.loc[frame[keys].notna().all(axis=1)]
+    # SAS's Dimensions table counts every subject read, with or without a usable outcome; its
+    # BIC penalty uses that count.
+    n_subjects_in_data = int(frame[subject].nunique())
+    declared: list[Any] = [] if covariance == "sp_pow" else visit_levels(frame[visit], covariance, visit_order)
     try:
-        y_df, x_df = patsy.dmatrices(formula, frame, eval_env=eval_env, NA_action="drop", return_type="dataframe")
+        design = _design.build_design(formula, frame, eval_env)
     except patsy.PatsyError as exc:
         raise StatsError(f"Cannot build the design from {formula!r}: {exc}") from exc
-    if y_df.shape[1] != 1:
-        raise StatsError(f"The formula {formula!r} must have exactly one numeric outcome.")
-    frame = frame.loc[x_df.index].reset_index(drop=True)
+    frame = frame.iloc[design.kept].reset_index(drop=True)
     n_dropped = n_input - len(frame)
     if len(frame) == 0:
         raise StatsError("No complete rows remain after dropping missing outcome/covariates.")
-    x = x_df.to_numpy(dtype=float)
-    _check_rank(x, list(x_df.columns))
+    x = design.x
+    # The distinct rows span the same space as X: checking them is the same check, cheaper.
+    r_factor = _check_rank(design.x_unique if design.x_unique is not None else x, design.column_names)
 
     subject_codes, _ = pd.factorize(frame[subject], sort=True)
+    obs_coords: FloatArray | None = None
+    if covariance == "sp_exp":
+        values = frame[time_columns].apply(pd.to_numeric, errors="coerce")
+        if values.isna().any().any():
+            raise VisitLevelError(f"Coordinate columns {time_columns} must be numeric for SP(EXP).")
+        obs_coords = values.to_numpy(dtype=float)
     if covariance == "sp_pow":
-        assert time is not None
+        time = time_columns[0]
         times = pd.to_numeric(frame[time], errors="coerce")
         if times.isna().any():
             raise VisitLevelError(f"time column {time!r} must be numeric for SP(POW).")
@@ -336,13 +471,19 @@ def _prepare(
             raise VisitLevelError(f"SP(POW) with {len(labels)} distinct times is not supported (limit 2000).")
         dup_keys = [subject, time]
     else:
-        labels = _design._levels(frame[visit])
+        seen = set(frame[visit].unique())
+        positions = [i for i, lvl in enumerate(declared) if lvl in seen]
+        labels = [declared[i] for i in positions]
         lookup = {lvl: i for i, lvl in enumerate(labels)}
         level_codes = frame[visit].map(lookup).to_numpy()
-        coords = np.arange(len(labels), dtype=float)
+        # Positions among the declared levels: a level without data leaves a gap (SAS AR(1)).
+        coords = np.asarray(positions, dtype=float)
         dup_keys = [subject, visit]
-    dups = frame.duplicated(dup_keys, keep=False)
-    if dups.any():
+    # A repeated (subject, level) pair shows as a repeated code pair: cheap to test, and the
+    # frame is only searched when there is one.
+    pair_codes = np.asarray(subject_codes, dtype=np.int64) * max(len(labels), 1) + np.asarray(level_codes)
+    if pd.Series(pair_codes).duplicated().any():
+        dups = frame.duplicated(dup_keys, keep=False)
         first = frame.loc[dups, dup_keys].iloc[0].tolist()
         raise VisitLevelError(
             f"{int(dups.sum())} rows repeat a (subject, {dup_keys[1]}) pair, e.g. {first}: each "
@@ -354,20 +495,38 @@ def _prepare(
         )
     return _Prepared(
         data=frame,
-        y=y_df.to_numpy(dtype=float).ravel(),
+        y=design.y,
         x=x,
-        design_info=x_df.design_info,
+        design_info=design.design_info,
+        x_unique=design.x_unique,
+        row_codes=design.row_codes,
+        r_factor=r_factor,
         subject_codes=np.asarray(subject_codes, dtype=np.intp),
         level_codes=np.asarray(level_codes, dtype=np.intp),
         level_labels=labels,
         coordinates=coords,
         n_dropped=n_dropped,
+        declared_levels=declared if declared else labels,
+        empty_levels=[lvl for lvl in declared if lvl not in set(labels)],
+        n_subjects_in_data=n_subjects_in_data,
+        obs_coords=obs_coords,
     )
 
 
-def _check_rank(x: FloatArray, names: list[str]) -> None:
+def _mean_coordinate_sigma(structure: CovarianceStructure, theta: FloatArray, stats: PatternStatistics) -> FloatArray:
+    assert stats.coordinates is not None
+    weights = stats.counts[:, None] * stats.masks  # (P, m): subjects observed at each level
+    mean = np.einsum("pm,pmd->md", weights, stats.coordinates) / np.maximum(weights.sum(axis=0), 1.0)[:, None]
+    at_mean = make_structure(structure.code, structure.n_levels, structure.coordinates, mean[None, :, :])
+    return np.asarray(at_mean.sigma(theta)[0], dtype=float)
+
+
+def _check_rank(x: FloatArray, names: list[str]) -> FloatArray:
+    """Raise if X is rank deficient; else return R of X = QR (columns in X's order), which has
+    X's column ranks at p x p: between-within df take their ranks from it."""
     # Pivoted QR names the aliased columns, which is what a user needs to fix the formula.
-    _, r, piv = scipy.linalg.qr(x, mode="economic", pivoting=True)
+    r, piv = scipy.linalg.qr(x, mode="r", pivoting=True)
+    r = r[: x.shape[1]]
     diag = np.abs(np.diag(r))
     tol = diag.max() * max(x.shape) * np.finfo(float).eps if diag.size else 0.0
     rank = int(np.sum(diag > tol))
@@ -377,6 +536,7 @@ def _check_rank(x: FloatArray, names: list[str]) -> None:
             f"The fixed-effects design has rank {rank} < {x.shape[1]} columns; aliased: "
             f"{aliased}. Remove redundant terms or check for empty cells."
         )
+    return np.asarray(r[:, np.argsort(piv)], dtype=float)
 
 
 def _check_identifiable(stats: PatternStatistics, structure: CovarianceStructure, labels: list[Any]) -> None:
@@ -417,17 +577,15 @@ class _Objective:
         theta = params if natural else self.structure.to_natural(params)
         ev = evaluate(self.stats, self.structure.sigma(theta), self.reml)
         self.n_evals += 1
-        g = gradient_matrix(self.stats, ev, self.reml)
         ds = dsigma(self.structure, params, natural=natural)
-        return ev.objective, np.einsum("kjl,jl->k", ds, g)
+        return ev.objective, gradient(self.stats, ev, self.reml, ds)
 
     def value_grad_info(self, phi: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         """-2RLL, its gradient and the expected Hessian, in the unconstrained parametrisation."""
         ev = evaluate(self.stats, self.structure.sigma(self.structure.to_natural(phi)), self.reml)
         self.n_evals += 1
-        g = gradient_matrix(self.stats, ev, self.reml)
         ds = dsigma(self.structure, phi, natural=False)
-        return ev.objective, np.einsum("kjl,jl->k", ds, g), expected_hessian(self.stats, ev, ds)
+        return ev.objective, gradient(self.stats, ev, self.reml, ds), expected_hessian(self.stats, ev, ds)
 
     def safe(self, phi: FloatArray) -> tuple[float, FloatArray]:
         # The optimiser may wander to numerically singular matrices; +inf makes it backtrack.
@@ -578,16 +736,24 @@ def fit_mmrm(
     subject: str,
     visit: str,
     covariance: str = "ar1",
-    time: str | None = None,
+    time: str | Sequence[str] | None = None,
     method: Method = "reml",
     df: DfMethod = "between-within",
     parms: Mapping[str, float] | None = None,
     eval_env: int | patsy.EvalEnvironment = 0,
+    visit_order: Sequence[Any] | None = None,
 ) -> MMRMResult:
     """Fit an MMRM with a residual covariance over the levels of `visit` (SAS REPEATED).
 
-    `covariance`: ar1, arh1, cs, csh, toep, un, sp_pow (SP(POW)(time), needs `time`).
-    `method`: reml or ml. `df`: between-within (SAS default), satterthwaite, residual.
+    `covariance`: ar1, arh1, cs, csh, toep, toeph, ante1, un, sp_pow (SP(POW)(time): `time` is
+    the time column), sp_exp (SP(EXP)(c1 c2 ...): `time` is the coordinate column or columns,
+    which may differ between subjects). `method`: reml or ml. `df`: between-within (SAS
+    default), satterthwaite, residual, kenward-roger (DDFM=KR), kenward-roger-linear
+    (DDFM=KR(LINEAR)); KR needs REML.
+    `visit_order`: the visit levels in order. Without it the order comes from an ordered
+    Categorical or numeric visits; text visits are refused for ar1, arh1, toep, toeph and ante1
+    (see visit_levels). Declared levels without any outcome keep their position and are listed
+    in res.empty_visit_levels.
     `parms`: hold the covariance parameters at these values instead of estimating them (SAS
     PARMS ... / NOITER), keyed by res.covariance_parameters names; used to check the algebra
     against SAS at SAS's own printed estimates.
@@ -599,10 +765,21 @@ def fit_mmrm(
         raise ValueError(f"method must be 'reml' or 'ml', not {method!r}")
     if df not in DF_METHODS:
         raise ValueError(f"df must be one of {DF_METHODS}, not {df!r}")
+    if df in KENWARD_ROGER and method != "reml":
+        raise ValueError("Kenward-Roger df and standard errors are defined for REML only (as in SAS).")
     env = eval_env if isinstance(eval_env, patsy.EvalEnvironment) else patsy.EvalEnvironment.capture(eval_env + 1)
-    prep = _prepare(data, formula, subject, visit, time, covariance, env)
-    structure = make_structure(covariance, len(prep.level_labels), prep.coordinates)
-    stats = pattern_statistics(prep.y, prep.x, prep.subject_codes, prep.level_codes, len(prep.level_labels))
+    prep = _prepare(data, formula, subject, visit, time, covariance, env, visit_order)
+    stats = pattern_statistics(
+        prep.y,
+        prep.x,
+        prep.subject_codes,
+        prep.level_codes,
+        len(prep.level_labels),
+        x_unique=prep.x_unique,
+        row_codes=prep.row_codes,
+        coords=prep.obs_coords,
+    )
+    structure = make_structure(covariance, len(prep.level_labels), prep.coordinates, stats.coordinates)
     _check_identifiable(stats, structure, prep.level_labels)
     reml = method == "reml"
     obj = _Objective(stats, structure, reml)
@@ -640,10 +817,26 @@ def fit_mmrm(
             f"({problem}); SAS would report it as not positive definite."
         )
     sigma = structure.sigma(theta)
+    # SP(EXP) with per-subject coordinates: report the matrix at each level's mean coordinates.
+    reported = _mean_coordinate_sigma(structure, theta, stats) if sigma.ndim == 3 else sigma
     ev: Evaluation = evaluate(stats, sigma, reml)
 
+    warnings: list[str] = []
+    if prep.empty_levels:
+        warnings.append(
+            f"Visit level(s) {list(prep.empty_levels)} of {visit!r} have no analysed outcome: they keep "
+            "their position in the visit order (as in SAS) but have no covariance parameters."
+        )
     term_slices = _design.term_columns(prep.design_info)
-    bw = between_within(prep.x, prep.subject_codes, term_slices, all_between=covariance == "un")
+    bw = between_within(
+        prep.x,
+        prep.subject_codes,
+        term_slices,
+        all_between=covariance == "un",
+        x_unique=prep.x_unique,
+        row_codes=prep.row_codes,
+        rank_basis=prep.r_factor,
+    )
     n_cov = structure.n_params
     n_par = n_cov if reml else n_cov + prep.x.shape[1]
     neg2 = ev.objective
@@ -656,15 +849,19 @@ def fit_mmrm(
         coefficients=pd.DataFrame(),
         neg2_loglik=neg2,
         aic=neg2 + 2.0 * n_par,
-        bic=neg2 + n_par * float(np.log(stats.n_subjects)),
+        bic=neg2 + n_par * float(np.log(prep.n_subjects_in_data)),
         covariance_parameters=dict(zip(structure.param_names, map(float, theta), strict=True)),
-        covariance_matrix=pd.DataFrame(sigma, index=prep.level_labels, columns=prep.level_labels),
+        covariance_matrix=pd.DataFrame(reported, index=prep.level_labels, columns=prep.level_labels),
         converged=converged,
         optimizer=optimizer,
         n_obs=stats.n_obs,
         n_subjects=stats.n_subjects,
         n_dropped=prep.n_dropped,
         n_patterns=len(stats.counts),
+        n_subjects_in_data=prep.n_subjects_in_data,
+        visit_levels=tuple(prep.declared_levels),
+        empty_visit_levels=tuple(prep.empty_levels),
+        warnings=tuple(warnings),
         _beta=ev.beta,
         _cov_beta=ev.cov_beta,
         _theta=theta,

@@ -160,6 +160,8 @@ def _coefficient_table(res: MMRMResult) -> pd.DataFrame:
 class PrimaryResult(_Serialisable):
     formula: str
     covariance: str
+    df_method: str  # as MMRMResult.df_method, e.g. "between-within"
+    df_method_label: str  # the df rule in words for the report's methods, e.g. "... (SAS DDFM=BETWITHIN)"
     n_subjects: int
     n_obs: int
     neg2_loglik: float
@@ -185,6 +187,8 @@ def primary_analysis(
     return PrimaryResult(
         formula=PRIMARY_FORMULA,
         covariance=PRIMARY_COVARIANCE,
+        df_method=res.df_method,
+        df_method_label=res.df_method_label,
         n_subjects=res.n_subjects,
         n_obs=res.n_obs,
         neg2_loglik=res.neg2_loglik,
@@ -223,6 +227,8 @@ def _lsmeans_by_week(data: pd.DataFrame, control: object) -> tuple[pd.DataFrame 
 class ModerationResult(_Serialisable):
     formula: str
     covariance: str
+    df_method: str  # as MMRMResult.df_method, e.g. "between-within"
+    df_method_label: str  # the df rule in words for the report's methods, e.g. "... (SAS DDFM=BETWITHIN)"
     n_subjects: int
     n_obs: int
     key_test: WaldTest  # treatment x time x log hs-CRP
@@ -265,6 +271,8 @@ def moderation_analysis(
     return ModerationResult(
         formula=MODERATION_FORMULA,
         covariance=PRIMARY_COVARIANCE,
+        df_method=res.df_method,
+        df_method_label=res.df_method_label,
         n_subjects=res.n_subjects,
         n_obs=res.n_obs,
         key_test=WaldTest.from_result(res, "trt:week:logcrp"),
@@ -301,8 +309,8 @@ class TwoByTwo(_Serialisable):
     risk_difference: float
     rd_ci_low: float
     rd_ci_high: float
-    number_needed: float
-    number_needed_label: str  # NNT (active better) or NNH (active worse)
+    number_needed: float | None  # None when the proportions are equal
+    number_needed_label: str  # NNT (active better), NNH (active worse), or "" (equal)
 
 
 @dataclass(frozen=True)
@@ -347,8 +355,7 @@ def _two_by_two(subgroup: str, per_subject: pd.DataFrame, outcome: str, active: 
         rd_ci_low=rd.ci_low,
         rd_ci_high=rd.ci_high,
         number_needed=rd.number_needed,
-        # No difference, no number needed (1/0): neither NNT nor NNH.
-        number_needed_label=rd.label if rd.difference != 0 else "",
+        number_needed_label=rd.label or "",
     )
 
 
@@ -480,6 +487,8 @@ class PooledResult(_Serialisable):
 
     formula: str
     covariance: str
+    df_method: str  # as MMRMResult.df_method, e.g. "between-within"
+    df_method_label: str  # the df rule in words for the report's methods, e.g. "... (SAS DDFM=BETWITHIN)"
     n_subjects: int
     n_obs: int
     time: WaldTest
@@ -505,6 +514,8 @@ def pooled_analysis(frame: pd.DataFrame) -> PooledResult:
     return PooledResult(
         formula=POOLED_FORMULA,
         covariance=PRIMARY_COVARIANCE,
+        df_method=res.df_method,
+        df_method_label=res.df_method_label,
         n_subjects=res.n_subjects,
         n_obs=res.n_obs,
         time=WaldTest.from_result(res, "week"),

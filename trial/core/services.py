@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from trial.core.models import ClinicalRecord
+from trial.core.models import ClinicalRecord, User
 from trial.core.types import Actor
+from trial.core.validators import ReasonForChangeRequired
 
 R = TypeVar("R", bound=ClinicalRecord)
 
@@ -30,7 +31,7 @@ class ConflictError(Exception):
         )
 
 
-def record_save(instance: R, *, by: Actor, reason: str = "") -> R:
+def record_save(instance: R, *, by: User, reason: str = "") -> R:
     """Validate and save a clinical record, auditing who, when and why.
 
     A new record needs no reason. A change to a saved record needs one (Part 11: the reason for
@@ -40,7 +41,7 @@ def record_save(instance: R, *, by: Actor, reason: str = "") -> R:
     reason = (reason or "").strip()
     is_new = instance._state.adding
     if not is_new and not reason:
-        raise ValidationError({"reason": "A reason for change is required to edit a saved record."})
+        raise ValidationError(ReasonForChangeRequired()({"version": instance.version, "reason": reason}))
     _floats_to_decimals(instance)
     instance.full_clean()
     with transaction.atomic():
@@ -53,10 +54,11 @@ def record_save(instance: R, *, by: Actor, reason: str = "") -> R:
                 raise ValidationError("This record has been voided and can no longer be changed.")
             instance.version = current.version + 1
         else:
-            instance.created_by = by  # type: ignore[assignment]
-        instance.updated_by = by  # type: ignore[assignment]
-        instance._history_user = by  # type: ignore[attr-defined]
-        instance._change_reason = reason or INITIAL_ENTRY  # type: ignore[attr-defined]
+            instance.created_by = by
+        instance.updated_by = by
+        # simple-history's documented hooks for the history row's user and reason (not model fields).
+        instance._history_user = by  # type: ignore[attr-defined]  # simple-history hook, see above
+        instance._change_reason = reason or INITIAL_ENTRY  # type: ignore[attr-defined]  # simple-history hook
         instance.save()
     return instance
 
@@ -89,7 +91,7 @@ def _floats_to_decimals(instance: ClinicalRecord) -> None:
                 setattr(instance, f.attname, Decimal(str(value)))
 
 
-def record_void(instance: R, *, by: Actor, reason: str) -> R:
+def record_void(instance: R, *, by: User, reason: str) -> R:
     """Void instead of delete: the record stays, marked, with who, when and why."""
     reason = (reason or "").strip()
     if not reason:
@@ -97,7 +99,7 @@ def record_void(instance: R, *, by: Actor, reason: str) -> R:
     if instance.is_voided:
         raise ValidationError("This record is already voided.")
     instance.voided_at = timezone.now()
-    instance.voided_by = by  # type: ignore[assignment]
+    instance.voided_by = by
     instance.void_reason = reason
     return record_save(instance, by=by, reason=f"Voided: {reason}")
 

@@ -22,10 +22,10 @@ from django.shortcuts import redirect, render
 from django.views import View
 from django.views.decorators.http import require_POST
 
+from trial.core.forms import apply_service_errors
 from trial.core.middleware import session_touch
 from trial.core.models import ClinicalRecord
 from trial.core.services import ConflictError
-from trial.participants.forms import apply_service_errors  # TODO-MERGE core.forms
 
 
 class RecordFormView(LoginRequiredMixin, View):

@@ -243,7 +243,7 @@ def _seed_course(
                 replicate_2=None if r2 is None else round(r2, 3),
                 assay_batch=f"B{sv.date:%y%m}",
             )
-        if sv.systolic is not None:
+        if sv.systolic is not None and sv.weight_kg is not None:
             vitals = {
                 "weight_kg": round(sv.weight_kg, 1),
                 "systolic_mmhg": sv.systolic,

@@ -1,114 +1,31 @@
-"""Forms of the participant pages, and the base every record form of Stratum builds on.
+"""Forms of the participant pages: screening, consent, randomize, end of study.
 
-Forms validate what the user typed and keep it: a form with errors re-renders with every value and
-a message next to each bad field. They never write; views hand the cleaned data to a service.
+Each form applies the same rules as its record's model (trial.participants.rules).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django import forms
-from django.core.exceptions import ValidationError
 
+from trial.core.forms import DATE, RecordForm, number, yes_no_field, yes_no_initial
+from trial.core.validators import Rule, rules_apply
 from trial.participants.models import EndOfStudy, Sex
-from trial.participants.services import SCREENING_MEASURES, attested_criteria
-from trial.participants.validators import (
+from trial.participants.rules import (
     BaselineWithinScreeningWindow,
     EveryCriterionAnswered,
-    FormRule,
-    NotInFuture,
-    OutcomeMatchesReason,
-    ReasonForChangeRequired,
-    rules_apply,
+    consent_rules,
+    end_of_study_rules,
+    participant_rules,
+    screening_ranges,
+    screening_rules,
 )
+from trial.participants.services import SCREENING_MEASURES, attested_criteria
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.models import Site
 from trial.protocol.selectors import protocol
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
-YES_NO = [("yes", "Yes"), ("no", "No")]
-
-
-def number(step: str = "any", **attrs: Any) -> forms.NumberInput:
-    return forms.NumberInput(attrs={"step": step, "inputmode": "decimal", **attrs})
-
-
-def yes_no_field(label: str) -> forms.TypedChoiceField:
-    return forms.TypedChoiceField(
-        label=label,
-        choices=YES_NO,
-        coerce=lambda v: v == "yes",
-        empty_value=None,
-        required=False,
-        widget=forms.RadioSelect,
-    )
-
-
-def yes_no_initial(value: bool | None) -> str | None:
-    return None if value is None else ("yes" if value else "no")
-
-
-class RecordForm(forms.Form):
-    """A form for one audited record: carries its version and, when editing, a reason for change."""
-
-    version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
-    reason = forms.CharField(
-        required=False,
-        label="Reason for change",
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required when you change a saved record; it goes into the audit trail.",
-    )
-
-    META_FIELDS = ("version", "reason")
-
-    def get_rules(self) -> list[FormRule]:
-        return [ReasonForChangeRequired()]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        rules_apply(self, self.get_rules())
-        return data
-
-    @property
-    def editing(self) -> bool:
-        value = self.data.get("version") if self.is_bound else self.initial.get("version")
-        return bool(value)
-
-    def record_fields(self) -> list[str]:
-        return [n for n in self.fields if n not in self.META_FIELDS]
-
-    def conflict_rows(self, current: Any) -> list[tuple[str, Any, Any]]:
-        """(label, saved value, the value this user typed) for each field the two versions share."""
-        data = getattr(self, "cleaned_data", {})
-        return [
-            (str(self[n].label), getattr(current, n), data.get(n, self.data.get(n)))
-            for n in self.record_fields()
-            if hasattr(current, n)
-        ]
-
-
-def apply_service_errors(form: forms.Form, exc: ValidationError, field_map: Mapping[str, str] | None = None) -> None:
-    """Show a service's ValidationError next to the form's fields (or at the top when no field matches)."""
-    field_map = field_map or {}
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            target = field_map.get(name, name)
-            for error in errors:
-                for message in error.messages:
-                    if target in form.fields and target not in form.errors:
-                        form.add_error(target, message)
-                    elif target in form.fields:
-                        form.errors[target].append(message)
-                    else:
-                        form.add_error(None, message)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)
 
 
 class ScreeningForm(RecordForm):
@@ -144,18 +61,8 @@ class ScreeningForm(RecordForm):
         super().__init__(*args, **kwargs)
         self.config = config or protocol()
         self.checking = checking
-        scales = self.config.scales
-        ranges = {
-            "qids_sr": (scales["qids_sr"].min, scales["qids_sr"].max),
-            "mmse": (scales["mmse"].min, scales["mmse"].max),
-            "mgh_s": (scales["mgh_s"].min, scales["mgh_s"].max),
-            "hamd_item3": (0, self.config.hamd_items[2].max),
-            "screening_crp_mg_l": (self.config.analyte("hs_crp").min, self.config.analyte("hs_crp").max),
-        }
-        for name, (lo, hi) in ranges.items():
-            field = self.fields[name]
-            field.help_text = f"{lo:g} to {hi:g}"
-            field.validators.append(_range(lo, hi, str(field.label)))
+        for rng in screening_ranges(self.config):
+            self.fields[rng.field].help_text = rng.help_text
         for crit in self.config.inclusion:
             if not crit.computed:
                 self.fields[crit.code] = yes_no_field(crit.text)
@@ -174,8 +81,8 @@ class ScreeningForm(RecordForm):
             for field in self.fields.values():
                 field.required = False
 
-    def get_rules(self) -> list[FormRule]:
-        rules: list[FormRule] = [*super().get_rules(), NotInFuture("screening_date", "date_of_birth")]
+    def get_rules(self) -> list[Rule]:
+        rules = [*super().get_rules(), *participant_rules(self.config), *screening_rules(self.config)]
         if not self.checking:
             rules.append(EveryCriterionAnswered(attested_criteria()))
         return rules
@@ -207,22 +114,14 @@ class ScreeningForm(RecordForm):
         return initial | {"version": screening.version}
 
 
-def _range(lo: float, hi: float, label: str) -> Any:
-    def check(value: Any) -> None:
-        if value is not None and not lo <= float(value) <= hi:
-            raise ValidationError(f"{label} must be between {lo:g} and {hi:g}; {value} is out of range.")
-
-    return check
-
-
 class ConsentForm(RecordForm):
     consent_date = forms.DateField(widget=DATE, initial=date.today)
     consent_version = forms.CharField(label="Consent form version", max_length=20)
     participant_signed = forms.BooleanField(label="Signed by the participant", required=False)
     copy_given = forms.BooleanField(label="Copy given to the participant", required=False)
 
-    def get_rules(self) -> list[FormRule]:
-        return [*super().get_rules(), NotInFuture("consent_date")]
+    def get_rules(self) -> list[Rule]:
+        return [*super().get_rules(), *consent_rules()]
 
 
 class RandomizeForm(forms.Form):
@@ -243,15 +142,7 @@ class RandomizeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        rules_apply(
-            self,
-            [
-                BaselineWithinScreeningWindow(
-                    screening_date=self.screening_date,
-                    max_days=protocol().baseline_max_days_after_screening,
-                )
-            ],
-        )
+        rules_apply(self, [BaselineWithinScreeningWindow(screening_date=self.screening_date, config=protocol())])
         return data
 
 
@@ -265,11 +156,11 @@ class EndOfStudyForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["end_reason"].choices = [("", "---")] + [
+        cast(forms.ChoiceField, self.fields["end_reason"]).choices = [("", "---")] + [
             (r, r.capitalize()) for r in protocol().end_of_study_reasons
         ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        rules_apply(self, [OutcomeMatchesReason(reason_field="end_reason"), NotInFuture("end_date")])
+        rules_apply(self, end_of_study_rules(protocol(), reason_field="end_reason"))
         return data

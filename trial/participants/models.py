@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from trial.core.models import ClinicalRecord
+from trial.core.validators import rules_raise
 from trial.participants.eligibility import age_on
+from trial.participants.rules import consent_rules, end_of_study_rules, participant_rules, screening_rules
 from trial.protocol.models import Site
 from trial.protocol.selectors import protocol
 
@@ -42,11 +41,7 @@ class Participant(ClinicalRecord):
         return self.participant_id
 
     def clean(self) -> None:
-        if self.date_of_birth and self.date_of_birth > date.today():
-            raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})
-        if self.date_of_birth and not 18 <= age_on(self.date_of_birth, date.today()) <= 100:
-            # Plausibility only; eligibility (25-60) is judged at screening.
-            raise ValidationError({"date_of_birth": "Age must be between 18 and 100 years."})
+        rules_raise(self, participant_rules(protocol()))
 
 
 class Consent(ClinicalRecord):
@@ -62,13 +57,7 @@ class Consent(ClinicalRecord):
         ordering = ["consent_date"]
 
     def clean(self) -> None:
-        errors = {}
-        if self.consent_date and self.consent_date > date.today():
-            errors["consent_date"] = "Consent date cannot be in the future."
-        if not self.participant_signed:
-            errors["participant_signed"] = "Written informed consent must be signed by the participant."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, consent_rules())
 
 
 class Screening(ClinicalRecord):
@@ -110,29 +99,7 @@ class Screening(ClinicalRecord):
     failed_criteria = models.JSONField(default=list, editable=False)
 
     def clean(self) -> None:
-        cfg = protocol()
-        errors: dict[str, str] = {}
-        checks = [
-            ("qids_sr", self.qids_sr, cfg.scales["qids_sr"]),
-            ("mmse", self.mmse, cfg.scales["mmse"]),
-            ("mgh_s", self.mgh_s, cfg.scales["mgh_s"]),
-        ]
-        for name, value, rng in checks:
-            if value is not None and not rng.min <= float(value) <= rng.max:
-                errors[name] = f"{rng.name} must be between {rng.min:g} and {rng.max:g}."
-        if self.hamd_item3 is not None and self.hamd_item3 > cfg.hamd_items[2].max:
-            errors["hamd_item3"] = f"HAM-D item 3 must be between 0 and {cfg.hamd_items[2].max}."
-        crp = cfg.analyte("hs_crp")
-        if self.screening_crp_mg_l is not None and not crp.min <= float(self.screening_crp_mg_l) <= crp.max:
-            errors["screening_crp_mg_l"] = f"hs-CRP must be between {crp.min:g} and {crp.max:g} {crp.unit}."
-        if self.screening_date and self.screening_date > date.today():
-            errors["screening_date"] = "Screening date cannot be in the future."
-        if self.weight_kg is not None and not 30 <= float(self.weight_kg) <= 250:
-            errors["weight_kg"] = "Weight must be between 30 and 250 kg."
-        if self.height_cm is not None and not 120 <= float(self.height_cm) <= 230:
-            errors["height_cm"] = "Height must be between 120 and 230 cm."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, screening_rules(protocol()))
 
     @property
     def bmi(self) -> float | None:
@@ -157,15 +124,4 @@ class EndOfStudy(ClinicalRecord):
     details = models.TextField(blank=True)
 
     def clean(self) -> None:
-        reasons = protocol().end_of_study_reasons
-        errors = {}
-        if self.reason not in reasons:
-            errors["reason"] = f"Reason must be one of: {', '.join(reasons)}."
-        if self.outcome == self.Outcome.COMPLETED and self.reason != "completed":
-            errors["reason"] = "A completed participant has the reason 'completed'."
-        if self.outcome == self.Outcome.WITHDRAWN and self.reason == "completed":
-            errors["reason"] = "Give the reason for withdrawal."
-        if self.end_date and self.end_date > date.today():
-            errors["end_date"] = "End date cannot be in the future."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, end_of_study_rules(protocol()))

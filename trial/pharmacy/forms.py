@@ -1,30 +1,52 @@
+"""Forms of the pharmacy pages. Each applies the same rules as its record's model (trial.pharmacy.rules)."""
+
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
 
+from trial.core.forms import DATE, number
+from trial.core.validators import rules_apply
+from trial.pharmacy.models import DrugLot
+from trial.pharmacy.rules import drug_lot_rules, preparation_rules, wastage_rules
 from trial.pharmacy.selectors import usable_lots
+from trial.protocol.selectors import protocol
 
 
 class PrepareForm(forms.Form):
-    weight_kg = forms.DecimalField(min_value=30, max_value=250, decimal_places=1, label="Weight at the visit (kg)")
-    lot = forms.ModelChoiceField(queryset=None, required=False, label="Drug lot (active arm only)")
-    saline_lot = forms.CharField(max_length=40, label="Saline bag (250 mL) lot")
-    second_checker = forms.CharField(max_length=100, label="Second check by (name)")
+    weight_kg = forms.DecimalField(decimal_places=1, label="Weight at the visit (kg)", widget=number())
+    lot: forms.ModelChoiceField[DrugLot] = forms.ModelChoiceField(
+        queryset=DrugLot.objects.none(), required=False, label="Drug lot (active arm only)"
+    )
+    # Not required here: the rules say it in the record's words.
+    saline_lot = forms.CharField(max_length=40, required=False, label="Saline bag (250 mL) lot")
+    second_checker = forms.CharField(max_length=100, required=False, label="Second check by (name)")
     checked = forms.BooleanField(label="The second person checked drug, dose, volume and label against this sheet")
 
-    def __init__(self, *args: object, needs_lot: bool = True, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["lot"].queryset = usable_lots(timezone.localdate())  # type: ignore[attr-defined]
-        self.fields["lot"].required = needs_lot
+    def __init__(self, *args: Any, needs_lot: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        lot = cast("forms.ModelChoiceField[DrugLot]", self.fields["lot"])
+        lot.queryset = usable_lots(timezone.localdate())
+        lot.required = needs_lot
         if not needs_lot:
             self.fields["lot"].widget = forms.HiddenInput()
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rules_apply(self, preparation_rules(protocol()))
+        return data
+
 
 class DispenseForm(forms.Form):
-    dispensed_to = forms.CharField(max_length=100, label="Handed to (nurse)")
+    dispensed_to = forms.CharField(max_length=100, required=False, label="Handed to (nurse)")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rules_apply(self, preparation_rules(protocol()), record={"status": "dispensed"})
+        return data
 
 
 class WasteForm(forms.Form):
@@ -33,13 +55,23 @@ class WasteForm(forms.Form):
 
 class LotReceiveForm(forms.Form):
     lot_number = forms.CharField(max_length=40)
-    expiry_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    vials_received = forms.IntegerField(min_value=1)
-    received_on = forms.DateField(initial=date.today, widget=forms.DateInput(attrs={"type": "date"}))
+    expiry_date = forms.DateField(widget=DATE)
+    vials_received = forms.IntegerField()
+    received_on = forms.DateField(initial=date.today, widget=DATE)
     supplier = forms.CharField(max_length=100, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rules_apply(self, drug_lot_rules())
+        return data
 
 
 class WastageForm(forms.Form):
-    vials = forms.IntegerField(min_value=1)
-    wasted_on = forms.DateField(initial=date.today, widget=forms.DateInput(attrs={"type": "date"}))
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    vials = forms.IntegerField()
+    wasted_on = forms.DateField(initial=date.today, widget=DATE)
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rules_apply(self, wastage_rules())
+        return data

@@ -1,4 +1,5 @@
-"""The unblinded pharmacy: drug lots, preparations of infusion bags, dispensing, wastage (issue 3 §6).
+"""The unblinded pharmacy: drug lots, preparations of infusion bags, dispensing, wastage
+(protocol: Design, study drug; ICH E6(R3): investigational product accountability).
 
 Design: infusions are "dispensed by independent (unblinded) pharmacists in a 250 mL saline bag".
 These records are the pharmacy's own and are shown only to unblinded roles: a preparation of the
@@ -9,10 +10,12 @@ lives on ListEntry); the bag's kit identifier is a random token that says nothin
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from trial.core.models import ClinicalRecord
+from trial.core.validators import rules_raise
+from trial.pharmacy.rules import drug_lot_rules, preparation_rules, wastage_rules
+from trial.protocol.selectors import protocol
 from trial.visits.models import Visit
 
 
@@ -32,13 +35,7 @@ class DrugLot(ClinicalRecord):
         return self.lot_number
 
     def clean(self) -> None:
-        errors = {}
-        if self.vials_received is not None and self.vials_received < 1:
-            errors["vials_received"] = "A lot has at least one vial."
-        if self.expiry_date and self.received_on and self.expiry_date <= self.received_on:
-            errors["expiry_date"] = "The lot expired before it was received."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, drug_lot_rules())
 
 
 class Preparation(ClinicalRecord):
@@ -50,7 +47,7 @@ class Preparation(ClinicalRecord):
         WASTED = "wasted", "Wasted"
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="preparations")
-    # Random token printed on the bag: no arm, no order, no participant in it (issue 3 §6).
+    # Random token printed on the bag: no arm, no order, no participant in it (protocol: Design, Blinding).
     kit_id = models.CharField(max_length=20, unique=True)
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
     # The prescribed dose and the matching volume are the same whichever the arm, so the bag looks the same.
@@ -87,17 +84,7 @@ class Preparation(ClinicalRecord):
         return self.kit_id
 
     def clean(self) -> None:
-        errors = {}
-        if not (self.second_checker or "").strip():
-            errors["second_checker"] = "Name the second person who checked the bag."
-        if not (self.saline_lot or "").strip():
-            errors["saline_lot"] = "Record the lot of the 250 mL saline bag."
-        if self.status == self.Status.DISPENSED and not (self.dispensed_to or "").strip():
-            errors["dispensed_to"] = "Name the nurse who received the bag."
-        if self.status == self.Status.WASTED and not (self.wasted_reason or "").strip():
-            errors["wasted_reason"] = "Give the reason the bag was wasted."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, preparation_rules(protocol()))
 
 
 class Wastage(ClinicalRecord):
@@ -109,10 +96,4 @@ class Wastage(ClinicalRecord):
     reason = models.TextField()
 
     def clean(self) -> None:
-        errors = {}
-        if self.vials is not None and self.vials < 1:
-            errors["vials"] = "At least one vial."
-        if not (self.reason or "").strip():
-            errors["reason"] = "Give the reason the vials were wasted."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, wastage_rules())

@@ -129,8 +129,6 @@ def preparation_dispense(*, preparation: Preparation, by: Actor, dispensed_to: s
     _dispensable(participant)
     if prep.is_voided or prep.status != Preparation.Status.PREPARED:
         raise ValidationError(f"This bag cannot be dispensed (status: {prep.get_status_display()}).")
-    if not dispensed_to.strip():
-        raise ValidationError({"dispensed_to": "Name the nurse who received the bag."})
     prep.status = Preparation.Status.DISPENSED
     prep.dispensed_by = by
     prep.dispensed_at = timezone.now()

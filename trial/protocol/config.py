@@ -101,6 +101,29 @@ class ScaleRange:
 
 
 @dataclass(frozen=True)
+class MeasureRange:
+    """The plausible range of a measure typed at a visit or at screening: it catches typing errors."""
+
+    code: str
+    label: str
+    unit: str
+    min: float
+    max: float
+
+
+# Every record that holds one of these measures checks it against the protocol file's range.
+MEASURES = (
+    "age_years",
+    "weight_kg",
+    "height_cm",
+    "systolic_mmhg",
+    "diastolic_mmhg",
+    "heart_rate_bpm",
+    "temperature_c",
+)
+
+
+@dataclass(frozen=True)
 class ProtocolConfig:
     code: str
     title: str
@@ -126,12 +149,16 @@ class ProtocolConfig:
     aspirin_allowed_mg: float
     end_of_study_reasons: tuple[str, ...]
     sha256: str = field(default="", compare=False)
+    measures: dict[str, MeasureRange] = field(default_factory=dict)
 
     def arm(self, code: str) -> Arm:
         return next(a for a in self.arms if a.code == code)
 
     def analyte(self, code: str) -> Analyte:
         return next(a for a in self.labs if a.code == code)
+
+    def measure(self, code: str) -> MeasureRange:
+        return self.measures[code]
 
     def visit(self, code: str) -> VisitDef:
         return next(v for v in self.visits if v.code == code)
@@ -346,6 +373,20 @@ def parse_protocol(text: str) -> ProtocolConfig:
     if len(set(all_codes)) != len(all_codes):
         problems.append("[eligibility]: criterion codes must be unique")
 
+    measures: dict[str, MeasureRange] = {}
+    for key in MEASURES:
+        m = raw.get("measures", {}).get(key)
+        where = f"[measures.{key}]"
+        if not m:
+            problems.append(f"{where} is missing")
+            continue
+        lo, hi = _req(m, "min", where, problems, num), _req(m, "max", where, problems, num)
+        if isinstance(lo, num) and isinstance(hi, num) and not lo < hi:
+            problems.append(f"{where}: min must be below max")
+        measures[key] = MeasureRange(
+            key, str(m.get("label", key)), str(m.get("unit", "")), float(lo or 0), float(hi or 0)
+        )
+
     cm = raw.get("concomitant_medications", {})
     eos = tuple(raw.get("end_of_study", {}).get("reasons", []))
     if "completed" not in eos:
@@ -378,6 +419,7 @@ def parse_protocol(text: str) -> ProtocolConfig:
         aspirin_allowed_mg=float(cm.get("aspirin_allowed_mg", 0)),
         end_of_study_reasons=eos,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
+        measures=measures,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from trial.participants.models import Participant, Screening
 from trial.visits.models import LabResult, Visit
 
-# Thresholds from the examples of edit checks. Data, not protocol facts: a clinically
+# Data-management thresholds (the data-validation plan), not protocol facts: a clinically
 # plausible value beyond them is possible, so they raise a question, never refuse the entry.
 HAMD_JUMP_POINTS = 15
 CRP_HIGH_MG_L = Decimal("100")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+
+from trial.queries.services import TEXT_REQUIRED
 
 
 class QueryOpenForm(forms.Form):
@@ -17,7 +19,7 @@ class QueryOpenForm(forms.Form):
 
     def __init__(self, *args: Any, targets: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].choices = [("", "---"), *targets]
+        cast(forms.ChoiceField, self.fields["target"]).choices = [("", "---"), *targets]
 
     def form_and_field(self) -> tuple[str, str]:
         form, _, field = self.cleaned_data["target"].partition(":")
@@ -35,10 +37,9 @@ class QueryStepForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("action") in ("answer", "reopen") and not (data.get("text") or "").strip():
-            self.add_error(
-                "text", "Write the answer." if data["action"] == "answer" else "Say why the query is re-opened."
-            )
+        action = data.get("action")
+        if action in ("answer", "reopen") and not (data.get("text") or "").strip():
+            self.add_error("text", TEXT_REQUIRED[action])
         return data
 
     def conflict_rows(self, current: Any) -> list[tuple[str, Any, Any]]:

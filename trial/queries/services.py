@@ -24,16 +24,24 @@ from trial.visits.models import Visit
 T = TypeVar("T")
 
 
-def _step(query: DataQuery, *, action: str, text: str, by: User | None, audit_by: Actor, reason: str) -> DataQuery:
+def _step(query: DataQuery, *, action: str, text: str, by: User | None, audit_by: User, reason: str) -> DataQuery:
     record_save(query, by=audit_by, reason=reason)
     QueryMessage.objects.create(query=query, action=action, text=text, author=by)
     return query
 
 
+# One message per step, used by the service and the form alike.
+TEXT_REQUIRED = {
+    "question": "Write the question.",
+    "answer": "Write the answer.",
+    "reopen": "Say why the query is re-opened.",
+}
+
+
 def _require_text(text: str, what: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise ValidationError({"text": f"Write the {what}."})
+        raise ValidationError({"text": TEXT_REQUIRED[what]})
     return text
 
 
@@ -87,7 +95,7 @@ def query_close(*, query: DataQuery, by: Actor, text: str = "", version: int | N
 @transaction.atomic
 def query_reopen(*, query: DataQuery, text: str, by: Actor, version: int | None = None) -> DataQuery:
     by = require(by, Capability.RAISE_QUERIES)
-    text = _require_text(text, "reason for re-opening")
+    text = _require_text(text, "reopen")
     if query.status == DataQuery.Status.OPEN:
         raise ValidationError("This query is already open.")
     _lock(query, version)
@@ -104,6 +112,8 @@ def edit_checks_run(*, participant: Participant, by: Actor) -> dict[str, int]:
     A query a data manager closed by hand stays closed: they accepted the value, and raising it
     again on every save would bury the real questions.
     """
+    # The checks run as part of the save of whoever entered the data (any role may trigger them).
+    by = require(by, Capability.VIEW_PARTICIPANTS)
     findings = {f.key: f for f in participant_findings(participant)}
     counts = {"opened": 0, "closed": 0, "reopened": 0}
     existing: dict[tuple[str, int | None, str, str], DataQuery] = {}

@@ -6,7 +6,9 @@ from typing import Any
 
 from django import forms
 
+from trial.core.validators import rules_apply
 from trial.protocol.selectors import protocol
+from trial.randomization.rules import code_break_rules
 
 BLOCK_SIZE_CHOICES = [(2, "2"), (4, "4"), (6, "6"), (8, "8")]
 
@@ -32,8 +34,8 @@ class ListGenerateForm(forms.Form):
     stratify_by_site = forms.BooleanField(required=False, label="Also stratify by site")
     activate = forms.BooleanField(required=False, initial=True, label="Make this the active list")
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         config = protocol()
         self.fields["block_sizes"].initial = list(config.block_sizes)  # Design: permuted blocks of 4
         # A large default seed: arms are re-makeable from the seed, so it must not be guessable.
@@ -76,11 +78,17 @@ class ListUploadForm(forms.Form):
 
 
 class CodeBreakRequestForm(forms.Form):
+    # Not required here: the rules say it in the record's words (trial.randomization.rules).
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), help_text="The clinical reason the arm is needed."
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="The clinical reason the arm is needed."
     )
     immediate = forms.BooleanField(required=False, label="Immediate break (cannot wait for a second approval)")
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rules_apply(self, code_break_rules())
+        return data
 
 
 class CodeBreakDecideForm(forms.Form):

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.db import models
 
 from trial.core.models import AuditedQuerySet, ClinicalRecord, User
+from trial.core.validators import rules_raise
 from trial.participants.models import Participant
+from trial.randomization.rules import code_break_rules
 
 
 class RandomizationList(models.Model):
@@ -193,15 +195,7 @@ class CodeBreak(ClinicalRecord):
         return f"Code break {self.pk} ({self.participant})"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        errors = {}
-        if not (self.reason or "").strip():
-            errors["reason"] = "Give the clinical reason for breaking the code."
-        if self.immediate and not (self.justification or "").strip():
-            errors["justification"] = "An immediate break needs a justification (why it cannot wait for approval)."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, code_break_rules())
 
     @property
     def reveals(self) -> bool:

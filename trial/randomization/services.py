@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,6 +24,7 @@ from trial.core.models import AccessEvent, User
 from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
+from trial.participants.rules import BaselineWithinScreeningWindow
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
 from trial.randomization.generation import ListFileError, PlannedEntry, generate_list, list_digest, parse_list_csv
@@ -430,16 +431,9 @@ def _check_preconditions(participant: Participant, config: ProtocolConfig, basel
         problems.append(str(exc.messages[0] if isinstance(exc, ValidationError) else exc))
         stratum = ""
     if screening is not None:
-        # Design: the baseline visit is no later than 1 month after screening.
-        limit = screening.screening_date + timedelta(days=config.baseline_max_days_after_screening)
-        if baseline_date > limit:
-            problems.append(
-                f"Baseline ({baseline_date:%d %b %Y}) is more than "
-                f"{config.baseline_max_days_after_screening} days after "
-                f"screening ({screening.screening_date:%d %b %Y}); the participant must be re-screened."
-            )
-        if baseline_date < screening.screening_date:
-            problems.append("Baseline cannot be before screening.")
+        # Design: the baseline visit is no later than 1 month after screening; the same rule the form applies.
+        window = BaselineWithinScreeningWindow(screening_date=screening.screening_date, config=config)
+        problems.extend(window({"baseline_date": baseline_date}).values())
     if problems:
         raise RandomizationError(problems)
     return stratum

@@ -1,7 +1,7 @@
 """Forms for adverse events, concomitant medications and protocol deviations.
 
-Cross-field rules of these records (seriousness criteria, dates) are the models' own clean(); the
-service raises them and the view shows each message next to its field, with the input kept.
+Each form applies the same rules as its record's model (trial.safety.rules: seriousness criteria,
+dates), so a message appears next to its field before anything reaches the service.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from typing import Any
 
 from django import forms
 
-from trial.participants.forms import DATE, RecordForm, number
-from trial.participants.validators import EndAfterStart, FormRule, NotInFuture
+from trial.core.forms import DATE, RecordForm, number
+from trial.core.validators import Rule
+from trial.protocol.selectors import protocol
 from trial.safety.models import AdverseEvent, ConcomitantMedication, ProtocolDeviation
+from trial.safety.rules import adverse_event_rules, conmed_rules, deviation_rules
 
 
 def _choices(choices: Any) -> list[tuple[str, str]]:
@@ -37,15 +39,11 @@ class AdverseEventForm(RecordForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in AdverseEvent.SAE_CRITERIA:
-            label = AdverseEvent._meta.get_field(name).verbose_name
+            label = getattr(AdverseEvent._meta.get_field(name), "verbose_name", name)
             self.fields[name] = forms.BooleanField(required=False, label=str(label).capitalize())
 
-    def get_rules(self) -> list[FormRule]:
-        return [
-            *super().get_rules(),
-            NotInFuture("onset_date", "end_date"),
-            EndAfterStart("onset_date", "end_date", "The event cannot end before its onset."),
-        ]
+    def get_rules(self) -> list[Rule]:
+        return [*super().get_rules(), *adverse_event_rules()]
 
     def sae_fields(self) -> list[forms.BoundField]:
         return [self[n] for n in AdverseEvent.SAE_CRITERIA]
@@ -68,12 +66,8 @@ class ConmedForm(RecordForm):
     start_date = forms.DateField(widget=DATE)
     end_date = forms.DateField(widget=DATE, required=False)
 
-    def get_rules(self) -> list[FormRule]:
-        return [
-            *super().get_rules(),
-            NotInFuture("start_date", "end_date"),
-            EndAfterStart("start_date", "end_date", "The medication cannot stop before it starts."),
-        ]
+    def get_rules(self) -> list[Rule]:
+        return [*super().get_rules(), *conmed_rules(protocol())]
 
     def data_for_service(self) -> dict[str, Any]:
         data = {n: self.cleaned_data.get(n) for n in self.record_fields()}
@@ -85,11 +79,12 @@ class ConmedForm(RecordForm):
 class DeviationForm(RecordForm):
     deviation_date = forms.DateField(widget=DATE)
     category = forms.ChoiceField(choices=_choices(ProtocolDeviation.Category.choices))
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    # Not required here: the rule says it in the record's words (trial.safety.rules).
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     major = forms.BooleanField(required=False, label="Major deviation")
 
-    def get_rules(self) -> list[FormRule]:
-        return [*super().get_rules(), NotInFuture("deviation_date")]
+    def get_rules(self) -> list[Rule]:
+        return [*super().get_rules(), *deviation_rules()]
 
     def data_for_service(self) -> dict[str, Any]:
         return {n: self.cleaned_data.get(n) for n in self.record_fields()}

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from trial.core.models import ClinicalRecord
+from trial.core.validators import rules_raise
 from trial.participants.models import Participant
 from trial.protocol.selectors import protocol
+from trial.safety.rules import SAE_CRITERIA, adverse_event_rules, conmed_rules, deviation_rules
 
 
 class AdverseEvent(ClinicalRecord):
@@ -60,14 +60,7 @@ class AdverseEvent(ClinicalRecord):
     action_taken = models.CharField(max_length=30, choices=Action.choices, default=Action.NONE)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
 
-    SAE_CRITERIA = (
-        "sae_death",
-        "sae_life_threatening",
-        "sae_hospitalization",
-        "sae_disability",
-        "sae_congenital_anomaly",
-        "sae_important_medical_event",
-    )
+    SAE_CRITERIA = SAE_CRITERIA
 
     class Meta:
         ordering = ["participant", "onset_date"]
@@ -76,24 +69,7 @@ class AdverseEvent(ClinicalRecord):
         return self.term
 
     def clean(self) -> None:
-        errors = {}
-        any_criterion = any(getattr(self, c) for c in self.SAE_CRITERIA)
-        if self.serious and not any_criterion:
-            errors["serious"] = "A serious adverse event needs at least one seriousness criterion."
-        if any_criterion and not self.serious:
-            errors["serious"] = "A seriousness criterion is ticked: mark the event as serious."
-        if self.onset_date and self.onset_date > date.today():
-            errors["onset_date"] = "Onset cannot be in the future."
-        if self.end_date and self.onset_date and self.end_date < self.onset_date:
-            errors["end_date"] = "The event cannot end before its onset."
-        if self.ongoing and self.end_date:
-            errors["end_date"] = "An ongoing event has no end date."
-        if not self.ongoing and not self.end_date and self.outcome in (self.Outcome.RECOVERED, self.Outcome.SEQUELAE):
-            errors["end_date"] = "A resolved event needs its end date."
-        if self.sae_death and self.outcome != self.Outcome.FATAL:
-            errors["outcome"] = "An event resulting in death has the outcome 'Fatal'."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, adverse_event_rules())
 
 
 class ConcomitantMedication(ClinicalRecord):
@@ -119,13 +95,7 @@ class ConcomitantMedication(ClinicalRecord):
     prohibited = models.BooleanField(default=False, editable=False)
 
     def clean(self) -> None:
-        errors = {}
-        if self.end_date and self.start_date and self.end_date < self.start_date:
-            errors["end_date"] = "The medication cannot stop before it starts."
-        if self.drug_class == self.DrugClass.ASPIRIN and self.dose is None:
-            errors["dose"] = "Give the aspirin dose: only 81 mg is allowed."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, conmed_rules(protocol()))
         self.prohibited = self.is_prohibited()
 
     def is_prohibited(self) -> bool:
@@ -163,7 +133,4 @@ class ProtocolDeviation(ClinicalRecord):
     )
 
     def clean(self) -> None:
-        if self.deviation_date and self.deviation_date > date.today():
-            raise ValidationError({"deviation_date": "The deviation date cannot be in the future."})
-        if not (self.description or "").strip():
-            raise ValidationError({"description": "Describe the deviation."})
+        rules_raise(self, deviation_rules())

@@ -9,6 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from trial.access import Capability, CapabilityRequiredMixin
+from trial.core.forms import RecordForm
 from trial.core.services import form_entry_save
 from trial.core.views import RecordFormView
 from trial.participants.selectors import participant_get
@@ -19,6 +20,7 @@ from trial.safety.services import adverse_event_record, conmed_record, deviation
 
 class SafetyFormView(CapabilityRequiredMixin, RecordFormView):
     capability = Capability.ENTER_DATA
+    form_class: type[RecordForm]
     getter: Any = None  # selector loading the record being edited, or None for "new"
     instance: Any = None
 

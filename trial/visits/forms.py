@@ -11,19 +11,21 @@ from datetime import date
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 
-from trial.participants.forms import DATE, DATETIME, DATETIME_FORMATS, RecordForm, number
-from trial.participants.validators import FormRule, NotInFuture, ReasonForChangeRequired, rules_apply
+from trial.core.forms import DATE, DATETIME, DATETIME_FORMATS, RecordForm, number
+from trial.core.validators import NotInFuture, ReasonForChangeRequired, Required, Rule, rules_apply
 from trial.protocol.config import Analyte
 from trial.protocol.selectors import protocol
-from trial.visits.models import Visit, VitalSigns
-from trial.visits.validators import (
-    BloodPressureOrder,
-    ElisaDuplicatesComplete,
-    InfusionDelay,
-    InfusionTimes,
+from trial.visits.models import Visit
+from trial.visits.rules import (
+    MISSED_REASON,
+    VITAL_SIGNS,
     SampleTimeWhenResults,
+    cgis_rules,
+    hamd_rules,
+    infusion_rules,
+    lab_rules,
+    vital_signs_rules,
 )
 
 # Score anchors of the HAM-D-17 (Hamilton 1960), abridged, shown next to each item.
@@ -89,23 +91,16 @@ HAMD_ANCHORS: dict[int, tuple[str, ...]] = {
     17: ("acknowledges being depressed and ill", "acknowledges illness, blames other causes", "denies being ill"),
 }
 
-CGIS_ANCHORS = (
-    (1, "1 Normal, not at all ill"),
-    (2, "2 Borderline mentally ill"),
-    (3, "3 Mildly ill"),
-    (4, "4 Moderately ill"),
-    (5, "5 Markedly ill"),
-    (6, "6 Severely ill"),
-    (7, "7 Among the most extremely ill"),
-)
-
-
-def _in_range(lo: float, hi: float, message: str) -> Any:
-    def check(value: Any) -> None:
-        if value is not None and not lo <= float(value) <= hi:
-            raise ValidationError(message.format(value=value))
-
-    return check
+# Score anchors of the CGI-S (Guy 1976), shown next to each score the protocol file allows.
+CGIS_ANCHORS: dict[int, str] = {
+    1: "Normal, not at all ill",
+    2: "Borderline mentally ill",
+    3: "Mildly ill",
+    4: "Moderately ill",
+    5: "Markedly ill",
+    6: "Severely ill",
+    7: "Among the most extremely ill",
+}
 
 
 class VisitRecordForm(RecordForm):
@@ -126,7 +121,8 @@ class VisitRecordForm(RecordForm):
 
     META_FIELDS = ("version", "reason", "visit_date")
 
-    def get_rules(self) -> list[FormRule]:
+    def get_rules(self) -> list[Rule]:
+        # The visit's own date, asked here when the visit is not yet recorded as done (Visit: actual_date).
         return [*super().get_rules(), NotInFuture("visit_date")]
 
 
@@ -139,15 +135,11 @@ class HamdForm(VisitRecordForm):
                 label=f"{item.number} {item.name}",
                 help_text="; ".join(f"{i} {a}" for i, a in enumerate(anchors)),
                 widget=number("1", min=0, max=item.max, **{"data-hamd-item": item.number, "class": "score"}),
-                validators=[
-                    _in_range(
-                        0,
-                        item.max,
-                        f"Item {item.number} ({item.name}) scores 0 to {item.max}; {{value}} is out of range.",
-                    )
-                ],
                 error_messages={"required": f"Score item {item.number} ({item.name}), 0 to {item.max}."},
             )
+
+    def get_rules(self) -> list[Rule]:
+        return [*super().get_rules(), *hamd_rules(protocol())]
 
     def items(self) -> dict[int, int]:
         return {item.number: self.cleaned_data[f"item_{item.number}"] for item in protocol().hamd_items}
@@ -162,6 +154,8 @@ class HamdForm(VisitRecordForm):
         total = 0
         for item in protocol().hamd_items:
             raw = self.data.get(f"item_{item.number}") if self.is_bound else self.initial.get(f"item_{item.number}")
+            if raw is None:
+                continue
             try:
                 total += int(raw)
             except (TypeError, ValueError):
@@ -170,9 +164,20 @@ class HamdForm(VisitRecordForm):
 
 
 class CgisForm(VisitRecordForm):
-    score = forms.TypedChoiceField(
-        label="CGI-S: severity of illness", choices=CGIS_ANCHORS, coerce=int, widget=forms.RadioSelect
-    )
+    # An integer field shown as radio buttons: a score outside the protocol's range gets the rule's
+    # message (the same as the model's), not a generic "not a valid choice".
+    score = forms.IntegerField(label="CGI-S: severity of illness")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        scale = protocol().scales["cgis"]
+        scores = range(int(scale.min), int(scale.max) + 1)
+        self.fields["score"].widget = forms.RadioSelect(
+            choices=[(n, f"{n} {CGIS_ANCHORS[n]}" if n in CGIS_ANCHORS else str(n)) for n in scores]
+        )
+
+    def get_rules(self) -> list[Rule]:
+        return [*super().get_rules(), *cgis_rules(protocol())]
 
 
 class LabsForm(VisitRecordForm):
@@ -194,9 +199,6 @@ class LabsForm(VisitRecordForm):
         super().__init__(*args, **kwargs)
         self.analytes = analytes
         for a in analytes:
-            rng = _in_range(
-                a.min, a.max, f"{a.label} must be between {a.min:g} and {a.max:g} {a.unit}; {{value}} is out of range."
-            )
             if a.duplicates:
                 for n in (1, 2):
                     self.fields[f"{a.code}_replicate_{n}"] = forms.DecimalField(
@@ -205,7 +207,6 @@ class LabsForm(VisitRecordForm):
                         max_digits=10,
                         decimal_places=3,
                         widget=number(),
-                        validators=[rng],
                     )
             else:
                 self.fields[f"{a.code}_value"] = forms.DecimalField(
@@ -214,18 +215,17 @@ class LabsForm(VisitRecordForm):
                     max_digits=10,
                     decimal_places=3,
                     widget=number(),
-                    validators=[rng],
                 )
             self.fields[f"{a.code}_version"] = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def value_fields(self) -> list[str]:
         return [n for n in self.fields if n.endswith(("_value", "_replicate_1", "_replicate_2"))]
 
-    def get_rules(self) -> list[FormRule]:
+    def get_rules(self) -> list[Rule]:
         return [
             _LabReasonRequired([f"{a.code}_version" for a in self.analytes]),
             NotInFuture("visit_date"),
-            ElisaDuplicatesComplete((a.code, a.label) for a in self.analytes if a.duplicates),
+            *(rule for a in self.analytes for rule in lab_rules(a, prefix=f"{a.code}_", optional=True)),
             SampleTimeWhenResults(self.value_fields()),
         ]
 
@@ -293,18 +293,11 @@ class VitalsForm(VisitRecordForm):
         label="Temperature (°C)", required=False, max_digits=3, decimal_places=1, widget=number()
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, (lo, hi, unit) in VitalSigns.RANGES.items():
-            self.fields[name].validators.append(
-                _in_range(lo, hi, f"Must be between {lo} and {hi} {unit}; {{value}} is out of range.")
-            )
-
-    def get_rules(self) -> list[FormRule]:
-        return [*super().get_rules(), BloodPressureOrder()]
+    def get_rules(self) -> list[Rule]:
+        return [*super().get_rules(), *vital_signs_rules(protocol())]
 
     def data_for_service(self) -> dict[str, Any]:
-        return {n: self.cleaned_data.get(n) for n in VitalSigns.RANGES}
+        return {n: self.cleaned_data.get(n) for n in VITAL_SIGNS}
 
 
 class InfusionForm(VisitRecordForm):
@@ -340,14 +333,8 @@ class InfusionForm(VisitRecordForm):
         "delay_days",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["weight_kg"].validators.append(
-            _in_range(30, 250, "Weight must be between 30 and 250 kg; {value} is out of range.")
-        )
-
-    def get_rules(self) -> list[FormRule]:
-        return [*super().get_rules(), InfusionDelay(), InfusionTimes()]
+    def get_rules(self) -> list[Rule]:
+        return [*super().get_rules(), *infusion_rules(protocol())]
 
     def data_for_service(self) -> dict[str, Any]:
         data = {n: self.cleaned_data.get(n) for n in self.SERVICE_FIELDS}
@@ -373,7 +360,7 @@ class VisitDateForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        rules: list[FormRule] = [NotInFuture("actual_date")]
+        rules: list[Rule] = [NotInFuture("actual_date")]
         if self.editing:
             rules.append(ReasonForChangeRequired())
         rules_apply(self, rules)
@@ -388,8 +375,14 @@ class MissedVisitForm(forms.Form):
     missed_reason = forms.CharField(
         label="Why was the visit missed?",
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": "Give the reason the visit was missed."},
+        required=False,
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # The model's rule, read for this form's field name (Visit.reason of a missed visit).
+        rules_apply(self, [Required("missed_reason", MISSED_REASON)])
+        return data
 
     def conflict_rows(self, current: Any) -> list[tuple[str, Any, Any]]:
         return [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -10,13 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from trial.core.models import ClinicalRecord
+from trial.core.validators import InstanceValues, rules_errors, rules_raise
 from trial.participants.models import Participant
 from trial.protocol.models import VisitDefinition
 from trial.protocol.selectors import protocol
-
-
-def _future(d: date | None) -> bool:
-    return d is not None and d > date.today()
+from trial.visits.rules import cgis_rules, hamd_rules, infusion_rules, lab_rules, visit_rules, vital_signs_rules
 
 
 class Visit(ClinicalRecord):
@@ -45,17 +42,7 @@ class Visit(ClinicalRecord):
         return f"{self.participant} {self.definition.code}"
 
     def clean(self) -> None:
-        errors = {}
-        if self.window_start and self.window_end and self.window_start > self.window_end:
-            errors["window_end"] = "The window must end on or after its start."
-        if self.status == self.Status.DONE and not self.actual_date:
-            errors["actual_date"] = "A visit that was done needs its date."
-        if self.status == self.Status.MISSED and not self.reason.strip():
-            errors["reason"] = f"A {self.get_status_display().lower()} visit needs a reason."
-        if _future(self.actual_date):
-            errors["actual_date"] = "The visit date cannot be in the future."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, visit_rules())
 
 
 class HamD17(ClinicalRecord):
@@ -85,15 +72,7 @@ class HamD17(ClinicalRecord):
     ITEM_FIELDS = tuple(f"item_{i}" for i in range(1, 18))
 
     def clean(self) -> None:
-        errors = {}
-        for item in protocol().hamd_items:
-            value = getattr(self, f"item_{item.number}")
-            if value is not None and not 0 <= value <= item.max:
-                errors[f"item_{item.number}"] = (
-                    f"Item {item.number} ({item.name}) scores 0 to {item.max}; {value} is out of range."
-                )
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, hamd_rules(protocol()))
         # The total is derived, never typed (record_save always runs full_clean first).
         self.total = self.compute_total()
 
@@ -111,11 +90,7 @@ class CGIS(ClinicalRecord):
         verbose_name_plural = "CGI-S"
 
     def clean(self) -> None:
-        rng = protocol().scales["cgis"]
-        if self.score is not None and not rng.min <= self.score <= rng.max:
-            raise ValidationError(
-                {"score": f"CGI-S scores {rng.min:g} (normal) to {rng.max:g} (among the most extremely ill)."}
-            )
+        rules_raise(self, cgis_rules(protocol()))
 
 
 class LabResult(ClinicalRecord):
@@ -145,19 +120,12 @@ class LabResult(ClinicalRecord):
         if self.analyte not in codes:
             raise ValidationError({"analyte": f"Analyte must be one of {', '.join(codes)}."})
         a = cfg.analyte(self.analyte)
-        errors: dict[str, str] = {}
+        if a.duplicates and self.replicate_1 is not None and self.replicate_2 is not None:
+            # The reported value is the mean of the duplicates, never typed separately.
+            self.value = ((Decimal(self.replicate_1) + Decimal(self.replicate_2)) / 2).quantize(Decimal("0.001"))
+        errors = rules_errors(InstanceValues(self), lab_rules(a))
         if self.unit and self.unit != a.unit:
-            errors["unit"] = f"{a.label} is recorded in {a.unit}."
-        if a.duplicates:
-            if self.replicate_1 is None or self.replicate_2 is None:
-                errors["replicate_1"] = f"{a.label} is run by ELISA in duplicate: enter both replicates."
-            else:
-                # The reported value is the mean of the duplicates, never typed separately.
-                self.value = ((Decimal(self.replicate_1) + Decimal(self.replicate_2)) / 2).quantize(Decimal("0.001"))
-        for name in ("value", "replicate_1", "replicate_2"):
-            v = getattr(self, name)
-            if v is not None and not a.min <= float(v) <= a.max:
-                errors[name] = f"{a.label} must be between {a.min:g} and {a.max:g} {a.unit}."
+            errors.setdefault("unit", []).append(f"{a.label} is recorded in {a.unit}.")
         if errors:
             raise ValidationError(errors)
         self.unit = a.unit
@@ -183,24 +151,8 @@ class VitalSigns(ClinicalRecord):
     class Meta:
         verbose_name_plural = "vital signs"
 
-    RANGES = {
-        "weight_kg": (30, 250, "kg"),
-        "systolic_mmhg": (60, 250, "mmHg"),
-        "diastolic_mmhg": (30, 150, "mmHg"),
-        "heart_rate_bpm": (30, 200, "bpm"),
-        "temperature_c": (34, 42, "°C"),
-    }
-
     def clean(self) -> None:
-        errors = {}
-        for name, (lo, hi, unit) in self.RANGES.items():
-            v = getattr(self, name)
-            if v is not None and not lo <= float(v) <= hi:
-                errors[name] = f"Must be between {lo} and {hi} {unit}."
-        if self.systolic_mmhg and self.diastolic_mmhg and self.diastolic_mmhg >= self.systolic_mmhg:
-            errors["diastolic_mmhg"] = "Diastolic pressure must be below systolic."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, vital_signs_rules(protocol()))
 
 
 class Infusion(ClinicalRecord):
@@ -221,23 +173,13 @@ class Infusion(ClinicalRecord):
     delay_days = models.PositiveSmallIntegerField(default=0)
 
     def clean(self) -> None:
-        errors = {}
-        if self.weight_kg is not None and not 30 <= float(self.weight_kg) <= 250:
-            errors["weight_kg"] = "Weight must be between 30 and 250 kg."
-        if self.start_time and self.stop_time and self.stop_time <= self.start_time:
-            errors["stop_time"] = "The infusion must stop after it starts."
-        if self.delayed_for_infection and not self.delay_reason.strip():
-            errors["delay_reason"] = "Give the reason for the delay (signs of infection, treatment started)."
-        if self.delay_days and not self.delayed_for_infection:
-            errors["delay_days"] = "Delay days are recorded only for an infusion delayed for infection."
-        if errors:
-            raise ValidationError(errors)
+        rules_raise(self, infusion_rules(protocol()))
         if self.weight_kg is not None:
             self.planned_dose_mg = planned_dose_mg(float(self.weight_kg))
 
 
 def planned_dose_mg(weight_kg: float) -> int:
-    """5 mg/kg x weight, rounded to whole vials (Design; issue: rounded to whole 100 mg vials)."""
+    """5 mg/kg x weight, rounded to whole 100 mg vials (protocol: Design, study drug)."""
     active = next(a for a in protocol().arms if a.active)
     raw = Decimal(str(active.dose_mg_per_kg)) * Decimal(str(weight_kg))
     # Half up (450 mg -> 5 vials), not Python's half-to-even.

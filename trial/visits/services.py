@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from trial.access import Capability, require
-from trial.core.models import ClinicalRecord
+from trial.core.models import ClinicalRecord, User
 from trial.core.services import record_apply, record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
@@ -107,7 +107,7 @@ def visit_miss(*, visit: Visit, reason: str, by: Actor) -> Visit:
     return record_save(visit, by=by, reason=f"Visit missed: {reason}")
 
 
-def _upsert(instance: R, data: Mapping[str, Any], *, by: Actor, reason: str, version: int | None) -> R:
+def _upsert(instance: R, data: Mapping[str, Any], *, by: User, reason: str, version: int | None) -> R:
     return record_save(record_apply(instance, data, version=version), by=by, reason=reason)
 
 

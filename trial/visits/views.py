@@ -67,7 +67,7 @@ class VisitFormView(CapabilityRequiredMixin, RecordFormView):
         record = self.existing()
         if record is None:
             return {}
-        form = self.form_class(visit=self.visit)
+        form = self.form_class(**self.get_form_kwargs())
         return {n: getattr(record, n) for n in form.fields if hasattr(record, n) and n != "reason"}
 
     def get_context(self) -> dict[str, Any]:

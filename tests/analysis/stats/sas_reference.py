@@ -2,6 +2,7 @@
 
     python -m tests.analysis.stats.sas_reference            # markdown table of every compared number
     python -m tests.analysis.stats.sas_reference --summary  # one line per model
+    python -m tests.analysis.stats.sas_reference --kr       # Kenward-Roger table (analysis/stats/README.md)
 
 The reference is copied into the repository, `tests/data/sas/` (its README says where it comes from), so a
 fresh clone validates with nothing beside it. The test
@@ -101,6 +102,7 @@ def fit_reference_model(data: pd.DataFrame, name: str, parms: dict[str, float] |
         covariance=spec.covariance,
         df="satterthwaite",
         parms=parms,
+        visit_order=sorted(spec.sas_visit_order),
     )
 
 
@@ -279,11 +281,183 @@ def comparison_table(comparisons: list[Comparison]) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------ Kenward-Roger
+#: SAS TYPE= in sas_fev_kr_reference.json -> fit_mmrm(covariance=...).
+KR_COVARIANCE: dict[str, str] = {
+    "un": "un",
+    "ar(1)": "ar1",
+    "arh(1)": "arh1",
+    "cs": "cs",
+    "csh": "csh",
+    "toep": "toep",
+    "toeph": "toeph",
+    "ante(1)": "ante1",
+    "sp(exp)(VISITN VISITN2)": "sp_exp",
+}
+#: SP(EXP)'s coordinates: SAS's sp(exp)(VISITN VISITN2), per row.
+KR_COORDINATES: dict[str, list[str]] = {"sp(exp)(VISITN VISITN2)": ["VISITN", "VISITN2"]}
+KR_DDFM: dict[str, str] = {"kr": "kenward-roger", "kr(linear)": "kenward-roger-linear"}
+KR_FORMULA = f"FEV1 ~ {ARM}"
+
+#: What SAS printed besides the LS-means difference, from the same PROC MIXED runs (the listings
+#: kept beside the ODS tables in openpharma/mmrm, design/ddfm_covtype/kr_*.txt): "Covariance
+#: Parameter Estimates" under our parameter names, and "BIC (Smaller is Better)" (one decimal).
+KR_SAS_LISTING: dict[str, dict[str, Any]] = {
+    "un": {
+        "bic": 3720.9,
+        "parms": {
+            "UN(1,1)": 108.39,
+            "UN(2,1)": 45.4113,
+            "UN(2,2)": 40.1721,
+            "UN(3,1)": -2.6971,
+            "UN(3,2)": 0.7771,
+            "UN(3,3)": 24.6058,
+            "UN(4,1)": -47.0103,
+            "UN(4,2)": -13.0998,
+            "UN(4,3)": 18.7346,
+            "UN(4,4)": 152.36,
+        },
+    },
+    "ar(1)": {"bic": 3865.7, "parms": {"rho": 0.3904, "sigma2": 84.4289}},
+    "arh(1)": {
+        "bic": 3741.8,
+        "parms": {"var(1)": 88.7252, "var(2)": 34.6829, "var(3)": 32.6996, "var(4)": 169.66, "rho": 0.3674},
+    },
+    "cs": {"bic": 3901.6, "parms": {"cs_covariance": 1.1388, "residual": 81.4907}},
+    "csh": {
+        "bic": 3780.7,
+        "parms": {"var(1)": 100.98, "var(2)": 35.2903, "var(3)": 28.6359, "var(4)": 168.89, "rho": 0.09475},
+    },
+    "toep": {
+        "bic": 3852.0,
+        "parms": {"sigma2": 83.8804, "toep_lag1": 35.9753, "toep_lag2": 1.9311, "toep_lag3": -22.3320},
+    },
+    "toeph": {
+        "bic": 3730.4,
+        "parms": {
+            "var(1)": 86.1623,
+            "var(2)": 34.6275,
+            "var(3)": 33.9109,
+            "var(4)": 168.32,
+            "toeph(1)": 0.3837,
+            "toeph(2)": -0.01560,
+            "toeph(3)": -0.3778,
+        },
+    },
+    "ante(1)": {
+        "bic": 3719.5,
+        "parms": {
+            "var(1)": 110.47,
+            "var(2)": 41.1742,
+            "var(3)": 24.0872,
+            "var(4)": 151.80,
+            "rho(1)": 0.6996,
+            "rho(2)": -0.01585,
+            "rho(3)": 0.3180,
+        },
+    },
+    "sp(exp)(VISITN VISITN2)": {"bic": 3882.9, "parms": {"range": 1.0898, "sigma2": 83.3648}},
+}
+
+
+@dataclass(frozen=True)
+class KrTolerances:
+    """How close our Kenward-Roger LS-means difference must be to SAS's.
+
+    `held` (covariance parameters at SAS's printed values): the targets SE 1e-4 relative, df
+    0.05, p 1e-4. `fitted` (our own REML optimum, -2RLL up to 1.3e-5 below SAS's): SAS stops
+    as soon as g'H^-1g < 1e-8, which for CSH and ANTE(1) leaves its variances ~3e-4 relative
+    from the optimum; SEs then differ by up to ~1.2e-4 relative and KR df by up to ~0.07.
+    """
+
+    se_rel: float
+    df_abs: float
+    p_abs: float
+    est_se_fraction: float
+
+
+KR_HELD = KrTolerances(se_rel=1e-4, df_abs=0.05, p_abs=1e-4, est_se_fraction=1e-4)
+KR_FITTED = KrTolerances(se_rel=2e-4, df_abs=0.1, p_abs=1e-4, est_se_fraction=1e-3)
+
+
+def load_kr_reference() -> list[dict[str, Any]]:
+    with open(reference_dir() / "sas_fev_kr_reference.json", encoding="utf-8") as fh:
+        fits: list[dict[str, Any]] = json.load(fh)["fits"]
+    return fits
+
+
+def fit_kr_reference(data: pd.DataFrame, sas_fit: dict[str, Any], held: bool = False) -> MMRMResult:
+    covariance = sas_fit["covariance"]
+    parms = KR_SAS_LISTING[covariance]["parms"] if held else None
+    return fit_mmrm(
+        data,
+        KR_FORMULA,
+        subject="USUBJID",
+        visit="AVISIT",
+        visit_order=["VIS1", "VIS2", "VIS3", "VIS4"],
+        covariance=KR_COVARIANCE[covariance],
+        time=KR_COORDINATES.get(covariance),
+        df=KR_DDFM[sas_fit["ddfm"]],  # type: ignore[arg-type]
+        parms=parms,
+    )
+
+
+def kr_difference(res: MMRMResult) -> pd.Series:
+    """LSMEANS ARMCD / PDIFF: TRT - PBO, with the fit's df method."""
+    weights = res.lsmean_weights("ARMCD")
+    return res.estimate(weights.loc["TRT"] - weights.loc["PBO"]).iloc[0]
+
+
+def compare_kr(sas_fit: dict[str, Any], res: MMRMResult, tol: KrTolerances) -> Iterator[Comparison]:
+    name = f"{sas_fit['covariance']} {sas_fit['ddfm']}"
+    row = kr_difference(res)
+    se = float(row["se"])
+    yield Comparison(name, "estimate", "TRT-PBO", sas_fit["estimate"], float(row["estimate"]), tol.est_se_fraction * se)
+    yield Comparison(name, "se", "TRT-PBO", sas_fit["se"], se, tol.se_rel * sas_fit["se"])
+    yield Comparison(name, "df", "TRT-PBO", sas_fit["df"], float(row["df"]), tol.df_abs)
+    yield Comparison(name, "p", "TRT-PBO", sas_fit["p"], float(row["p"]), tol.p_abs)
+    ci_tol = tol.est_se_fraction * se + 2.0 * tol.se_rel * sas_fit["se"]
+    yield Comparison(name, "ci_low", "TRT-PBO", sas_fit["ci_low"], float(row["ci_low"]), ci_tol)
+    yield Comparison(name, "ci_high", "TRT-PBO", sas_fit["ci_high"], float(row["ci_high"]), ci_tol)
+
+
+def kr_table() -> str:
+    """Markdown: every KR fit in the reference, ours vs SAS, at our optimum and held at SAS's
+    printed covariance parameters."""
+    data = load_reference()[0]
+    lines = [
+        "| SAS TYPE= | DDFM= | SAS SE | ours SE (rel. diff) | held SE (rel. diff) | SAS df | ours df (diff) "
+        "| held df (diff) | SAS p | ours p (diff) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for sas_fit in load_kr_reference():
+        cov, ddfm = sas_fit["covariance"], sas_fit["ddfm"]
+        head = f"| {cov} | {ddfm.upper()} | {sas_fit['se']:.6f} "
+        if cov not in KR_COVARIANCE:
+            lines.append(head + f"| not supported | | {sas_fit['df']:.2f} | | | {sas_fit['p']:.4g} | |")
+            continue
+        ours = kr_difference(fit_kr_reference(data, sas_fit))
+        held = kr_difference(fit_kr_reference(data, sas_fit, held=True))
+        lines.append(
+            head
+            + f"| {ours['se']:.6f} ({(ours['se'] - sas_fit['se']) / sas_fit['se']:+.1e}) "
+            + f"| {held['se']:.6f} ({(held['se'] - sas_fit['se']) / sas_fit['se']:+.1e}) "
+            + f"| {sas_fit['df']:.3f} | {ours['df']:.3f} ({ours['df'] - sas_fit['df']:+.3f}) "
+            + f"| {held['df']:.3f} ({held['df'] - sas_fit['df']:+.3f}) "
+            + f"| {sas_fit['p']:.4g} | {ours['p']:.4g} ({ours['p'] - sas_fit['p']:+.1e}) |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--summary", action="store_true", help="one line per model")
     parser.add_argument("--held", action="store_true", help="hold covariance parameters at SAS's printed values")
+    parser.add_argument("--kr", action="store_true", help="the Kenward-Roger table (all 18 SAS fits)")
     args = parser.parse_args(argv)
+    if args.kr:
+        print(kr_table())
+        return 0
     comparisons = all_comparisons(held=args.held)
     if args.summary:
         frame = (

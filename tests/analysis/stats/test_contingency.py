@@ -36,11 +36,19 @@ def test_fisher_exact_matches_the_hypergeometric_sum() -> None:
 def test_it_gives_nnt_and_nnh_from_counts() -> None:
     benefit = risk_difference(8, 13, 3, 9)
     harm = risk_difference(7, 17, 12, 21)
+    assert benefit.number_needed is not None and harm.number_needed is not None
     assert (benefit.label, round(benefit.number_needed, 2)) == ("NNT", 3.55)
     assert (harm.label, round(harm.number_needed, 2)) == ("NNH", 6.26)
     assert benefit.ci_low < benefit.difference < benefit.ci_high
     # The CI includes 0, so the NNT's CI is unbounded and not reported.
     assert benefit.number_needed_ci is None
+
+
+def test_equal_proportions_need_no_number_and_carry_no_label() -> None:
+    # 4/10 vs 6/15: 1/0 is no "number needed to harm" (it was reported as NNH = inf).
+    res = risk_difference(4, 10, 6, 15)
+    assert res.difference == 0.0
+    assert (res.number_needed, res.label, res.number_needed_ci) == (None, None, None)
 
 
 def test_it_rejects_impossible_counts() -> None:

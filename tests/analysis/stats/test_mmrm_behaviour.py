@@ -135,3 +135,15 @@ def test_difference_curve_finds_where_the_arms_cross(trial: pd.DataFrame) -> Non
     assert min(abs(c - 1.6) for c in curve.crossings) < 0.5
     assert {"estimate", "se", "df", "ci_low", "ci_high"} <= set(curve.table.columns)
     assert curve.table["se"].notna().all()
+
+
+def test_sp_exp_on_visit_numbers_is_ar1_with_rho_exp_minus_one_over_range(trial: pd.DataFrame) -> None:
+    ar1 = fit_mmrm(trial, "chg ~ trt * week", subject="id", visit="vis", covariance="ar1")
+    sp = fit_mmrm(trial, "chg ~ trt * week", subject="id", visit="vis", covariance="sp_exp", time="vis")
+    assert sp.neg2_loglik == pytest.approx(ar1.neg2_loglik, rel=1e-9)
+    assert np.exp(-1.0 / sp.covariance_parameters["range"]) == pytest.approx(ar1.covariance_parameters["rho"], rel=1e-5)
+
+
+def test_it_refuses_sp_exp_without_coordinates(trial: pd.DataFrame) -> None:
+    with pytest.raises(VisitLevelError, match="coordinate"):
+        fit_mmrm(trial, "chg ~ trt", subject="id", visit="vis", covariance="sp_exp")

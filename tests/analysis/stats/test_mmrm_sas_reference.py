@@ -17,9 +17,12 @@ import pytest
 from tests.analysis.stats.sas_reference import (
     FITTED,
     HELD,
+    KR_SAS_LISTING,
     MODEL_SPECS,
     compare_model,
+    fit_kr_reference,
     fit_reference_model,
+    load_kr_reference,
     sas_parms,
 )
 
@@ -81,6 +84,18 @@ def test_it_reports_the_rows_it_dropped(fev_reference: tuple[pd.DataFrame, dict[
 def test_it_computes_aic_and_bic_as_sas(fev_reference: tuple[pd.DataFrame, dict[str, Any]]) -> None:
     data, _ = fev_reference
     res = fit_reference_model(data, "ar1_intercept")
-    # SAS: AIC = -2RLL + 2q, BIC = -2RLL + q log(subjects), q = 2 covariance parameters.
+    # SAS: AIC = -2RLL + 2q, BIC = -2RLL + q log(subjects), q = 2 covariance parameters, and
+    # "subjects" is the Dimensions table's count: 200, including 3 without any FEV1.
+    assert res.n_subjects_in_data == 200
     assert res.aic == pytest.approx(res.neg2_loglik + 4.0)
-    assert res.bic == pytest.approx(res.neg2_loglik + 2.0 * math.log(197))
+    assert res.bic == pytest.approx(res.neg2_loglik + 2.0 * math.log(200))
+
+
+@pytest.mark.parametrize("covariance", list(KR_SAS_LISTING))
+def test_it_prints_the_bic_sas_printed(covariance: str, fev_reference: tuple[pd.DataFrame, dict[str, Any]]) -> None:
+    data, _ = fev_reference
+    sas_fit = next(f for f in load_kr_reference() if f["covariance"] == covariance)
+    res = fit_kr_reference(data, sas_fit)
+    # SAS prints one decimal; our -2RLL is at most ~1.3e-5 below SAS's. Counting the 197
+    # subjects with an outcome instead would move BIC by q log(200/197) = 0.015 q.
+    assert res.bic == pytest.approx(KR_SAS_LISTING[covariance]["bic"], abs=0.05 + 1e-4)

@@ -123,8 +123,10 @@ def test_it_reproduces_the_published_response_tables() -> None:
     # Overall 50% vs 50%: chi2 0.00 (the report prints P = .99).
     assert (overall.percent_active, overall.percent_control, round(overall.chi2, 2)) == (50.0, 50.0, 0.0)
     assert overall.p > 0.99
-    assert overall.number_needed_label == ""  # no difference: neither NNT nor NNH
+    # No difference: neither NNT nor NNH, and no number (not an infinite NNH).
+    assert (overall.number_needed_label, overall.number_needed) == ("", None)
     # NNT / NNH from the counts, not from rounded percentages.
+    assert high.number_needed is not None and low.number_needed is not None
     assert (high.number_needed_label, round(high.number_needed, 2)) == ("NNT", 3.55)
     assert (low.number_needed_label, round(low.number_needed, 2)) == ("NNH", 6.26)
 
@@ -184,6 +186,11 @@ def test_it_gives_the_published_t58_and_t305() -> None:
     # Between part has rank 6 (Intercept, trt, logcrp, logcrp^2, trt:logcrp, trt:logcrp^2):
     # 367 - 12 - (60 - 6) = 301 (the paper prints t302; see analysis/stats/README.md).
     assert moderation.key_test.df == 301
+    # The report's methods section prints which df rule produced t58 / t305.
+    for result in (primary, moderation):
+        assert result.df_method == "between-within"
+        assert "DDFM=BETWITHIN" in result.df_method_label
+        assert result.to_dict()["df_method_label"] == result.df_method_label
 
 
 # ------------------------------------------------------------------------ blinded variant

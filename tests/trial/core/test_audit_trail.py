@@ -32,7 +32,7 @@ def test_a_change_without_a_reason_is_refused_and_nothing_is_written(make_partic
     scr = make_participant().screening
     before = scr.history.count()
     scr.mmse = 30
-    with pytest.raises(ValidationError, match="reason for change"):
+    with pytest.raises(ValidationError, match="give a reason for the change"):
         record_save(scr, by=users["coordinator"], reason="  ")
     assert scr.history.count() == before
     assert Screening.objects.get(pk=scr.pk).mmse == 29

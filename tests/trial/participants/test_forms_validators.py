@@ -1,4 +1,4 @@
-"""Cross-field rules of the participant forms, without HTTP."""
+"""Rules of the participant forms, without HTTP (the model and form agreeing: test_rules_parity.py)."""
 
 from __future__ import annotations
 
@@ -7,30 +7,16 @@ from datetime import date, timedelta
 import pytest
 
 from trial.participants.forms import EndOfStudyForm, RandomizeForm, ScreeningForm
-from trial.participants.validators import (
-    BaselineWithinScreeningWindow,
-    EndAfterStart,
-    EveryCriterionAnswered,
-    NotInFuture,
-    OutcomeMatchesReason,
-    ReasonForChangeRequired,
-)
+from trial.participants.rules import BaselineWithinScreeningWindow, EveryCriterionAnswered, OutcomeMatchesReason
+from trial.protocol.selectors import protocol
 
 D = date(2024, 3, 1)
 
 
-def test_it_asks_a_reason_only_when_editing_a_saved_record():
-    rule = ReasonForChangeRequired()
-    assert rule({"version": None, "reason": ""}) == {}
-    assert rule({"version": 2, "reason": "  "}) == {
-        "reason": "This record was saved before: give a reason for the change."
-    }
-    assert rule({"version": 2, "reason": "Transcription error"}) == {}
-
-
 @pytest.mark.parametrize(("days", "ok"), [(-1, False), (0, True), (31, True), (32, False)])
 def test_baseline_falls_within_a_month_of_screening(days, ok):
-    rule = BaselineWithinScreeningWindow(screening_date=D, max_days=31)
+    assert protocol().baseline_max_days_after_screening == 31  # Design: 1 month
+    rule = BaselineWithinScreeningWindow(screening_date=D, config=protocol())
     errors = rule({"baseline_date": D + timedelta(days=days)})
     assert (errors == {}) is ok
     if not ok:
@@ -42,22 +28,11 @@ def test_every_attested_criterion_must_be_answered():
     assert rule({"a": True, "b": False, "c": None}) == {"c": "Answer yes or no."}
 
 
-def test_dates_cannot_be_in_the_future():
-    assert NotInFuture("x", today=D)({"x": D + timedelta(days=1)}) == {"x": "This date cannot be in the future."}
-    assert NotInFuture("x", today=D)({"x": D}) == {}
-
-
 def test_outcome_and_reason_agree():
     rule = OutcomeMatchesReason()
     assert rule({"outcome": "completed", "reason": "completed"}) == {}
     assert "reason" in rule({"outcome": "completed", "reason": "lost to follow-up"})
     assert "reason" in rule({"outcome": "withdrawn", "reason": "completed"})
-
-
-def test_end_after_start():
-    rule = EndAfterStart("s", "e", "no")
-    assert rule({"s": D, "e": D - timedelta(days=1)}) == {"e": "no"}
-    assert rule({"s": D, "e": D}) == {}
 
 
 @pytest.mark.django_db
@@ -70,7 +45,7 @@ def test_the_screening_form_in_checking_mode_requires_nothing(protocol_loaded):
 @pytest.mark.django_db
 def test_the_screening_form_quotes_the_protocol_range(protocol_loaded):
     form = ScreeningForm(data={"qids_sr": "28"}, checking=True)
-    assert form.errors["qids_sr"] == ["QIDS-SR-16 total must be between 0 and 27; 28 is out of range."]
+    assert form.errors["qids_sr"] == ["QIDS-SR-16 must be between 0 and 27; 28 is out of range."]
 
 
 @pytest.mark.django_db

@@ -81,7 +81,7 @@ def test_an_out_of_range_measure_reenders_with_the_message_and_every_value_kept(
     r = c.post("/participants/screen/", screening_post(mmse="31", qids_sr="17"))
     body = r.content.decode()
     assert r.status_code == 200 and Participant.objects.count() == 0
-    assert "MMSE total must be between 0 and 30; 31 is out of range." in body
+    assert "MMSE must be between 0 and 30; 31 is out of range." in body
     assert 'name="mmse" value="31"' in body and 'name="qids_sr" value="17"' in body
     assert 'value="yes" checked' in body or 'value="yes" id="id_major_depression_scid_0" checked' in body
 

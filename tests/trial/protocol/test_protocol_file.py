@@ -21,6 +21,18 @@ def test_it_parses_the_reference_protocol():
     assert [i.max for i in cfg.hamd_items] == [4, 4, 4, 2, 2, 2, 4, 4, 4, 4, 4, 2, 2, 2, 4, 2, 2]
     assert sum(i.max for i in cfg.hamd_items) == 52
     assert {a.code for a in cfg.labs if a.reveals_arm_post_baseline} == {"hs_crp", "tnf", "stnfr1", "stnfr2"}
+    assert cfg.baseline_max_days_after_screening == 31
+    weight = cfg.measure("weight_kg")
+    assert (weight.label, weight.unit, weight.min, weight.max) == ("Weight", "kg", 30, 250)
+    assert set(cfg.measures) == {
+        "age_years",
+        "weight_kg",
+        "height_cm",
+        "systolic_mmhg",
+        "diastolic_mmhg",
+        "heart_rate_bpm",
+        "temperature_c",
+    }
 
 
 def test_it_puts_the_crp_cut_at_two():
@@ -43,6 +55,13 @@ def test_it_puts_the_crp_cut_at_two():
         ("cut = 2.0\n", "", "numeric 'cut'"),
         ("age_min = 25", "age_min = 65", "age_min is above age_max"),
         ('code = "PBO"', 'code = "IFX"', "arm codes must be unique"),
+        ("[measures.height_cm]", "[measures.height]", "[measures.height_cm] is missing"),
+        (
+            'unit = "kg"\nmin = 30\nmax = 250',
+            'unit = "kg"\nmin = 250\nmax = 30',
+            "[measures.weight_kg]: min must be below max",
+        ),
+        ('unit = "bpm"\nmin = 30', 'unit = "bpm"\nmin = "thirty"', "[measures.heart_rate_bpm]: 'min' must be"),
     ],
 )
 def test_it_refuses_a_broken_protocol_naming_the_problem(old, new, message):

@@ -37,7 +37,7 @@ def test_it_gives_each_unmet_precondition_its_own_message(
     messages = exc.value.messages
     assert "No signed consent is on file." in messages
     assert any(m.startswith("Eligibility is not confirmed") for m in messages)
-    assert any("more than 31 days after screening" in m for m in messages)
+    assert any("Baseline must be within 31 days of screening" in m for m in messages)
     assert not Allocation.objects.exists()
 
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from trial.visits.validators import (
+from trial.protocol.selectors import protocol
+from trial.visits.rules import (
     BloodPressureOrder,
-    ElisaDuplicatesComplete,
+    DuplicatesComplete,
     InfusionDelay,
     InfusionTimes,
     SampleTimeWhenResults,
@@ -18,16 +19,21 @@ from trial.visits.validators import (
 T = datetime(2024, 3, 1, 9, 0)
 
 
-def test_elisa_duplicates_are_both_or_neither():
-    rule = ElisaDuplicatesComplete([("tnf", "TNF")])
+def test_elisa_duplicates_are_both_or_neither_on_the_form():
+    rule = DuplicatesComplete(protocol().analyte("tnf"), prefix="tnf_", optional=True)
     assert rule({"tnf_replicate_1": Decimal(2), "tnf_replicate_2": None}) == {
-        "tnf_replicate_2": "TNF is run in duplicate: enter both replicates."
+        "tnf_replicate_2": "TNF is run by ELISA in duplicate: enter both replicates."
     }
     assert rule({"tnf_replicate_1": None, "tnf_replicate_2": Decimal(2)}) == {
-        "tnf_replicate_1": "TNF is run in duplicate: enter both replicates."
+        "tnf_replicate_1": "TNF is run by ELISA in duplicate: enter both replicates."
     }
     assert rule({"tnf_replicate_1": Decimal(2), "tnf_replicate_2": Decimal(3)}) == {}
     assert rule({}) == {}
+
+
+def test_a_saved_elisa_result_needs_both_replicates():
+    rule = DuplicatesComplete(protocol().analyte("tnf"))
+    assert rule({}) == {"replicate_1": "TNF is run by ELISA in duplicate: enter both replicates."}
 
 
 def test_results_need_a_sample_time_and_a_lab_form_needs_a_result():

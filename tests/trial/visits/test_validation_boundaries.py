@@ -163,7 +163,7 @@ def test_infusion_only_at_infusion_visits(randomized, coordinator):
 
 def test_a_missed_visit_needs_a_reason_and_takes_no_data(randomized, coordinator, users):
     w3 = randomized.visits.get(definition__week=3)
-    with pytest.raises(ValidationError, match="needs a reason"):
+    with pytest.raises(ValidationError, match="Give the reason the visit was missed"):
         services.visit_miss(visit=w3, reason="", by=coordinator)
     services.visit_miss(visit=w3, reason="Week 3 HAM-D dropped for burden", by=coordinator)
     assert Visit.objects.get(pk=w3.pk).status == "missed"

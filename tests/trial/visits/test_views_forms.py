@@ -112,7 +112,7 @@ def test_labs_take_elisa_duplicates_and_report_their_mean(login, baseline_visit)
     c = login("coordinator")
     base = {"sample_time": f"{baseline_visit.actual_date}T08:30", "hs_crp_value": "3.4", "tnf_replicate_1": "2.0"}
     r = c.post(f"/visits/{baseline_visit.pk}/labs/", base)
-    assert r.context["form"].errors["tnf_replicate_2"] == ["TNF is run in duplicate: enter both replicates."]
+    assert r.context["form"].errors["tnf_replicate_2"] == ["TNF is run by ELISA in duplicate: enter both replicates."]
     assert not LabResult.objects.exists()
     r = c.post(f"/visits/{baseline_visit.pk}/labs/", base | {"tnf_replicate_2": "2.5"})
     assert r.status_code == 302

@@ -1,0 +1,101 @@
+"""The base every record form of Stratum builds on, and the widgets they share.
+
+Forms validate what the user typed and keep it: a form with errors re-renders with every value and
+a message next to each bad field. They never write; views hand the cleaned data to a service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from trial.core.validators import ReasonForChangeRequired, Rule, rules_apply
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+def number(step: str = "any", **attrs: Any) -> forms.NumberInput:
+    return forms.NumberInput(attrs={"step": step, "inputmode": "decimal", **attrs})
+
+
+def yes_no_field(label: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label,
+        choices=YES_NO,
+        coerce=lambda v: v == "yes",
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+
+def yes_no_initial(value: bool | None) -> str | None:
+    return None if value is None else ("yes" if value else "no")
+
+
+class RecordForm(forms.Form):
+    """A form for one audited record: carries its version and, when editing, a reason for change.
+
+    Subclasses list their rules in `get_rules()`: the same rule objects the record's model applies
+    in its clean(), so the form and the model never disagree.
+    """
+
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
+    reason = forms.CharField(
+        required=False,
+        label="Reason for change",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when you change a saved record; it goes into the audit trail.",
+    )
+
+    META_FIELDS: tuple[str, ...] = ("version", "reason")
+
+    def get_rules(self) -> list[Rule]:
+        return [ReasonForChangeRequired()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        rules_apply(self, self.get_rules())
+        return data
+
+    @property
+    def editing(self) -> bool:
+        value = self.data.get("version") if self.is_bound else self.initial.get("version")
+        return bool(value)
+
+    def record_fields(self) -> list[str]:
+        return [n for n in self.fields if n not in self.META_FIELDS]
+
+    def conflict_rows(self, current: Any) -> list[tuple[str, Any, Any]]:
+        """(label, saved value, the value this user typed) for each field the two versions share."""
+        data = getattr(self, "cleaned_data", {})
+        return [
+            (str(self[n].label), getattr(current, n), data.get(n, self.data.get(n)))
+            for n in self.record_fields()
+            if hasattr(current, n)
+        ]
+
+
+def apply_service_errors(form: forms.Form, exc: ValidationError, field_map: Mapping[str, str] | None = None) -> None:
+    """Show a service's ValidationError next to the form's fields (or at the top when no field matches)."""
+    field_map = field_map or {}
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            target = field_map.get(name, name)
+            for error in errors:
+                for message in error.messages:
+                    if target in form.fields and target not in form.errors:
+                        form.add_error(target, message)
+                    elif target in form.fields:
+                        form.errors[target].append(message)
+                    else:
+                        form.add_error(None, message)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
