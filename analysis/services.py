@@ -26,6 +26,8 @@ from analysis.stats import sap
 from analysis.tasks import analysis_run_execute_task
 from trial import blinding
 from trial.access import Capability, can, require
+from trial.core.access_log import access_event_record
+from trial.core.models import AccessEvent
 from trial.core.types import Actor
 
 _UNBLINDED_KINDS = frozenset({AnalysisRun.Kind.MMRM_FINAL})
@@ -57,9 +59,31 @@ def analysis_run_request(*, kind: str, by: Actor) -> AnalysisRun:
     run = AnalysisRun(kind=kind, requested_by=user, unblinded=kind in _UNBLINDED_KINDS)
     run.full_clean()
     run.save()
+    # 21 CFR 11.10(e): who ran which analysis; a run by arm is an unblinding (ICH E6(R3) 4.2).
+    access_event_record(kind=AccessEvent.Kind.ANALYSIS_RUN, user=user, target=f"analysis run {run.pk}", detail=kind)
+    if run.unblinded:
+        access_event_record(
+            kind=AccessEvent.Kind.UNBLINDING, user=user, target=f"analysis run {run.pk}", detail=f"{kind} by arm"
+        )
     # Queue only after commit, so the worker can see the row it is asked to run.
     transaction.on_commit(lambda: analysis_run_execute_task.delay(run.pk))
     return run
+
+
+def dataset_export(*, by: Actor, dataset: str, include_arm: bool = False) -> pd.DataFrame:
+    """One dataset for download, recorded in the access log (21 CFR 11.10(e)): who took which data
+    out of the system, and whether it held the arm (an unblinding, ICH E6(R3) 4.2)."""
+    user = require(by, Capability.EXPORT)
+    if include_arm and not blinding.is_unblinded_role(user):
+        raise PermissionDenied("This dataset cannot include the treatment arm for a blinded user.")
+    df = frames.DATASETS[dataset](user=user, include_arm=include_arm)
+    detail = {"rows": len(df), "with_arm": include_arm}
+    access_event_record(kind=AccessEvent.Kind.EXPORT, user=user, target=f"{dataset}.csv", detail=detail)
+    if include_arm:
+        access_event_record(
+            kind=AccessEvent.Kind.UNBLINDING, user=user, target=f"{dataset}.csv", detail="export by arm"
+        )
+    return df
 
 
 def analysis_run_execute(*, run_id: int) -> AnalysisRun:

@@ -45,6 +45,7 @@ class Capability(StrEnum):
     FINAL_ANALYSIS = "final_analysis"
     MANAGE_USERS = "manage_users"
     RECEIVE_SAE_ALERTS = "receive_sae_alerts"  # e-mailed at once when an SAE is recorded
+    VIEW_ACCESS_LOG = "view_access_log"  # the access audit log (21 CFR 11.10(e)); also every superuser
 
 
 _ALL = frozenset(Role)
@@ -74,7 +75,12 @@ POLICY: dict[Capability, frozenset[Role]] = {
     Capability.FINAL_ANALYSIS: _UNBLINDED_STATS,
     Capability.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
     Capability.RECEIVE_SAE_ALERTS: frozenset({Role.INVESTIGATOR}),
+    Capability.VIEW_ACCESS_LOG: frozenset({Role.DATA_MANAGER}),
 }
+
+# Capabilities a superuser holds without a role: the people who answer for the system's accounts
+# must be able to read who used it (21 CFR 11.10(d) and (e)).
+SUPERUSER_CAPABILITIES = frozenset({Capability.VIEW_ACCESS_LOG})
 
 # Capabilities whose pages show every participant's arm, or the list that holds them.
 ARM_REVEALING = frozenset(
@@ -94,6 +100,8 @@ def roles_for(capability: Capability) -> frozenset[Role]:
 
 def can(user: Actor | None, capability: Capability) -> bool:
     """Does this user hold a role that has the capability? Anonymous users hold none."""
+    if capability in SUPERUSER_CAPABILITIES and user is not None and user.is_authenticated and user.is_superuser:
+        return True
     return bool(user_roles(user) & POLICY[capability])
 
 

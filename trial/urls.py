@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from analysis import urls as analysis_urls
+from trial.accounts import views as account_views
 from trial.core import views as core_views
 from trial.participants import urls as participant_urls
 from trial.pharmacy import urls as pharmacy_urls
@@ -18,6 +19,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     *workspace_urls.dashboard_urlpatterns,
     path("healthz", core_views.healthz, name="healthz"),
+    path("session/keepalive", core_views.session_keepalive, name="session_keepalive"),
+    path("login/two-factor/", account_views.TwoFactorVerifyView.as_view(), name="two_factor_verify"),
+    path("login/two-factor/enrol/", account_views.TwoFactorEnrolView.as_view(), name="two_factor_enrol"),
     path("admin/", admin.site.urls),
     # The participant and visit pages that look across apps live in trial.workspace; they share
     # the namespaces of the pages they sit among. Literal paths ("screen/") come first.
@@ -31,6 +35,7 @@ urlpatterns = [
     path("randomization/", include("trial.randomization.urls")),
     path("pharmacy/", include("trial.pharmacy.urls")),
     path("analysis/", include("analysis.urls")),
+    path("accounts/", include("trial.accounts.urls")),
     path(
         "api/randomization/",
         include(

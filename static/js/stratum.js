@@ -58,3 +58,45 @@
     update();
   }
 })();
+
+// Idle timeout warning. The server ends a session unused for data-idle-timeout seconds
+// (trial.core.middleware.IdleTimeoutMiddleware); this warns data-idle-warning seconds before,
+// offers to stay, and at the end goes to the login page so no clinical data stays on screen.
+(function () {
+  "use strict";
+  var body = document.body;
+  var timeout = parseInt(body.getAttribute("data-idle-timeout"), 10);
+  var warning = parseInt(body.getAttribute("data-idle-warning"), 10);
+  if (isNaN(timeout) || isNaN(warning)) { return; }
+  var box = document.getElementById("idle-warning");
+  var countdown = document.getElementById("idle-countdown");
+  var stay = document.getElementById("idle-stay");
+  var lastActivity = Date.now();
+  var loginUrl = body.getAttribute("data-login-url");
+
+  var leave = function () {
+    window.location.assign(loginUrl + "?next=" + encodeURIComponent(window.location.pathname));
+  };
+  var tick = function () {
+    var idle = (Date.now() - lastActivity) / 1000;
+    if (idle >= timeout) { leave(); return; }
+    if (idle >= timeout - warning) {
+      countdown.textContent = String(Math.ceil(timeout - idle));
+      box.hidden = false;
+    }
+  };
+  var keepAlive = function () {
+    var token = document.querySelector('meta[name="csrf-token"]');
+    fetch(body.getAttribute("data-keepalive-url"), {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": token ? token.getAttribute("content") : "" }
+    }).then(function (resp) {
+      // 204 only: a session that already ended answers with the login page (a redirect, then 200).
+      if (resp.status === 204) { lastActivity = Date.now(); box.hidden = true; } else { leave(); }
+    }).catch(function () { /* the next tick decides */ });
+  };
+  if (stay) { stay.addEventListener("click", keepAlive); }
+  // Only requests reach the server, so only they reset its clock; typing alone does not.
+  document.addEventListener("submit", function () { lastActivity = Date.now(); });
+  window.setInterval(tick, 1000);
+})();

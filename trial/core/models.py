@@ -93,3 +93,76 @@ class ClinicalRecord(models.Model):
     @property
     def is_voided(self) -> bool:
         return self.voided_at is not None
+
+
+class AccessEvent(models.Model):
+    """The access audit log: who logged in or failed to, from where; who was given a role; who made,
+    activated or froze a list; code breaks; analysis runs; exports; every unblinding.
+
+    21 CFR 11.10(e) asks for computer-generated, time-stamped audit trails of the actions that
+    create, modify or reveal records; ICH E6(R3) asks that access to the randomization code be
+    traceable. Append-only (trigger) and sealed into the hash chain (`AuditSeal`). Written only by
+    `trial.core.access_log.access_event_record`. The detail never names an arm.
+    """
+
+    append_only = True
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", "Logged in"
+        LOGOUT = "logout", "Logged out"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOCKED_OUT = "locked_out", "Locked out after repeated failures"
+        ROLE_GRANTED = "role_granted", "Role granted"
+        ROLE_REVOKED = "role_revoked", "Role revoked"
+        LIST_GENERATED = "list_generated", "Randomization list generated"
+        LIST_UPLOADED = "list_uploaded", "Randomization list uploaded"
+        LIST_ACTIVATED = "list_activated", "Randomization list activated"
+        LIST_FROZEN = "list_frozen", "Randomization list frozen (first allocation)"
+        CODE_BREAK_REQUESTED = "code_break_requested", "Code break requested"
+        CODE_BREAK_IMMEDIATE = "code_break_immediate", "Immediate code break"
+        CODE_BREAK_DECIDED = "code_break_decided", "Code break decided"
+        CODE_BREAK_REVIEWED = "code_break_reviewed", "Code break reviewed"
+        ANALYSIS_RUN = "analysis_run", "Analysis run requested"
+        EXPORT = "export", "Dataset exported"
+        UNBLINDING = "unblinding", "Treatment arm revealed"
+        TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Two-factor authenticator set up"
+        TWO_FACTOR_FAILED = "two_factor_failed", "Two-factor code refused"
+        TWO_FACTOR_RESET = "two_factor_reset", "Two-factor authenticator reset"
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The name typed at a failed login (there may be no such user), or the acting user's name, kept
+    # as it was at the time.
+    username = models.CharField(max_length=150, blank=True)
+    ip_address = models.CharField(max_length=45, blank=True)
+    target = models.CharField(max_length=200, blank=True, help_text="What the event was about, e.g. a list or a run.")
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+
+class AuditSeal(models.Model):
+    """One link of the hash chain over every append-only audit row (history snapshots, the access
+    log, list events, query messages).
+
+    21 CFR 11.10(e) and (c): the audit trail must be protected and an alteration must be detectable.
+    Each seal holds the SHA-256 of its row's stored values and a chain hash over the previous seal's
+    chain hash and its own fields, so a row altered, deleted or inserted behind the application's
+    back, or a seal removed or forged, breaks the chain (`manage.py audit_verify`).
+    """
+
+    append_only = True
+
+    table_name = models.CharField(max_length=100)
+    row_id = models.CharField(max_length=40)
+    row_sha256 = models.CharField(max_length=64)
+    previous_sha256 = models.CharField(max_length=64)
+    chain_sha256 = models.CharField(max_length=64, unique=True)
+    sealed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["table_name", "row_id"], name="one_seal_per_audit_row")]

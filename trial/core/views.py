@@ -13,14 +13,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
+from django.views.decorators.http import require_POST
 
 from trial.core.forms import apply_service_errors
+from trial.core.middleware import session_touch
 from trial.core.models import ClinicalRecord
 from trial.core.services import ConflictError
 
@@ -149,3 +152,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok", "database": connection.vendor})
+
+
+@require_POST
+@login_required
+def session_keepalive(request: HttpRequest) -> HttpResponse:
+    """The idle warning's "Stay logged in" button: a deliberate action by the user, so it counts as
+    activity (trial.core.middleware.IdleTimeoutMiddleware)."""
+    session_touch(request)
+    return HttpResponse(status=204)

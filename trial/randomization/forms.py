@@ -47,13 +47,30 @@ class ListGenerateForm(forms.Form):
         return sizes
 
 
+# A list for a trial of this size is a few hundred kilobytes at most; a cap keeps a mistaken or
+# hostile upload from filling memory and the database (21 CFR 11.10(a), system validation).
+LIST_UPLOAD_MAX_BYTES = 2 * 1024 * 1024
+
+
 class ListUploadForm(forms.Form):
     name = forms.CharField(max_length=100)
     file = forms.FileField(
-        help_text="CSV with columns stratum, sequence, block_number, block_size, arm, randomization_number."
+        help_text=(
+            "CSV with columns stratum, sequence, block_number, block_size, arm, randomization_number; "
+            f"at most {LIST_UPLOAD_MAX_BYTES // (1024 * 1024)} MB."
+        )
     )
     stratify_by_site = forms.BooleanField(required=False, label="The list is stratified by site")
     activate = forms.BooleanField(required=False, initial=True, label="Make this the active list")
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size is not None and upload.size > LIST_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is larger than {LIST_UPLOAD_MAX_BYTES // (1024 * 1024)} MB;"
+                " a randomization list is far smaller."
+            )
+        return upload
 
 
 class CodeBreakRequestForm(forms.Form):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -200,6 +201,11 @@ def predictability_report(
 
 # --- An externally made list, uploaded as CSV (Design: Randomization, made by the study statistician). ---
 
+# A randomization number is a label printed on forms and in exports: letters and digits, with
+# hyphens inside, at most 20 characters (generated ones look like R04711). Anything else, such as a
+# spreadsheet formula (=..., +..., @...), is refused on upload rather than stored and exported.
+RANDOMIZATION_NUMBER_FORMAT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,18}[A-Za-z0-9])?")
+
 CSV_COLUMNS = ("stratum", "sequence", "block_number", "block_size", "arm", "randomization_number")
 
 
@@ -246,6 +252,11 @@ def parse_list_csv(
             problems.append(f"{where}: unknown arm code {row['arm']!r} (expected one of {', '.join(arms)})")
         if not row["randomization_number"]:
             problems.append(f"{where}: randomization_number is empty")
+        elif not RANDOMIZATION_NUMBER_FORMAT.fullmatch(row["randomization_number"]):
+            problems.append(
+                f"{where}: randomization_number {row['randomization_number'][:30]!r} is not letters and digits"
+                " (hyphens allowed inside, at most 20 characters)"
+            )
         if seq < 1:
             problems.append(f"{where}: sequence must start at 1")
         key = (row["stratum"], seq)

@@ -46,6 +46,9 @@ class RandomizationList(models.Model):
 class ListEntry(models.Model):
     # Entries never change once written: a trigger refuses UPDATE and DELETE (trial.core.audit_triggers).
     append_only = True
+    # Written in bulk, so not sealed row by row into the audit hash chain: the list's SHA-256
+    # (RandomizationList.sha256, checked before activation) covers every entry instead.
+    audit_chain = False
 
     randomization_list = models.ForeignKey(RandomizationList, on_delete=models.PROTECT, related_name="entries")
     stratum = models.CharField(max_length=60)

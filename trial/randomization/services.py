@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from trial import blinding
 from trial.access import Capability, require, users_with
-from trial.core.models import User
+from trial.core.access_log import access_event_record
+from trial.core.models import AccessEvent, User
 from trial.core.roles import Role, user_roles
 from trial.core.services import record_save
 from trial.core.types import Actor
@@ -99,7 +100,21 @@ def list_event_record(
     event = ListEvent(randomization_list=randomization_list, kind=kind, by=by, detail=detail)
     event.full_clean()
     event.save()
+    # The access log (21 CFR 11.10(e)) records who made, activated and froze each list.
+    access_kind = _ACCESS_LOG_KINDS.get((kind, randomization_list.source if randomization_list else ""))
+    if access_kind is not None and randomization_list is not None:
+        access_event_record(kind=access_kind, user=by, target=f"randomization list {randomization_list.pk}")
     return event
+
+
+_ACCESS_LOG_KINDS: dict[tuple[str, str], AccessEvent.Kind] = {
+    (ListEvent.Kind.CREATED, RandomizationList.Source.GENERATED): AccessEvent.Kind.LIST_GENERATED,
+    (ListEvent.Kind.CREATED, RandomizationList.Source.UPLOADED): AccessEvent.Kind.LIST_UPLOADED,
+    (ListEvent.Kind.ACTIVATED, RandomizationList.Source.GENERATED): AccessEvent.Kind.LIST_ACTIVATED,
+    (ListEvent.Kind.ACTIVATED, RandomizationList.Source.UPLOADED): AccessEvent.Kind.LIST_ACTIVATED,
+    (ListEvent.Kind.FROZEN, RandomizationList.Source.GENERATED): AccessEvent.Kind.LIST_FROZEN,
+    (ListEvent.Kind.FROZEN, RandomizationList.Source.UPLOADED): AccessEvent.Kind.LIST_FROZEN,
+}
 
 
 # --- Making the list ---------------------------------------------------------------------------
@@ -548,6 +563,15 @@ def _code_break_request(
     )
     record_save(cb, by=by)
     log.warning("Code break %s %s for participant %s by %s", cb.pk, cb.status, participant.participant_id, by)
+    target = f"code break {cb.pk}, participant {participant.participant_id}"
+    access_event_record(
+        kind=AccessEvent.Kind.CODE_BREAK_IMMEDIATE if immediate else AccessEvent.Kind.CODE_BREAK_REQUESTED,
+        user=by,
+        target=target,
+    )
+    if immediate:
+        # The requester sees the arm at once: an unblinding (ICH E6(R3) 4.2 and 21 CFR 11.10(e)).
+        access_event_record(kind=AccessEvent.Kind.UNBLINDING, user=by, target=target, detail="immediate code break")
     _code_break_notify(cb, "made immediately (to be reviewed)" if immediate else "requested")
     return cb
 
@@ -592,6 +616,18 @@ def code_break_decide(*, code_break: CodeBreak, by: Actor, approve: bool, note: 
     cb.decided_at = timezone.now()
     cb.decision_note = note
     record_save(cb, by=by, reason=f"Code break {'approved' if approve else 'rejected'}: {note or 'no note'}")
+    target = f"code break {cb.pk}, participant {cb.participant.participant_id}"
+    access_event_record(
+        kind=AccessEvent.Kind.CODE_BREAK_DECIDED, user=by, target=target, detail="approved" if approve else "rejected"
+    )
+    if approve:
+        # From now on the requester can read the arm (ICH E6(R3) 4.2).
+        access_event_record(
+            kind=AccessEvent.Kind.UNBLINDING,
+            user=cb.requested_by,
+            target=target,
+            detail=f"code break approved by {by.get_username()}",
+        )
     _code_break_notify(cb, "approved" if approve else "rejected")
     return cb
 
@@ -611,5 +647,10 @@ def code_break_review(*, code_break: CodeBreak, by: Actor, note: str) -> CodeBre
     cb.reviewed_at = timezone.now()
     cb.review_note = note
     record_save(cb, by=by, reason=f"Immediate code break reviewed: {note}")
+    access_event_record(
+        kind=AccessEvent.Kind.CODE_BREAK_REVIEWED,
+        user=by,
+        target=f"code break {cb.pk}, participant {cb.participant.participant_id}",
+    )
     _code_break_notify(cb, "reviewed")
     return cb

@@ -1,9 +1,11 @@
 """Settings shared by every environment. Environment-specific files override a few names."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -23,6 +25,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_celery_results",
     "trial.protocol",
     "trial.participants",
@@ -44,8 +50,21 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "trial.core.middleware.IdleTimeoutMiddleware",
+    "trial.accounts.two_factor.TwoFactorRequiredMiddleware",
+    "trial.core.middleware.NoStoreMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out account or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 AUTH_USER_MODEL = "core.User"
@@ -93,11 +112,33 @@ def database_from_env(default_url: str) -> dict[str, Any]:
 DATABASES = {"default": database_from_env(f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# 21 CFR 11.300 (controls for identification codes and passwords): long, not common, not all
+# digits, not a variant of the user's own name or e-mail.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# 21 CFR 11.300(d): attempts at unauthorized use are detected and stopped. After 5 failures an
+# account is locked, and so is the address they came from (either alone is enough: one address
+# trying many accounts, or many addresses trying one), for 30 minutes or until an administrator
+# resets it (`manage.py axes_reset`). Every failure is kept by django-axes and in the access log.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Failures and lockouts are read on Stratum's access log page; django-axes' own admin pages are off.
+AXES_ENABLE_ADMIN = False
+
+# 21 CFR 11.300: a second factor (an authenticator app's code, or a single-use backup code) for the
+# unblinded roles, the administrator and superusers (trial.accounts.two_factor). On unless a
+# settings file says otherwise; only the demo and the test suite do, and the demo's login page says so.
+STRATUM_REQUIRE_TWO_FACTOR = True
+OTP_TOTP_ISSUER = "Stratum"
 
 LANGUAGE_CODE = "en-gb"
 # Audit timestamps are stored in UTC (21 CFR Part 11: unambiguous time of each change).
@@ -112,19 +153,40 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
-# Part 11: sessions end when the browser closes and after inactivity.
+# Part 11 (11.300(d) and FDA guidance on unattended sessions): sessions end when the browser
+# closes, and after 15 minutes without activity (trial.core.middleware.IdleTimeoutMiddleware; the
+# page warns `STRATUM_IDLE_WARNING_SECONDS` before).
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_AGE = 60 * 60 * 8
+STRATUM_IDLE_TIMEOUT_SECONDS = 15 * 60
+STRATUM_IDLE_WARNING_SECONDS = 2 * 60
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
-    ],
+    # Session only: Basic auth would send the password with every request, skip CSRF, and
+    # (through DRF's own authenticate call) make a second door for guessing passwords.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["trial.access.CapabilityPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+# A strict Content Security Policy: scripts and styles only from our own static files, no inline
+# script, no plugins, no framing (21 CFR 11.10(c), protecting records from a page that injects
+# script; OWASP ASVS 14.4). Templates therefore carry no <script> body, no on* handler and no style
+# attribute; behaviour lives in static/js/stratum.js.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
 }
 
 # The audit trail stores the full reason for change, not a 100-character stub.

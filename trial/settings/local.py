@@ -5,7 +5,13 @@ import os
 from trial.settings.base import *  # noqa: F403
 from trial.settings.base import VAR_DIR
 
-DEBUG = True
+# DEBUG off even in the demo: a debug page shows settings, SQL and stack frames to anyone who
+# triggers an error. The friendly 403, 404 and 500 pages are in templates/.
+DEBUG = False
+
+# The demo's logins work with the password alone, so that anyone can try every role; the login page
+# says so. Production keeps two-factor authentication on (trial.settings.base).
+STRATUM_REQUIRE_TWO_FACTOR = False
 
 _BROKER_DIR = VAR_DIR / "celery-broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

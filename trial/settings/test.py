@@ -24,3 +24,11 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 # (tests/analysis/test_celery_roundtrip.py) switches eager mode off for itself and uses the broker.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# django-axes needs the request in authenticate(), which the test client's `login()` does not pass.
+# The lockout tests (tests/trial/core/test_login_lockout.py) switch it on and log in through the
+# login page, as a person would.
+AXES_ENABLED = False
+# The suite logs in with force_login and no authenticator; tests/trial/security/test_two_factor.py
+# switches the requirement on, as production has it.
+STRATUM_REQUIRE_TWO_FACTOR = False

@@ -42,11 +42,23 @@ EXPECTED = {
     "final_analysis": {Role.STATISTICIAN_UNBLINDED, Role.DSMB},
     "manage_users": {Role.ADMINISTRATOR},
     "receive_sae_alerts": {Role.INVESTIGATOR},
+    "view_access_log": {Role.DATA_MANAGER},
 }
+# ...and, without any role, a superuser holds these.
+EXPECTED_SUPERUSER = {"view_access_log"}
 
 
 def test_the_policy_is_the_written_out_table() -> None:
     assert {c.value: set(roles) for c, roles in access.POLICY.items()} == EXPECTED
+    assert {c.value for c in access.SUPERUSER_CAPABILITIES} == EXPECTED_SUPERUSER
+
+
+@pytest.mark.django_db
+def test_a_superuser_without_a_role_holds_only_the_superuser_capabilities() -> None:
+    from trial.core.models import User
+
+    root = User.objects.create_superuser("root", "root@example.org", "a long passphrase 42")
+    assert {c.value for c in Capability if can(root, c)} == EXPECTED_SUPERUSER
 
 
 def test_capabilities_that_show_arms_belong_to_unblinded_roles_only() -> None:
@@ -107,6 +119,9 @@ OPEN_BY_DESIGN = {
     "login/",  # the way in
     "logout/",  # the way out
     "healthz",  # load balancer probe: says only "ok" and the database vendor
+    "session/keepalive",  # login required; only marks the user's own session active
+    "login/two-factor/",  # login required; the second login step, for any role
+    "login/two-factor/enrol/",  # login required; sets up the user's own authenticator
 }
 
 

@@ -1,0 +1,206 @@
+"""Tamper evidence for the audit trail: a SHA-256 hash chain, and its verification.
+
+The append-only triggers (`trial.core.audit_triggers`) stop the application's database role from
+changing history. Someone who can disable triggers (a database owner, or a restored backup edited
+offline) could still change it; the chain makes that detectable (21 CFR 11.10(c) protection of
+records, 11.10(e) audit trails that cannot obscure earlier entries).
+
+- Every append-only audit row (each django-simple-history snapshot, each access-log entry, list
+  event and query message) is sealed when it is written: its stored values are read back and
+  hashed, and the hash is chained to the previous seal (`AuditSeal`). Seals are append-only too.
+- `audit_verify()` walks the chain and every sealed table and reports seals that were forged,
+  altered, removed or reordered; rows altered, deleted, or inserted without a seal; and clinical
+  rows whose current values differ from their last history snapshot (a direct SQL UPDATE).
+
+One limit, stated plainly: deleting the newest rows together with their seals leaves a shorter
+chain that is still valid. `manage.py audit_verify` prints the chain's head (count and hash);
+production keeps each night's head outside the database (the run log), and a later run is checked
+with `--expect-at-least COUNT:HASH`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.db import connection, models, transaction
+from django.utils import timezone
+from simple_history.models import HistoricalChanges
+
+from trial.core.models import AuditSeal, ClinicalRecord
+
+GENESIS = "0" * 64
+# PostgreSQL advisory lock key for the chain ("STRATUM" in ASCII): two transactions that seal at the
+# same time must not both chain to the same previous seal. SQLite takes its write lock at BEGIN
+# (transaction_mode IMMEDIATE, trial.settings.base), which serialises them already.
+_CHAIN_LOCK_KEY = 0x53545241545548
+
+
+def _is_sealed(model: type[models.Model]) -> bool:
+    if model is AuditSeal:
+        return False
+    audited = issubclass(model, HistoricalChanges) or getattr(model, "append_only", False)
+    # A model whose rows are written in bulk (and so without a per-row hook) declares
+    # `audit_chain = False` and says what protects it instead.
+    return bool(audited and getattr(model, "audit_chain", True))
+
+
+@functools.cache
+def _sealed_model_set() -> frozenset[type[models.Model]]:
+    return frozenset(m for m in apps.get_models() if _is_sealed(m))
+
+
+def sealed_models() -> list[type[models.Model]]:
+    return sorted(_sealed_model_set(), key=lambda m: m._meta.db_table)
+
+
+def row_sha256(values: dict[str, Any]) -> str:
+    """The hash of a row as the database returns it (`.values()`), so that hashing at write time and
+    at verification read the same representation of decimals, dates and times."""
+    canonical = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def chain_sha256(previous: str, table: str, row_id: str, row_hash: str) -> str:
+    return hashlib.sha256(f"{previous}|{table}|{row_id}|{row_hash}".encode()).hexdigest()
+
+
+def _stored_values(model: type[models.Model], pk: Any) -> dict[str, Any]:
+    return dict(model._base_manager.filter(pk=pk).values().get())
+
+
+def audit_row_seal(instance: models.Model) -> AuditSeal:
+    """Seal one newly written audit row into the chain, in the transaction that wrote it."""
+    model = type(instance)
+    table = model._meta.db_table
+    row_hash = row_sha256(_stored_values(model, instance.pk))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        previous = AuditSeal.objects.order_by("-pk").values_list("chain_sha256", flat=True).first() or GENESIS
+        row_id = str(instance.pk)
+        seal = AuditSeal(
+            table_name=table,
+            row_id=row_id,
+            row_sha256=row_hash,
+            previous_sha256=previous,
+            chain_sha256=chain_sha256(previous, table, row_id, row_hash),
+            sealed_at=timezone.now(),
+        )
+        seal.save()
+    return seal
+
+
+def seal_after_save(sender: type[models.Model], instance: models.Model, created: bool, **kwargs: Any) -> None:
+    """post_save hook (connected in trial.core.apps). A hook rather than a call in each service: audit
+    rows are written by django-simple-history and by several apps, and a row that one path forgot to
+    seal would look forged."""
+    if created and sender in _sealed_model_set():
+        audit_row_seal(instance)
+
+
+# --- Verification ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # chain_broken | seal_altered | row_altered | row_deleted | row_unsealed | clinical_differs | ...
+    where: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.where}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    count: int
+    sha256: str
+
+
+def chain_head() -> ChainHead:
+    last = AuditSeal.objects.order_by("-pk").values_list("chain_sha256", flat=True).first()
+    return ChainHead(count=AuditSeal.objects.count(), sha256=last or GENESIS)
+
+
+def _verify_chain() -> tuple[list[Finding], dict[str, dict[str, str]]]:
+    findings: list[Finding] = []
+    sealed: dict[str, dict[str, str]] = defaultdict(dict)
+    previous = GENESIS
+    for seal in AuditSeal.objects.order_by("pk").iterator():
+        where = f"seal {seal.pk} ({seal.table_name} row {seal.row_id})"
+        if seal.previous_sha256 != previous:
+            findings.append(Finding("chain_broken", where, "does not follow the seal before it: seals were removed"))
+        if seal.chain_sha256 != chain_sha256(seal.previous_sha256, seal.table_name, seal.row_id, seal.row_sha256):
+            findings.append(
+                Finding("seal_altered", where, "its chain hash does not match its fields: forged or edited")
+            )
+        previous = seal.chain_sha256
+        sealed[seal.table_name][seal.row_id] = seal.row_sha256
+    return findings, sealed
+
+
+def _verify_rows(sealed: dict[str, dict[str, str]]) -> list[Finding]:
+    findings: list[Finding] = []
+    for model in sealed_models():
+        table = model._meta.db_table
+        expected = sealed.pop(table, {})
+        for values in model._base_manager.order_by("pk").values().iterator():
+            row_id = str(values[model._meta.pk.attname])
+            digest = expected.pop(row_id, None)
+            where = f"{table} row {row_id}"
+            if digest is None:
+                findings.append(Finding("row_unsealed", where, "has no seal: written outside the application"))
+            elif digest != row_sha256(values):
+                findings.append(Finding("row_altered", where, "its values differ from those sealed when written"))
+        findings += [Finding("row_deleted", f"{table} row {r}", "sealed, but no longer in the table") for r in expected]
+    for table, rows in sealed.items():
+        findings += [Finding("row_deleted", f"{table} row {r}", "sealed, but the table is not audited") for r in rows]
+    return findings
+
+
+def _clinical_models() -> list[type[ClinicalRecord]]:
+    return sorted(
+        (m for m in apps.get_models() if issubclass(m, ClinicalRecord) and not m._meta.abstract),
+        key=lambda m: m._meta.db_table,
+    )
+
+
+def _verify_clinical_rows() -> list[Finding]:
+    """Each clinical row must equal its newest history snapshot: a row changed without a snapshot was
+    changed outside `save()` (a direct SQL UPDATE), and its change is in no audit trail."""
+    findings: list[Finding] = []
+    for model in _clinical_models():
+        fields = [f.attname for f in model._meta.concrete_fields]
+        history_model: Any = model.history.model  # added by HistoricalRecords(inherit=True)
+        latest: dict[Any, dict[str, Any]] = {}
+        for snapshot in history_model._default_manager.order_by("history_id").values(*fields).iterator():
+            latest[snapshot["id"]] = snapshot
+        for row in model._base_manager.order_by("pk").values(*fields).iterator():
+            where = f"{model._meta.db_table} row {row['id']}"
+            snapshot = latest.get(row["id"])
+            if snapshot is None:
+                findings.append(Finding("clinical_without_history", where, "has no history snapshot"))
+                continue
+            changed = sorted(f for f in fields if row[f] != snapshot[f])
+            if changed:
+                findings.append(
+                    Finding(
+                        "clinical_differs", where, f"differs from its last history snapshot in {', '.join(changed)}"
+                    )
+                )
+    return findings
+
+
+def audit_verify() -> list[Finding]:
+    """Everything wrong with the audit trail, or an empty list."""
+    findings, sealed = _verify_chain()
+    findings += _verify_rows(sealed)
+    findings += _verify_clinical_rows()
+    return findings
