@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0002_roles'),
+        ('core', '0003_medical_monitor_role'),
     ]
 
     operations = [
