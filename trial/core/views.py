@@ -15,12 +15,13 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
 from trial.core.forms import apply_service_errors
+from trial.core.middleware import BUSY_MESSAGE
 from trial.core.models import ClinicalRecord
 from trial.core.services import ConflictError
 
@@ -85,6 +86,11 @@ class RecordFormView(LoginRequiredMixin, View):
                 return self.render_conflict(form, exc)
             except ValidationError as exc:
                 apply_service_errors(form, exc, self.service_field_map)
+            except OperationalError:
+                # The write lock was held past the busy timeout (SQLite) or the connection dropped:
+                # the transaction rolled back. Say so, and keep every typed value for a second try.
+                form.add_error(None, BUSY_MESSAGE)
+                return self.render_form(form, status=503)
             else:
                 messages.success(request, self.success_message(saved))
                 return redirect(self.success_url(saved))

@@ -44,6 +44,20 @@ class Participant(ClinicalRecord):
         rules_raise(self, participant_rules(protocol()))
 
 
+class NumberSeries(models.Model):
+    """The last number handed out in one series (screening numbers; participant ids per site).
+
+    Not a clinical record: a counter. Its row is locked while a number is taken, so two screenings
+    at once get two numbers (the unique constraints on Participant stay as the second line of defence).
+    """
+
+    key = models.CharField(max_length=40, unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.last}"
+
+
 class Consent(ClinicalRecord):
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="consents")
     # Not `version`: that name is ClinicalRecord's optimistic-concurrency counter.

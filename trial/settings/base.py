@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # NUL bytes refused with 400; a busy or dropped database answered with 503 "try again".
+    "trial.core.middleware.RequestSafetyMiddleware",
 ]
 
 AUTH_USER_MODEL = "core.User"
@@ -87,6 +89,9 @@ def database_from_env(default_url: str) -> dict[str, Any]:
         }
     else:
         config.setdefault("CONN_MAX_AGE", 60)
+    # A persistent connection that the server dropped (restart, pg_terminate_backend) is checked
+    # before a request reuses it and replaced, instead of failing that request.
+    config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
@@ -126,6 +131,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["trial.access.CapabilityPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+
+# A body nested deeper than the recursion limit is a 400, not a RecursionError.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "trial.core.parsers.SafeJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
 
 # The audit trail stores the full reason for change, not a 100-character stub.
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
