@@ -88,7 +88,8 @@ def database_from_env(default_url: str) -> dict[str, Any]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         }
     else:
-        config.setdefault("CONN_MAX_AGE", 60)
+        # Persistent connections (dj_database_url sets 0, so a setdefault would never apply).
+        config["CONN_MAX_AGE"] = config.get("CONN_MAX_AGE") or 60
     # A persistent connection that the server dropped (restart, pg_terminate_backend) is checked
     # before a request reuses it and replaced, instead of failing that request.
     config["CONN_HEALTH_CHECKS"] = True
