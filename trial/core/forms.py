@@ -55,13 +55,15 @@ class RecordForm(forms.Form):
     )
 
     META_FIELDS: tuple[str, ...] = ("version", "reason")
+    # Values the rules read that are not typed (RecordFormView.form_facts): a participant's timeline.
+    facts: Mapping[str, Any] = {}
 
     def get_rules(self) -> list[Rule]:
         return [ReasonForChangeRequired()]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        rules_apply(self, self.get_rules())
+        rules_apply(self, self.get_rules(), record=self.facts)
         return data
 
     @property

@@ -119,6 +119,18 @@ class NotInFuture:
         return {f: self.message for f in self.fields if (day := _day(data.get(f))) is not None and day > today}
 
 
+class NotBefore:
+    """A date no earlier than a fixed first day: the trial's own earliest plausible date (a record
+    dated 0001-01-01 or 1900-01-01 is a typing error, never a fact of this trial)."""
+
+    def __init__(self, *fields: str, earliest: date, what: str = "the trial's first records") -> None:
+        self.fields, self.earliest, self.what = fields, earliest, what
+
+    def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
+        message = f"This date is before {self.what} ({self.earliest:%d %b %Y}): check the year."
+        return {f: message for f in self.fields if (day := _day(data.get(f))) is not None and day < self.earliest}
+
+
 class EndAfterStart:
     """The end (date or time) is not before the start; `strict` also refuses the same instant."""
 

@@ -65,6 +65,10 @@ class RecordFormView(LoginRequiredMixin, View):
     def get_context(self) -> dict[str, Any]:
         return {}
 
+    def form_facts(self) -> dict[str, Any]:
+        """Values the form's rules read that the user does not type (a participant's timeline)."""
+        return {}
+
     # --- the behaviour every page shares -------------------------------------------------------
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.user.is_authenticated and not getattr(self, "access_decided", False):
@@ -78,6 +82,8 @@ class RecordFormView(LoginRequiredMixin, View):
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         self.load()
         form = self.form_class(data=request.POST, **self.get_form_kwargs())
+        if hasattr(form, "facts"):
+            form.facts = self.form_facts()
         if form.is_valid():
             try:
                 self.check_not_created_meanwhile(form)

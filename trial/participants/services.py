@@ -147,6 +147,10 @@ def consent_record(
     by = require(by, Capability.ENTER_DATA)
     if participant.status == Participant.Status.SCREEN_FAILED:
         raise ValidationError("This person failed screening; consent for the trial is not recorded.")
+    if participant.status in (Participant.Status.WITHDRAWN, Participant.Status.COMPLETED):
+        raise ValidationError(
+            f"This participant's study has ended ({participant.get_status_display().lower()}); consent is not recorded."
+        )
     consent = Consent(
         participant=participant,
         form_version=version or protocol().consent_version,

@@ -205,7 +205,7 @@ class WastageView(CapabilityRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         lot = get_object_or_404(DrugLot.objects.active(), pk=pk)
-        form = WastageForm(request.POST)
+        form = WastageForm(request.POST, lot=lot)
         if form.is_valid():
             try:
                 services.wastage_record(lot=lot, by=request.user, **form.cleaned_data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,10 @@ MEASURES = (
     "diastolic_mmhg",
     "heart_rate_bpm",
     "temperature_c",
+    "episode_duration_months",
+    "conmed_dose",
+    "vials",
+    "infusion_delay_days",
 )
 
 
@@ -150,6 +155,10 @@ class ProtocolConfig:
     end_of_study_reasons: tuple[str, ...]
     sha256: str = field(default="", compare=False)
     measures: dict[str, MeasureRange] = field(default_factory=dict)
+    # [dates] and [safety]: plausible dates, and when safety data are collected.
+    earliest_date: date = date(2007, 1, 1)
+    lot_shelf_life_max_days: int = 1830
+    safety_followup_days: int = 30
 
     def arm(self, code: str) -> Arm:
         return next(a for a in self.arms if a.code == code)
@@ -387,6 +396,18 @@ def parse_protocol(text: str) -> ProtocolConfig:
             key, str(m.get("label", key)), str(m.get("unit", "")), float(lo or 0), float(hi or 0)
         )
 
+    dates = raw.get("dates", {})
+    earliest = _req(dates, "earliest", "[dates]", problems, date)
+    shelf_life = _req(dates, "lot_shelf_life_max_days", "[dates]", problems, int)
+    if isinstance(shelf_life, int) and shelf_life <= 0:
+        problems.append("[dates]: lot_shelf_life_max_days must be positive")
+    safety = raw.get("safety", {})
+    if safety.get("collection_starts") != "consent":
+        problems.append("[safety]: collection_starts must be 'consent' (the only rule Stratum implements)")
+    followup = _req(safety, "followup_days_after_end", "[safety]", problems, int)
+    if isinstance(followup, int) and followup < 0:
+        problems.append("[safety]: followup_days_after_end must be >= 0")
+
     cm = raw.get("concomitant_medications", {})
     eos = tuple(raw.get("end_of_study", {}).get("reasons", []))
     if "completed" not in eos:
@@ -420,6 +441,9 @@ def parse_protocol(text: str) -> ProtocolConfig:
         end_of_study_reasons=eos,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         measures=measures,
+        earliest_date=earliest,
+        lot_shelf_life_max_days=int(shelf_life),
+        safety_followup_days=int(followup),
     )
 
 

@@ -10,6 +10,7 @@ from django.db import models
 from trial.core.models import ClinicalRecord
 from trial.core.validators import rules_raise
 from trial.participants.models import Participant
+from trial.participants.rules import Timeline
 from trial.protocol.selectors import protocol
 from trial.safety.rules import SAE_CRITERIA, adverse_event_rules, conmed_rules, deviation_rules
 
@@ -68,8 +69,13 @@ class AdverseEvent(ClinicalRecord):
     def __str__(self) -> str:
         return self.term
 
+    @property
+    def timeline(self) -> Timeline | None:
+        """The participant's dates that bound this record's (trial.participants.rules.Timeline)."""
+        return self.participant.timeline() if self.participant_id else None
+
     def clean(self) -> None:
-        rules_raise(self, adverse_event_rules())
+        rules_raise(self, adverse_event_rules(protocol()))
 
 
 class ConcomitantMedication(ClinicalRecord):
@@ -93,6 +99,11 @@ class ConcomitantMedication(ClinicalRecord):
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
     prohibited = models.BooleanField(default=False, editable=False)
+
+    @property
+    def timeline(self) -> Timeline | None:
+        """The participant's dates that bound this record's (trial.participants.rules.Timeline)."""
+        return self.participant.timeline() if self.participant_id else None
 
     def clean(self) -> None:
         rules_raise(self, conmed_rules(protocol()))
@@ -132,5 +143,10 @@ class ProtocolDeviation(ClinicalRecord):
         ConcomitantMedication, on_delete=models.PROTECT, null=True, blank=True, related_name="deviations"
     )
 
+    @property
+    def timeline(self) -> Timeline | None:
+        """The participant's dates that bound this record's (trial.participants.rules.Timeline)."""
+        return self.participant.timeline() if self.participant_id else None
+
     def clean(self) -> None:
-        rules_raise(self, deviation_rules())
+        rules_raise(self, deviation_rules(protocol()))

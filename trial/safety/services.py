@@ -62,7 +62,8 @@ def conmed_record(
         deviation_record(
             participant=participant,
             data={
-                "deviation_date": med.start_date,
+                # A medication taken since before consent deviates from the protocol from consent on.
+                "deviation_date": max(med.start_date, participant.timeline().consent_date or med.start_date),
                 "category": ProtocolDeviation.Category.PROHIBITED_MEDICATION,
                 "description": f"Prohibited medication: {med.name} ({med.get_drug_class_display()}"
                 + (f", {med.dose} {med.dose_unit}" if med.dose else "")

@@ -42,6 +42,9 @@ class SafetyFormView(CapabilityRequiredMixin, RecordFormView):
     def get_context(self) -> dict[str, Any]:
         return {"participant": self.participant, "record": self.instance}
 
+    def form_facts(self) -> dict[str, Any]:
+        return {"timeline": self.participant.timeline()}
+
     def success_url(self, saved: Any) -> str:
         return reverse("participants:detail", kwargs={"participant_id": self.participant.participant_id}) + "#safety"
 
