@@ -47,6 +47,10 @@ class RecordForm(forms.Form):
     """
 
     version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
+    # One-time token: a repeated POST of the same form shows the record it saved (RecordFormView).
+    submission_token = forms.RegexField(
+        regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput, max_length=32
+    )
     reason = forms.CharField(
         required=False,
         label="Reason for change",
@@ -54,7 +58,7 @@ class RecordForm(forms.Form):
         help_text="Required when you change a saved record; it goes into the audit trail.",
     )
 
-    META_FIELDS: tuple[str, ...] = ("version", "reason")
+    META_FIELDS: tuple[str, ...] = ("version", "reason", "submission_token")
     # Values the rules read that are not typed (RecordFormView.form_facts): a participant's timeline.
     facts: Mapping[str, Any] = {}
 

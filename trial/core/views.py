@@ -9,21 +9,24 @@ the record in the meantime, shows the conflict page with both versions. It never
 from __future__ import annotations
 
 import copy
+import uuid
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
 from trial.core.forms import apply_service_errors
 from trial.core.middleware import BUSY_MESSAGE
-from trial.core.models import ClinicalRecord
+from trial.core.models import ClinicalRecord, FormSubmission, User
 from trial.core.services import ConflictError
+
+ALREADY_SAVED = "This form was already saved: here is the record. Nothing was saved twice."
 
 
 class RecordFormView(LoginRequiredMixin, View):
@@ -77,7 +80,10 @@ class RecordFormView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         self.load()
-        return self.render_form(self.form_class(initial=self.get_initial(), **self.get_form_kwargs()))
+        initial = self.get_initial()
+        if "submission_token" in self.form_class.base_fields:
+            initial = initial | {"submission_token": uuid.uuid4().hex}
+        return self.render_form(self.form_class(initial=initial, **self.get_form_kwargs()))
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         self.load()
@@ -86,8 +92,18 @@ class RecordFormView(LoginRequiredMixin, View):
             form.facts = self.form_facts()
         if form.is_valid():
             try:
-                self.check_not_created_meanwhile(form)
-                saved = self.save(form)
+                with transaction.atomic():
+                    token = self.claim_token(form)
+                    if token is not None and token.result_url:
+                        messages.info(
+                            request, "This form was already saved: here is the record. Nothing was saved twice."
+                        )
+                        return redirect(token.result_url)
+                    self.check_not_created_meanwhile(form)
+                    saved = self.save(form)
+                    if token is not None:
+                        token.result_url = self.success_url(saved)
+                        token.save(update_fields=["result_url"])
             except ConflictError as exc:
                 return self.render_conflict(form, exc)
             except ValidationError as exc:
@@ -101,6 +117,21 @@ class RecordFormView(LoginRequiredMixin, View):
                 messages.success(request, self.success_message(saved))
                 return redirect(self.success_url(saved))
         return self.render_form(form)
+
+    def claim_token(self, form: Any) -> FormSubmission | None:
+        """The form's one-time token: a new row (this submission saves), or the row of the submission
+        that already saved (this one only shows its record). A concurrent twin waits on the unique
+        token until the first commits, then finds its row; if the first failed, its row is gone."""
+        value = form.cleaned_data.get("submission_token")
+        if not value:
+            return None
+        try:
+            with transaction.atomic():
+                user = self.request.user
+                assert isinstance(user, User)  # LoginRequiredMixin: only a signed-in user posts here
+                return FormSubmission.objects.create(token=value, user=user)
+        except IntegrityError:
+            return FormSubmission.objects.filter(token=value).first()
 
     def check_not_created_meanwhile(self, form: Any) -> None:
         # The form was opened empty (no version) but the record exists now: someone else entered
