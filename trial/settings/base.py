@@ -159,6 +159,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker killed mid-task leaves its message to be delivered again (with acks_late), not lost.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# celery beat: fail analysis runs left running past their limit (analysis.tasks).
+CELERY_BEAT_SCHEDULE = {"analysis-runs-sweep": {"task": "analysis.runs_sweep", "schedule": 5 * 60}}
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "stratum@localhost"
