@@ -42,6 +42,7 @@ class Capability(StrEnum):
     FINAL_ANALYSIS = "final_analysis"
     MANAGE_USERS = "manage_users"
     RECEIVE_SAE_ALERTS = "receive_sae_alerts"  # e-mailed at once when an SAE is recorded
+    VIEW_NOTIFICATION_FAILURES = "view_notification_failures"  # SAE alerts that could not be sent
 
 
 _ALL = frozenset(Role)
@@ -66,6 +67,9 @@ POLICY: dict[Capability, frozenset[Role]] = {
     Capability.FINAL_ANALYSIS: _UNBLINDED_STATS,
     Capability.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
     Capability.RECEIVE_SAE_ALERTS: frozenset({Role.INVESTIGATOR}),
+    # Whoever must act when an SAE alert did not go out: the investigators it was for, the data
+    # manager who follows up, the administrator who fixes the mail server.
+    Capability.VIEW_NOTIFICATION_FAILURES: frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMINISTRATOR}),
 }
 
 # Capabilities whose pages show every participant's arm, or the list that holds them.

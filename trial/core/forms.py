@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from trial.core.validators import ReasonForChangeRequired, Rule, rules_apply
+from trial.core.validators import ReasonForChangeRequired, Rule, SingleLine, rules_apply
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -63,7 +63,15 @@ class RecordForm(forms.Form):
     facts: Mapping[str, Any] = {}
 
     def get_rules(self) -> list[Rule]:
-        return [ReasonForChangeRequired()]
+        return [ReasonForChangeRequired(), SingleLine(*self.single_line_fields())]
+
+    def single_line_fields(self) -> list[str]:
+        """Text fields typed on one line (not a text area): no control characters in them."""
+        return [
+            n
+            for n, f in self.fields.items()
+            if isinstance(f, forms.CharField) and not isinstance(f.widget, forms.Textarea | forms.HiddenInput)
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

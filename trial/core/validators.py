@@ -93,6 +93,23 @@ def _plain(value: Any) -> str:
         return str(value)
 
 
+class SingleLine:
+    """A one-line field has no control characters: a line break or a tab in an event term would end
+    up in an e-mail header (refused) or break an export's rows."""
+
+    message = "Control characters (a line break, a tab) are not allowed in this one-line field."
+
+    def __init__(self, *fields: str) -> None:
+        self.fields = fields
+
+    def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
+        return {
+            f: self.message
+            for f in self.fields
+            if isinstance(value := data.get(f), str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+        }
+
+
 class ReasonForChangeRequired:
     """Editing a saved record needs a reason for change (21 CFR Part 11 audit trail).
 

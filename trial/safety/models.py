@@ -150,3 +150,33 @@ class ProtocolDeviation(ClinicalRecord):
 
     def clean(self) -> None:
         rules_raise(self, deviation_rules(protocol()))
+
+
+class Notification(models.Model):
+    """The outbox of SAE alerts (ICH E6(R3) expedited safety reporting; ICH E2A).
+
+    Written in the transaction that records the SAE, so an alert exists exactly when the event does;
+    sent afterwards by a Celery task, retried with a growing wait, and listed on the failures page
+    when it could not be sent. Not a clinical record: the event is, with its own audit trail. Rows
+    are never deleted: the outbox is the record of who was told, and when.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="notifications")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    recipients = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"SAE alert {self.pk} ({self.status})"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trial.core.validators import EndAfterStart, InRange, NotBefore, NotInFuture, Required, Rule
+from trial.core.validators import EndAfterStart, InRange, NotBefore, NotInFuture, Required, Rule, SingleLine
 from trial.participants.rules import OnOrAfterScreening, SafetyCollectionWindow
 from trial.protocol.config import ProtocolConfig
 
@@ -63,6 +63,7 @@ class DeathIsFatal:
 
 def adverse_event_rules(config: ProtocolConfig) -> list[Rule]:
     return [
+        SingleLine("term"),
         SeriousnessMatchesCriteria(),
         NotInFuture("onset_date", "end_date"),
         NotBefore("onset_date", "end_date", earliest=config.earliest_date),
@@ -78,6 +79,7 @@ def conmed_rules(config: ProtocolConfig) -> list[Rule]:
     # Schedule of assessments, Prohibited: aspirin is allowed only at the protocol's dose, so the dose is needed.
     dose = config.measure("conmed_dose")
     return [
+        SingleLine("name", "dose_unit", "indication"),
         NotInFuture("start_date", "end_date"),
         NotBefore("end_date", earliest=config.earliest_date),
         EndAfterStart("start_date", "end_date", "The medication cannot stop before it starts."),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.views.generic import TemplateView
 
 from trial.access import Capability, CapabilityRequiredMixin
 from trial.core.forms import RecordForm
@@ -106,3 +107,14 @@ class DeviationView(SafetyFormView):
 
     def success_message(self, saved: Any) -> str:
         return "Protocol deviation saved."
+
+
+class NotificationFailuresView(CapabilityRequiredMixin, TemplateView):
+    """SAE alerts that could not be sent, or are waiting for their next attempt: someone must tell
+    the investigators another way (ICH E6(R3) expedited reporting)."""
+
+    capability = Capability.VIEW_NOTIFICATION_FAILURES
+    template_name = "safety/notification_failures.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(**kwargs) | {"alerts": selectors.notifications_not_sent()}

@@ -162,7 +162,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker killed mid-task leaves its message to be delivered again (with acks_late), not lost.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # celery beat: fail analysis runs left running past their limit (analysis.tasks).
-CELERY_BEAT_SCHEDULE = {"analysis-runs-sweep": {"task": "analysis.runs_sweep", "schedule": 5 * 60}}
+# ... and retry SAE alerts whose sending failed (trial.safety.notifications).
+CELERY_BEAT_SCHEDULE = {
+    "analysis-runs-sweep": {"task": "analysis.runs_sweep", "schedule": 5 * 60},
+    "sae-alerts-resend-due": {"task": "safety.notifications_resend_due", "schedule": 60},
+}
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "stratum@localhost"

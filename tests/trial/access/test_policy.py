@@ -40,6 +40,7 @@ EXPECTED = {
     "final_analysis": {Role.STATISTICIAN_UNBLINDED, Role.DSMB},
     "manage_users": {Role.ADMINISTRATOR},
     "receive_sae_alerts": {Role.INVESTIGATOR},
+    "view_notification_failures": {Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMINISTRATOR},
 }
 
 
