@@ -120,7 +120,7 @@ class SafetyCollectionWindow:
                 self.field: f"Collection ended at the screen failure ({t.screening_date:%d %b %Y}): "
                 f"{self.what.lower()} after it are not recorded."
             }
-        if t.ended_on is not None and day > t.ended_on + timedelta(days=self.followup_days):
+        if t.ended_on is not None and (day - t.ended_on).days > self.followup_days:
             last = t.ended_on + timedelta(days=self.followup_days)
             return {
                 self.field: f"Collection ended {self.followup_days} days after the end of study "

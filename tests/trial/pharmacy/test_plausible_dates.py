@@ -53,3 +53,15 @@ def test_it_refuses_an_implausible_lot(users: Any, protocol_loaded: Any, field: 
     with pytest.raises(ValidationError) as exc:
         drug_lot_receive(by=users["pharmacist"], **(data | {field: value}))
     assert field in exc.value.message_dict
+
+
+def test_the_lot_form_answers_dates_at_the_end_of_the_calendar_without_a_crash(
+    login: Any, protocol_loaded: Any
+) -> None:
+    far = "9999-12-31"
+    response = login("pharmacist").post(
+        "/pharmacy/lots/receive/",
+        {"lot_number": "LOT-FAR", "expiry_date": far, "vials_received": "10", "received_on": far},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["received_on"]
