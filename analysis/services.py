@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -23,7 +24,7 @@ from django.utils import timezone
 from analysis import frames
 from analysis.models import AnalysisRun
 from analysis.stats import sap
-from analysis.tasks import analysis_run_execute_task
+from analysis.tasks import ANALYSIS_RUN_TIME_LIMIT_S, analysis_run_execute_task
 from trial import blinding
 from trial.access import Capability, can, require
 from trial.core.access_log import access_event_record
@@ -86,11 +87,45 @@ def dataset_export(*, by: Actor, dataset: str, include_arm: bool = False) -> pd.
     return df
 
 
-def analysis_run_execute(*, run_id: int) -> AnalysisRun:
-    run = AnalysisRun.objects.select_related("requested_by").get(pk=run_id)
-    run.status = AnalysisRun.Status.RUNNING
-    run.worker = f"{socket.gethostname()} pid {os.getpid()}"
-    run.save(update_fields=["status", "worker"])
+def _claimant_is_gone(worker: str) -> bool:
+    """True when the process that claimed a run ran on this host and no longer exists."""
+    host, _, pid = worker.rpartition(" pid ")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def analysis_run_claim(*, run_id: int, redelivered: bool = False) -> AnalysisRun | None:
+    """Take a run for this worker, under a row lock; None when there is nothing to do.
+
+    A queued run is taken. A finished run (done or failed) is never taken again, so a run started
+    twice cannot overwrite its result. A running run is taken again only when its worker was lost:
+    the broker delivers the message again (`redelivered`), or its worker process on this host is
+    gone. Otherwise another worker is on it, and this one returns at once.
+    """
+    with transaction.atomic():
+        run = AnalysisRun.objects.select_for_update().select_related("requested_by").get(pk=run_id)
+        if run.status == AnalysisRun.Status.RUNNING and (redelivered or _claimant_is_gone(run.worker)):
+            run.error = f"Restarted: the worker {run.worker} was lost."
+        elif run.status != AnalysisRun.Status.QUEUED:
+            return None
+        run.status = AnalysisRun.Status.RUNNING
+        run.worker = f"{socket.gethostname()} pid {os.getpid()}"
+        run.started_at = timezone.now()
+        run.save(update_fields=["status", "worker", "started_at", "error"])
+    return run
+
+
+def analysis_run_execute(*, run_id: int, redelivered: bool = False) -> AnalysisRun:
+    run = analysis_run_claim(run_id=run_id, redelivered=redelivered)
+    if run is None:
+        return AnalysisRun.objects.get(pk=run_id)
     try:
         analysis_run_check_allowed(kind=run.kind, user=run.requested_by)
         if run.kind == AnalysisRun.Kind.DATASET_SUMMARY:
@@ -102,12 +137,52 @@ def analysis_run_execute(*, run_id: int) -> AnalysisRun:
         else:  # pragma: no cover - every Kind is handled above
             raise NotImplementedError(f"Analysis kind {run.kind} is not available.")
         run.status = AnalysisRun.Status.DONE
-    except Exception as exc:  # the run records any failure for the user to see
+        run.error = ""
+    except Exception as exc:  # the run records any failure (the soft time limit too) for the user to see
         run.status = AnalysisRun.Status.FAILED
         run.error = f"{type(exc).__name__}: {exc}"
     run.finished_at = timezone.now()
-    run.save()
+    with transaction.atomic():
+        # Write the outcome only if this worker still holds the run (the sweep may have failed it).
+        current = AnalysisRun.objects.select_for_update().get(pk=run.pk)
+        if current.status == AnalysisRun.Status.RUNNING and current.worker == run.worker:
+            run.save()
+        else:
+            run = current
     return run
+
+
+# A run still running this long after it started has outlived its hard time limit: its worker is gone.
+RUN_STALE_AFTER = timedelta(seconds=ANALYSIS_RUN_TIME_LIMIT_S + 5 * 60)
+# A run queued this long ago never reached a worker (the message was lost).
+QUEUED_STALE_AFTER = timedelta(hours=6)
+
+
+def analysis_runs_sweep(*, now: Any = None) -> int:
+    """Fail, with the reason, every run left running past its limit or queued and never started.
+    Returns how many were failed."""
+    now = now or timezone.now()
+    failed = 0
+    stale = AnalysisRun.objects.filter(
+        status=AnalysisRun.Status.RUNNING, started_at__lt=now - RUN_STALE_AFTER
+    ) | AnalysisRun.objects.filter(status=AnalysisRun.Status.QUEUED, requested_at__lt=now - QUEUED_STALE_AFTER)
+    for run_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            run = AnalysisRun.objects.select_for_update().get(pk=run_id)
+            if run.status == AnalysisRun.Status.RUNNING and run.started_at and run.started_at < now - RUN_STALE_AFTER:
+                run.error = (
+                    f"Stopped: still running {int(RUN_STALE_AFTER.total_seconds() // 60)} minutes after it started "
+                    f"on {run.worker}, past its time limit; the worker was lost. Request the analysis again."
+                )
+            elif run.status == AnalysisRun.Status.QUEUED and run.requested_at < now - QUEUED_STALE_AFTER:
+                run.error = "Stopped: queued for over 6 hours and never started. Request the analysis again."
+            else:
+                continue
+            run.status = AnalysisRun.Status.FAILED
+            run.finished_at = now
+            run.save(update_fields=["status", "error", "finished_at"])
+            failed += 1
+    return failed
 
 
 def _dataset_summary(user: Any) -> dict[str, Any]:

@@ -127,11 +127,14 @@ def baseline_visit(randomized: Any, coordinator: Any) -> Any:
 
 @pytest.fixture
 def enrolled_a_month_ago(make_participant: Any, active_list: Any, coordinator: Any) -> Any:
-    """Screened 30 days ago, baseline 28 days ago: weeks 0-4 are due in the past, later ones in the future."""
+    """Screened 30 days ago, baseline done 28 days ago: weeks 1-4 are due in the past, later ones in the future."""
+    from trial.visits.services import visit_complete
     from trial.workspace.services import participant_enrol
 
     p = make_participant(screened_days_ago=30)
     participant_enrol(participant=p, by=coordinator, baseline_date=date.today() - timedelta(days=28))
+    baseline = p.visits.get(definition__week=0)
+    visit_complete(visit=baseline, actual_date=baseline.scheduled_date, by=coordinator)
     p.refresh_from_db()
     return p
 

@@ -46,6 +46,7 @@ class Capability(StrEnum):
     MANAGE_USERS = "manage_users"
     RECEIVE_SAE_ALERTS = "receive_sae_alerts"  # e-mailed at once when an SAE is recorded
     VIEW_ACCESS_LOG = "view_access_log"  # the access audit log (21 CFR 11.10(e)); also every superuser
+    VIEW_NOTIFICATION_FAILURES = "view_notification_failures"  # SAE alerts that could not be sent
 
 
 _ALL = frozenset(Role)
@@ -76,6 +77,9 @@ POLICY: dict[Capability, frozenset[Role]] = {
     Capability.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
     Capability.RECEIVE_SAE_ALERTS: frozenset({Role.INVESTIGATOR}),
     Capability.VIEW_ACCESS_LOG: frozenset({Role.DATA_MANAGER}),
+    # Whoever must act when an SAE alert did not go out: the investigators it was for, the data
+    # manager who follows up, the administrator who fixes the mail server.
+    Capability.VIEW_NOTIFICATION_FAILURES: frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMINISTRATOR}),
 }
 
 # Capabilities a superuser holds without a role: the people who answer for the system's accounts

@@ -31,6 +31,16 @@ def _needs_real_services() -> None:
 
 @pytest.fixture
 def worker():
+    yield from _worker("solo")
+
+
+@pytest.fixture
+def prefork_worker():
+    """A worker whose task runs in a child process, so the child can be killed as a lost worker."""
+    yield from _worker("prefork")
+
+
+def _worker(pool: str):
     _needs_real_services()
     s = connection.settings_dict
     db_url = f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
@@ -44,7 +54,7 @@ def worker():
             "-A",
             "trial",
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
             "--concurrency=1",
             "--loglevel=INFO",
             "--hostname=stratum-test@%h",
@@ -94,3 +104,56 @@ def test_it_runs_an_analysis_task_in_a_real_worker(worker, randomized, coordinat
     # Executed by the worker process, not in this test process.
     assert run.worker.endswith(f" pid {worker.pid}"), run.worker
     assert run.result == {"participants": 1, "observations": 1, "by_week": {"0": {"n": 1, "mean_hamd": 34.0}}}
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _a_backend_waits_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        # Inside a transaction PostgreSQL keeps one snapshot of the statistics views: refresh it.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_run_whose_worker_is_killed_mid_run_ends_done_not_stuck(prefork_worker, users):
+    """kill -9 of the process running the analysis: the message is delivered again and the run ends
+    done (never left 'Running')."""
+    import signal
+
+    from django.db import transaction
+
+    run = analysis_run_request(kind=AnalysisRun.Kind.DATASET_SUMMARY, by=users["statistician"])
+    deadline = time.monotonic() + 60
+    with transaction.atomic():
+        # Hold the run's row: the worker's claim waits on it, so the kill lands mid-run.
+        AnalysisRun.objects.select_for_update().get(pk=run.pk)
+        while not _a_backend_waits_on_a_lock():
+            assert time.monotonic() < deadline, (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
+            time.sleep(0.2)
+        children = _children(prefork_worker.pid)
+        assert children, "the prefork worker has no child process"
+        for child in children:
+            os.kill(child, signal.SIGKILL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in (AnalysisRun.Status.DONE, AnalysisRun.Status.FAILED):
+            break
+        time.sleep(0.5)
+    assert run.status == AnalysisRun.Status.DONE, (
+        f"{run.status} {run.error}\n" + (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
+    )
+    assert all(str(c) not in run.worker for c in children)

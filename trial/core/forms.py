@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from trial.core.validators import ReasonForChangeRequired, Rule, rules_apply
+from trial.core.validators import ReasonForChangeRequired, Rule, SingleLine, rules_apply
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -47,6 +47,10 @@ class RecordForm(forms.Form):
     """
 
     version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
+    # One-time token: a repeated POST of the same form shows the record it saved (RecordFormView).
+    submission_token = forms.RegexField(
+        regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput, max_length=32
+    )
     reason = forms.CharField(
         required=False,
         label="Reason for change",
@@ -54,14 +58,24 @@ class RecordForm(forms.Form):
         help_text="Required when you change a saved record; it goes into the audit trail.",
     )
 
-    META_FIELDS: tuple[str, ...] = ("version", "reason")
+    META_FIELDS: tuple[str, ...] = ("version", "reason", "submission_token")
+    # Values the rules read that are not typed (RecordFormView.form_facts): a participant's timeline.
+    facts: Mapping[str, Any] = {}
 
     def get_rules(self) -> list[Rule]:
-        return [ReasonForChangeRequired()]
+        return [ReasonForChangeRequired(), SingleLine(*self.single_line_fields())]
+
+    def single_line_fields(self) -> list[str]:
+        """Text fields typed on one line (not a text area): no control characters in them."""
+        return [
+            n
+            for n, f in self.fields.items()
+            if isinstance(f, forms.CharField) and not isinstance(f.widget, forms.Textarea | forms.HiddenInput)
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        rules_apply(self, self.get_rules())
+        rules_apply(self, self.get_rules(), record=self.facts)
         return data
 
     @property

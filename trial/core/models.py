@@ -166,3 +166,21 @@ class AuditSeal(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["table_name", "row_id"], name="one_seal_per_audit_row")]
+
+
+class FormSubmission(models.Model):
+    """A one-time token of a form that was saved, and where its record is shown.
+
+    Each record form carries a fresh token. A double click or a resent POST brings the same token
+    back: the second submission shows the record the first one saved instead of making another
+    (ICH E6(R3) data integrity: one event, one record). Not a clinical record: the record it led to
+    is, with its own audit trail.
+    """
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    result_url = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return self.token

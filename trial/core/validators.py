@@ -93,6 +93,23 @@ def _plain(value: Any) -> str:
         return str(value)
 
 
+class SingleLine:
+    """A one-line field has no control characters: a line break or a tab in an event term would end
+    up in an e-mail header (refused) or break an export's rows."""
+
+    message = "Control characters (a line break, a tab) are not allowed in this one-line field."
+
+    def __init__(self, *fields: str) -> None:
+        self.fields = fields
+
+    def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
+        return {
+            f: self.message
+            for f in self.fields
+            if isinstance(value := data.get(f), str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+        }
+
+
 class ReasonForChangeRequired:
     """Editing a saved record needs a reason for change (21 CFR Part 11 audit trail).
 
@@ -117,6 +134,18 @@ class NotInFuture:
     def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
         today = self.today or date.today()
         return {f: self.message for f in self.fields if (day := _day(data.get(f))) is not None and day > today}
+
+
+class NotBefore:
+    """A date no earlier than a fixed first day: the trial's own earliest plausible date (a record
+    dated 0001-01-01 or 1900-01-01 is a typing error, never a fact of this trial)."""
+
+    def __init__(self, *fields: str, earliest: date, what: str = "the trial's first records") -> None:
+        self.fields, self.earliest, self.what = fields, earliest, what
+
+    def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
+        message = f"This date is before {self.what} ({self.earliest:%d %b %Y}): check the year."
+        return {f: message for f in self.fields if (day := _day(data.get(f))) is not None and day < self.earliest}
 
 
 class EndAfterStart:

@@ -9,6 +9,7 @@ the record in the meantime, shows the conflict page with both versions. It never
 from __future__ import annotations
 
 import copy
+import uuid
 from typing import Any
 
 from django import forms
@@ -16,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
@@ -24,8 +25,11 @@ from django.views.decorators.http import require_POST
 
 from trial.core.forms import apply_service_errors
 from trial.core.middleware import session_touch
-from trial.core.models import ClinicalRecord
+from trial.core.models import ClinicalRecord, FormSubmission, User
+from trial.core.request_safety import BUSY_MESSAGE
 from trial.core.services import ConflictError
+
+ALREADY_SAVED = "This form was already saved: here is the record. Nothing was saved twice."
 
 
 class RecordFormView(LoginRequiredMixin, View):
@@ -67,6 +71,10 @@ class RecordFormView(LoginRequiredMixin, View):
     def get_context(self) -> dict[str, Any]:
         return {}
 
+    def form_facts(self) -> dict[str, Any]:
+        """Values the form's rules read that the user does not type (a participant's timeline)."""
+        return {}
+
     # --- the behaviour every page shares -------------------------------------------------------
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.user.is_authenticated and not getattr(self, "access_decided", False):
@@ -75,23 +83,58 @@ class RecordFormView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         self.load()
-        return self.render_form(self.form_class(initial=self.get_initial(), **self.get_form_kwargs()))
+        initial = self.get_initial()
+        if "submission_token" in self.form_class.base_fields:
+            initial = initial | {"submission_token": uuid.uuid4().hex}
+        return self.render_form(self.form_class(initial=initial, **self.get_form_kwargs()))
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         self.load()
         form = self.form_class(data=request.POST, **self.get_form_kwargs())
+        if hasattr(form, "facts"):
+            form.facts = self.form_facts()
         if form.is_valid():
             try:
-                self.check_not_created_meanwhile(form)
-                saved = self.save(form)
+                with transaction.atomic():
+                    token = self.claim_token(form)
+                    if token is not None and token.result_url:
+                        messages.info(
+                            request, "This form was already saved: here is the record. Nothing was saved twice."
+                        )
+                        return redirect(token.result_url)
+                    self.check_not_created_meanwhile(form)
+                    saved = self.save(form)
+                    if token is not None:
+                        token.result_url = self.success_url(saved)
+                        token.save(update_fields=["result_url"])
             except ConflictError as exc:
                 return self.render_conflict(form, exc)
             except ValidationError as exc:
                 apply_service_errors(form, exc, self.service_field_map)
+            except OperationalError:
+                # The write lock was held past the busy timeout (SQLite) or the connection dropped:
+                # the transaction rolled back. Say so, and keep every typed value for a second try.
+                form.add_error(None, BUSY_MESSAGE)
+                return self.render_form(form, status=503)
             else:
                 messages.success(request, self.success_message(saved))
                 return redirect(self.success_url(saved))
         return self.render_form(form)
+
+    def claim_token(self, form: Any) -> FormSubmission | None:
+        """The form's one-time token: a new row (this submission saves), or the row of the submission
+        that already saved (this one only shows its record). A concurrent twin waits on the unique
+        token until the first commits, then finds its row; if the first failed, its row is gone."""
+        value = form.cleaned_data.get("submission_token")
+        if not value:
+            return None
+        try:
+            with transaction.atomic():
+                user = self.request.user
+                assert isinstance(user, User)  # LoginRequiredMixin: only a signed-in user posts here
+                return FormSubmission.objects.create(token=value, user=user)
+        except IntegrityError:
+            return FormSubmission.objects.filter(token=value).first()
 
     def check_not_created_meanwhile(self, form: Any) -> None:
         # The form was opened empty (no version) but the record exists now: someone else entered

@@ -5,6 +5,7 @@ Each form applies the same rules as its record's model (trial.participants.rules
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, cast
 
@@ -121,7 +122,7 @@ class ConsentForm(RecordForm):
     copy_given = forms.BooleanField(label="Copy given to the participant", required=False)
 
     def get_rules(self) -> list[Rule]:
-        return [*super().get_rules(), *consent_rules()]
+        return [*super().get_rules(), *consent_rules(protocol())]
 
 
 class RandomizeForm(forms.Form):
@@ -153,6 +154,7 @@ class EndOfStudyForm(forms.Form):
     end_date = forms.DateField(widget=DATE, initial=date.today)
     end_reason = forms.ChoiceField(choices=[], label="Reason")
     details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    facts: Mapping[str, Any] = {}  # the participant's timeline (RecordFormView.form_facts)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -162,5 +164,5 @@ class EndOfStudyForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        rules_apply(self, end_of_study_rules(protocol(), reason_field="end_reason"))
+        rules_apply(self, end_of_study_rules(protocol(), reason_field="end_reason"), record=self.facts)
         return data

@@ -8,7 +8,13 @@ from django.db import models
 from trial.core.models import ClinicalRecord
 from trial.core.validators import rules_raise
 from trial.participants.eligibility import age_on
-from trial.participants.rules import consent_rules, end_of_study_rules, participant_rules, screening_rules
+from trial.participants.rules import (
+    Timeline,
+    consent_rules,
+    end_of_study_rules,
+    participant_rules,
+    screening_rules,
+)
 from trial.protocol.models import Site
 from trial.protocol.selectors import protocol
 
@@ -43,6 +49,47 @@ class Participant(ClinicalRecord):
     def clean(self) -> None:
         rules_raise(self, participant_rules(protocol()))
 
+    def timeline(self) -> Timeline:
+        """The dates that bound this participant's other records (trial.participants.rules.Timeline)."""
+        if self._state.adding:
+            return Timeline(date_of_birth=self.date_of_birth)
+        screening = Screening.objects.filter(participant=self).values_list("screening_date", flat=True).first()
+        consent = (
+            Consent.objects.active()
+            .filter(participant=self)
+            .order_by("consent_date")
+            .values_list("consent_date", flat=True)
+            .first()
+        )
+        end = EndOfStudy.objects.filter(participant=self).values_list("end_date", "reason").first()
+        return Timeline(
+            date_of_birth=self.date_of_birth,
+            screening_date=screening,
+            consent_date=consent,
+            screen_failed=self.status == self.Status.SCREEN_FAILED,
+            ended_on=end[0] if end else None,
+            ended_how=end[1] if end else "",
+        )
+
+
+def _timeline_of(record: models.Model) -> Timeline | None:
+    participant = getattr(record, "participant", None) if getattr(record, "participant_id", None) else None
+    return participant.timeline() if participant is not None else None
+
+
+class NumberSeries(models.Model):
+    """The last number handed out in one series (screening numbers; participant ids per site).
+
+    Not a clinical record: a counter. Its row is locked while a number is taken, so two screenings
+    at once get two numbers (the unique constraints on Participant stay as the second line of defence).
+    """
+
+    key = models.CharField(max_length=40, unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.last}"
+
 
 class Consent(ClinicalRecord):
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="consents")
@@ -56,8 +103,12 @@ class Consent(ClinicalRecord):
     class Meta:
         ordering = ["consent_date"]
 
+    @property
+    def timeline(self) -> Timeline | None:
+        return _timeline_of(self)
+
     def clean(self) -> None:
-        rules_raise(self, consent_rules())
+        rules_raise(self, consent_rules(protocol()))
 
 
 class Screening(ClinicalRecord):
@@ -122,6 +173,10 @@ class EndOfStudy(ClinicalRecord):
     end_date = models.DateField()
     reason = models.CharField(max_length=60)
     details = models.TextField(blank=True)
+
+    @property
+    def timeline(self) -> Timeline | None:
+        return _timeline_of(self)
 
     def clean(self) -> None:
         rules_raise(self, end_of_study_rules(protocol()))

@@ -8,10 +8,11 @@ the protocol file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from trial.core.validators import InRange, NotInFuture, OneOf, Required, Rule
+from trial.core.validators import InRange, NotBefore, NotInFuture, OneOf, Required, Rule
 from trial.participants.eligibility import age_on
 from trial.protocol.config import ProtocolConfig
 
@@ -31,14 +32,114 @@ class PlausibleAge:
         return self.range({self.field: age_on(born, today)})
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """The dates of one participant's course that bound every other date of theirs.
+
+    A rule reads it as the value `timeline`: a record's model gives its participant's
+    (`Participant.timeline()`), a form is given it by its page. None when there is no participant yet.
+    """
+
+    date_of_birth: date | None = None
+    screening_date: date | None = None
+    consent_date: date | None = None
+    screen_failed: bool = False
+    ended_on: date | None = None  # end of study (completed or withdrawn)
+    ended_how: str = ""
+
+
+def _timeline(data: Mapping[str, Any]) -> Timeline | None:
+    value = data.get("timeline")
+    return value if isinstance(value, Timeline) else None
+
+
+class OnOrAfterScreening:
+    """A date of the participant's course is not before their screening (consent, deviation, end of study)."""
+
+    def __init__(self, *fields: str) -> None:
+        self.fields = fields
+
+    def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
+        t = _timeline(data)
+        if t is None or t.screening_date is None:
+            return {}
+        return {
+            f: f"This date is before the participant's screening ({t.screening_date:%d %b %Y})."
+            for f in self.fields
+            if isinstance(day := data.get(f), date) and day < t.screening_date
+        }
+
+
+class NotAfterEndOfStudy:
+    """Consent is not recorded after the end of study (completed or withdrawn)."""
+
+    def __init__(self, *fields: str) -> None:
+        self.fields = fields
+
+    def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
+        t = _timeline(data)
+        if t is None or t.ended_on is None:
+            return {}
+        return {
+            f: f"This date is after the participant's end of study ({t.ended_on:%d %b %Y}, {t.ended_how})."
+            for f in self.fields
+            if isinstance(day := data.get(f), date) and day > t.ended_on
+        }
+
+
+class SafetyCollectionWindow:
+    """When adverse events and concomitant medications are collected (protocol file [safety]):
+    from written informed consent; for a screen failure, until the screen failure; for a participant
+    who ended the study, until `followup_days` after the end of study.
+
+    `before_consent_allowed`: a medication may have started long before consent (it is concomitant
+    because it continues); it still cannot start before the participant was born. An adverse event
+    starts on or after consent (an earlier one is medical history).
+    """
+
+    def __init__(self, field: str, *, what: str, followup_days: int, before_consent_allowed: bool = False) -> None:
+        self.field, self.what, self.followup_days = field, what, followup_days
+        self.before_consent_allowed = before_consent_allowed
+
+    def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
+        t = _timeline(data)
+        day = data.get(self.field)
+        if t is None or not isinstance(day, date):
+            return {}
+        if t.consent_date is None:
+            return {self.field: f"{self.what} are recorded from written informed consent on; none is recorded yet."}
+        if t.date_of_birth is not None and day < t.date_of_birth:
+            return {self.field: f"This date is before the participant's date of birth ({t.date_of_birth:%d %b %Y})."}
+        if not self.before_consent_allowed and day < t.consent_date:
+            return {
+                self.field: f"{self.what} are collected from consent ({t.consent_date:%d %b %Y}) on; "
+                "an earlier event belongs in the medical history."
+            }
+        if t.screen_failed and t.screening_date is not None and day > t.screening_date:
+            return {
+                self.field: f"Collection ended at the screen failure ({t.screening_date:%d %b %Y}): "
+                f"{self.what.lower()} after it are not recorded."
+            }
+        if t.ended_on is not None and (day - t.ended_on).days > self.followup_days:
+            last = t.ended_on + timedelta(days=self.followup_days)
+            return {
+                self.field: f"Collection ended {self.followup_days} days after the end of study "
+                f"({t.ended_on:%d %b %Y}), on {last:%d %b %Y}."
+            }
+        return {}
+
+
 def participant_rules(config: ProtocolConfig) -> list[Rule]:
     return [NotInFuture("date_of_birth"), PlausibleAge(config)]
 
 
-def consent_rules() -> list[Rule]:
+def consent_rules(config: ProtocolConfig) -> list[Rule]:
     # Eligibility, Inclusion: written informed consent.
     return [
         NotInFuture("consent_date"),
+        NotBefore("consent_date", earliest=config.earliest_date),
+        OnOrAfterScreening("consent_date"),
+        NotAfterEndOfStudy("consent_date"),
         Required("participant_signed", "Written informed consent must be signed by the participant."),
     ]
 
@@ -55,11 +156,17 @@ def screening_ranges(config: ProtocolConfig) -> list[InRange]:
     for code in ("height_cm", "weight_kg"):
         m = config.measure(code)
         ranges.append(InRange(code, m.min, m.max, label=m.label, unit=m.unit))
+    episode = config.measure("episode_duration_months")
+    ranges.append(InRange("episode_duration_months", episode.min, episode.max, label=episode.label, unit=episode.unit))
     return ranges
 
 
 def screening_rules(config: ProtocolConfig) -> list[Rule]:
-    return [NotInFuture("screening_date"), *screening_ranges(config)]
+    return [
+        NotInFuture("screening_date"),
+        NotBefore("screening_date", earliest=config.earliest_date),
+        *screening_ranges(config),
+    ]
 
 
 class OutcomeMatchesReason:
@@ -85,6 +192,8 @@ def end_of_study_rules(config: ProtocolConfig, *, reason_field: str = "reason") 
         OneOf(reason_field, config.end_of_study_reasons, label="Reason"),
         OutcomeMatchesReason(reason_field),
         NotInFuture("end_date"),
+        NotBefore("end_date", earliest=config.earliest_date),
+        OnOrAfterScreening("end_date"),
     ]
 
 

@@ -14,7 +14,7 @@ from trial.access import Capability, require
 from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants import eligibility
-from trial.participants.models import Consent, EndOfStudy, Participant, Screening
+from trial.participants.models import Consent, EndOfStudy, NumberSeries, Participant, Screening
 from trial.protocol.models import Site
 from trial.protocol.selectors import protocol
 
@@ -38,8 +38,7 @@ def attested_criteria() -> tuple[str, ...]:
     return tuple(c.code for c in cfg.inclusion + cfg.exclusion if not c.computed)
 
 
-def _next_number(prefix: str, field: str, width: int = 4) -> str:
-    # Called inside the creating transaction; the unique constraint catches a race.
+def _highest_in_use(prefix: str, field: str) -> int:
     # Longest first, then highest: as text "01-9999" sorts after "01-10000", so text order alone
     # would hand out 01-10000 twice once a trial passes 9,999 participants.
     last = (
@@ -48,8 +47,27 @@ def _next_number(prefix: str, field: str, width: int = 4) -> str:
         .values_list(field, flat=True)
         .first()
     )
-    n = int(last[len(prefix) :]) + 1 if last else 1
-    return f"{prefix}{n:0{width}d}"
+    try:
+        return int(last[len(prefix) :]) if last else 0
+    except ValueError:
+        return 0
+
+
+def _next_number(prefix: str, field: str, width: int = 4) -> str:
+    """The next number of a series, taken under a row lock on the series' counter.
+
+    Called inside the creating transaction. Two screenings at once would otherwise both read the
+    same highest number and collide on the unique constraint; the lock makes the second wait for
+    the first to commit, as randomization does with the stratum cursor.
+    """
+    key = f"{field}:{prefix}"
+    # Create the counter if it is missing; a concurrent creator makes this a no-op, never an error.
+    NumberSeries.objects.bulk_create([NumberSeries(key=key, last=0)], ignore_conflicts=True)
+    series = NumberSeries.objects.select_for_update().get(key=key)
+    # A number given explicitly (an imported screening log) moves the series on too.
+    series.last = max(series.last, _highest_in_use(prefix, field)) + 1
+    series.save(update_fields=["last"])
+    return f"{prefix}{series.last:0{width}d}"
 
 
 def _apply_eligibility(screening: Screening, date_of_birth: date) -> None:
@@ -129,6 +147,10 @@ def consent_record(
     by = require(by, Capability.ENTER_DATA)
     if participant.status == Participant.Status.SCREEN_FAILED:
         raise ValidationError("This person failed screening; consent for the trial is not recorded.")
+    if participant.status in (Participant.Status.WITHDRAWN, Participant.Status.COMPLETED):
+        raise ValidationError(
+            f"This participant's study has ended ({participant.get_status_display().lower()}); consent is not recorded."
+        )
     consent = Consent(
         participant=participant,
         form_version=version or protocol().consent_version,
@@ -145,6 +167,11 @@ def end_of_study_record(
     *, participant: Participant, outcome: str, end_date: date, reason: str, by: Actor, details: str = ""
 ) -> EndOfStudy:
     by = require(by, Capability.ENTER_DATA)
+    # Lock the participant: the same end of study submitted twice at once must end the study once;
+    # the second waits, then sees the participant has already ended it.
+    given, participant = participant, Participant.objects.select_for_update().get(pk=participant.pk)
+    if EndOfStudy.objects.filter(participant=participant).exists():
+        raise ValidationError("The end of study is already recorded for this participant.")
     if participant.status not in (Participant.Status.RANDOMIZED,):
         raise ValidationError(
             f"Only a randomized participant can end the study (status: {participant.get_status_display()})."
@@ -155,4 +182,6 @@ def end_of_study_record(
         Participant.Status.COMPLETED if outcome == EndOfStudy.Outcome.COMPLETED else Participant.Status.WITHDRAWN
     )
     record_save(participant, by=by, reason=f"End of study: {reason}")
+    # The caller's copy follows, so it can be saved again without a false conflict.
+    given.status, given.version, given.updated_at = participant.status, participant.version, participant.updated_at
     return eos

@@ -123,6 +123,9 @@ class ParticipantFormView(CapabilityRequiredMixin, RecordFormView):
     def get_context(self) -> dict[str, Any]:
         return {"participant": self.participant}
 
+    def form_facts(self) -> dict[str, Any]:
+        return {"timeline": self.participant.timeline()}
+
     def success_url(self, saved: Any) -> str:
         return participant_url(self.participant)
 

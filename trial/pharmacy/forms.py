@@ -62,7 +62,7 @@ class LotReceiveForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        rules_apply(self, drug_lot_rules())
+        rules_apply(self, drug_lot_rules(protocol()))
         return data
 
 
@@ -71,7 +71,11 @@ class WastageForm(forms.Form):
     wasted_on = forms.DateField(initial=date.today, widget=DATE)
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
+    def __init__(self, *args: Any, lot: DrugLot | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lot = lot
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        rules_apply(self, wastage_rules())
+        rules_apply(self, wastage_rules(protocol()), record={"lot": self.lot})
         return data

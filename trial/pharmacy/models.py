@@ -35,7 +35,7 @@ class DrugLot(ClinicalRecord):
         return self.lot_number
 
     def clean(self) -> None:
-        rules_raise(self, drug_lot_rules())
+        rules_raise(self, drug_lot_rules(protocol()))
 
 
 class Preparation(ClinicalRecord):
@@ -96,4 +96,4 @@ class Wastage(ClinicalRecord):
     reason = models.TextField()
 
     def clean(self) -> None:
-        rules_raise(self, wastage_rules())
+        rules_raise(self, wastage_rules(protocol()))

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from trial import blinding
@@ -40,16 +40,24 @@ def drug_lot_receive(
     supplier: str = "",
 ) -> DrugLot:
     by = require(by, Capability.DISPENSE)
-    return record_save(
-        DrugLot(
-            lot_number=lot_number.strip(),
-            expiry_date=expiry_date,
-            vials_received=vials_received,
-            received_on=received_on,
-            supplier=supplier,
-        ),
-        by=by,
+    lot = DrugLot(
+        lot_number=lot_number.strip(),
+        expiry_date=expiry_date,
+        vials_received=vials_received,
+        received_on=received_on,
+        supplier=supplier,
     )
+    duplicate = ValidationError({"lot_number": f"Lot {lot.lot_number} has already been received."})
+    try:
+        # A savepoint, so a caller's transaction survives the refusal.
+        with transaction.atomic():
+            return record_save(lot, by=by)
+    except IntegrityError as exc:
+        # The same lot received twice at once: both passed full_clean's uniqueness check, and the
+        # unique constraint refused the second. Accountability (ICH E6(R3)) wants one lot record.
+        if DrugLot.objects.filter(lot_number=lot.lot_number).exists():
+            raise duplicate from exc
+        raise
 
 
 def _dispensable(participant: Participant) -> None:

@@ -78,24 +78,38 @@ class PrepareView(CapabilityRequiredMixin, View):
         return self._render(request, row, form)
 
 
+def _preparation_page(
+    request: HttpRequest,
+    prep: Preparation,
+    *,
+    dispense_form: DispenseForm | None = None,
+    waste_form: WasteForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    arm_code, arm_label = selectors.preparation_arm(user=request.user, preparation=prep)
+    dispense_form, waste_form = dispense_form or DispenseForm(), waste_form or WasteForm()
+    return render(
+        request,
+        "pharmacy/preparation.html",
+        {
+            "prep": prep,
+            "arm_label": arm_label,
+            "preparation_text": protocol().arm(arm_code).preparation,
+            "dispense_form": dispense_form,
+            "waste_form": waste_form,
+            "action_forms": [dispense_form, waste_form],
+            "bag_ml": selectors.BAG_VOLUME_ML,
+        },
+        status=status,
+    )
+
+
 class PreparationView(CapabilityRequiredMixin, View):
     capability = Capability.VIEW_PHARMACY
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         prep = get_object_or_404(selectors.preparations(user=request.user), pk=pk)
-        arm_code, arm_label = selectors.preparation_arm(user=request.user, preparation=prep)
-        return render(
-            request,
-            "pharmacy/preparation.html",
-            {
-                "prep": prep,
-                "arm_label": arm_label,
-                "preparation_text": protocol().arm(arm_code).preparation,
-                "dispense_form": DispenseForm(),
-                "waste_form": WasteForm(),
-                "bag_ml": selectors.BAG_VOLUME_ML,
-            },
-        )
+        return _preparation_page(request, prep)
 
 
 class LabelView(CapabilityRequiredMixin, View):
@@ -111,42 +125,44 @@ class LabelView(CapabilityRequiredMixin, View):
 
 
 class DispenseView(CapabilityRequiredMixin, View):
+    """A refused dispense shows the bag again with the reason next to the form (400 for bad input,
+    409 when the bag or the participant does not allow it); only a dispensed bag redirects."""
+
     capability = Capability.DISPENSE
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        prep = get_object_or_404(Preparation.objects.active(), pk=pk)
+        prep = get_object_or_404(selectors.preparations(user=request.user), pk=pk)
         form = DispenseForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Name the nurse who received the bag.")
-        else:
-            try:
-                services.preparation_dispense(
-                    preparation=prep, by=request.user, dispensed_to=form.cleaned_data["dispensed_to"]
-                )
-                messages.success(request, f"Bag {prep.kit_id} dispensed.")
-            except ValidationError as exc:
-                for m in exc.messages:
-                    messages.error(request, m)
+            return _preparation_page(request, prep, dispense_form=form, status=400)
+        try:
+            nurse = form.cleaned_data["dispensed_to"]
+            services.preparation_dispense(preparation=prep, by=request.user, dispensed_to=nurse)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+            return _preparation_page(request, prep, dispense_form=form, status=409)
+        messages.success(request, f"Bag {prep.kit_id} dispensed.")
         return HttpResponseRedirect(reverse("pharmacy:preparation", args=[prep.pk]))
 
 
 class WasteView(CapabilityRequiredMixin, View):
+    """As DispenseView: a refusal is shown with its reason, not redirected as if it had worked."""
+
     capability = Capability.DISPENSE
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        prep = get_object_or_404(Preparation.objects.active(), pk=pk)
+        prep = get_object_or_404(selectors.preparations(user=request.user), pk=pk)
         form = WasteForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Give the reason the bag was wasted.")
-        else:
-            try:
-                services.preparation_waste(preparation=prep, by=request.user, reason=form.cleaned_data["reason"])
-                messages.success(request, f"Bag {prep.kit_id} recorded as wasted.")
-            except ValidationError as exc:
-                for m in exc.messages:
-                    messages.error(request, m)
+            return _preparation_page(request, prep, waste_form=form, status=400)
+        try:
+            services.preparation_waste(preparation=prep, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            _form_errors(form, exc)
+            return _preparation_page(request, prep, waste_form=form, status=409)
+        messages.success(request, f"Bag {prep.kit_id} recorded as wasted.")
         return HttpResponseRedirect(reverse("pharmacy:preparation", args=[prep.pk]))
 
 
@@ -189,7 +205,7 @@ class WastageView(CapabilityRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         lot = get_object_or_404(DrugLot.objects.active(), pk=pk)
-        form = WastageForm(request.POST)
+        form = WastageForm(request.POST, lot=lot)
         if form.is_valid():
             try:
                 services.wastage_record(lot=lot, by=request.user, **form.cleaned_data)

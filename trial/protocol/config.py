@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,10 @@ MEASURES = (
     "diastolic_mmhg",
     "heart_rate_bpm",
     "temperature_c",
+    "episode_duration_months",
+    "conmed_dose",
+    "vials",
+    "infusion_delay_days",
 )
 
 
@@ -156,6 +161,10 @@ class ProtocolConfig:
     # Immediate (unapproved) code breaks per requester per period; each is reviewed afterwards.
     immediate_code_breaks_per_user: int = 1
     immediate_code_break_period_days: int = 30
+    # [dates] and [safety]: plausible dates, and when safety data are collected.
+    earliest_date: date = date(2007, 1, 1)
+    lot_shelf_life_max_days: int = 1830
+    safety_followup_days: int = 30
 
     def arm(self, code: str) -> Arm:
         return next(a for a in self.arms if a.code == code)
@@ -393,6 +402,18 @@ def parse_protocol(text: str) -> ProtocolConfig:
             key, str(m.get("label", key)), str(m.get("unit", "")), float(lo or 0), float(hi or 0)
         )
 
+    dates = raw.get("dates", {})
+    earliest = _req(dates, "earliest", "[dates]", problems, date)
+    shelf_life = _req(dates, "lot_shelf_life_max_days", "[dates]", problems, int)
+    if isinstance(shelf_life, int) and shelf_life <= 0:
+        problems.append("[dates]: lot_shelf_life_max_days must be positive")
+    safety = raw.get("safety", {})
+    if safety.get("collection_starts") != "consent":
+        problems.append("[safety]: collection_starts must be 'consent' (the only rule Stratum implements)")
+    followup = _req(safety, "followup_days_after_end", "[safety]", problems, int)
+    if isinstance(followup, int) and followup < 0:
+        problems.append("[safety]: followup_days_after_end must be >= 0")
+
     cm = raw.get("concomitant_medications", {})
     eos = tuple(raw.get("end_of_study", {}).get("reasons", []))
     if "completed" not in eos:
@@ -440,6 +461,9 @@ def parse_protocol(text: str) -> ProtocolConfig:
         adverse_events_hidden_from=hidden_from,
         immediate_code_breaks_per_user=int(per_user),
         immediate_code_break_period_days=int(period),
+        earliest_date=earliest,
+        lot_shelf_life_max_days=int(shelf_life),
+        safety_followup_days=int(followup),
     )
 
 

@@ -127,6 +127,15 @@ def edit_checks_run(*, participant: Participant, by: Actor) -> dict[str, int]:
     """
     # The checks run as part of the save of whoever entered the data (any role may trigger them).
     by = require(by, Capability.VIEW_PARTICIPANTS)
+    # Two saves for one participant at once would both read "no query yet" and both open one. The
+    # checks of one participant run one at a time: the second waits on the participant's row, then
+    # reads the queries the first opened (ICH E6(R3): one question per finding).
+    with transaction.atomic():
+        Participant.objects.select_for_update().filter(pk=participant.pk).first()
+        return _edit_checks_run_locked(participant=participant, by=by)
+
+
+def _edit_checks_run_locked(*, participant: Participant, by: User) -> dict[str, int]:
     findings = {f.key: f for f in participant_findings(participant)}
     counts = {"opened": 0, "closed": 0, "reopened": 0}
     existing: dict[tuple[str, int | None, str, str], DataQuery] = {}

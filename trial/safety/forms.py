@@ -43,7 +43,7 @@ class AdverseEventForm(RecordForm):
             self.fields[name] = forms.BooleanField(required=False, label=str(label).capitalize())
 
     def get_rules(self) -> list[Rule]:
-        return [*super().get_rules(), *adverse_event_rules()]
+        return [*super().get_rules(), *adverse_event_rules(protocol())]
 
     def sae_fields(self) -> list[forms.BoundField]:
         return [self[n] for n in AdverseEvent.SAE_CRITERIA]
@@ -84,7 +84,7 @@ class DeviationForm(RecordForm):
     major = forms.BooleanField(required=False, label="Major deviation")
 
     def get_rules(self) -> list[Rule]:
-        return [*super().get_rules(), *deviation_rules()]
+        return [*super().get_rules(), *deviation_rules(protocol())]
 
     def data_for_service(self) -> dict[str, Any]:
         return {n: self.cleaned_data.get(n) for n in self.record_fields()}

@@ -10,6 +10,7 @@ from django.db import models
 from trial.core.models import ClinicalRecord
 from trial.core.validators import rules_raise
 from trial.participants.models import Participant
+from trial.participants.rules import Timeline
 from trial.protocol.selectors import protocol
 from trial.safety.rules import SAE_CRITERIA, adverse_event_rules, conmed_rules, deviation_rules
 
@@ -68,8 +69,13 @@ class AdverseEvent(ClinicalRecord):
     def __str__(self) -> str:
         return self.term
 
+    @property
+    def timeline(self) -> Timeline | None:
+        """The participant's dates that bound this record's (trial.participants.rules.Timeline)."""
+        return self.participant.timeline() if self.participant_id else None
+
     def clean(self) -> None:
-        rules_raise(self, adverse_event_rules())
+        rules_raise(self, adverse_event_rules(protocol()))
 
 
 class ConcomitantMedication(ClinicalRecord):
@@ -93,6 +99,11 @@ class ConcomitantMedication(ClinicalRecord):
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
     prohibited = models.BooleanField(default=False, editable=False)
+
+    @property
+    def timeline(self) -> Timeline | None:
+        """The participant's dates that bound this record's (trial.participants.rules.Timeline)."""
+        return self.participant.timeline() if self.participant_id else None
 
     def clean(self) -> None:
         rules_raise(self, conmed_rules(protocol()))
@@ -132,5 +143,40 @@ class ProtocolDeviation(ClinicalRecord):
         ConcomitantMedication, on_delete=models.PROTECT, null=True, blank=True, related_name="deviations"
     )
 
+    @property
+    def timeline(self) -> Timeline | None:
+        """The participant's dates that bound this record's (trial.participants.rules.Timeline)."""
+        return self.participant.timeline() if self.participant_id else None
+
     def clean(self) -> None:
-        rules_raise(self, deviation_rules())
+        rules_raise(self, deviation_rules(protocol()))
+
+
+class Notification(models.Model):
+    """The outbox of SAE alerts (ICH E6(R3) expedited safety reporting; ICH E2A).
+
+    Written in the transaction that records the SAE, so an alert exists exactly when the event does;
+    sent afterwards by a Celery task, retried with a growing wait, and listed on the failures page
+    when it could not be sent. Not a clinical record: the event is, with its own audit trail. Rows
+    are never deleted: the outbox is the record of who was told, and when.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="notifications")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    recipients = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"SAE alert {self.pk} ({self.status})"

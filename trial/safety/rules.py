@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trial.core.validators import EndAfterStart, NotInFuture, Required, Rule
+from trial.core.validators import EndAfterStart, InRange, NotBefore, NotInFuture, Required, Rule, SingleLine
+from trial.participants.rules import OnOrAfterScreening, SafetyCollectionWindow
 from trial.protocol.config import ProtocolConfig
 
 # Seriousness criteria (ICH E2A): an event meeting any of them is serious.
@@ -60,10 +61,14 @@ class DeathIsFatal:
         return {}
 
 
-def adverse_event_rules() -> list[Rule]:
+def adverse_event_rules(config: ProtocolConfig) -> list[Rule]:
     return [
+        SingleLine("term"),
         SeriousnessMatchesCriteria(),
         NotInFuture("onset_date", "end_date"),
+        NotBefore("onset_date", "end_date", earliest=config.earliest_date),
+        # Protocol file [safety]: collected from consent; until a screen failure, or the follow-up after the end.
+        SafetyCollectionWindow("onset_date", what="Adverse events", followup_days=config.safety_followup_days),
         EndAfterStart("onset_date", "end_date", "The event cannot end before its onset."),
         EndMatchesOngoing(),
         DeathIsFatal(),
@@ -72,9 +77,22 @@ def adverse_event_rules() -> list[Rule]:
 
 def conmed_rules(config: ProtocolConfig) -> list[Rule]:
     # Schedule of assessments, Prohibited: aspirin is allowed only at the protocol's dose, so the dose is needed.
+    dose = config.measure("conmed_dose")
     return [
+        SingleLine("name", "dose_unit", "indication"),
         NotInFuture("start_date", "end_date"),
+        NotBefore("end_date", earliest=config.earliest_date),
         EndAfterStart("start_date", "end_date", "The medication cannot stop before it starts."),
+        # A medication taken since before consent is concomitant too; it is still recorded only from consent on.
+        SafetyCollectionWindow(
+            "start_date",
+            what="Concomitant medications",
+            followup_days=config.safety_followup_days,
+            before_consent_allowed=True,
+        ),
+        InRange(
+            "dose", dose.min, dose.max, label=dose.label, message="A dose is between {lo} and {hi}; {value} is not."
+        ),
         Required(
             "dose",
             f"Give the aspirin dose: only {config.aspirin_allowed_mg:g} mg is allowed.",
@@ -83,5 +101,10 @@ def conmed_rules(config: ProtocolConfig) -> list[Rule]:
     ]
 
 
-def deviation_rules() -> list[Rule]:
-    return [NotInFuture("deviation_date"), Required("description", "Describe the deviation.")]
+def deviation_rules(config: ProtocolConfig) -> list[Rule]:
+    return [
+        NotInFuture("deviation_date"),
+        NotBefore("deviation_date", earliest=config.earliest_date),
+        OnOrAfterScreening("deviation_date"),
+        Required("description", "Describe the deviation."),
+    ]

@@ -23,3 +23,15 @@ def deviation_get(pk: int) -> ProtocolDeviation:
 
 def record_initial(record: Any, fields: list[str]) -> dict[str, Any]:
     return {n: getattr(record, n) for n in fields if hasattr(record, n)} | {"version": record.version}
+
+
+def notifications_not_sent() -> Any:
+    """SAE alerts that failed, or failed at least once and wait for a retry; oldest first."""
+    from trial.safety.models import Notification
+
+    return (
+        Notification.objects.exclude(status=Notification.Status.SENT)
+        .filter(attempts__gt=0)
+        .select_related("adverse_event__participant")
+        .order_by("created_at")
+    )

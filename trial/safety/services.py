@@ -13,13 +13,15 @@ from trial.core.services import record_apply, record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.safety.models import AdverseEvent, ConcomitantMedication, ProtocolDeviation
-from trial.safety.notifications import sae_notify_investigators
+from trial.safety.notifications import sae_notification_create
+from trial.safety.tasks import notification_send_task
 
 
 def _apply(instance: Any, data: Mapping[str, Any], version: int | None) -> None:
     record_apply(instance, data, version=version)
 
 
+@transaction.atomic
 def adverse_event_record(
     *,
     participant: Participant,
@@ -29,16 +31,18 @@ def adverse_event_record(
     reason: str = "",
     version: int | None = None,
 ) -> AdverseEvent:
-    """Record or correct an adverse event. One that becomes serious e-mails the investigators once the
-    transaction commits (never for an event that was rolled back): this is the only write path for
-    adverse events, so the SAE alert cannot be skipped."""
+    """Record or correct an adverse event. One that becomes serious puts an alert in the outbox in the
+    same transaction, sent to the investigators once it commits (never for an event that was rolled
+    back; retried when sending fails): this is the only write path for adverse events, so the SAE
+    alert cannot be skipped."""
     by = require(by, Capability.ENTER_DATA)
     ae = instance or AdverseEvent(participant=participant)
     was_serious = bool(instance is not None and instance.serious)
     _apply(ae, data, version)
     record_save(ae, by=by, reason=reason)
     if ae.serious and not was_serious:
-        transaction.on_commit(partial(sae_notify_investigators, adverse_event_id=ae.pk))
+        alert = sae_notification_create(adverse_event=ae)
+        transaction.on_commit(partial(notification_send_task.delay, alert.pk))
     return ae
 
 
@@ -62,7 +66,8 @@ def conmed_record(
         deviation_record(
             participant=participant,
             data={
-                "deviation_date": med.start_date,
+                # A medication taken since before consent deviates from the protocol from consent on.
+                "deviation_date": max(med.start_date, participant.timeline().consent_date or med.start_date),
                 "category": ProtocolDeviation.Category.PROHIBITED_MEDICATION,
                 "description": f"Prohibited medication: {med.name} ({med.get_drug_class_display()}"
                 + (f", {med.dose} {med.dose_unit}" if med.dose else "")

@@ -6,6 +6,7 @@ app_name = "safety"
 
 # New records hang off the participant (`participant_id`); existing ones are named by their own `pk`.
 urlpatterns = [
+    path("alerts/failures/", views.NotificationFailuresView.as_view(), name="notification_failures"),
     path("participants/<str:participant_id>/adverse-events/new/", views.AdverseEventView.as_view(), name="ae_new"),
     path("adverse-events/<int:pk>/", views.AdverseEventView.as_view(), name="ae_edit"),
     path("participants/<str:participant_id>/conmeds/new/", views.ConmedView.as_view(), name="conmed_new"),

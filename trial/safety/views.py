@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+from django.views.generic import TemplateView
 
 from trial import blinding
 from trial.access import Capability, CapabilityRequiredMixin
@@ -43,6 +44,9 @@ class SafetyFormView(CapabilityRequiredMixin, RecordFormView):
 
     def get_context(self) -> dict[str, Any]:
         return {"participant": self.participant, "record": self.instance}
+
+    def form_facts(self) -> dict[str, Any]:
+        return {"timeline": self.participant.timeline()}
 
     def success_url(self, saved: Any) -> str:
         return reverse("participants:detail", kwargs={"participant_id": self.participant.participant_id}) + "#safety"
@@ -111,3 +115,14 @@ class DeviationView(SafetyFormView):
 
     def success_message(self, saved: Any) -> str:
         return "Protocol deviation saved."
+
+
+class NotificationFailuresView(CapabilityRequiredMixin, TemplateView):
+    """SAE alerts that could not be sent, or are waiting for their next attempt: someone must tell
+    the investigators another way (ICH E6(R3) expedited reporting)."""
+
+    capability = Capability.VIEW_NOTIFICATION_FAILURES
+    template_name = "safety/notification_failures.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(**kwargs) | {"alerts": selectors.notifications_not_sent()}

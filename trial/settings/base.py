@@ -45,6 +45,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early: NUL bytes refused with 400 before a session, backend or view reads them; a busy or
+    # dropped database answered with 503 "try again".
+    "trial.core.request_safety.RequestSafetyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,7 +108,11 @@ def database_from_env(default_url: str) -> dict[str, Any]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         }
     else:
-        config.setdefault("CONN_MAX_AGE", 60)
+        # Persistent connections (dj_database_url sets 0, so a setdefault would never apply).
+        config["CONN_MAX_AGE"] = config.get("CONN_MAX_AGE") or 60
+    # A persistent connection that the server dropped (restart, pg_terminate_backend) is checked
+    # before a request reuses it and replaced, instead of failing that request.
+    config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
@@ -188,6 +195,12 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     }
 }
+# A body nested deeper than the recursion limit is a 400, not a RecursionError.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "trial.core.parsers.SafeJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
 
 # The audit trail stores the full reason for change, not a 100-character stub.
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
@@ -208,6 +221,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker killed mid-task leaves its message to be delivered again (with acks_late), not lost.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# celery beat: fail analysis runs left running past their limit (analysis.tasks).
+# ... and retry SAE alerts whose sending failed (trial.safety.notifications).
+CELERY_BEAT_SCHEDULE = {
+    "analysis-runs-sweep": {"task": "analysis.runs_sweep", "schedule": 5 * 60},
+    "sae-alerts-resend-due": {"task": "safety.notifications_resend_due", "schedule": 60},
+}
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "stratum@localhost"

@@ -7,13 +7,14 @@ an out-of-range value is kept in the field so it can be corrected.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from django import forms
 
 from trial.core.forms import DATE, DATETIME, DATETIME_FORMATS, RecordForm, number
-from trial.core.validators import NotInFuture, ReasonForChangeRequired, Required, Rule, rules_apply
+from trial.core.validators import ReasonForChangeRequired, Required, Rule, rules_apply
 from trial.protocol.config import Analyte
 from trial.protocol.selectors import protocol
 from trial.visits.models import Visit
@@ -25,6 +26,7 @@ from trial.visits.rules import (
     hamd_rules,
     infusion_rules,
     lab_rules,
+    visit_date_rules,
     vital_signs_rules,
 )
 
@@ -123,7 +125,7 @@ class VisitRecordForm(RecordForm):
 
     def get_rules(self) -> list[Rule]:
         # The visit's own date, asked here when the visit is not yet recorded as done (Visit: actual_date).
-        return [*super().get_rules(), NotInFuture("visit_date")]
+        return [*super().get_rules(), *visit_date_rules(protocol(), "visit_date")]
 
 
 class HamdForm(VisitRecordForm):
@@ -224,7 +226,7 @@ class LabsForm(VisitRecordForm):
     def get_rules(self) -> list[Rule]:
         return [
             _LabReasonRequired([f"{a.code}_version" for a in self.analytes]),
-            NotInFuture("visit_date"),
+            *visit_date_rules(protocol(), "visit_date"),
             *(rule for a in self.analytes for rule in lab_rules(a, prefix=f"{a.code}_", optional=True)),
             SampleTimeWhenResults(self.value_fields()),
         ]
@@ -349,6 +351,7 @@ class VisitDateForm(forms.Form):
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     actual_date = forms.DateField(label="Visit date", widget=DATE, initial=date.today)
+    facts: Mapping[str, Any] = {}  # the participant's timeline (RecordFormView.form_facts)
     reason = forms.CharField(required=False, label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, visit: Visit, **kwargs: Any) -> None:
@@ -360,10 +363,10 @@ class VisitDateForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        rules: list[Rule] = [NotInFuture("actual_date")]
+        rules: list[Rule] = visit_date_rules(protocol())
         if self.editing:
             rules.append(ReasonForChangeRequired())
-        rules_apply(self, rules)
+        rules_apply(self, rules, record=self.facts)
         return data
 
     def conflict_rows(self, current: Any) -> list[tuple[str, Any, Any]]:

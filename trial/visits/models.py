@@ -11,6 +11,7 @@ from django.db import models
 from trial.core.models import ClinicalRecord
 from trial.core.validators import InstanceValues, rules_errors, rules_raise
 from trial.participants.models import Participant
+from trial.participants.rules import Timeline
 from trial.protocol.models import VisitDefinition
 from trial.protocol.selectors import protocol
 from trial.visits.rules import cgis_rules, hamd_rules, infusion_rules, lab_rules, visit_rules, vital_signs_rules
@@ -41,8 +42,13 @@ class Visit(ClinicalRecord):
     def __str__(self) -> str:
         return f"{self.participant} {self.definition.code}"
 
+    @property
+    def timeline(self) -> Timeline | None:
+        """The participant's dates that bound this visit's (trial.participants.rules.Timeline)."""
+        return self.participant.timeline() if self.participant_id else None
+
     def clean(self) -> None:
-        rules_raise(self, visit_rules())
+        rules_raise(self, visit_rules(protocol()))
 
 
 class HamD17(ClinicalRecord):

@@ -10,18 +10,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trial.core.validators import EndAfterStart, InRange, NotInFuture, Required, Rule
+from trial.core.validators import EndAfterStart, InRange, NotBefore, NotInFuture, Required, Rule
+from trial.participants.rules import NotAfterEndOfStudy, OnOrAfterScreening
 from trial.protocol.config import Analyte, ProtocolConfig
 
 MISSED_REASON = "Give the reason the visit was missed."
 
 
-def visit_rules() -> list[Rule]:
+def visit_date_rules(config: ProtocolConfig, field: str = "actual_date") -> list[Rule]:
+    """The date a visit was done: not in the future, not before screening, and not after the end of
+    study: a withdrawn participant has no assessments after the withdrawal (protocol file [safety])."""
+    return [
+        NotInFuture(field),
+        NotBefore(field, earliest=config.earliest_date),
+        OnOrAfterScreening(field),
+        NotAfterEndOfStudy(field),
+    ]
+
+
+def visit_rules(config: ProtocolConfig) -> list[Rule]:
     return [
         EndAfterStart("window_start", "window_end", "The window must end on or after its start."),
         Required("actual_date", "A visit that was done needs its date.", when={"status": "done"}),
         Required("reason", MISSED_REASON, when={"status": "missed"}),
-        NotInFuture("actual_date"),
+        *visit_date_rules(config),
     ]
 
 
@@ -157,4 +169,10 @@ class InfusionTimes:
 
 def infusion_rules(config: ProtocolConfig) -> list[Rule]:
     # The weight sets the dose (Design: 5 mg/kg), so its range is checked wherever it is typed.
-    return [measure_range(config, "weight_kg"), InfusionTimes(), InfusionDelay()]
+    delay = config.measure("infusion_delay_days")
+    return [
+        measure_range(config, "weight_kg"),
+        InfusionTimes(),
+        InfusionDelay(),
+        InRange("delay_days", 0, delay.max, label=delay.label, unit=delay.unit),
+    ]

@@ -88,6 +88,7 @@ def visit_complete(*, visit: Visit, actual_date: date, by: Actor, reason: str = 
     # The rater may date the visit as they rate it (the HAM-D form asks for the date), so RATE, whose
     # roles include every data-entry role.
     by = require(by, Capability.RATE)
+    _in_order(visit, actual_date)
     first_time = visit.status != Visit.Status.DONE
     visit.status = Visit.Status.DONE
     visit.actual_date = actual_date
@@ -98,6 +99,39 @@ def visit_complete(*, visit: Visit, actual_date: date, by: Actor, reason: str = 
             visit=visit, anchor=actual_date, by=by, reason="Due dates follow the actual baseline date"
         )
     return visit
+
+
+def _in_order(visit: Visit, actual_date: date) -> None:
+    """Visits are done in the order of the schedule (Schedule of assessments).
+
+    Visits may be missing by design (week 3 and week 10 HAM-D were dropped for burden), so a later
+    visit does not need every earlier one; but nothing follows a baseline that has not happened
+    (Design: randomization and the first infusion are at week 0), and the dates of the done visits
+    keep the order of their weeks. A visit entered out of order is refused with the reason, not
+    accepted with a flag: the schedule's due dates, and the analysis' time axis, follow these dates.
+    """
+    week = visit.definition.week
+    done = participant_visits(visit.participant).filter(status=Visit.Status.DONE).exclude(pk=visit.pk)
+    if week > 0 and not done.filter(definition__week=0).exists():
+        raise ValidationError(
+            {"actual_date": "Record the baseline (week 0) visit first: every later visit follows it (Design)."}
+        )
+    before = done.filter(definition__week__lt=week, actual_date__gt=actual_date).order_by("-actual_date").first()
+    if before is not None:
+        raise ValidationError(
+            {
+                "actual_date": f"{before.definition.name} was on {before.actual_date:%d %b %Y}: "
+                f"{visit.definition.name} cannot be earlier."
+            }
+        )
+    after = done.filter(definition__week__gt=week, actual_date__lt=actual_date).order_by("actual_date").first()
+    if after is not None:
+        raise ValidationError(
+            {
+                "actual_date": f"{after.definition.name} was on {after.actual_date:%d %b %Y}: "
+                f"{visit.definition.name} cannot be later."
+            }
+        )
 
 
 def visit_miss(*, visit: Visit, reason: str, by: Actor) -> Visit:

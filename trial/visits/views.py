@@ -57,6 +57,8 @@ class VisitFormView(CapabilityRequiredMixin, RecordFormView):
     capability = Capability.ENTER_DATA
     visit: Visit
     relation = ""  # the visit's one-to-one record this form edits
+    # The visit's date is `visit_date` on the assessment forms (Visit.actual_date).
+    service_field_map = {"actual_date": "visit_date"}
 
     def load(self) -> None:
         self.visit = selectors.visit_for_form(self.kwargs["pk"], relation=self.relation, labs=self.needs_labs)
@@ -80,6 +82,9 @@ class VisitFormView(CapabilityRequiredMixin, RecordFormView):
 
     def get_context(self) -> dict[str, Any]:
         return {"visit": self.visit, "participant": self.participant, "record": self.existing()}
+
+    def form_facts(self) -> dict[str, Any]:
+        return {"timeline": self.participant.timeline()}
 
     def success_url(self, saved: Any) -> str:
         return visit_url(self.visit)
@@ -325,6 +330,7 @@ class VisitCompleteView(VisitFormView):
 
     form_class = VisitDateForm
     title = "Visit date"
+    service_field_map: dict[str, str] = {}
 
     def get_initial(self) -> dict[str, Any]:
         return {"version": self.visit.version, "actual_date": self.visit.actual_date}

@@ -43,6 +43,7 @@ EXPECTED = {
     "manage_users": {Role.ADMINISTRATOR},
     "receive_sae_alerts": {Role.INVESTIGATOR},
     "view_access_log": {Role.DATA_MANAGER},
+    "view_notification_failures": {Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMINISTRATOR},
 }
 # ...and, without any role, a superuser holds these.
 EXPECTED_SUPERUSER = {"view_access_log"}

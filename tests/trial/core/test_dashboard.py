@@ -27,8 +27,8 @@ def test_it_lists_visits_due_this_week_and_overdue(login, randomized, enrolled_a
     r = login("coordinator").get("/")
     due = r.context["due"]
     assert {v.definition.code for v in due.this_week if v.participant == randomized} == {"W1"}
-    # Enrolled 28 days ago, nothing entered: weeks 0-3 have closed windows.
-    assert {v.definition.code for v in due.overdue if v.participant == enrolled_a_month_ago} == {"W0", "W1", "W2", "W3"}
+    # Enrolled 28 days ago, nothing entered after the baseline: weeks 1-3 have closed windows.
+    assert {v.definition.code for v in due.overdue if v.participant == enrolled_a_month_ago} == {"W1", "W2", "W3"}
     assert {v.definition.code for v in due.today if v.participant == enrolled_a_month_ago} == {"W4"}
 
 

@@ -29,7 +29,8 @@ def fill(participant, users, weeks):
     by = users["coordinator"]
     for week in weeks:
         visit = participant.visits.get(definition__week=week)
-        services.visit_complete(visit=visit, actual_date=visit.scheduled_date, by=by)
+        if visit.status != visit.Status.DONE:  # the fixture's baseline is done already
+            services.visit_complete(visit=visit, actual_date=visit.scheduled_date, by=by)
         services.hamd_record(visit=visit, items=dict.fromkeys(range(1, 18), 1), by=users["rater"])
         services.cgis_record(visit=visit, score=4, by=users["rater"])
         services.vitals_record(visit=visit, data={"weight_kg": 80}, by=by)

@@ -32,7 +32,13 @@ def test_it_parses_the_reference_protocol():
         "diastolic_mmhg",
         "heart_rate_bpm",
         "temperature_c",
+        "episode_duration_months",
+        "conmed_dose",
+        "vials",
+        "infusion_delay_days",
     }
+    assert cfg.earliest_date.isoformat() == "2007-01-01"
+    assert cfg.safety_followup_days == 30
 
 
 def test_it_puts_the_crp_cut_at_two():
@@ -62,6 +68,10 @@ def test_it_puts_the_crp_cut_at_two():
             "[measures.weight_kg]: min must be below max",
         ),
         ('unit = "bpm"\nmin = 30', 'unit = "bpm"\nmin = "thirty"', "[measures.heart_rate_bpm]: 'min' must be"),
+        ("earliest = 2007-01-01", 'earliest = "2007"', "[dates]: 'earliest' must be date"),
+        ("lot_shelf_life_max_days = 1830", "lot_shelf_life_max_days = 0", "lot_shelf_life_max_days must be positive"),
+        ('collection_starts = "consent"', 'collection_starts = "baseline"', "[safety]: collection_starts"),
+        ("followup_days_after_end = 30", "followup_days_after_end = -1", "followup_days_after_end must be >= 0"),
     ],
 )
 def test_it_refuses_a_broken_protocol_naming_the_problem(old, new, message):
