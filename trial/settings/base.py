@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "trial.visits",
     "trial.safety",
     "trial.queries",
+    "trial.closeout",
     "trial.workspace",
     "trial.accounts",
     "analysis",
