@@ -31,6 +31,7 @@ urlpatterns = [
     path("randomization/", include("trial.randomization.urls")),
     path("pharmacy/", include("trial.pharmacy.urls")),
     path("analysis/", include("analysis.urls")),
+    path("closeout/", include("trial.closeout.urls")),
     path(
         "api/randomization/",
         include(

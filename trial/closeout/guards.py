@@ -68,9 +68,7 @@ def after_record_save(*, instance: Any, by: Any) -> None:
         return
     participant_id, key = unit
     now = timezone.now()
-    marks = SourceVerification.objects.filter(
-        participant_id=participant_id, visit_id=key.visit_id, form=key.form, cleared_at__isnull=True
-    )
+    marks = SourceVerification.objects.filter(participant_id=participant_id, cleared_at__isnull=True, **key.lookup())
     for mark in marks:
         mark.cleared_at = now
         mark.cleared_reason = (

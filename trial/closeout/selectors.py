@@ -34,9 +34,11 @@ _NOT_CLOSED_QUERY = Q(status=DataQuery.Status.OPEN) | Q(status=DataQuery.Status.
 
 def database_lock_live() -> DatabaseLock | None:
     """The lock being approved or in force (not unlocked), if any."""
-    return DatabaseLock.objects.filter(unlocked_at__isnull=True).select_related(
-        "data_manager_approved_by", "statistician_approved_by", "unlock_requested_by"
-    ).first()
+    return (
+        DatabaseLock.objects.filter(unlocked_at__isnull=True)
+        .select_related("data_manager_approved_by", "statistician_approved_by", "unlock_requested_by")
+        .first()
+    )
 
 
 def database_locked() -> DatabaseLock | None:
@@ -61,9 +63,7 @@ def casebook_lock_live(participant_id: int) -> CasebookLock | None:
 
 
 def form_freeze_live(participant_id: int, unit: UnitKey) -> FormFreeze | None:
-    return FormFreeze.objects.filter(
-        participant_id=participant_id, visit_id=unit.visit_id, form=unit.form, unfrozen_at__isnull=True
-    ).first()
+    return FormFreeze.objects.filter(participant_id=participant_id, unfrozen_at__isnull=True, **unit.lookup()).first()
 
 
 def signature_current(participant: Participant) -> Signature | None:
@@ -142,8 +142,8 @@ def casebook_status(participant: Participant) -> CasebookStatus:
         (f.visit_id, f.form): f for f in FormFreeze.objects.filter(participant=participant, unfrozen_at__isnull=True)
     }
     queries: dict[tuple[int | None, str], int] = {}
-    for visit_id, form in DataQuery.objects.active().filter(_NOT_CLOSED_QUERY, participant=participant).values_list(
-        "visit_id", "form"
+    for visit_id, form in (
+        DataQuery.objects.active().filter(_NOT_CLOSED_QUERY, participant=participant).values_list("visit_id", "form")
     ):
         queries[(visit_id, form)] = queries.get((visit_id, form), 0) + 1
     units = []
@@ -194,7 +194,9 @@ def casebook_lock_blockers(status: CasebookStatus) -> list[str]:
         blockers.append("Source data verification is not complete: " + ", ".join(unverified) + ".")
     if not status.signature_valid:
         if status.signature is not None and not status.signature.is_valid:
-            blockers.append(f"The investigator's signature is {status.signature.void_reason}; the casebook must be signed again.")
+            blockers.append(
+                f"The investigator's signature is {status.signature.void_reason}; the casebook must be signed again."
+            )
         else:
             blockers.append("The investigator has not signed the casebook.")
     return blockers
@@ -208,7 +210,7 @@ def _at(unit: UnitStatus) -> str:
         from trial.visits.models import Visit
 
         visit = Visit.objects.select_related("definition").get(pk=unit.key.visit_id)
-    return f" ({visit.definition.name})"  # type: ignore[attr-defined]  # a Visit
+    return f" ({visit.definition.name})"
 
 
 def unit_content_sha256(participant: Participant, unit: UnitKey) -> tuple[list[Model], str]:
@@ -257,9 +259,7 @@ def database_lock_blockers(casebooks: list[CasebookStatus] | None = None) -> lis
     not_closed = [p.participant_id for p in participants if p.status not in CLOSED_STATUSES]
     if not_closed:
         blockers.append("Participants not closed: " + ", ".join(not_closed) + ".")
-    locked = set(
-        CasebookLock.objects.filter(unlocked_at__isnull=True).values_list("participant_id", flat=True)
-    )
+    locked = set(CasebookLock.objects.filter(unlocked_at__isnull=True).values_list("participant_id", flat=True))
     unlocked = [p.participant_id for p in participants if p.pk not in locked]
     if unlocked:
         blockers.append("Casebooks not locked: " + ", ".join(unlocked) + ".")
@@ -278,3 +278,111 @@ def study_overview(*, with_casebooks: bool = True) -> StudyOverview:
         unblinding=study_unblinding(),
         blockers=database_lock_blockers(),
     )
+
+
+# --- The monitor's read-only review of a casebook ---------------------------------------------------
+
+_META_FIELDS = {
+    "id",
+    "version",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "voided_at",
+    "voided_by",
+    "void_reason",
+    "participant",
+    "visit",
+}
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    name: str
+    label: str
+    value: Any
+    queries: list[DataQuery]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    when: Any
+    who: Any
+    reason: str
+    changes: list[tuple[str, Any, Any]]
+
+
+@dataclass(frozen=True)
+class RecordView:
+    record: Model
+    title: str
+    fields: list[FieldRow]
+    history: list[HistoryRow]
+
+
+@dataclass(frozen=True)
+class UnitView:
+    status: UnitStatus
+    records: list[RecordView]
+    visit_name: str
+
+
+def _display(record: Model, f: Any) -> Any:
+    display = getattr(record, f"get_{f.name}_display", None)
+    if callable(display):
+        return display()
+    return getattr(record, f.name)
+
+
+def _history(record: Any) -> list[HistoryRow]:
+    rows = list(record.history.order_by("history_date", "history_id").select_related("history_user"))
+    out = []
+    for previous, row in zip([None, *rows[:-1]], rows, strict=True):
+        changes = []
+        if previous is not None:
+            delta = row.diff_against(previous)
+            changes = [(c.field, c.old, c.new) for c in delta.changes if c.field not in ("version", "updated_at")]
+        out.append(HistoryRow(row.history_date, row.history_user, row.history_change_reason or "", changes))
+    return out
+
+
+def _query_field(record: Model, name: str) -> str:
+    # A lab query names the analyte (e.g. "hs_crp"): it belongs beside the result's value.
+    analyte = getattr(record, "analyte", None)
+    return str(analyte) if analyte and name == "value" else name
+
+
+def casebook_review(*, participant: Participant, user: Any) -> dict[str, Any]:
+    """Every CRF of one casebook, read-only, with each field's queries and edit-check results and each
+    record's history. The arm is not part of a casebook (units.py); raters' hidden analytes stay
+    hidden, asked of trial.blinding."""
+    from trial.blinding import hidden_lab_analytes_for
+    from trial.visits.models import Visit
+
+    status = casebook_status(participant)
+    visits = {v.pk: v for v in Visit.objects.filter(participant=participant).select_related("definition")}
+    hidden = hidden_lab_analytes_for(user)
+    queries: dict[tuple[int | None, str, str], list[DataQuery]] = {}
+    for q in DataQuery.objects.active().filter(participant=participant).order_by("created_at"):
+        queries.setdefault((q.visit_id, q.form, q.field), []).append(q)
+    units = []
+    for unit in status.units:
+        visit = visits.get(unit.key.visit_id) if unit.key.visit_id else None
+        records = []
+        for record in unit.records:
+            if visit is not None and visit.definition.week > 0 and getattr(record, "analyte", None) in hidden:
+                continue
+            fields = [
+                FieldRow(
+                    f.name,
+                    str(f.verbose_name),
+                    _display(record, f),
+                    queries.get((unit.key.visit_id, unit.key.form, _query_field(record, f.name)), []),
+                )
+                for f in record._meta.concrete_fields
+                if f.name not in _META_FIELDS
+            ]
+            records.append(RecordView(record, str(record), fields, _history(record)))
+        units.append(UnitView(unit, records, visit.definition.name if visit else ""))
+    return {"casebook": status, "units": units, "participant": participant}

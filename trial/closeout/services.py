@@ -68,7 +68,7 @@ def source_verify(*, participant: Participant, unit: UnitKey, by: Actor, field: 
         if not has_live_data(records, unit):
             raise ValidationError(f"Nothing is entered on {unit.label} yet: there is nothing to verify.")
         already = SourceVerification.objects.filter(
-            participant=participant, visit_id=unit.visit_id, form=unit.form, field=field, cleared_at__isnull=True
+            participant=participant, field=field, cleared_at__isnull=True, **unit.lookup()
         ).exists()
         if already:
             raise ValidationError(f"{unit.label} is already verified.")
@@ -96,7 +96,7 @@ def form_mark_not_done(*, participant: Participant, unit: UnitKey, by: Actor, re
     with transaction.atomic():
         participant = _participant_for_update(participant)
         _refuse_if_locked(participant)
-        if FormNotDone.objects.filter(participant=participant, visit_id=unit.visit_id, form=unit.form).exists():
+        if FormNotDone.objects.filter(participant=participant, **unit.lookup()).exists():
             raise ValidationError(f"{unit.label} is already marked not done.")
         record = FormNotDone(
             participant=participant,
@@ -156,9 +156,7 @@ def casebook_sign(*, participant: Participant, by: Actor, username: str, passwor
     """
     user = require(by, Capability.SIGN_CASEBOOKS)
     if (username or "").strip() != user.get_username() or not user.check_password(password or ""):
-        raise ValidationError(
-            {"password": "The user name or password is not correct: the casebook was not signed."}
-        )
+        raise ValidationError({"password": "The user name or password is not correct: the casebook was not signed."})
     with transaction.atomic():
         participant = _participant_for_update(participant)
         _refuse_if_locked(participant)

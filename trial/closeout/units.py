@@ -63,6 +63,11 @@ class UnitKey:
     def label(self) -> str:
         return LABELS.get(self.form, self.form)
 
+    def lookup(self) -> dict[str, Any]:
+        """Filter arguments for the close-out rows of this unit."""
+        visit: dict[str, Any] = {"visit__isnull": True} if self.visit_id is None else {"visit_id": self.visit_id}
+        return visit | {"form": self.form}
+
 
 def unit_of(instance: models.Model) -> tuple[int, UnitKey] | None:
     """(participant id, unit) of a clinical record, or None if it is in no casebook form."""
@@ -108,9 +113,7 @@ def casebook_records(participant: Participant) -> dict[UnitKey, list[models.Mode
 
 
 def _canonical(record: models.Model) -> dict[str, Any]:
-    values = {
-        f.attname: getattr(record, f.attname) for f in record._meta.concrete_fields if f.attname not in _VOLATILE
-    }
+    values = {f.attname: getattr(record, f.attname) for f in record._meta.concrete_fields if f.attname not in _VOLATILE}
     return {"model": record._meta.label_lower, "values": values}
 
 
@@ -135,7 +138,7 @@ def expected_units(participant: Participant, units: dict[UnitKey, list[models.Mo
     expected.append(UnitKey(None, "consent"))
     if participant.status == Participant.Status.ELIGIBLE:
         return expected
-    eos = next((r for r in units.get(UnitKey(None, "end_of_study"), []) if not r.is_voided), None)  # type: ignore[attr-defined]  # clinical record
+    eos: Any = next((r for r in units.get(UnitKey(None, "end_of_study"), []) if not r.is_voided), None)  # type: ignore[attr-defined]  # clinical record
     for visit in Visit.objects.filter(participant=participant).select_related("definition").order_by("scheduled_date"):
         if visit.definition.week < 0 or visit.is_voided:
             continue

@@ -40,6 +40,15 @@ EXPECTED = {
     "final_analysis": {Role.STATISTICIAN_UNBLINDED, Role.DSMB},
     "manage_users": {Role.ADMINISTRATOR},
     "receive_sae_alerts": {Role.INVESTIGATOR},
+    "review_crfs": {Role.DATA_MANAGER},
+    "freeze_forms": {Role.DATA_MANAGER},
+    "lock_casebooks": {Role.DATA_MANAGER},
+    "sign_casebooks": {Role.INVESTIGATOR},
+    "approve_database_lock": {Role.DATA_MANAGER, Role.STATISTICIAN_UNBLINDED},
+    "approve_unlock": {Role.DATA_MANAGER, Role.INVESTIGATOR, Role.STATISTICIAN_UNBLINDED},
+    "unblind_study": {Role.STATISTICIAN_UNBLINDED},
+    "approve_unblinding": {Role.DATA_MANAGER, Role.INVESTIGATOR},
+    "dsmb_closed_report": {Role.STATISTICIAN_UNBLINDED, Role.DSMB},
 }
 
 

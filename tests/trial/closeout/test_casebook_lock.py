@@ -34,7 +34,9 @@ def test_it_refuses_without_a_signature(closed_participant: Any, users: dict[str
 def test_it_refuses_with_an_open_query(ready_to_lock: Any, users: dict[str, Any]) -> None:
     from trial.queries.services import query_open
 
-    query_open(participant=ready_to_lock, form="screening", field="mmse", text="Please confirm", by=users["datamanager"])
+    query_open(
+        participant=ready_to_lock, form="screening", field="mmse", text="Please confirm", by=users["datamanager"]
+    )
     with pytest.raises(ValidationError, match="data queries are not closed"):
         casebook_lock(participant=ready_to_lock, by=users["datamanager"])
 

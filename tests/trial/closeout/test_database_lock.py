@@ -58,7 +58,15 @@ def test_after_lock_the_data_entry_form_refuses_with_the_message(
     pid = locked_casebook.participant_id
     response = client.post(
         f"/safety/participants/{pid}/adverse-events/new/",
-        {"term": "Headache", "onset_date": date.today().isoformat(), "severity": "mild"},
+        {
+            "term": "Headache",
+            "onset_date": date.today().isoformat(),
+            "severity": "mild",
+            "relatedness": "possible",
+            "outcome": "recovering",
+            "ongoing": "on",
+            "action_taken": "none",
+        },
     )
     assert response.status_code == 200
     assert "database is locked" in response.content.decode()
@@ -107,4 +115,3 @@ def test_the_banner_shows_the_lock_on_every_page(locked_database: Any, login: An
     client = login("coordinator")
     for url in ("/", "/participants/", "/queries/"):
         assert "Database locked" in client.get(url).content.decode(), url
-

@@ -48,7 +48,9 @@ def test_only_the_investigator_signs(closed_participant: Any, users: dict[str, A
     from trial.accounts.users import DEMO_PASSWORD
 
     with pytest.raises(PermissionDenied):
-        casebook_sign(participant=closed_participant, by=users["coordinator"], username="coordinator", password=DEMO_PASSWORD)
+        casebook_sign(
+            participant=closed_participant, by=users["coordinator"], username="coordinator", password=DEMO_PASSWORD
+        )
 
 
 def test_a_change_after_signing_voids_the_signature(closed_participant: Any, users: dict[str, Any]) -> None:
@@ -73,7 +75,9 @@ def test_a_signature_is_never_deleted(closed_participant: Any, users: dict[str, 
     assert signature.history.count() == 1  # in the audit trail
 
 
-def test_the_signature_shows_on_the_participant_page(closed_participant: Any, users: dict[str, Any], login: Any) -> None:
+def test_the_signature_shows_on_the_participant_page(
+    closed_participant: Any, users: dict[str, Any], login: Any
+) -> None:
     sign(closed_participant, users["investigator"])
     page = login("coordinator").get(f"/participants/{closed_participant.participant_id}/").content.decode()
     assert "I have reviewed and approve these data" in page
