@@ -1,13 +1,16 @@
 """`make demo`: SQLite and a Celery worker on a filesystem broker, so no external service is needed."""
 
 import os
+from pathlib import Path
 
 from trial.settings.base import *  # noqa: F403
 from trial.settings.base import VAR_DIR
 
 DEBUG = True
 
-_BROKER_DIR = VAR_DIR / "celery-broker"
+# A second demo (make demo-closed) runs beside the first with its own folder, so neither worker takes
+# the other's tasks.
+_BROKER_DIR = Path(os.environ.get("STRATUM_BROKER_DIR", VAR_DIR / "celery-broker"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     for _sub in ("out", "processed"):
