@@ -70,11 +70,11 @@ def _finish(participant: Participant, *, coordinator: Any, report: CloseReport) 
     form that was not collected as not done, saying why."""
     if participant.status == Participant.Status.RANDOMIZED:
         visits = list(participant.visits.active().select_related("definition").order_by("scheduled_date"))
-        done = [v for v in visits if v.status == Visit.Status.DONE and v.actual_date]
+        done = [v.actual_date for v in visits if v.status == Visit.Status.DONE and v.actual_date is not None]
         for visit in visits:
             if visit.status == Visit.Status.SCHEDULED:
                 visit_miss(visit=visit, reason="Not done before the end of the trial", by=coordinator)
-        last = done[-1].actual_date if done else visits[0].scheduled_date
+        last = done[-1] if done else visits[0].scheduled_date
         end_of_study_record(
             participant=participant, outcome="withdrawn", end_date=last, reason="lost to follow-up", by=coordinator
         )
