@@ -82,6 +82,7 @@ def source_verify(*, participant: Participant, unit: UnitKey, by: Actor, field: 
             verified_at=timezone.now(),
         )
         mark.full_clean()
+        mark._history_user = user  # type: ignore[attr-defined]  # simple-history hook for the history row's user
         mark.save()
         return mark
 
@@ -107,6 +108,7 @@ def form_mark_not_done(*, participant: Participant, unit: UnitKey, by: Actor, re
             marked_at=timezone.now(),
         )
         record.full_clean()
+        record._history_user = user  # type: ignore[attr-defined]  # simple-history hook, as above
         record.save()
         return record
 
@@ -122,6 +124,7 @@ def form_freeze(*, participant: Participant, unit: UnitKey, by: Actor) -> FormFr
             participant=participant, visit_id=unit.visit_id, form=unit.form, frozen_by=user, frozen_at=timezone.now()
         )
         freeze.full_clean()
+        freeze._history_user = user  # type: ignore[attr-defined]  # simple-history hook, as above
         freeze.save()
         return freeze
 

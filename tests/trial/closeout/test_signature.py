@@ -82,3 +82,13 @@ def test_the_signature_shows_on_the_participant_page(
     page = login("coordinator").get(f"/participants/{closed_participant.participant_id}/").content.decode()
     assert "I have reviewed and approve these data" in page
     assert casebook_status(closed_participant).sha256 in page
+
+
+def test_signatures_are_exported_with_their_manifestation(
+    closed_participant: Any, users: dict[str, Any], login: Any
+) -> None:
+    signature = sign(closed_participant, users["investigator"])
+    assert login("coordinator").get("/closeout/signatures.csv").status_code == 403
+    body = login("datamanager").get("/closeout/signatures.csv").content.decode()
+    assert signature.content_sha256 in body and signature.printed_name in body
+    assert "I have reviewed and approve these data" in body and ",valid" in body

@@ -19,6 +19,7 @@ CONSENT = UnitKey(None, "consent")
 def test_it_records_who_and_when(closed_participant: Any, users: dict[str, Any]) -> None:
     mark = source_verify(participant=closed_participant, unit=CONSENT, by=users["datamanager"])
     assert mark.verified_by == users["datamanager"] and mark.verified_at is not None
+    assert mark.history.get().history_user == users["datamanager"]  # in the audit trail
     unit = next(u for u in casebook_status(closed_participant).units if u.key == CONSENT)
     assert unit.verification == mark
 
