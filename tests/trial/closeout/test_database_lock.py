@@ -115,3 +115,16 @@ def test_the_banner_shows_the_lock_on_every_page(locked_database: Any, login: An
     client = login("coordinator")
     for url in ("/", "/participants/", "/queries/"):
         assert "Database locked" in client.get(url).content.decode(), url
+
+
+def test_after_lock_writes_outside_clinical_records_are_refused_too(
+    locked_database: Any, users: dict[str, Any]
+) -> None:
+    # A new randomization list is not a clinical record: require() refuses it, before anything is written.
+    from trial.randomization.models import RandomizationList
+    from trial.randomization.services import randomization_list_create
+
+    before = RandomizationList.objects.count()
+    with pytest.raises(RecordLockedError, match="database is locked"):
+        randomization_list_create(by=users["unblinded"], seed=7, per_stratum=8)
+    assert RandomizationList.objects.count() == before
