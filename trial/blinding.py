@@ -6,7 +6,7 @@ none reads `ListEntry.arm` itself. The rule (Design: Blinding; ICH E6(R3)):
 - an approved emergency code break reveals one participant's arm to its requester only;
 - everyone else sees the randomization number and date only. A superuser is not an exception.
 - after database lock and the formal unblinding, the roles the protocol file lists under
-  [blinding] unblinded_after_unblinding see arms too (Design: blind "until the whole trial is complete").
+  [unblinding] roles_that_see_arms see arms too (Design: blind "until the whole trial is complete").
 Raters also may not see post-baseline values of the analytes the protocol flags as revealing the
 arm (hs-CRP, TNF and its receptors: infliximab lowers them).
 """

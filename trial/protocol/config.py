@@ -151,7 +151,8 @@ class ProtocolConfig:
     sha256: str = field(default="", compare=False)
     measures: dict[str, MeasureRange] = field(default_factory=dict)
     # Design, Blinding: who learns the arms once the whole trial is complete (database locked and
-    # formally unblinded). Role names as in trial.core.roles; the roles unblinded throughout are not listed.
+    # formally unblinded): [unblinding] roles_that_see_arms. Role names as in trial.core.roles; the
+    # roles unblinded throughout are not listed.
     unblinded_after_unblinding: tuple[str, ...] = ()
 
     def arm(self, code: str) -> Arm:
@@ -423,7 +424,7 @@ def parse_protocol(text: str) -> ProtocolConfig:
         end_of_study_reasons=eos,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         measures=measures,
-        unblinded_after_unblinding=tuple(str(r) for r in raw.get("blinding", {}).get("unblinded_after_unblinding", [])),
+        unblinded_after_unblinding=tuple(str(r) for r in raw.get("unblinding", {}).get("roles_that_see_arms", [])),
     )
 
 
