@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-local
 
-.PHONY: demo test test-fast lint check bench install clean run
+.PHONY: demo demo-closed test test-fast lint check bench install clean run
 
 $(STAMP): requirements/base.txt requirements/local.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,16 @@ demo: $(STAMP)
 	$(PY) manage.py seed_demo --participants 60 --seed 2013 --if-empty
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	bash scripts/run_demo.sh
+
+## demo-closed: a finished trial, closed through the services (verified, signed, locked, unblinded), in its own
+## SQLite file on port 8001, beside `make demo` and without touching it
+CLOSED_DB := sqlite:///$(CURDIR)/var/demo-closed.sqlite3
+demo-closed: $(STAMP)
+	DATABASE_URL=$(CLOSED_DB) $(PY) manage.py migrate --noinput
+	DATABASE_URL=$(CLOSED_DB) $(PY) manage.py load_protocol
+	DATABASE_URL=$(CLOSED_DB) $(PY) manage.py seed_demo --participants 60 --seed 2013 --closed --if-empty
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	DATABASE_URL=$(CLOSED_DB) STRATUM_BROKER_DIR=$(CURDIR)/var/celery-broker-closed STRATUM_PORT=8001 bash scripts/run_demo.sh
 
 ## test: the whole suite on SQLite
 test: $(STAMP)

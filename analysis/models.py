@@ -11,6 +11,8 @@ class AnalysisRun(models.Model):
         DATASET_SUMMARY = "dataset_summary", "Blinded dataset summary"
         MMRM_POOLED = "mmrm_pooled", "Pooled (blinded) MMRM"
         MMRM_FINAL = "mmrm_final", "Final MMRM (unblinded, after lock)"
+        # The only by-arm output before database lock (ICH E9 / DSMB charter: closed session only).
+        DSMB_CLOSED = "dsmb_closed", "DSMB closed-session report (by arm, before lock)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -22,7 +22,7 @@ def analysis_runs_visible_to(*, user: Any) -> QuerySet[AnalysisRun]:
     if not blinding.is_unblinded_role(user):
         return qs.filter(requested_by=user, unblinded=False)
     if can(user, Capability.FINAL_ANALYSIS):
-        return qs.filter(Q(requested_by=user) | Q(kind=AnalysisRun.Kind.MMRM_FINAL))
+        return qs.filter(Q(requested_by=user) | Q(kind__in=[AnalysisRun.Kind.MMRM_FINAL, AnalysisRun.Kind.DSMB_CLOSED]))
     return qs.filter(requested_by=user)
 
 

@@ -3,8 +3,11 @@
 Who may request what (protocol.md, "Design: Blinding"; the SAP has no interim analysis, so
 during the trial only arm-free analyses exist):
 - DATASET_SUMMARY and MMRM_POOLED (pooled over arms): blinded and unblinded statisticians, DSMB;
-- MMRM_FINAL (by arm, the whole SAP): the unblinded statistician and the DSMB only, and only if
-  trial.blinding also says the user may see every arm.
+- MMRM_FINAL (by arm, the whole SAP): the unblinded statistician and the DSMB only, only if
+  trial.blinding also says the user may see every arm, and only after database lock (the SAP's
+  final analysis runs on locked data; ICH E9 5.1, ICH E6(R3) database lock);
+- DSMB_CLOSED (the same by-arm model, labelled as the DSMB's closed-session report): the only
+  by-arm output before lock, for the DSMB and the unblinded statistician only.
 The check runs in analysis_run_request BEFORE anything is queued, and again in the task, because
 the requester's roles may have changed while the run waited in the queue.
 """
@@ -27,11 +30,28 @@ from analysis.stats import sap
 from analysis.tasks import ANALYSIS_RUN_TIME_LIMIT_S, analysis_run_execute_task
 from trial import blinding
 from trial.access import Capability, can, require
+from trial.closeout.selectors import database_locked
 from trial.core.access_log import access_event_record
 from trial.core.models import AccessEvent
 from trial.core.types import Actor
 
-_UNBLINDED_KINDS = frozenset({AnalysisRun.Kind.MMRM_FINAL})
+_UNBLINDED_KINDS = frozenset({AnalysisRun.Kind.MMRM_FINAL, AnalysisRun.Kind.DSMB_CLOSED})
+DSMB_CLOSED_LABEL = (
+    "DSMB closed-session report: by treatment arm, on unlocked data, before database lock. For the DSMB "
+    "and the unblinded statistician only; not the final analysis."
+)
+
+
+def final_analysis_refusal() -> str | None:
+    """Why the final analysis cannot run now, or None once the database is locked."""
+    if database_locked() is None:
+        return (
+            "The final analysis (by arm) runs only after database lock, on the locked data: the database is not "
+            "locked yet. Before lock, the DSMB closed-session report is the only by-arm output."
+        )
+    return None
+
+
 # protocol.md, "Schedule of assessments": hs-CRP analyte code of the protocol file.
 _CRP_ANALYTE = "hs_crp"
 
@@ -41,8 +61,10 @@ def analysis_kinds_allowed(user: Actor | None) -> list[AnalysisRun.Kind]:
     kinds: list[AnalysisRun.Kind] = []
     if can(user, Capability.POOLED_ANALYSIS):
         kinds += [AnalysisRun.Kind.MMRM_POOLED, AnalysisRun.Kind.DATASET_SUMMARY]
-    if can(user, Capability.FINAL_ANALYSIS) and blinding.is_unblinded_role(user):
+    if can(user, Capability.FINAL_ANALYSIS) and blinding.is_unblinded_role(user) and final_analysis_refusal() is None:
         kinds.append(AnalysisRun.Kind.MMRM_FINAL)
+    if can(user, Capability.DSMB_CLOSED_REPORT) and blinding.is_unblinded_role(user):
+        kinds.append(AnalysisRun.Kind.DSMB_CLOSED)
     return kinds
 
 
@@ -50,6 +72,9 @@ def analysis_run_check_allowed(*, kind: str, user: Actor | None) -> None:
     if kind not in AnalysisRun.Kind.values:  # noqa: PD011 - Django choices, not pandas
         raise ValueError(f"Unknown analysis kind {kind!r}.")
     if kind not in analysis_kinds_allowed(user):
+        refusal = final_analysis_refusal() if kind == AnalysisRun.Kind.MMRM_FINAL else None
+        if refusal and can(user, Capability.FINAL_ANALYSIS) and blinding.is_unblinded_role(user):
+            raise PermissionDenied(refusal)
         raise PermissionDenied("Your role may not request this analysis.")
 
 
@@ -134,6 +159,8 @@ def analysis_run_execute(*, run_id: int, redelivered: bool = False) -> AnalysisR
             run.result = _mmrm_pooled(run.requested_by)
         elif run.kind == AnalysisRun.Kind.MMRM_FINAL:
             run.result = _mmrm_final(run.requested_by)
+        elif run.kind == AnalysisRun.Kind.DSMB_CLOSED:
+            run.result = _mmrm_final(run.requested_by) | {"label": DSMB_CLOSED_LABEL}
         else:  # pragma: no cover - every Kind is handled above
             raise NotImplementedError(f"Analysis kind {run.kind} is not available.")
         run.status = AnalysisRun.Status.DONE

@@ -9,7 +9,7 @@ from django.views import View
 from analysis import selectors, services
 from analysis.forms import AnalysisRunRequestForm
 from analysis.models import AnalysisRun
-from trial.access import Capability, CapabilityRequiredMixin
+from trial.access import Capability, CapabilityRequiredMixin, can
 
 
 class RunListView(CapabilityRequiredMixin, View):
@@ -26,7 +26,10 @@ class RunRequestView(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         form = AnalysisRunRequestForm(allowed=services.analysis_kinds_allowed(request.user))
-        return render(request, "analysis/request.html", {"form": form})
+        return render(request, "analysis/request.html", {"form": form, "final_refusal": self.final_refusal()})
+
+    def final_refusal(self) -> str | None:
+        return services.final_analysis_refusal() if can(self.request.user, Capability.FINAL_ANALYSIS) else None
 
     def post(self, request: HttpRequest) -> HttpResponse:
         kind = request.POST.get("kind", "")
@@ -37,7 +40,7 @@ class RunRequestView(CapabilityRequiredMixin, View):
         if form.is_valid():
             run = services.analysis_run_request(kind=form.cleaned_data["kind"], by=request.user)
             return redirect("analysis:detail", pk=run.pk)
-        return render(request, "analysis/request.html", {"form": form})
+        return render(request, "analysis/request.html", {"form": form, "final_refusal": self.final_refusal()})
 
 
 class RunDetailView(CapabilityRequiredMixin, View):

@@ -8,7 +8,8 @@ export DJANGO_SETTINGS_MODULE=trial.settings.local
 
 $PY -m celery -A trial worker --loglevel=INFO --concurrency=1 --pool=solo &
 WORKER=$!
-$PY manage.py runserver 127.0.0.1:8000 --noreload &
+PORT="${STRATUM_PORT:-8000}"
+$PY manage.py runserver "127.0.0.1:$PORT" --noreload &
 WEB=$!
 
 stop() {
@@ -20,5 +21,5 @@ stop() {
   exit 0
 }
 trap stop INT TERM EXIT
-echo "Stratum demo: http://127.0.0.1:8000  (logins in README.md; Ctrl-C stops)"
+echo "Stratum demo: http://127.0.0.1:$PORT  (logins in README.md; Ctrl-C stops)"
 wait -n "$WEB" "$WORKER"

@@ -10,6 +10,7 @@ not by each page remembering it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +22,7 @@ from rest_framework.permissions import BasePermission
 
 from trial.core.models import User
 from trial.core.roles import Role, user_roles
+from trial.core.services import RecordLockedError
 from trial.core.types import Actor
 
 
@@ -47,6 +49,16 @@ class Capability(StrEnum):
     RECEIVE_SAE_ALERTS = "receive_sae_alerts"  # e-mailed at once when an SAE is recorded
     VIEW_ACCESS_LOG = "view_access_log"  # the access audit log (21 CFR 11.10(e)); also every superuser
     VIEW_NOTIFICATION_FAILURES = "view_notification_failures"  # SAE alerts that could not be sent
+    # Close-out (ICH E6(R3) monitoring and database lock; 21 CFR 11.50, 11.70, 11.100, 11.200).
+    REVIEW_CRFS = "review_crfs"  # read every CRF read-only, verify source data (SDV), the worklist
+    FREEZE_FORMS = "freeze_forms"
+    LOCK_CASEBOOKS = "lock_casebooks"
+    SIGN_CASEBOOKS = "sign_casebooks"  # the investigator's electronic signature
+    APPROVE_DATABASE_LOCK = "approve_database_lock"
+    APPROVE_UNLOCK = "approve_unlock"  # the second person on a casebook or database unlock
+    UNBLIND_STUDY = "unblind_study"  # declare the formal unblinding after database lock
+    APPROVE_UNBLINDING = "approve_unblinding"  # the second person on the formal unblinding
+    DSMB_CLOSED_REPORT = "dsmb_closed_report"  # the by-arm closed-session report, the only one before lock
 
 
 _ALL = frozenset(Role)
@@ -80,6 +92,15 @@ POLICY: dict[Capability, frozenset[Role]] = {
     # Whoever must act when an SAE alert did not go out: the investigators it was for, the data
     # manager who follows up, the administrator who fixes the mail server.
     Capability.VIEW_NOTIFICATION_FAILURES: frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMINISTRATOR}),
+    Capability.REVIEW_CRFS: frozenset({Role.DATA_MANAGER}),
+    Capability.FREEZE_FORMS: frozenset({Role.DATA_MANAGER}),
+    Capability.LOCK_CASEBOOKS: frozenset({Role.DATA_MANAGER}),
+    Capability.SIGN_CASEBOOKS: frozenset({Role.INVESTIGATOR}),
+    Capability.APPROVE_DATABASE_LOCK: frozenset({Role.DATA_MANAGER, Role.STATISTICIAN_UNBLINDED}),
+    Capability.APPROVE_UNLOCK: frozenset({Role.DATA_MANAGER, Role.INVESTIGATOR, Role.STATISTICIAN_UNBLINDED}),
+    Capability.UNBLIND_STUDY: frozenset({Role.STATISTICIAN_UNBLINDED}),
+    Capability.APPROVE_UNBLINDING: frozenset({Role.DATA_MANAGER, Role.INVESTIGATOR}),
+    Capability.DSMB_CLOSED_REPORT: _UNBLINDED_STATS,
 }
 
 # Capabilities a superuser holds without a role: the people who answer for the system's accounts
@@ -94,8 +115,33 @@ ARM_REVEALING = frozenset(
         Capability.DISPENSE,
         Capability.FINAL_ANALYSIS,
         Capability.ENTER_REVEALING_LABS,
+        Capability.DSMB_CLOSED_REPORT,
     }
 )
+
+# Capabilities that write trial data, refused while the database is locked (ICH E6(R3): data are
+# final at lock; 21 CFR 11.10(d)). DISPENSE is not here: lot receipt and wastage (accountability
+# reconciliation) stay open, and the record save guard refuses a participant's pharmacy records.
+WRITES_TRIAL_DATA = frozenset(
+    {
+        Capability.ENTER_DATA,
+        Capability.RATE,
+        Capability.RAISE_QUERIES,
+        Capability.ANSWER_QUERIES,
+        Capability.RANDOMIZE,
+        Capability.MANAGE_LISTS,
+        Capability.FREEZE_FORMS,
+        Capability.SIGN_CASEBOOKS,
+    }
+)
+# Each returns a refusal message while writes are closed, else None. trial.closeout registers its
+# database-lock lookup from AppConfig.ready, so this module imports nothing above it.
+_WRITE_REFUSALS: list[Callable[[], str | None]] = []
+
+
+def write_refusal_register(check: Callable[[], str | None]) -> None:
+    if check not in _WRITE_REFUSALS:
+        _WRITE_REFUSALS.append(check)
 
 
 def roles_for(capability: Capability) -> frozenset[Role]:
@@ -120,6 +166,11 @@ def require(user: Actor | None, capability: Capability) -> User:
     """
     if not isinstance(user, User) or not can(user, capability):
         raise PermissionDenied(f"Your role does not allow this: {_describe(capability)}.")
+    if capability in WRITES_TRIAL_DATA:
+        for check in _WRITE_REFUSALS:
+            refusal = check()
+            if refusal:
+                raise RecordLockedError(refusal)
     return user
 
 

@@ -5,6 +5,8 @@ none reads `ListEntry.arm` itself. The rule (Design: Blinding; ICH E6(R3)):
 - the pharmacist, the unblinded statistician and a DSMB member in closed session may see arms;
 - an approved emergency code break reveals one participant's arm to its requester only;
 - everyone else sees the randomization number and date only. A superuser is not an exception.
+- after database lock and the formal unblinding, the roles the protocol file lists under
+  [unblinding] roles_that_see_arms see arms too (Design: blind "until the whole trial is complete").
 Blinded roles also may not see post-baseline values of the analytes the protocol flags as revealing
 the arm (hs-CRP, TNF and its receptors: infliximab lowers them), and the roles the protocol names
 see no adverse events (some terms occur on one arm only).
@@ -12,6 +14,7 @@ see no adverse events (some terms occur on one arm only).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from trial.core.roles import Role, user_roles
@@ -23,9 +26,31 @@ UNBLINDED_ROLES = frozenset({Role.PHARMACIST, Role.STATISTICIAN_UNBLINDED, Role.
 HIDDEN = "Blinded"
 
 
+# Has the study been formally unblinded? trial.closeout, which records that event, registers its
+# lookup from AppConfig.ready, so this module imports nothing above it and stays the one that decides.
+_study_unblinded: list[Callable[[], bool]] = []
+
+
+def study_unblinded_register(lookup: Callable[[], bool]) -> None:
+    if lookup not in _study_unblinded:
+        _study_unblinded.append(lookup)
+
+
+def study_is_unblinded() -> bool:
+    return any(lookup() for lookup in _study_unblinded)
+
+
+def roles_unblinded_after_unblinding() -> frozenset[Role]:
+    names = set(protocol().unblinded_after_unblinding)
+    return frozenset(r for r in Role if r.value in names)
+
+
 def is_unblinded_role(user: Actor | None) -> bool:
     """May this user see every participant's arm?"""
-    return bool(user_roles(user) & UNBLINDED_ROLES)
+    roles = user_roles(user)
+    if roles & UNBLINDED_ROLES:
+        return True
+    return bool(roles & roles_unblinded_after_unblinding()) and study_is_unblinded()
 
 
 def can_see_arm(user: Actor | None, participant: Any = None) -> bool:

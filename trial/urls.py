@@ -36,6 +36,7 @@ urlpatterns = [
     path("pharmacy/", include("trial.pharmacy.urls")),
     path("analysis/", include("analysis.urls")),
     path("accounts/", include("trial.accounts.urls")),
+    path("closeout/", include("trial.closeout.urls")),
     path(
         "api/randomization/",
         include(

@@ -38,7 +38,8 @@ EVERYONE = [
 @pytest.fixture
 def final_run(users: dict[str, Any], django_capture_on_commit_callbacks: Any) -> AnalysisRun:
     with django_capture_on_commit_callbacks(execute=True):
-        run = analysis_run_request(kind=AnalysisRun.Kind.MMRM_FINAL, by=users["unblinded"])
+        # Before database lock the DSMB closed-session report is the by-arm run (the final one needs the lock).
+        run = analysis_run_request(kind=AnalysisRun.Kind.DSMB_CLOSED, by=users["unblinded"])
     run.refresh_from_db()
     return run
 
@@ -67,11 +68,11 @@ def test_it_queues_a_pooled_run_only_for_analysts(
 
 
 @pytest.mark.parametrize("username", EVERYONE)
-def test_it_queues_a_final_run_only_for_the_unblinded_statistician_and_dsmb(
+def test_it_queues_a_by_arm_run_only_for_the_unblinded_statistician_and_dsmb(
     login: Any, username: str, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = login(username).post(reverse("analysis:request"), {"kind": "mmrm_final"})
+        response = login(username).post(reverse("analysis:request"), {"kind": "dsmb_closed"})
     if username in FINAL_READERS:
         assert response.status_code == 302
         assert AnalysisRun.objects.get().unblinded
@@ -104,7 +105,9 @@ def test_the_request_form_offers_only_allowed_kinds(login: Any) -> None:
     blinded = login("statistician").get(reverse("analysis:request")).content.decode()
     assert 'value="mmrm_pooled"' in blinded and 'value="mmrm_final"' not in blinded
     unblinded = login("unblinded").get(reverse("analysis:request")).content.decode()
-    assert 'value="mmrm_final"' in unblinded
+    # Before database lock: the DSMB closed-session report, not the final analysis, and a reason why.
+    assert 'value="dsmb_closed"' in unblinded and 'value="mmrm_final"' not in unblinded
+    assert "only after database lock" in unblinded
 
 
 def test_the_service_refuses_a_final_run_for_a_blinded_statistician(users: dict[str, Any]) -> None:
@@ -130,7 +133,7 @@ def test_pooled_and_final_runs_on_the_seeded_demo(
     call_command("seed_demo", participants=60, seed=2013, stdout=StringIO())
     with django_capture_on_commit_callbacks(execute=True):
         pooled = analysis_run_request(kind=AnalysisRun.Kind.MMRM_POOLED, by=users["statistician"])
-        final = analysis_run_request(kind=AnalysisRun.Kind.MMRM_FINAL, by=users["unblinded"])
+        final = analysis_run_request(kind=AnalysisRun.Kind.DSMB_CLOSED, by=users["unblinded"])
     pooled.refresh_from_db()
     final.refresh_from_db()
     assert pooled.status == AnalysisRun.Status.DONE, pooled.error

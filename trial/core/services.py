@@ -19,6 +19,29 @@ R = TypeVar("R", bound=ClinicalRecord)
 INITIAL_ENTRY = "Initial entry"
 
 
+class RecordLockedError(ValidationError):
+    """The record belongs to data that are frozen, locked or signed off: no write path may change it."""
+
+
+# Guards run before any clinical record is validated and saved; a guard raises
+# RecordLockedError to refuse. Steps run after the save with (instance=, by=). An app above core
+# (trial.closeout) registers both from its AppConfig.ready, so forms, API, services, management
+# commands and seeding are all covered by this one save path (21 CFR 11.10(a), (d); ICH E6(R3) data
+# integrity: locked data cannot change, and a change after verification or signing is flagged).
+_WRITE_GUARDS: list[Callable[[ClinicalRecord], object]] = []
+_AFTER_RECORD_SAVE: list[Callable[..., object]] = []
+
+
+def record_write_guard_register(guard: Callable[[ClinicalRecord], object]) -> None:
+    if guard not in _WRITE_GUARDS:
+        _WRITE_GUARDS.append(guard)
+
+
+def after_record_save_register(step: Callable[..., object]) -> None:
+    if step not in _AFTER_RECORD_SAVE:
+        _AFTER_RECORD_SAVE.append(step)
+
+
 class ConflictError(Exception):
     """Someone saved the record after this user loaded it. Carries both versions for the conflict page."""
 
@@ -42,6 +65,9 @@ def record_save(instance: R, *, by: User, reason: str = "") -> R:
     is_new = instance._state.adding
     if not is_new and not reason:
         raise ValidationError(ReasonForChangeRequired()({"version": instance.version, "reason": reason}))
+    # First, so a locked record says so rather than listing what else is wrong with the change.
+    for guard in _WRITE_GUARDS:
+        guard(instance)
     _floats_to_decimals(instance)
     instance.full_clean()
     with transaction.atomic():
@@ -60,6 +86,8 @@ def record_save(instance: R, *, by: User, reason: str = "") -> R:
         instance._history_user = by  # type: ignore[attr-defined]  # simple-history hook, see above
         instance._change_reason = reason or INITIAL_ENTRY  # type: ignore[attr-defined]  # simple-history hook
         instance.save()
+        for step in _AFTER_RECORD_SAVE:
+            step(instance=instance, by=by)
     return instance
 
 

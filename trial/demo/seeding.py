@@ -88,7 +88,10 @@ def _population_with_enrolled(
         screened += max(1, math.ceil((participants - eligible) * 1.1))
 
 
-def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) -> SeedReport:
+def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, finished: bool = False) -> SeedReport:
+    """Seed a trial mid-way on `today`; with `finished`, recruitment ended long enough before `today`
+    for every randomized participant's 12 weeks to be over (Schedule of assessments), and people whose
+    screening or baseline would fall after it are never entered (recruitment closed)."""
     if Participant.objects.exists():
         raise AlreadySeededError(
             f"The database already holds {Participant.objects.count()} participants; "
@@ -103,7 +106,12 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None) 
     site = protocol_load(config=config).sites.order_by("code").first()
     assert site is not None
 
-    population = _population_with_enrolled(participants, seed=seed, today=today, config=config)
+    recruitment_end = today - timedelta(weeks=config.weeks + 6) if finished else today
+    population = _population_with_enrolled(participants, seed=seed, today=recruitment_end, config=config)
+    if finished:
+        population = [
+            p for p in population if p.stage == "screen_failed" or (p.stage == "enrolled" and p.baseline_date)
+        ]
     # The list is drawn from the operating system's randomness like any list: `seed` shapes the synthetic
     # people and their courses, never the allocation, or anyone who knows the demo's seed replays every arm.
     randomization_list_create(by=unblinded, per_stratum=_list_length(population, config, site.code))

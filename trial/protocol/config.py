@@ -165,6 +165,10 @@ class ProtocolConfig:
     earliest_date: date = date(2007, 1, 1)
     lot_shelf_life_max_days: int = 1830
     safety_followup_days: int = 30
+    # Design, Blinding: who learns the arms once the whole trial is complete (database locked and
+    # formally unblinded): [unblinding] roles_that_see_arms. Role names as in trial.core.roles; the
+    # roles unblinded throughout are not listed.
+    unblinded_after_unblinding: tuple[str, ...] = ()
 
     def arm(self, code: str) -> Arm:
         return next(a for a in self.arms if a.code == code)
@@ -464,6 +468,7 @@ def parse_protocol(text: str) -> ProtocolConfig:
         earliest_date=earliest,
         lot_shelf_life_max_days=int(shelf_life),
         safety_followup_days=int(followup),
+        unblinded_after_unblinding=tuple(str(r) for r in raw.get("unblinding", {}).get("roles_that_see_arms", [])),
     )
 
 

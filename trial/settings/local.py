@@ -1,6 +1,7 @@
 """`make demo`: SQLite and a Celery worker on a filesystem broker, so no external service is needed."""
 
 import os
+from pathlib import Path
 
 from trial.settings.base import *  # noqa: F403
 from trial.settings.base import VAR_DIR
@@ -13,7 +14,9 @@ DEBUG = False
 # says so. Production keeps two-factor authentication on (trial.settings.base).
 STRATUM_REQUIRE_TWO_FACTOR = False
 
-_BROKER_DIR = VAR_DIR / "celery-broker"
+# A second demo (make demo-closed) runs beside the first with its own folder, so neither worker takes
+# the other's tasks.
+_BROKER_DIR = Path(os.environ.get("STRATUM_BROKER_DIR", VAR_DIR / "celery-broker"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     for _sub in ("out", "processed"):

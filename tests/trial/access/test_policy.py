@@ -44,6 +44,15 @@ EXPECTED = {
     "receive_sae_alerts": {Role.INVESTIGATOR},
     "view_access_log": {Role.DATA_MANAGER},
     "view_notification_failures": {Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMINISTRATOR},
+    "review_crfs": {Role.DATA_MANAGER},
+    "freeze_forms": {Role.DATA_MANAGER},
+    "lock_casebooks": {Role.DATA_MANAGER},
+    "sign_casebooks": {Role.INVESTIGATOR},
+    "approve_database_lock": {Role.DATA_MANAGER, Role.STATISTICIAN_UNBLINDED},
+    "approve_unlock": {Role.DATA_MANAGER, Role.INVESTIGATOR, Role.STATISTICIAN_UNBLINDED},
+    "unblind_study": {Role.STATISTICIAN_UNBLINDED},
+    "approve_unblinding": {Role.DATA_MANAGER, Role.INVESTIGATOR},
+    "dsmb_closed_report": {Role.STATISTICIAN_UNBLINDED, Role.DSMB},
 }
 # ...and, without any role, a superuser holds these.
 EXPECTED_SUPERUSER = {"view_access_log"}

@@ -180,6 +180,6 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     from analysis.services import analysis_run_request
 
     analysis_run_request(kind="dataset_summary", by=users["statistician"])
-    analysis_run_request(kind="mmrm_final", by=users["unblinded"])
+    analysis_run_request(kind="dsmb_closed", by=users["unblinded"])  # the by-arm run before lock
     assert set(w.arms.values()) == {"IFX", "PBO"}, "the scan needs both arms"
     return w

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from trial.demo.closing import demo_trial_close
 from trial.demo.seeding import AlreadySeededError, demo_trial_seed
 
 
@@ -20,6 +21,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD; defaults to today")
         parser.add_argument(
+            "--closed",
+            action="store_true",
+            help="Seed a finished trial, then close it through the services: queries closed, every casebook "
+            "verified, signed and locked, the database locked (two approvals) and formally unblinded.",
+        )
+        parser.add_argument(
             "--if-empty", action="store_true", help="Say so and exit 0 when data already exist (make demo)."
         )
 
@@ -28,7 +35,12 @@ class Command(BaseCommand):
             raise CommandError("--participants must be at least 1.")
         started = time.perf_counter()
         try:
-            report = demo_trial_seed(participants=options["participants"], seed=options["seed"], today=options["today"])
+            report = demo_trial_seed(
+                participants=options["participants"],
+                seed=options["seed"],
+                today=options["today"],
+                finished=options["closed"],
+            )
         except AlreadySeededError as exc:
             if options["if_empty"]:
                 self.stdout.write(f"Demo data already present; nothing to do. ({exc})")
@@ -41,3 +53,11 @@ class Command(BaseCommand):
             f"{r.in_follow_up} in follow-up; {r.visits_done} visits done, {r.visits_missed} missed, "
             f"{r.adverse_events} adverse events; in {time.perf_counter() - started:.1f}s."
         )
+        if options["closed"]:
+            c = demo_trial_close()
+            self.stdout.write(
+                f"Closed: {c.finished} finished at close-out, {c.forms_not_done} forms marked not done, "
+                f"{c.queries_closed} queries closed, {c.forms_verified} forms verified, {c.casebooks_locked} "
+                "casebooks signed and locked; database locked and formally unblinded; "
+                f"in {time.perf_counter() - started:.1f}s."
+            )

@@ -1,0 +1,135 @@
+"""The database lock: every casebook locked, no open queries, two approvals by two people; then every
+write path is refused except drug accountability; an unlock needs a reason and two people."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from trial.closeout.selectors import database_locked
+from trial.closeout.services import (
+    database_lock_approve,
+    database_unlock_approve,
+    database_unlock_request,
+)
+from trial.core.services import RecordLockedError
+
+
+def test_it_locks_only_with_both_approvals(locked_casebook: Any, users: dict[str, Any]) -> None:
+    first = database_lock_approve(by=users["datamanager"])
+    assert first.locked_at is None and database_locked() is None
+    second = database_lock_approve(by=users["unblinded"])
+    assert second.pk == first.pk and second.locked_at is not None
+    assert second.data_manager_approved_by == users["datamanager"]
+    assert second.statistician_approved_by == users["unblinded"]
+
+
+def test_one_person_cannot_approve_twice(locked_casebook: Any, users: dict[str, Any]) -> None:
+    database_lock_approve(by=users["datamanager"])
+    with pytest.raises(ValidationError, match="already recorded"):
+        database_lock_approve(by=users["datamanager"])
+    assert database_locked() is None
+
+
+def test_it_refuses_while_a_casebook_is_unlocked(closed_participant: Any, users: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="Casebooks not locked"):
+        database_lock_approve(by=users["datamanager"])
+
+
+def test_a_blinded_statistician_cannot_approve(locked_casebook: Any, users: dict[str, Any]) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        database_lock_approve(by=users["statistician"])
+
+
+def test_after_lock_services_refuse_writes(locked_database: Any, users: dict[str, Any], make_participant: Any) -> None:
+    with pytest.raises(RecordLockedError, match="database is locked"):
+        make_participant()
+
+
+def test_after_lock_the_data_entry_form_refuses_with_the_message(
+    locked_database: Any, locked_casebook: Any, login: Any
+) -> None:
+    client = login("coordinator")
+    pid = locked_casebook.participant_id
+    url = f"/safety/participants/{pid}/adverse-events/new/"
+    # The form's one-time token (a double click makes one record): read it from the page like a browser.
+    token = re.search(r'name="submission_token" value="([0-9a-f]{32})"', client.get(url).content.decode())
+    response = client.post(
+        url,
+        {
+            "submission_token": token.group(1) if token else "",
+            "term": "Headache",
+            "onset_date": date.today().isoformat(),
+            "severity": "mild",
+            "relatedness": "possible",
+            "outcome": "recovering",
+            "ongoing": "on",
+            "action_taken": "none",
+        },
+    )
+    assert response.status_code == 200
+    assert "database is locked" in response.content.decode()
+
+
+def test_after_lock_the_api_refuses(locked_database: Any, locked_casebook: Any, users: dict[str, Any]) -> None:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(users["coordinator"])
+    response = client.post(f"/api/randomization/participants/{locked_casebook.pk}/randomize/", {}, format="json")
+    assert response.status_code == 400
+    assert "database is locked" in response.content.decode()
+
+
+def test_after_lock_seeding_refuses(locked_database: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises((RecordLockedError, CommandError)):
+        call_command("seed_demo", "--participants", "2", "--seed", "1")
+
+
+def test_drug_accountability_stays_open(locked_database: Any, users: dict[str, Any], pharmacy_lot: Any) -> None:
+    from trial.pharmacy.services import wastage_record
+
+    wasted = wastage_record(
+        lot=pharmacy_lot, by=users["pharmacist"], vials=2, wasted_on=date.today(), reason="Expired at reconciliation"
+    )
+    assert wasted.pk is not None
+
+
+def test_unlock_needs_a_reason_and_a_second_person(locked_database: Any, users: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="reason"):
+        database_unlock_request(by=users["datamanager"], reason=" ")
+    database_unlock_request(by=users["datamanager"], reason="Late lab correction")
+    with pytest.raises(ValidationError, match="second person"):
+        database_unlock_approve(by=users["datamanager"])
+    assert database_locked() is not None
+    unlocked = database_unlock_approve(by=users["unblinded"])
+    assert unlocked.unlocked_at is not None and unlocked.unlock_reason == "Late lab correction"
+    assert unlocked.history.count() >= 3  # approvals, request, approval: each in the audit trail
+    assert database_locked() is None
+
+
+def test_the_banner_shows_the_lock_on_every_page(locked_database: Any, login: Any) -> None:
+    client = login("coordinator")
+    for url in ("/", "/participants/", "/queries/"):
+        assert "Database locked" in client.get(url).content.decode(), url
+
+
+def test_after_lock_writes_outside_clinical_records_are_refused_too(
+    locked_database: Any, users: dict[str, Any]
+) -> None:
+    # A new randomization list is not a clinical record: require() refuses it, before anything is written.
+    from trial.randomization.models import RandomizationList
+    from trial.randomization.services import randomization_list_create
+
+    before = RandomizationList.objects.count()
+    with pytest.raises(RecordLockedError, match="database is locked"):
+        randomization_list_create(by=users["unblinded"], per_stratum=8)
+    assert RandomizationList.objects.count() == before

@@ -1,0 +1,83 @@
+"""What the one save path of clinical records asks of close-out (registered in apps.py).
+
+Before a save: refuse it if the database is locked, the participant's casebook is locked or the
+form is frozen (ICH E6(R3): locked data are final; 21 CFR 11.10(a), (d)). Lot receipt and wastage
+are not in any casebook and stay open after lock: drug accountability is reconciled at close-out.
+After a save: clear the source verification of the form it changed, and void the casebook's
+signature, saying so (21 CFR 11.70: a signature stays linked to the exact content it signed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from trial.closeout import selectors
+from trial.closeout.models import Signature, SourceVerification
+from trial.closeout.units import participant_of, unit_of
+from trial.core.services import RecordLockedError
+from trial.pharmacy.models import DrugLot, Wastage
+from trial.randomization.models import CodeBreak
+
+# Drug accountability (ICH E6(R3) investigational product) and emergency code breaks (safety comes
+# first) stay possible after lock; neither changes a casebook.
+OPEN_AFTER_LOCK = (DrugLot, Wastage, CodeBreak)
+
+SIGNATURE_VOID_REASON = "void: data changed after signing"
+
+
+def database_lock_refusal() -> str | None:
+    lock = selectors.database_locked()
+    if lock is None:
+        return None
+    return (
+        f"The study database is locked (since {lock.locked_at:%d %b %Y %H:%M} UTC): no data can be entered or "
+        "changed. An unlock needs a reason and two approvals."
+    )
+
+
+def record_write_guard(instance: Any) -> None:
+    if isinstance(instance, OPEN_AFTER_LOCK):
+        return
+    refusal = database_lock_refusal()
+    if refusal:
+        raise RecordLockedError(refusal)
+    participant_id = participant_of(instance)
+    if participant_id is None:
+        return
+    lock = selectors.casebook_lock_live(participant_id)
+    if lock is not None:
+        raise RecordLockedError(
+            f"This participant's casebook is locked (since {lock.locked_at:%d %b %Y %H:%M} UTC by {lock.locked_by}): "
+            "no data can be changed. An unlock needs a reason and two approvals."
+        )
+    unit = unit_of(instance)
+    if unit is not None:
+        freeze = selectors.form_freeze_live(participant_id, unit[1])
+        if freeze is not None:
+            raise RecordLockedError(
+                f"The form {unit[1].label} is frozen (since {freeze.frozen_at:%d %b %Y %H:%M} UTC by "
+                f"{freeze.frozen_by}): ask the data manager to unfreeze it, with a reason."
+            )
+
+
+def after_record_save(*, instance: Any, by: Any) -> None:
+    unit = unit_of(instance)
+    if unit is None:
+        return
+    participant_id, key = unit
+    now = timezone.now()
+    marks = SourceVerification.objects.filter(participant_id=participant_id, cleared_at__isnull=True, **key.lookup())
+    for mark in marks:
+        mark.cleared_at = now
+        mark.cleared_reason = (
+            f"Verification cleared: {key.label} was changed by {by} at {now:%d %b %Y %H:%M} UTC after it was verified."
+        )
+        mark._history_user = by  # type: ignore[attr-defined]  # simple-history hook for the history row's user
+        mark.save(update_fields=["cleared_at", "cleared_reason"])
+    for signature in Signature.objects.filter(participant_id=participant_id, voided_at__isnull=True):
+        signature.voided_at = now
+        signature.void_reason = SIGNATURE_VOID_REASON
+        signature._history_user = by  # type: ignore[attr-defined]  # simple-history hook, as above
+        signature.save(update_fields=["voided_at", "void_reason"])

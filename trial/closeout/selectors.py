@@ -1,0 +1,388 @@
+"""Reads of the close-out state: locks, signatures, source verification, what blocks a lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Model, Q
+
+from trial.closeout.models import (
+    CasebookLock,
+    DatabaseLock,
+    FormFreeze,
+    FormNotDone,
+    Signature,
+    SourceVerification,
+    StudyUnblinding,
+)
+from trial.closeout.units import (
+    UnitKey,
+    casebook_records,
+    casebook_sha256,
+    content_sha256,
+    expected_units,
+    has_live_data,
+)
+from trial.participants.models import Participant
+from trial.queries.models import DataQuery
+
+# A participant whose casebook can be locked: finished the study, withdrawn, or failed screening.
+CLOSED_STATUSES = (Participant.Status.COMPLETED, Participant.Status.WITHDRAWN, Participant.Status.SCREEN_FAILED)
+_NOT_CLOSED_QUERY = Q(status=DataQuery.Status.OPEN) | Q(status=DataQuery.Status.ANSWERED)
+
+
+def database_lock_live() -> DatabaseLock | None:
+    """The lock being approved or in force (not unlocked), if any."""
+    return (
+        DatabaseLock.objects.filter(unlocked_at__isnull=True)
+        .select_related("data_manager_approved_by", "statistician_approved_by", "unlock_requested_by")
+        .first()
+    )
+
+
+def database_locked() -> DatabaseLock | None:
+    lock = database_lock_live()
+    return lock if lock is not None and lock.locked_at is not None else None
+
+
+def study_unblinding() -> StudyUnblinding | None:
+    return StudyUnblinding.objects.select_related("declared_by", "approved_by").order_by("-id").first()
+
+
+def study_is_formally_unblinded() -> bool:
+    return StudyUnblinding.objects.filter(approved_at__isnull=False).exists()
+
+
+def casebook_lock_live(participant_id: int) -> CasebookLock | None:
+    return (
+        CasebookLock.objects.filter(participant_id=participant_id, unlocked_at__isnull=True)
+        .select_related("locked_by", "unlock_requested_by")
+        .first()
+    )
+
+
+def form_freeze_live(participant_id: int, unit: UnitKey) -> FormFreeze | None:
+    return FormFreeze.objects.filter(participant_id=participant_id, unfrozen_at__isnull=True, **unit.lookup()).first()
+
+
+def signature_current(participant: Participant) -> Signature | None:
+    """The newest signature of the casebook, valid or void."""
+    return Signature.objects.filter(participant=participant).select_related("signer").first()
+
+
+@dataclass
+class UnitStatus:
+    key: UnitKey
+    records: list[Model]
+    expected: bool
+    has_data: bool
+    not_done: FormNotDone | None
+    verification: SourceVerification | None
+    field_verifications: list[SourceVerification]
+    cleared: SourceVerification | None  # the newest cleared mark, to say why verification was lost
+    freeze: FormFreeze | None
+    open_queries: int
+
+    @property
+    def label(self) -> str:
+        return self.key.label
+
+    @property
+    def complete(self) -> bool:
+        return self.has_data or self.not_done is not None
+
+    @property
+    def needs_verification(self) -> bool:
+        return self.has_data and self.verification is None
+
+
+@dataclass
+class CasebookStatus:
+    participant: Participant
+    units: list[UnitStatus]
+    sha256: str
+    signature: Signature | None
+    lock: CasebookLock | None
+    database_lock: DatabaseLock | None
+    open_queries: int
+    blockers: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> int:
+        return sum(1 for u in self.units if u.has_data and u.verification is not None)
+
+    @property
+    def verifiable(self) -> int:
+        return sum(1 for u in self.units if u.has_data)
+
+    @property
+    def sdv_percent(self) -> int:
+        return round(100 * self.verified / self.verifiable) if self.verifiable else 0
+
+    @property
+    def signature_valid(self) -> bool:
+        return self.signature is not None and self.signature.is_valid and self.signature.content_sha256 == self.sha256
+
+    @property
+    def due_for_signing(self) -> bool:
+        return self.participant.status in CLOSED_STATUSES and not self.signature_valid
+
+
+def casebook_status(participant: Participant) -> CasebookStatus:
+    """Everything close-out knows about one casebook, and what still blocks its lock."""
+    records = casebook_records(participant)
+    expected = expected_units(participant, records)
+    keys = list(dict.fromkeys([*expected, *records]))
+    marks = list(
+        SourceVerification.objects.filter(participant=participant).select_related("verified_by").order_by("-id")
+    )
+    not_done = {(n.visit_id, n.form): n for n in FormNotDone.objects.filter(participant=participant)}
+    freezes = {
+        (f.visit_id, f.form): f for f in FormFreeze.objects.filter(participant=participant, unfrozen_at__isnull=True)
+    }
+    queries: dict[tuple[int | None, str], int] = {}
+    for visit_id, form in (
+        DataQuery.objects.active().filter(_NOT_CLOSED_QUERY, participant=participant).values_list("visit_id", "form")
+    ):
+        queries[(visit_id, form)] = queries.get((visit_id, form), 0) + 1
+    units = []
+    for key in keys:
+        unit_records = records.get(key, [])
+        mine = [m for m in marks if (m.visit_id, m.form) == (key.visit_id, key.form)]
+        live = [m for m in mine if m.cleared_at is None]
+        units.append(
+            UnitStatus(
+                key=key,
+                records=unit_records,
+                expected=key in expected,
+                has_data=has_live_data(unit_records, key),
+                not_done=not_done.get((key.visit_id, key.form)),
+                verification=next((m for m in live if not m.field), None),
+                field_verifications=[m for m in live if m.field],
+                cleared=next((m for m in mine if m.cleared_at is not None), None),
+                freeze=freezes.get((key.visit_id, key.form)),
+                open_queries=queries.get((key.visit_id, key.form), 0),
+            )
+        )
+    status = CasebookStatus(
+        participant=participant,
+        units=units,
+        sha256=casebook_sha256(records),
+        signature=signature_current(participant),
+        lock=casebook_lock_live(participant.pk),
+        database_lock=database_locked(),
+        open_queries=sum(queries.values()),
+    )
+    status.blockers = casebook_lock_blockers(status)
+    return status
+
+
+def casebook_lock_blockers(status: CasebookStatus) -> list[str]:
+    """Why this casebook cannot be locked yet (ICH E6(R3): complete, queried, verified and signed)."""
+    p = status.participant
+    blockers = []
+    if p.status not in CLOSED_STATUSES:
+        blockers.append(f"The participant has not finished the study (status: {p.get_status_display()}).")
+    missing = [u.label + _at(u) for u in status.units if u.expected and not u.complete]
+    if missing:
+        blockers.append("Expected forms neither done nor marked not done: " + ", ".join(missing) + ".")
+    if status.open_queries:
+        blockers.append(f"{status.open_queries} data queries are not closed.")
+    unverified = [u.label + _at(u) for u in status.units if u.needs_verification]
+    if unverified:
+        blockers.append("Source data verification is not complete: " + ", ".join(unverified) + ".")
+    if not status.signature_valid:
+        if status.signature is not None and not status.signature.is_valid:
+            blockers.append(
+                f"The investigator's signature is {status.signature.void_reason}; the casebook must be signed again."
+            )
+        else:
+            blockers.append("The investigator has not signed the casebook.")
+    return blockers
+
+
+def _at(unit: UnitStatus) -> str:
+    visit = next((r for r in unit.records if hasattr(r, "definition")), None) if unit.key.form == "visit" else None
+    if unit.key.visit_id is None:
+        return ""
+    if visit is None:
+        from trial.visits.models import Visit
+
+        visit = Visit.objects.select_related("definition").get(pk=unit.key.visit_id)
+    return f" ({visit.definition.name})"
+
+
+def unit_content_sha256(participant: Participant, unit: UnitKey) -> tuple[list[Model], str]:
+    records = casebook_records(participant).get(unit, [])
+    return records, content_sha256(records)
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    participant: Participant
+    unit: UnitStatus
+    since: Any
+
+
+def sdv_worklist() -> list[WorklistRow]:
+    """Every form with data and no live verification, oldest change first (the monitor's worklist)."""
+    rows = []
+    for participant in Participant.objects.active().exclude(status=Participant.Status.SCREENING).select_related("site"):
+        if casebook_lock_live(participant.pk) is not None:
+            continue
+        for unit in casebook_status(participant).units:
+            if unit.needs_verification:
+                since = max(r.updated_at for r in unit.records)  # type: ignore[attr-defined]  # clinical records
+                rows.append(WorklistRow(participant, unit, since))
+    return sorted(rows, key=lambda r: (r.since, r.participant.participant_id))
+
+
+@dataclass(frozen=True)
+class StudyOverview:
+    casebooks: list[CasebookStatus]
+    lock: DatabaseLock | None
+    unblinding: StudyUnblinding | None
+    blockers: list[str]
+
+    @property
+    def locked(self) -> bool:
+        return self.lock is not None and self.lock.locked_at is not None
+
+
+def database_lock_blockers(casebooks: list[CasebookStatus] | None = None) -> list[str]:
+    """Why the database cannot be locked yet: every participant closed and locked, no open queries."""
+    participants = list(Participant.objects.active().order_by("participant_id"))
+    blockers = []
+    if not participants:
+        blockers.append("There are no participants.")
+    not_closed = [p.participant_id for p in participants if p.status not in CLOSED_STATUSES]
+    if not_closed:
+        blockers.append("Participants not closed: " + ", ".join(not_closed) + ".")
+    locked = set(CasebookLock.objects.filter(unlocked_at__isnull=True).values_list("participant_id", flat=True))
+    unlocked = [p.participant_id for p in participants if p.pk not in locked]
+    if unlocked:
+        blockers.append("Casebooks not locked: " + ", ".join(unlocked) + ".")
+    open_queries = DataQuery.objects.active().filter(_NOT_CLOSED_QUERY).count()
+    if open_queries:
+        blockers.append(f"{open_queries} data queries are not closed.")
+    return blockers
+
+
+def study_overview(*, with_casebooks: bool = True) -> StudyOverview:
+    participants = Participant.objects.active().order_by("participant_id").select_related("site")
+    casebooks = [casebook_status(p) for p in participants] if with_casebooks else []
+    return StudyOverview(
+        casebooks=casebooks,
+        lock=database_lock_live(),
+        unblinding=study_unblinding(),
+        blockers=database_lock_blockers(),
+    )
+
+
+# --- The monitor's read-only review of a casebook ---------------------------------------------------
+
+_META_FIELDS = {
+    "id",
+    "version",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "voided_at",
+    "voided_by",
+    "void_reason",
+    "participant",
+    "visit",
+}
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    name: str
+    label: str
+    value: Any
+    queries: list[DataQuery]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    when: Any
+    who: Any
+    reason: str
+    changes: list[tuple[str, Any, Any]]
+
+
+@dataclass(frozen=True)
+class RecordView:
+    record: Model
+    title: str
+    fields: list[FieldRow]
+    history: list[HistoryRow]
+
+
+@dataclass(frozen=True)
+class UnitView:
+    status: UnitStatus
+    records: list[RecordView]
+    visit_name: str
+
+
+def _display(record: Model, f: Any) -> Any:
+    display = getattr(record, f"get_{f.name}_display", None)
+    if callable(display):
+        return display()
+    return getattr(record, f.name)
+
+
+def _history(record: Any) -> list[HistoryRow]:
+    rows = list(record.history.order_by("history_date", "history_id").select_related("history_user"))
+    out = []
+    for previous, row in zip([None, *rows[:-1]], rows, strict=True):
+        changes = []
+        if previous is not None:
+            delta = row.diff_against(previous)
+            changes = [(c.field, c.old, c.new) for c in delta.changes if c.field not in ("version", "updated_at")]
+        out.append(HistoryRow(row.history_date, row.history_user, row.history_change_reason or "", changes))
+    return out
+
+
+def _query_field(record: Model, name: str) -> str:
+    # A lab query names the analyte (e.g. "hs_crp"): it belongs beside the result's value.
+    analyte = getattr(record, "analyte", None)
+    return str(analyte) if analyte and name == "value" else name
+
+
+def casebook_review(*, participant: Participant, user: Any) -> dict[str, Any]:
+    """Every CRF of one casebook, read-only, with each field's queries and edit-check results and each
+    record's history. The arm is not part of a casebook (units.py); raters' hidden analytes stay
+    hidden, asked of trial.blinding."""
+    from trial.blinding import hidden_lab_analytes_for
+    from trial.visits.models import Visit
+
+    status = casebook_status(participant)
+    visits = {v.pk: v for v in Visit.objects.filter(participant=participant).select_related("definition")}
+    hidden = hidden_lab_analytes_for(user)
+    queries: dict[tuple[int | None, str, str], list[DataQuery]] = {}
+    for q in DataQuery.objects.active().filter(participant=participant).order_by("created_at"):
+        queries.setdefault((q.visit_id, q.form, q.field), []).append(q)
+    units = []
+    for unit in status.units:
+        visit = visits.get(unit.key.visit_id) if unit.key.visit_id else None
+        records = []
+        for record in unit.records:
+            if visit is not None and visit.definition.week > 0 and getattr(record, "analyte", None) in hidden:
+                continue
+            fields = [
+                FieldRow(
+                    f.name,
+                    str(f.verbose_name),
+                    _display(record, f),
+                    queries.get((unit.key.visit_id, unit.key.form, _query_field(record, f.name)), []),
+                )
+                for f in record._meta.concrete_fields
+                if f.name not in _META_FIELDS
+            ]
+            records.append(RecordView(record, str(record), fields, _history(record)))
+        units.append(UnitView(unit, records, visit.definition.name if visit else ""))
+    return {"casebook": status, "units": units, "participant": participant}
