@@ -73,11 +73,12 @@ def test_role_grants_and_revocations_are_recorded() -> None:
 
 
 def test_list_generation_activation_and_freezing_are_recorded(randomized: Any, users: Any) -> None:
-    for kind in (Kind.LIST_GENERATED, Kind.LIST_ACTIVATED, Kind.LIST_FROZEN):
+    # The shared list fixture uploads a fixed list, as a list made outside Stratum would be.
+    for kind in (Kind.LIST_UPLOADED, Kind.LIST_ACTIVATED, Kind.LIST_FROZEN):
         events = _events(kind)
         assert len(events) == 1, kind
         assert events[0].target.startswith("randomization list ")
-    assert _events(Kind.LIST_GENERATED)[0].user == users["unblinded"]
+    assert _events(Kind.LIST_UPLOADED)[0].user == users["unblinded"]
     assert _events(Kind.LIST_FROZEN)[0].user == users["coordinator"]
 
 
@@ -90,6 +91,7 @@ def test_an_immediate_code_break_is_recorded_as_an_unblinding(randomized: Any, u
         reason="Anaphylaxis",
         immediate=True,
         justification="Emergency",
+        password=DEMO_PASSWORD,
     )
     assert [e.user for e in _events(Kind.CODE_BREAK_IMMEDIATE)] == [users["investigator"]]
     [unblinding] = _events(Kind.UNBLINDING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from typing import Any
 
 import pytest
@@ -17,7 +18,9 @@ STRATA = ["A", "B"]
 
 
 def _csv(numbers: dict[int, str] | None = None) -> str:
-    entries = generate_list(strata=STRATA, arms=["IFX", "PBO"], ratio=[1, 1], block_sizes=[4], per_stratum=4, seed=1)
+    entries = generate_list(
+        strata=STRATA, arms=["IFX", "PBO"], ratio=[1, 1], block_sizes=[4], per_stratum=4, rng=random.Random(1)
+    )
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(CSV_COLUMNS)
