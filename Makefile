@@ -32,9 +32,10 @@ demo-closed: $(STAMP)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	DATABASE_URL=$(CLOSED_DB) STRATUM_BROKER_DIR=$(CURDIR)/var/celery-broker-closed STRATUM_PORT=8001 bash scripts/run_demo.sh
 
-## test: the whole suite on SQLite
+## test: the whole suite on SQLite, one pytest worker per core (pytest-xdist; TEST_WORKERS=0 runs it in one process)
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 ## lint: ruff, the format check, mypy, and the layer contract (import-linter)
 lint: $(STAMP)

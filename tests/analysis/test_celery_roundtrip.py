@@ -21,7 +21,9 @@ from analysis.services import analysis_run_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.service, pytest.mark.django_db(transaction=True)]
+# One xdist worker runs every real-worker test: two Celery workers on one Redis queue would take each
+# other's tasks, each bound to another test database.
+pytestmark = [pytest.mark.service, pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("celery-worker")]
 
 
 def _needs_real_services() -> None:
