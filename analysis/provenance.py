@@ -24,7 +24,7 @@ LIBRARIES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib", "Django")
 
 def frame_csv(df: pd.DataFrame) -> str:
     """The canonical text of a dataset: CSV, fixed column order, '\\n' line ends, full float precision."""
-    return df.to_csv(index=False, lineterminator="\n", float_format="%.17g")
+    return str(df.to_csv(index=False, lineterminator="\n", float_format="%.17g"))
 
 
 def datasets_sha256(datasets: dict[str, str]) -> str:

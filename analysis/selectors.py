@@ -35,3 +35,15 @@ def analysis_run_get(*, user: Any, pk: int) -> AnalysisRun:
         return analysis_runs_visible_to(user=user).get(pk=pk)
     except AnalysisRun.DoesNotExist as exc:
         raise Http404("No such analysis run.") from exc
+
+
+def analysis_run_status(*, run: AnalysisRun) -> dict[str, Any]:
+    """What the progress bar shows: stage and percent, never the worker's process id."""
+    finished = run.status in (AnalysisRun.Status.DONE, AnalysisRun.Status.FAILED)
+    return {
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "stage": run.stage,
+        "progress": 100 if finished else run.progress,
+        "finished": finished,
+    }

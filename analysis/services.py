@@ -115,6 +115,23 @@ def dataset_export(*, by: Actor, dataset: str, include_arm: bool = False) -> pd.
     return df
 
 
+def analysis_run_download(*, by: Actor, pk: int, what: str) -> AnalysisRun:
+    """A finished run's report or bundle, recorded in the access log (21 CFR 11.10(e): who took
+    which output out of the system; a by-arm one is an unblinding, ICH E6(R3) 4.2)."""
+    from analysis.selectors import analysis_run_get
+
+    user = require(by, Capability.POOLED_ANALYSIS)
+    run = analysis_run_get(user=user, pk=pk)
+    if run.status != AnalysisRun.Status.DONE:
+        raise PermissionDenied("This run has not finished: there is nothing to download yet.")
+    access_event_record(kind=AccessEvent.Kind.EXPORT, user=user, target=f"analysis run {run.pk}", detail=what)
+    if run.unblinded:
+        access_event_record(
+            kind=AccessEvent.Kind.UNBLINDING, user=user, target=f"analysis run {run.pk}", detail=f"{what} by arm"
+        )
+    return run
+
+
 def _claimant_is_gone(worker: str) -> bool:
     """True when the process that claimed a run ran on this host and no longer exists."""
     host, _, pid = worker.rpartition(" pid ")
