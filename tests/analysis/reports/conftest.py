@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-CLOSED_TRIAL_PARTICIPANTS = 24
+CLOSED_TRIAL_PARTICIPANTS = 16
 
 
 @pytest.fixture(scope="module")
