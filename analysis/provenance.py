@@ -85,7 +85,6 @@ def run_provenance(*, run: Any, datasets: dict[str, str]) -> dict[str, Any]:
     return {
         "dataset_sha256": datasets_sha256(datasets),
         "dataset_rows": {name: max(text.count("\n") - 1, 0) for name, text in sorted(datasets.items())},
-        "protocol_file": Path(settings.STRATUM_PROTOCOL_FILE).name,
         "protocol_sha256": file_sha256(Path(settings.STRATUM_PROTOCOL_FILE)),
         "code_version": code_version(),
         "versions": library_versions(),

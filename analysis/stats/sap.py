@@ -51,6 +51,7 @@ MODERATION_FORMULA = "chg ~ trt * week * (logcrp + I(logcrp**2))"
 PRIMARY_COVARIANCE = "ar1"
 # protocol.md, "Statistical analysis plan": time categorical with UN for LS-means by week.
 LSMEANS_FORMULA = "chg ~ C(arm, Treatment('{control}')) * C(week)"
+LSMEANS_MIN_PER_ARM = 3
 # protocol.md, "End points": remission is judged at week 12; effect sizes are at week 12.
 END_WEEK = 12
 # Columns that would carry the allocation; the blinded analysis refuses them.
@@ -209,9 +210,16 @@ def _lsmeans_by_week(data: pd.DataFrame, control: object) -> tuple[pd.DataFrame 
     """
     formula = LSMEANS_FORMULA.format(control=control)
     keep = ["week", "arm", "estimate", "se", "df", "ci_low", "ci_high"]
+    # A week that an arm barely has (week 3 was dropped for burden: protocol.md, "Schedule of
+    # assessments") leaves its week x arm cell inestimable; it is left out, and the note says so.
+    per_cell = data.pivot_table(index="week", columns="arm", values="participant_id", aggfunc="nunique", fill_value=0)
+    sparse = sorted(int(w) for w, row in per_cell.iterrows() if len(row) < 2 or row.min() < LSMEANS_MIN_PER_ARM)
+    if sparse:
+        data = data.loc[~data["week"].isin(sparse)]
+    left_out = f"; weeks {sparse} left out (fewer than {LSMEANS_MIN_PER_ARM} per arm)" if sparse else ""
     try:
         res = fit_mmrm(data, formula, subject="participant_id", visit="week", covariance="un")
-        return res.lsmeans("week*arm").reset_index()[keep], f"{formula}, unstructured covariance (SAP)"
+        return res.lsmeans("week*arm").reset_index()[keep], f"{formula}, unstructured covariance (SAP){left_out}"
     except (StatsError, np.linalg.LinAlgError) as exc:
         un_problem = str(exc)
     # Deviation from the SAP, stated in the note: the figure still gets LS-means, from AR(1).
@@ -219,8 +227,11 @@ def _lsmeans_by_week(data: pd.DataFrame, control: object) -> tuple[pd.DataFrame 
         res = fit_mmrm(data, formula, subject="participant_id", visit="week", covariance=PRIMARY_COVARIANCE)
         table = res.lsmeans("week*arm").reset_index()[keep]
     except (StatsError, np.linalg.LinAlgError) as exc:
-        return None, f"LS-means not estimable: unstructured ({un_problem}); AR(1) ({exc})"
-    return table, f"{formula}, AR(1) covariance: the SAP's unstructured model is not estimable here ({un_problem})"
+        return None, f"LS-means not estimable: unstructured ({un_problem}); AR(1) ({exc}){left_out}"
+    return (
+        table,
+        f"{formula}, AR(1) covariance: the SAP's unstructured model is not estimable here ({un_problem}){left_out}",
+    )
 
 
 @dataclass(frozen=True)

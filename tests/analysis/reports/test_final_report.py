@@ -165,13 +165,13 @@ def test_the_status_endpoint_reports_the_stage_and_progress(final_run: AnalysisR
 def test_the_command_line_applies_the_users_rights_and_blind(closed_trial: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="Refused"):
         call_command(
-            "analysis_run", kind="final", **{"as": "statistician"}, wait=True, out=tmp_path / "no", stdout=io.StringIO()
+            "analysis_run", kind="final", username="statistician", wait=True, out=tmp_path / "no", stdout=io.StringIO()
         )
     assert not (tmp_path / "no").exists()
     call_command(
         "analysis_run",
         kind="pooled",
-        **{"as": "statistician"},
+        username="statistician",
         wait=True,
         out=tmp_path / "pooled",
         stdout=io.StringIO(),

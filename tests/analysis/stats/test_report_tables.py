@@ -167,3 +167,20 @@ def test_data_counts_split_missing_by_design_from_dropout() -> None:
     # Week 3: both skipped; B's counts as dropout (B withdrew), A's by design.
     assert counts.loc[3, ["missing_by_design", "missing_dropout"]].tolist() == [1, 1]
     assert counts.loc[12, ["participants", "missing_dropout"]].tolist() == [1, 1]
+
+
+def test_lsmeans_leave_out_a_week_an_arm_barely_has_and_say_so() -> None:
+    from analysis.stats import sap
+
+    data = simulate_crp_trial(16, seed=1)
+    post = data.loc[(data["week"] > 0) & data["chg"].notna()]
+    per_cell = post.groupby(["week", "arm"])["participant_id"].nunique()
+    sparse = sorted(
+        {int(w) for (w, _arm), n in per_cell.items() if n < 3}
+        | {int(w) for w in post["week"].unique() if (w, "IFX") not in per_cell or (w, "PBO") not in per_cell}
+    )
+    assert sparse  # the small trial has a sparse week (week 3, dropped for burden)
+    primary = sap.primary_analysis(data)
+    assert primary.lsmeans is not None
+    assert not set(primary.lsmeans["week"].astype(int)) & set(sparse)
+    assert f"weeks {sparse} left out" in primary.lsmeans_note
