@@ -25,6 +25,7 @@ _P_COLUMNS = frozenset({"p"})
 _COUNT_HINTS = ("n_", "events_", "participants", "observations", "due", "missing", "expected", "observed")
 # Table titles, in report order (the published report's structure, protocol.md).
 _TITLES = {
+    "enrolment": "Enrolment and retention (pooled over arms)",
     "by_week": "By week: HAM-D and missingness (due visits only)",
     "time_effect": "Pooled MMRM coefficients",
     "consort": "CONSORT flow",
@@ -81,6 +82,7 @@ def run_tables(run: AnalysisRun) -> dict[str, pd.DataFrame]:
             [{"week": int(w), "n": r["n"], "mean_hamd": r["mean_hamd"]} for w, r in result.get("by_week", {}).items()]
         )
     elif run.kind == AnalysisRun.Kind.MMRM_POOLED:
+        found["enrolment"] = _records(result.get("enrolment"))
         found["time_effect"] = _records(result.get("coefficients"))
         found["by_week"] = _records(result.get("by_week"))
     else:
@@ -144,12 +146,26 @@ def display_tables(run: AnalysisRun) -> list[dict[str, Any]]:
     return out
 
 
+# Drawing is the slow part of a page or download; a finished run's figures never change.
+_FIGURE_CACHE: dict[tuple[int, str], list[figures.Figure]] = {}
+_FIGURE_CACHE_SIZE = 16
+
+
+def run_figures(run: AnalysisRun) -> list[figures.Figure]:
+    key = (run.pk, run.finished_at.isoformat() if run.finished_at else "")
+    if key not in _FIGURE_CACHE:
+        if len(_FIGURE_CACHE) >= _FIGURE_CACHE_SIZE:
+            _FIGURE_CACHE.pop(next(iter(_FIGURE_CACHE)))
+        _FIGURE_CACHE[key] = figures.run_figures(run.kind, run.result or {})
+    return _FIGURE_CACHE[key]
+
+
 def report_context(run: AnalysisRun) -> dict[str, Any]:
     return {
         "run": run,
         "result": run.result,
         "tables": display_tables(run),
-        "figures": figures.run_figures(run.kind, run.result or {}),
+        "figures": run_figures(run),
         "provenance": run.provenance,
     }
 
@@ -173,7 +189,7 @@ def bundle_files(run: AnalysisRun) -> dict[str, bytes]:
     out: dict[str, bytes] = {"report.html": report_html(run).encode("utf-8")}
     for name, df in run_tables(run).items():
         out[f"tables/{name}.csv"] = table_csv(df).encode("utf-8")
-    for fig in figures.run_figures(run.kind, run.result or {}):
+    for fig in run_figures(run):
         out[f"figures/{fig.name}.svg"] = fig.svg.encode("utf-8")
         out[f"figures/{fig.name}.png"] = fig.png
     for name, text in sorted((run.result or {}).get("datasets", {}).items()):

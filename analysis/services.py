@@ -279,6 +279,8 @@ def _mmrm_pooled(run: AnalysisRun) -> tuple[dict[str, Any], dict[str, str]]:
     result = sap.pooled_analysis(frame, due=due).to_dict()
     # A count only: which participants were unblinded is itself not for a blinded reader.
     result["code_broken"] = frames.code_broken_count()
+    participants = frames.participants_frame(user=user)
+    result["enrolment"] = sap._json_safe(report_tables.enrolment_retention(participants))
     return result, {
         "hamd": provenance.frame_csv(frame),
         "visits_due": provenance.frame_csv(due if due is not None else pd.DataFrame()),

@@ -346,3 +346,25 @@ def data_counts(hamd: pd.DataFrame, visits: pd.DataFrame, participants: pd.DataF
             }
         )
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------ blinded (pooled)
+def enrolment_retention(participants: pd.DataFrame) -> pd.DataFrame:
+    """Pooled over arms (no arm column is read): screened, screen failures, randomized, and of
+    those still on study, completed and withdrawn, with the percentage of the randomized."""
+    randomized = participants.loc[participants["randomization_number"].notna()]
+    n = len(randomized)
+    ended = randomized["end_of_study"]
+    rows = [
+        ("Screened", len(participants), None),
+        ("Screen failures", int((participants["eligible"] == False).sum()), None),  # noqa: E712 - None is not a failure
+        ("Randomized", n, 100.0 if n else None),
+        ("On study", int(ended.isna().sum()), _pct(int(ended.isna().sum()), n) if n else None),
+        ("Completed", int((ended == "completed").sum()), _pct(int((ended == "completed").sum()), n) if n else None),
+        (
+            "Withdrawn",
+            int((ended.notna() & (ended != "completed")).sum()),
+            _pct(int((ended.notna() & (ended != "completed")).sum()), n) if n else None,
+        ),
+    ]
+    return pd.DataFrame(rows, columns=["stage", "participants", "percent_of_randomized"])

@@ -157,6 +157,16 @@ def test_the_blind_on_every_report_surface(
                 assert marker not in text, (name, marker)
 
 
+def test_the_pooled_run_reports_enrolment_and_retention_without_arms(pooled_run: AnalysisRun) -> None:
+    enrolment = pd.DataFrame(pooled_run.result["enrolment"]).set_index("stage")["participants"]
+    active = Participant.objects.active()
+    assert enrolment["Screened"] == active.count()
+    assert enrolment["Randomized"] == active.filter(allocation__isnull=False).count()
+    assert enrolment["Completed"] + enrolment["Withdrawn"] + enrolment["On study"] == enrolment["Randomized"]
+    assert enrolment["On study"] == 0  # the trial is closed
+    assert "enrolment" in report.run_tables(pooled_run)
+
+
 def test_the_status_endpoint_reports_the_stage_and_progress(final_run: AnalysisRun, login: Any) -> None:
     status = login("unblinded").get(reverse("analysis:status", args=[final_run.pk])).json()
     assert status == {"status": "done", "status_label": "Done", "stage": "Done", "progress": 100, "finished": True}

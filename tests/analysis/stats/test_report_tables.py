@@ -184,3 +184,25 @@ def test_lsmeans_leave_out_a_week_an_arm_barely_has_and_say_so() -> None:
     assert primary.lsmeans is not None
     assert not set(primary.lsmeans["week"].astype(int)) & set(sparse)
     assert f"weeks {sparse} left out" in primary.lsmeans_note
+
+
+def test_enrolment_and_retention_count_like_pandas() -> None:
+    participants = pd.DataFrame(
+        {
+            "participant_id": list("ABCDEF"),
+            "eligible": [True, True, True, True, False, None],
+            "randomization_number": ["R1", "R2", "R3", "R4", None, None],
+            "end_of_study": ["completed", "withdrawn", None, "completed", None, None],
+        }
+    )
+    table = report_tables.enrolment_retention(participants).set_index("stage")
+    assert "arm" not in participants.columns
+    assert table["participants"].to_dict() == {
+        "Screened": 6,
+        "Screen failures": 1,
+        "Randomized": 4,
+        "On study": 1,
+        "Completed": 2,
+        "Withdrawn": 1,
+    }
+    assert table.loc["Completed", "percent_of_randomized"] == pytest.approx(50.0)
