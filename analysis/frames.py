@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from django.utils import timezone
 
 from trial import blinding
 from trial.participants.models import Participant
 from trial.safety.models import AdverseEvent
 from trial.visits.lab_visibility import visible_labs
-from trial.visits.models import HamD17, LabResult
+from trial.visits.models import HamD17, Infusion, LabResult, Visit
 
 
 def _check_arm_access(user: Any, include_arm: bool) -> None:
@@ -102,6 +103,61 @@ def hamd_long_frame(*, user: Any = None, include_arm: bool = False) -> pd.DataFr
         df["chg"] = df["hamd_total"] - df["baseline"]
     else:
         df["baseline"], df["chg"] = [], []
+    return _finish(df, user=user, include_arm=include_arm)
+
+
+def visits_frame(*, user: Any, include_arm: bool = False, today: Any = None) -> pd.DataFrame:
+    """One row per scheduled visit: participant_id, week, status, scheduled_date, window_end,
+    actual_date, due, infused.
+
+    `due` is True once the visit was done or marked missed, or its window closed before `today`:
+    a visit still inside (or before) its window is not missing yet.
+    """
+    _check_arm_access(user, include_arm)
+    today = today or timezone.localdate()
+    rows = (
+        Visit.objects.active()
+        .filter(participant__voided_at__isnull=True)
+        .values_list(
+            "participant_id",
+            "pk",
+            "participant__participant_id",
+            "definition__week",
+            "status",
+            "scheduled_date",
+            "window_end",
+            "actual_date",
+        )
+        .order_by("participant__participant_id", "definition__week")
+    )
+    infused = set(Infusion.objects.active().filter(visit__voided_at__isnull=True).values_list("visit_id", flat=True))
+    df = pd.DataFrame(
+        [
+            (
+                pk,
+                pid,
+                week,
+                status,
+                sched,
+                wend,
+                actual,
+                status != Visit.Status.SCHEDULED or wend < today,
+                vid in infused,
+            )
+            for pk, vid, pid, week, status, sched, wend, actual in rows
+        ],
+        columns=[
+            "pk",
+            "participant_id",
+            "week",
+            "status",
+            "scheduled_date",
+            "window_end",
+            "actual_date",
+            "due",
+            "infused",
+        ],
+    )
     return _finish(df, user=user, include_arm=include_arm)
 
 

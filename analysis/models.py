@@ -30,6 +30,20 @@ class AnalysisRun(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # Provenance (ICH E6(R3) 4.x reproducibility of results; 21 CFR 11.10(b) accurate copies): the
+    # dataset and protocol hashes, code and library versions, seed, requester, time and worker host.
+    provenance = models.JSONField(default=dict, blank=True)
+    # The random seed of anything stochastic in the run (the power simulation); fixed so that a
+    # re-run on unchanged data gives byte-identical output.
+    seed = models.PositiveIntegerField(default=2013)
+    # Progress by stage, polled by the run page (analysis.views.RunStatusView).
+    stage = models.CharField(max_length=120, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-requested_at"]
+
+    @property
+    def worker_host(self) -> str:
+        """The worker's host name only: its process id is an operational detail, not for the reader."""
+        return self.worker.rpartition(" pid ")[0] or self.worker

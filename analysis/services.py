@@ -19,14 +19,17 @@ import socket
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from analysis import frames
+from analysis import frames, provenance
 from analysis.models import AnalysisRun
-from analysis.stats import sap
+from analysis.stats import report_tables, sap
+from analysis.stats.endpoints import derive_responders
+from analysis.stats.errors import StatsError
 from analysis.tasks import ANALYSIS_RUN_TIME_LIMIT_S, analysis_run_execute_task
 from trial import blinding
 from trial.access import Capability, can, require
@@ -112,6 +115,23 @@ def dataset_export(*, by: Actor, dataset: str, include_arm: bool = False) -> pd.
     return df
 
 
+def analysis_run_download(*, by: Actor, pk: int, what: str) -> AnalysisRun:
+    """A finished run's report or bundle, recorded in the access log (21 CFR 11.10(e): who took
+    which output out of the system; a by-arm one is an unblinding, ICH E6(R3) 4.2)."""
+    from analysis.selectors import analysis_run_get
+
+    user = require(by, Capability.POOLED_ANALYSIS)
+    run = analysis_run_get(user=user, pk=pk)
+    if run.status != AnalysisRun.Status.DONE:
+        raise PermissionDenied("This run has not finished: there is nothing to download yet.")
+    access_event_record(kind=AccessEvent.Kind.EXPORT, user=user, target=f"analysis run {run.pk}", detail=what)
+    if run.unblinded:
+        access_event_record(
+            kind=AccessEvent.Kind.UNBLINDING, user=user, target=f"analysis run {run.pk}", detail=f"{what} by arm"
+        )
+    return run
+
+
 def _claimant_is_gone(worker: str) -> bool:
     """True when the process that claimed a run ran on this host and no longer exists."""
     host, _, pid = worker.rpartition(" pid ")
@@ -147,23 +167,36 @@ def analysis_run_claim(*, run_id: int, redelivered: bool = False) -> AnalysisRun
     return run
 
 
+def _stage(run: AnalysisRun, stage: str, progress: int) -> None:
+    """Record the stage the run has reached, for the page's progress bar (a plain update: an
+    analysis run is not a clinical record, and the run's row is held by this worker)."""
+    run.stage, run.progress = stage, progress
+    AnalysisRun.objects.filter(pk=run.pk).update(stage=stage, progress=progress)
+
+
 def analysis_run_execute(*, run_id: int, redelivered: bool = False) -> AnalysisRun:
     run = analysis_run_claim(run_id=run_id, redelivered=redelivered)
     if run is None:
         return AnalysisRun.objects.get(pk=run_id)
     try:
         analysis_run_check_allowed(kind=run.kind, user=run.requested_by)
+        _stage(run, "Reading the analysis dataset", 5)
         if run.kind == AnalysisRun.Kind.DATASET_SUMMARY:
-            run.result = _dataset_summary(run.requested_by)
+            result, datasets = _dataset_summary(run)
         elif run.kind == AnalysisRun.Kind.MMRM_POOLED:
-            run.result = _mmrm_pooled(run.requested_by)
-        elif run.kind == AnalysisRun.Kind.MMRM_FINAL:
-            run.result = _mmrm_final(run.requested_by)
-        elif run.kind == AnalysisRun.Kind.DSMB_CLOSED:
-            run.result = _mmrm_final(run.requested_by) | {"label": DSMB_CLOSED_LABEL}
+            result, datasets = _mmrm_pooled(run)
+        elif run.kind in (AnalysisRun.Kind.MMRM_FINAL, AnalysisRun.Kind.DSMB_CLOSED):
+            result, datasets = _mmrm_final(run)
+            if run.kind == AnalysisRun.Kind.DSMB_CLOSED:
+                result["label"] = DSMB_CLOSED_LABEL
         else:  # pragma: no cover - every Kind is handled above
             raise NotImplementedError(f"Analysis kind {run.kind} is not available.")
+        _stage(run, "Recording provenance", 95)
+        run.provenance = provenance.run_provenance(run=run, datasets=datasets)
+        result["datasets"] = datasets
+        run.result = result
         run.status = AnalysisRun.Status.DONE
+        run.stage, run.progress = "Done", 100
         run.error = ""
     except Exception as exc:  # the run records any failure (the soft time limit too) for the user to see
         run.status = AnalysisRun.Status.FAILED
@@ -212,11 +245,11 @@ def analysis_runs_sweep(*, now: Any = None) -> int:
     return failed
 
 
-def _dataset_summary(user: Any) -> dict[str, Any]:
+def _dataset_summary(run: AnalysisRun) -> tuple[dict[str, Any], dict[str, str]]:
     # Pooled over arms: what a blinded statistician may see during the trial.
-    df = frames.hamd_long_frame(user=user)
+    df = frames.hamd_long_frame(user=run.requested_by)
     by_week = df.groupby("week")["hamd_total"].agg(["size", "mean"]) if len(df) else None
-    return {
+    result = {
         "participants": int(df["participant_id"].nunique()) if len(df) else 0,
         "observations": len(df),
         "by_week": {}
@@ -226,6 +259,7 @@ def _dataset_summary(user: Any) -> dict[str, Any]:
             for week, row in by_week.iterrows()
         },
     }
+    return result, {"hamd": provenance.frame_csv(df)}
 
 
 def _code_broken_ids(participants: pd.DataFrame) -> list[str]:
@@ -234,20 +268,28 @@ def _code_broken_ids(participants: pd.DataFrame) -> list[str]:
     return sorted(participants.loc[participants["code_broken"].astype(bool), "participant_id"].astype(str))
 
 
-def _mmrm_pooled(user: Any) -> dict[str, Any]:
+def _mmrm_pooled(run: AnalysisRun) -> tuple[dict[str, Any], dict[str, str]]:
     """Blinded: frames without the arm, the SAP's pooled analysis (time effect, missingness)."""
+    user = run.requested_by
     hamd = frames.hamd_long_frame(user=user)
     frame = hamd[["participant_id", "week", "hamd_total", "baseline", "chg"]]
-    result = sap.pooled_analysis(frame).to_dict()
+    visits = frames.visits_frame(user=user)
+    due = visits.loc[visits["due"].astype(bool), ["participant_id", "week"]] if len(visits) else None
+    _stage(run, "Fitting the pooled MMRM", 30)
+    result = sap.pooled_analysis(frame, due=due).to_dict()
     # A count only: which participants were unblinded is itself not for a blinded reader.
     result["code_broken"] = frames.code_broken_count()
-    return result
+    participants = frames.participants_frame(user=user)
+    result["enrolment"] = sap._json_safe(report_tables.enrolment_retention(participants))
+    return result, {
+        "hamd": provenance.frame_csv(frame),
+        "visits_due": provenance.frame_csv(due if due is not None else pd.DataFrame()),
+    }
 
 
-def _baseline_crp(user: Any, participants: pd.DataFrame) -> tuple[pd.Series, int]:
+def _baseline_crp(user: Any, participants: pd.DataFrame, labs: pd.DataFrame) -> tuple[pd.Series, int]:
     """Baseline (week 0) hs-CRP per participant; the screening value where week 0 is missing.
     Returns the series and how many came from screening."""
-    labs = frames.labs_long_frame(user=user)
     week0 = (
         labs.loc[(labs["analyte"] == _CRP_ANALYTE) & (labs["week"] == 0)]
         .dropna(subset=["value"])
@@ -262,21 +304,41 @@ def _baseline_crp(user: Any, participants: pd.DataFrame) -> tuple[pd.Series, int
     return crp.fillna(screening).astype(float), from_screening
 
 
-def _mmrm_final(user: Any) -> dict[str, Any]:
-    """Unblinded: frames with the arm, the whole SAP (sap.final_summary)."""
+def _section(out: dict[str, Any], name: str, compute: Any) -> None:
+    """One report section; one that these data cannot support becomes {"error": ...} instead of
+    failing the whole run, so every section that can be estimated is still reported."""
+    try:
+        value = compute()
+    except (StatsError, ValueError, KeyError, np.linalg.LinAlgError) as exc:
+        out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        return
+    out[name] = sap._json_safe(value)
+
+
+def _mmrm_final(run: AnalysisRun) -> tuple[dict[str, Any], dict[str, str]]:
+    """Unblinded: frames with the arm, the whole SAP and the report's tables."""
     from trial.protocol.selectors import protocol
 
+    user = run.requested_by
     arms = protocol().arms
     active = next(a.code for a in arms if a.active)
     control = next(a.code for a in arms if not a.active)
     hamd = frames.hamd_long_frame(user=user, include_arm=True)
     participants = frames.participants_frame(user=user, include_arm=True)
-    crp, crp_from_screening = _baseline_crp(user, participants)
+    labs = frames.labs_long_frame(user=user)
+    visits = frames.visits_frame(user=user)
+    events = frames.adverse_events_frame(user=user)
+    crp, crp_from_screening = _baseline_crp(user, participants, labs)
     randomized = hamd.loc[hamd["arm"].notna()].copy()
     randomized["baseline_crp_mg_l"] = randomized["participant_id"].map(crp)
     frame = randomized[["participant_id", "arm", "week", "hamd_total", "baseline", "chg", "baseline_crp_mg_l"]]
+    _stage(run, "Fitting the primary and moderation MMRMs", 15)
     result = sap.final_summary(frame, active=active, control=control)
     broken = _code_broken_ids(participants)
+    arm_of = participants.set_index("participant_id")["arm"]
+    on_arm = participants.loc[participants["arm"].notna()].copy()
+    crp_labs = labs.loc[labs["analyte"] == _CRP_ANALYTE, ["participant_id", "week", "value"]]
+    analysed = set(frame.loc[(frame["week"] > 0) & frame["chg"].notna(), "participant_id"])
     result["data"] = {
         "participants": int(frame["participant_id"].nunique()),
         "observations": len(frame),
@@ -285,4 +347,39 @@ def _mmrm_final(user: Any) -> dict[str, Any]:
         "code_broken": len(broken),
         "code_broken_participants": broken,
     }
-    return result
+    _stage(run, "CONSORT flow and Table 1", 55)
+    _section(result, "consort", lambda: report_tables.consort_counts(participants, visits, analysed, (active, control)))
+    base_hamd = frame.loc[frame["week"] == 0].set_index("participant_id")["hamd_total"]
+    baseline = on_arm.assign(
+        baseline_hamd=on_arm["participant_id"].map(base_hamd), baseline_crp_mg_l=on_arm["participant_id"].map(crp)
+    )
+    _section(result, "table1", lambda: report_tables.table1(baseline, (active, control)))
+    _stage(run, "Response and remission by hs-CRP", 65)
+    _section(
+        result,
+        "endpoints",
+        lambda: {
+            outcome: report_tables.endpoint_by_cutoffs(frame, outcome=outcome, active=active, control=control)
+            for outcome in ("response", "remission")
+        },
+    )
+    _stage(run, "Longitudinal hs-CRP MMRM and biomarkers", 75)
+    _section(result, "crp_mmrm", lambda: report_tables.crp_mmrm(crp_labs, arm_of, active=active))
+    responders = derive_responders(frame, subject="participant_id", week="week", score="hamd_total")
+    responders = responders.assign(responder=responders["responder"].fillna(False).astype(bool))
+    _section(
+        result,
+        "biomarkers",
+        lambda: report_tables.biomarker_comparisons(crp_labs, responders, arm_of, active=active, control=control),
+    )
+    _stage(run, "Adverse events and data counts", 85)
+    _section(result, "ae_table", lambda: report_tables.adverse_event_table(events, on_arm, (active, control)))
+    _section(result, "data_counts", lambda: report_tables.data_counts(frame, visits, participants))
+    datasets = {
+        "hamd": provenance.frame_csv(frame),
+        "participants": provenance.frame_csv(participants),
+        "hs_crp": provenance.frame_csv(crp_labs),
+        "visits": provenance.frame_csv(visits),
+        "adverse_events": provenance.frame_csv(events),
+    }
+    return result, datasets

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from analysis import selectors, services
+from analysis import report, selectors, services
 from analysis.forms import AnalysisRunRequestForm
 from analysis.models import AnalysisRun
 from trial.access import Capability, CapabilityRequiredMixin, can
@@ -48,4 +48,39 @@ class RunDetailView(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         run = selectors.analysis_run_get(user=request.user, pk=pk)
-        return render(request, "analysis/detail.html", {"run": run, "result": run.result})
+        context = report.report_context(run) if run.status == AnalysisRun.Status.DONE else {"run": run}
+        return render(request, "analysis/detail.html", context)
+
+
+class RunStatusView(CapabilityRequiredMixin, View):
+    """The run's stage and progress as JSON, polled by the run page's progress bar."""
+
+    capability = Capability.POOLED_ANALYSIS
+
+    def get(self, request: HttpRequest, pk: int) -> JsonResponse:
+        run = selectors.analysis_run_get(user=request.user, pk=pk)
+        return JsonResponse(selectors.analysis_run_status(run=run))
+
+
+class RunReportView(CapabilityRequiredMixin, View):
+    """The self-contained printable HTML report, as a download."""
+
+    capability = Capability.POOLED_ANALYSIS
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = services.analysis_run_download(by=request.user, pk=pk, what="report.html")
+        response = HttpResponse(report.report_html(run), content_type="text/html; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="stratum-run-{run.pk}-report.html"'
+        return response
+
+
+class RunBundleView(CapabilityRequiredMixin, View):
+    """The ZIP bundle: report, every table as CSV, figures, the exact dataset, manifest.json."""
+
+    capability = Capability.POOLED_ANALYSIS
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = services.analysis_run_download(by=request.user, pk=pk, what="bundle.zip")
+        response = HttpResponse(report.bundle_zip(run), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="stratum-run-{run.pk}.zip"'
+        return response

@@ -51,6 +51,7 @@ MODERATION_FORMULA = "chg ~ trt * week * (logcrp + I(logcrp**2))"
 PRIMARY_COVARIANCE = "ar1"
 # protocol.md, "Statistical analysis plan": time categorical with UN for LS-means by week.
 LSMEANS_FORMULA = "chg ~ C(arm, Treatment('{control}')) * C(week)"
+LSMEANS_MIN_PER_ARM = 3
 # protocol.md, "End points": remission is judged at week 12; effect sizes are at week 12.
 END_WEEK = 12
 # Columns that would carry the allocation; the blinded analysis refuses them.
@@ -209,9 +210,16 @@ def _lsmeans_by_week(data: pd.DataFrame, control: object) -> tuple[pd.DataFrame 
     """
     formula = LSMEANS_FORMULA.format(control=control)
     keep = ["week", "arm", "estimate", "se", "df", "ci_low", "ci_high"]
+    # A week that an arm barely has (week 3 was dropped for burden: protocol.md, "Schedule of
+    # assessments") leaves its week x arm cell inestimable; it is left out, and the note says so.
+    per_cell = data.pivot_table(index="week", columns="arm", values="participant_id", aggfunc="nunique", fill_value=0)
+    sparse = sorted(int(w) for w, row in per_cell.iterrows() if len(row) < 2 or row.min() < LSMEANS_MIN_PER_ARM)
+    if sparse:
+        data = data.loc[~data["week"].isin(sparse)]
+    left_out = f"; weeks {sparse} left out (fewer than {LSMEANS_MIN_PER_ARM} per arm)" if sparse else ""
     try:
         res = fit_mmrm(data, formula, subject="participant_id", visit="week", covariance="un")
-        return res.lsmeans("week*arm").reset_index()[keep], f"{formula}, unstructured covariance (SAP)"
+        return res.lsmeans("week*arm").reset_index()[keep], f"{formula}, unstructured covariance (SAP){left_out}"
     except (StatsError, np.linalg.LinAlgError) as exc:
         un_problem = str(exc)
     # Deviation from the SAP, stated in the note: the figure still gets LS-means, from AR(1).
@@ -219,8 +227,11 @@ def _lsmeans_by_week(data: pd.DataFrame, control: object) -> tuple[pd.DataFrame 
         res = fit_mmrm(data, formula, subject="participant_id", visit="week", covariance=PRIMARY_COVARIANCE)
         table = res.lsmeans("week*arm").reset_index()[keep]
     except (StatsError, np.linalg.LinAlgError) as exc:
-        return None, f"LS-means not estimable: unstructured ({un_problem}); AR(1) ({exc})"
-    return table, f"{formula}, AR(1) covariance: the SAP's unstructured model is not estimable here ({un_problem})"
+        return None, f"LS-means not estimable: unstructured ({un_problem}); AR(1) ({exc}){left_out}"
+    return (
+        table,
+        f"{formula}, AR(1) covariance: the SAP's unstructured model is not estimable here ({un_problem}){left_out}",
+    )
 
 
 @dataclass(frozen=True)
@@ -499,13 +510,16 @@ class PooledResult(_Serialisable):
 POOLED_FORMULA = "chg ~ week"
 
 
-def pooled_analysis(frame: pd.DataFrame) -> PooledResult:
+def pooled_analysis(frame: pd.DataFrame, *, due: pd.DataFrame | None = None) -> PooledResult:
     """Blinded analysis: time effect (chg ~ week, AR(1)), pooled means and missingness by week.
 
     Refuses a frame with any treatment column (ARM_COLUMNS): the caller must build it without
-    the arm, so nothing downstream can split by it.
+    the arm, so nothing downstream can split by it. `due` (participant_id, week) lists the visits
+    that are due; see pooled_by_week.
     """
     leaked = sorted(ARM_COLUMNS & set(frame.columns))
+    if due is not None:
+        leaked += sorted(ARM_COLUMNS & set(due.columns))
     if leaked:
         raise ValueError(f"The blinded analysis must not receive treatment columns; got {leaked}.")
     _check_columns(frame)
@@ -520,27 +534,45 @@ def pooled_analysis(frame: pd.DataFrame) -> PooledResult:
         n_obs=res.n_obs,
         time=WaldTest.from_result(res, "week"),
         coefficients=_coefficient_table(res),
-        by_week=pooled_by_week(frame),
+        by_week=pooled_by_week(frame, due=due),
     )
 
 
-def pooled_by_week(frame: pd.DataFrame, weeks: tuple[int, ...] | None = None) -> pd.DataFrame:
-    """Per week: participants expected (those with a baseline HAM-D), observed, missing, and
-    pooled mean/SD of the HAM-D total and its change. `weeks` defaults to the weeks present."""
+def pooled_by_week(
+    frame: pd.DataFrame, weeks: tuple[int, ...] | None = None, *, due: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per week: participants expected, observed, missing, and pooled mean/SD of the HAM-D total
+    and its change. `weeks` defaults to the weeks present.
+
+    Expected: participants with a baseline HAM-D. When `due` (participant_id, week) is given, only
+    those whose visit of that week is due: mid-trial, a visit whose window has not yet closed is
+    not missing (ICH E9 missing data: a value not yet due is not a missing value), and an observed
+    visit always counts as due.
+    """
     scored = frame.dropna(subset=["hamd_total"])
-    expected = int(scored.loc[scored["week"] == 0, "participant_id"].nunique())
+    with_baseline = set(scored.loc[scored["week"] == 0, "participant_id"])
     all_weeks = sorted({int(w) for w in scored["week"]} | set(weeks or ()))
+    if due is not None:
+        all_weeks = sorted(set(all_weeks) | {int(w) for w in due["week"]})
     rows = []
     for week in all_weeks:
         at = scored.loc[scored["week"] == week]
-        observed = int(at["participant_id"].nunique())
+        seen = set(at["participant_id"])
+        if due is None:
+            expected_ids = with_baseline
+        else:
+            due_ids = set(due.loc[due["week"] == week, "participant_id"])
+            expected_ids = (due_ids | seen) & with_baseline
+        expected = len(expected_ids)
+        observed = len(seen)
+        missing = len(expected_ids - seen)
         rows.append(
             {
                 "week": week,
                 "expected": expected,
                 "observed": observed,
-                "missing": max(expected - observed, 0),
-                "percent_missing": 100.0 * max(expected - observed, 0) / expected if expected else float("nan"),
+                "missing": missing,
+                "percent_missing": 100.0 * missing / expected if expected else float("nan"),
                 "mean_hamd": float(at["hamd_total"].mean()) if observed else float("nan"),
                 "sd_hamd": float(at["hamd_total"].std()) if observed > 1 else float("nan"),
                 "mean_chg": float(at["chg"].mean()) if observed else float("nan"),

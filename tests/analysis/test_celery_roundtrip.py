@@ -105,7 +105,9 @@ def test_it_runs_an_analysis_task_in_a_real_worker(worker, randomized, coordinat
     )
     # Executed by the worker process, not in this test process.
     assert run.worker.endswith(f" pid {worker.pid}"), run.worker
-    assert run.result == {"participants": 1, "observations": 1, "by_week": {"0": {"n": 1, "mean_hamd": 34.0}}}
+    result = {k: v for k, v in run.result.items() if k != "datasets"}
+    assert result == {"participants": 1, "observations": 1, "by_week": {"0": {"n": 1, "mean_hamd": 34.0}}}
+    assert run.provenance["worker_host"] == run.worker.rpartition(" pid ")[0]
 
 
 def _children(pid: int) -> list[int]:
