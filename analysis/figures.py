@@ -146,8 +146,47 @@ def pooled_trajectory_figure(result: dict[str, Any]) -> Figure | None:
     )
 
 
+def power_figure(result: dict[str, Any]) -> Figure | None:
+    """Simulated power against sample size per arm, with Monte Carlo 95% intervals."""
+    rows = result.get("power") or []
+    if not rows:
+        return None
+    n = np.array([float(r["n_per_arm"]) for r in rows])
+    power = np.array([r["power"] for r in rows], dtype=float)
+    lo = np.array([r["mc_ci_low"] for r in rows], dtype=float)
+    hi = np.array([r["mc_ci_high"] for r in rows], dtype=float)
+    params = result.get("parameters") or {}
+    threshold = params.get("crp_threshold_mg_l")
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.0, 4.0))
+        ax.errorbar(
+            n,
+            power,
+            yerr=[power - lo, hi - power],
+            capsize=3,
+            marker="o",
+            color=ARM_STYLE["active"]["color"],
+            label="Simulated power (95% MC interval)",
+        )
+        ax.axhline(0.8, color="#555555", linestyle=":", linewidth=1, label="80% power")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("Participants per arm")
+        ax.set_ylabel("Power (share of simulated trials with P < .05)")
+        ax.legend(frameon=False, loc="lower right")
+        ax.set_title(f"Follow-up trial enrolling hs-CRP > {threshold} mg/L")
+    return _render(
+        fig,
+        "power_by_sample_size",
+        "Power against sample size per arm",
+        f"Simulated power of a follow-up trial enrolling baseline hs-CRP above {threshold} mg/L against participants "
+        "per arm, with Monte Carlo 95% intervals and a line at 80% power.",
+    )
+
+
 def run_figures(kind: str, result: dict[str, Any]) -> list[Figure]:
-    if kind in ("mmrm_final", "dsmb_closed"):
+    if kind == "power_sim":
+        figures = [power_figure(result)]
+    elif kind in ("mmrm_final", "dsmb_closed"):
         figures = [lsmeans_figure(result), difference_figure(result)]
     elif kind == "mmrm_pooled":
         figures = [pooled_trajectory_figure(result)]

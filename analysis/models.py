@@ -13,6 +13,8 @@ class AnalysisRun(models.Model):
         MMRM_FINAL = "mmrm_final", "Final MMRM (unblinded, after lock)"
         # The only by-arm output before database lock (ICH E9 / DSMB charter: closed session only).
         DSMB_CLOSED = "dsmb_closed", "DSMB closed-session report (by arm, before lock)"
+        # Simulated from the by-arm moderation fit, so as unblinded as the fit itself.
+        POWER_SIM = "power_sim", "Power simulation: hs-CRP-enriched follow-up trial (by arm)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -39,6 +41,8 @@ class AnalysisRun(models.Model):
     # Progress by stage, polled by the run page (analysis.views.RunStatusView).
     stage = models.CharField(max_length=120, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
+    # What the requester asked for (the power simulation's sizes, hs-CRP threshold, simulations).
+    parameters = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]

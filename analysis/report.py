@@ -41,6 +41,7 @@ _TITLES = {
     "biomarkers": "Biomarker comparisons",
     "adverse_events": "Table 2. Adverse events by arm",
     "data_counts": "Data counts by visit",
+    "power": "Power against sample size per arm (Monte Carlo 95% interval)",
 }
 # A fixed timestamp for ZIP entries: the bundle's bytes depend on its content only.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -81,6 +82,8 @@ def run_tables(run: AnalysisRun) -> dict[str, pd.DataFrame]:
         found["by_week"] = pd.DataFrame(
             [{"week": int(w), "n": r["n"], "mean_hamd": r["mean_hamd"]} for w, r in result.get("by_week", {}).items()]
         )
+    elif run.kind == AnalysisRun.Kind.POWER_SIM:
+        found["power"] = _records(result.get("power"))
     elif run.kind == AnalysisRun.Kind.MMRM_POOLED:
         found["enrolment"] = _records(result.get("enrolment"))
         found["time_effect"] = _records(result.get("coefficients"))

@@ -38,7 +38,7 @@ from trial.core.access_log import access_event_record
 from trial.core.models import AccessEvent
 from trial.core.types import Actor
 
-_UNBLINDED_KINDS = frozenset({AnalysisRun.Kind.MMRM_FINAL, AnalysisRun.Kind.DSMB_CLOSED})
+_UNBLINDED_KINDS = frozenset({AnalysisRun.Kind.MMRM_FINAL, AnalysisRun.Kind.DSMB_CLOSED, AnalysisRun.Kind.POWER_SIM})
 DSMB_CLOSED_LABEL = (
     "DSMB closed-session report: by treatment arm, on unlocked data, before database lock. For the DSMB "
     "and the unblinded statistician only; not the final analysis."
@@ -71,9 +71,21 @@ def analysis_kinds_allowed(user: Actor | None) -> list[AnalysisRun.Kind]:
     return kinds
 
 
+def power_simulation_allowed(user: Actor | None) -> bool:
+    """The power simulation draws from the by-arm moderation fit, so it is exactly as unblinded as
+    that fit: the final one after database lock, or the DSMB's closed-session one before it."""
+    return AnalysisRun.Kind.MMRM_FINAL in analysis_kinds_allowed(user) or (
+        AnalysisRun.Kind.DSMB_CLOSED in analysis_kinds_allowed(user)
+    )
+
+
 def analysis_run_check_allowed(*, kind: str, user: Actor | None) -> None:
     if kind not in AnalysisRun.Kind.values:  # noqa: PD011 - Django choices, not pandas
         raise ValueError(f"Unknown analysis kind {kind!r}.")
+    if kind == AnalysisRun.Kind.POWER_SIM:
+        if not power_simulation_allowed(user):
+            raise PermissionDenied("Your role may not run the power simulation: it uses the by-arm model fit.")
+        return
     if kind not in analysis_kinds_allowed(user):
         refusal = final_analysis_refusal() if kind == AnalysisRun.Kind.MMRM_FINAL else None
         if refusal and can(user, Capability.FINAL_ANALYSIS) and blinding.is_unblinded_role(user):
@@ -81,11 +93,11 @@ def analysis_run_check_allowed(*, kind: str, user: Actor | None) -> None:
         raise PermissionDenied("Your role may not request this analysis.")
 
 
-def analysis_run_request(*, kind: str, by: Actor) -> AnalysisRun:
+def analysis_run_request(*, kind: str, by: Actor, parameters: dict[str, Any] | None = None) -> AnalysisRun:
     # Refuse before anything is written or queued.
     user = require(by, Capability.POOLED_ANALYSIS)
     analysis_run_check_allowed(kind=kind, user=user)
-    run = AnalysisRun(kind=kind, requested_by=user, unblinded=kind in _UNBLINDED_KINDS)
+    run = AnalysisRun(kind=kind, requested_by=user, unblinded=kind in _UNBLINDED_KINDS, parameters=parameters or {})
     run.full_clean()
     run.save()
     # 21 CFR 11.10(e): who ran which analysis; a run by arm is an unblinding (ICH E6(R3) 4.2).
@@ -189,6 +201,11 @@ def analysis_run_execute(*, run_id: int, redelivered: bool = False) -> AnalysisR
             result, datasets = _mmrm_final(run)
             if run.kind == AnalysisRun.Kind.DSMB_CLOSED:
                 result["label"] = DSMB_CLOSED_LABEL
+        elif run.kind == AnalysisRun.Kind.POWER_SIM:
+            from analysis.powersim import power_simulation_fan_out
+
+            # The chunks' chord finishes the run (analysis.powersim.power_simulation_finish).
+            return power_simulation_fan_out(run)
         else:  # pragma: no cover - every Kind is handled above
             raise NotImplementedError(f"Analysis kind {run.kind} is not available.")
         _stage(run, "Recording provenance", 95)
@@ -315,6 +332,17 @@ def _section(out: dict[str, Any], name: str, compute: Any) -> None:
     out[name] = sap._json_safe(value)
 
 
+def sap_by_arm_frame(user: Any, participants: pd.DataFrame, labs: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, int]:
+    """The SAP's long frame with the arm and baseline hs-CRP (randomized participants only), each
+    participant's baseline hs-CRP, and how many of those came from screening. Unblinded callers only."""
+    hamd = frames.hamd_long_frame(user=user, include_arm=True)
+    crp, crp_from_screening = _baseline_crp(user, participants, labs)
+    randomized = hamd.loc[hamd["arm"].notna()].copy()
+    randomized["baseline_crp_mg_l"] = randomized["participant_id"].map(crp)
+    frame = randomized[["participant_id", "arm", "week", "hamd_total", "baseline", "chg", "baseline_crp_mg_l"]]
+    return frame, crp, crp_from_screening
+
+
 def _mmrm_final(run: AnalysisRun) -> tuple[dict[str, Any], dict[str, str]]:
     """Unblinded: frames with the arm, the whole SAP and the report's tables."""
     from trial.protocol.selectors import protocol
@@ -323,15 +351,11 @@ def _mmrm_final(run: AnalysisRun) -> tuple[dict[str, Any], dict[str, str]]:
     arms = protocol().arms
     active = next(a.code for a in arms if a.active)
     control = next(a.code for a in arms if not a.active)
-    hamd = frames.hamd_long_frame(user=user, include_arm=True)
     participants = frames.participants_frame(user=user, include_arm=True)
     labs = frames.labs_long_frame(user=user)
     visits = frames.visits_frame(user=user)
     events = frames.adverse_events_frame(user=user)
-    crp, crp_from_screening = _baseline_crp(user, participants, labs)
-    randomized = hamd.loc[hamd["arm"].notna()].copy()
-    randomized["baseline_crp_mg_l"] = randomized["participant_id"].map(crp)
-    frame = randomized[["participant_id", "arm", "week", "hamd_total", "baseline", "chg", "baseline_crp_mg_l"]]
+    frame, crp, crp_from_screening = sap_by_arm_frame(user, participants, labs)
     _stage(run, "Fitting the primary and moderation MMRMs", 15)
     result = sap.final_summary(frame, active=active, control=control)
     broken = _code_broken_ids(participants)

@@ -39,3 +39,34 @@ def analysis_runs_sweep_task() -> int:
     from analysis.services import analysis_runs_sweep
 
     return analysis_runs_sweep()
+
+
+# One chunk of the power simulation: a few dozen MMRM fits; the run's limits are ample for it.
+@shared_task(  # type: ignore[untyped-decorator]  # celery has no stubs
+    name="analysis.power_simulation_chunk",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=ANALYSIS_RUN_SOFT_LIMIT_S,
+    time_limit=ANALYSIS_RUN_TIME_LIMIT_S,
+)
+def power_simulation_chunk_task(run_id: int, n_per_arm: int, first: int, count: int) -> dict[str, object]:
+    from analysis.powersim import power_simulation_chunk, power_simulation_chunk_failed
+
+    try:
+        return power_simulation_chunk(run_id=run_id, n_per_arm=n_per_arm, first=first, count=count)
+    except Exception as exc:
+        # The chord's callback never runs when a chunk fails: fail the run here, with the reason.
+        power_simulation_chunk_failed(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@shared_task(  # type: ignore[untyped-decorator]  # celery has no stubs
+    name="analysis.power_simulation_finish",
+    soft_time_limit=ANALYSIS_RUN_SOFT_LIMIT_S,
+    time_limit=ANALYSIS_RUN_TIME_LIMIT_S,
+)
+def power_simulation_finish_task(chunk_results: list[dict[str, object]], run_id: int) -> dict[str, object]:
+    from analysis.powersim import power_simulation_finish
+
+    run = power_simulation_finish(run_id=run_id, chunk_results=chunk_results)
+    return {"run_id": run.pk, "status": run.status}

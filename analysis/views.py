@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
 from analysis import report, selectors, services
-from analysis.forms import AnalysisRunRequestForm
+from analysis.forms import AnalysisRunRequestForm, PowerSimulationForm
 from analysis.models import AnalysisRun
 from trial.access import Capability, CapabilityRequiredMixin, can
 
@@ -18,7 +19,8 @@ class RunListView(CapabilityRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         runs = selectors.analysis_runs_visible_to(user=request.user)[:200]
         can_request = bool(services.analysis_kinds_allowed(request.user))
-        return render(request, "analysis/list.html", {"runs": runs, "can_request": can_request})
+        can_power = services.power_simulation_allowed(request.user)
+        return render(request, "analysis/list.html", {"runs": runs, "can_request": can_request, "can_power": can_power})
 
 
 class RunRequestView(CapabilityRequiredMixin, View):
@@ -84,3 +86,28 @@ class RunBundleView(CapabilityRequiredMixin, View):
         response = HttpResponse(report.bundle_zip(run), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="stratum-run-{run.pk}.zip"'
         return response
+
+
+class PowerSimulationRequestView(CapabilityRequiredMixin, View):
+    """Request a power simulation for an hs-CRP-enriched follow-up trial (by-arm assumptions:
+    unblinded roles only; analysis.services.power_simulation_allowed decides, also before lock)."""
+
+    capability = Capability.FINAL_ANALYSIS
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        self.check_allowed()
+        return render(request, "analysis/power_request.html", {"form": PowerSimulationForm()})
+
+    def check_allowed(self) -> None:
+        if not services.power_simulation_allowed(self.request.user):
+            raise PermissionDenied("Your role may not run the power simulation now: it uses the by-arm model fit.")
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from analysis.powersim import power_simulation_request
+
+        self.check_allowed()
+        form = PowerSimulationForm(request.POST)
+        if form.is_valid():
+            run = power_simulation_request(by=request.user, **form.cleaned_data)
+            return redirect("analysis:detail", pk=run.pk)
+        return render(request, "analysis/power_request.html", {"form": form})

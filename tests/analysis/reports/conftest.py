@@ -1,4 +1,4 @@
-"""One small closed trial per test module, built once and rolled back at the end of the module.
+"""One small closed trial for the report tests, built once and rolled back at the end of the package.
 
 seed_demo --closed runs the whole trial through the services (enrolment, visits, close-out,
 database lock, formal unblinding); building it once per module instead of per test keeps the
@@ -18,7 +18,8 @@ from django.db import transaction
 CLOSED_TRIAL_PARTICIPANTS = 16
 
 
-@pytest.fixture(scope="module")
+# Package scope: the final report's and the power simulation's modules share one seeded trial.
+@pytest.fixture(scope="package")
 def closed_trial(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
     from trial.accounts.users import DEMO_USERS, demo_users_ensure
 
