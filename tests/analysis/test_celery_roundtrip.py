@@ -161,3 +161,35 @@ def test_a_run_whose_worker_is_killed_mid_run_ends_done_not_stuck(prefork_worker
         f"{run.status} {run.error}\n" + (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
     )
     assert all(str(c) not in run.worker for c in children)
+
+
+def test_the_power_simulation_fans_out_over_a_real_worker(worker, users):
+    """The run's task fits the by-arm model and sends a chord of 2 chunks; the worker runs them and the
+    chord's callback finishes the run (a few simulated trials: this is about the fan-out, not power)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from analysis.powersim import power_simulation_request
+
+    # Before database lock: the unblinded statistician's simulation from the DSMB closed-session fit.
+    call_command("seed_demo", participants=16, seed=2013, stdout=StringIO())
+    run = power_simulation_request(by=users["unblinded"], sizes=[6], crp_threshold_mg_l=0.5, n_sims=2, n_chunks=2)
+    seen_progress = set()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        seen_progress.add(run.progress)
+        if run.status in (AnalysisRun.Status.DONE, AnalysisRun.Status.FAILED):
+            break
+        assert worker.poll() is None, (ROOT / "var" / "celery-test-worker.log").read_text()[-3000:]
+        time.sleep(0.2)
+    log = (ROOT / "var" / "celery-test-worker.log").read_text()
+    assert run.status == AnalysisRun.Status.DONE, run.error or log[-3000:]
+    assert run.worker.endswith(f" pid {worker.pid}"), run.worker
+    assert run.result["chunks"] == 2
+    assert [(r["n_per_arm"], r["simulated"]) for r in run.result["power"]] == [(6, 2)]
+    assert (run.progress, run.stage) == (100, "Done")
+    # Both chunks and the chord's callback went through the worker, not this process.
+    assert log.count("analysis.power_simulation_chunk[") >= 2, log[-3000:]
+    assert "analysis.power_simulation_finish[" in log, log[-3000:]

@@ -67,9 +67,7 @@ def test_chunking_does_not_change_the_simulated_trials() -> None:
 
 def test_enrolment_resamples_only_hs_crp_above_the_threshold() -> None:
     model = _two_sample_model(0.0)
-    trial = powersim.simulate_enriched_trial(
-        model, n_per_arm=50, crp_threshold_mg_l=1.5, rng=np.random.default_rng(0)
-    )
+    trial = powersim.simulate_enriched_trial(model, n_per_arm=50, crp_threshold_mg_l=1.5, rng=np.random.default_rng(0))
     assert set(np.round(np.exp(trial["logcrp"]), 6)) <= {2.0, 8.0}
     assert trial.groupby("trt")["id"].nunique().to_dict() == {0.0: 50, 1.0: 50}
     with pytest.raises(StatsError, match="above 9 mg/L"):
