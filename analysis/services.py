@@ -231,6 +231,7 @@ def analysis_run_execute(*, run_id: int, redelivered: bool = False) -> AnalysisR
 
 # A run still running this long after it started has outlived its hard time limit: its worker is gone.
 RUN_STALE_AFTER = timedelta(seconds=ANALYSIS_RUN_TIME_LIMIT_S + 5 * 60)
+POWER_SIM_STALE_AFTER = timedelta(hours=6)
 # A run queued this long ago never reached a worker (the message was lost).
 QUEUED_STALE_AFTER = timedelta(hours=6)
 
@@ -246,9 +247,12 @@ def analysis_runs_sweep(*, now: Any = None) -> int:
     for run_id in stale.values_list("pk", flat=True):
         with transaction.atomic():
             run = AnalysisRun.objects.select_for_update().get(pk=run_id)
-            if run.status == AnalysisRun.Status.RUNNING and run.started_at and run.started_at < now - RUN_STALE_AFTER:
+            # A power simulation is many chunk tasks, each within the time limit, that may queue for
+            # long behind each other: its run is stale only much later.
+            limit = POWER_SIM_STALE_AFTER if run.kind == AnalysisRun.Kind.POWER_SIM else RUN_STALE_AFTER
+            if run.status == AnalysisRun.Status.RUNNING and run.started_at and run.started_at < now - limit:
                 run.error = (
-                    f"Stopped: still running {int(RUN_STALE_AFTER.total_seconds() // 60)} minutes after it started "
+                    f"Stopped: still running {int(limit.total_seconds() // 60)} minutes after it started "
                     f"on {run.worker}, past its time limit; the worker was lost. Request the analysis again."
                 )
             elif run.status == AnalysisRun.Status.QUEUED and run.requested_at < now - QUEUED_STALE_AFTER:
