@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-local
 
-.PHONY: demo demo-closed test test-fast lint check bench install clean run
+.PHONY: demo demo-closed test test-fast lint check bench install clean run prod-local
 
 $(STAMP): requirements/base.txt requirements/local.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,16 @@ lint: $(STAMP)
 check: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 	bash scripts/check_deploy.sh
+
+## prod-local: the production shape on this machine: PostgreSQL + Redis (running or started), gunicorn x4 over
+## HTTPS (local certificate), two Celery workers and beat, production settings. benchmarks/load.py drives it.
+PROD_STAMP := $(VENV)/.installed-production
+$(PROD_STAMP): $(STAMP) requirements/production.txt
+	$(PY) -m pip install --quiet -r requirements/production.txt
+	touch $(PROD_STAMP)
+
+prod-local: $(PROD_STAMP)
+	bash scripts/prod_local.sh
 
 ## bench: the benchmarks (speed is measured here, never asserted in tests)
 bench: $(STAMP)
