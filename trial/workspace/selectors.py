@@ -22,6 +22,7 @@ from trial.protocol.models import Trial
 from trial.protocol.selectors import protocol
 from trial.queries.selectors import open_queries_by_visit, open_query_counts
 from trial.randomization.models import Allocation
+from trial.randomization.selectors import code_breaks_for
 from trial.visits.selectors import visit_grid, visits_due
 
 ON_STUDY = ("randomized", "withdrawn", "completed")
@@ -111,6 +112,7 @@ def participant_page(*, participant_id: str, user: Any) -> dict[str, Any]:
         "deviations": list(safety.deviations.all()),
         "end_of_study": _one_to_one(participant, "end_of_study"),
         "can_raise_queries": can(user, Capability.RAISE_QUERIES),
+        **code_break_panel(participant=participant, user=user),
     }
     page["actions"] = next_actions(
         participant=participant,
@@ -169,3 +171,35 @@ def next_actions(
             if not has_eos:
                 actions.append(Action("End of study / withdrawal", "participants:end_of_study", pid))
     return actions
+
+
+def code_break_panel(*, participant: Participant, user: Any) -> dict[str, Any]:
+    """What the participant page says about emergency code breaks: that one happened, to those who may
+    know (trial.blinding), the breaks this user may open, and the request button for those who may ask.
+    Never the arm: that is shown on the break's own page, to its requester only."""
+    knows = blinding.may_know_code_broken(user)
+    randomized = getattr(participant, "allocation", None) is not None
+    return {
+        "code_broken": knows and blinding.is_code_broken(participant),
+        "code_breaks": list(code_breaks_for(user=user).filter(participant=participant)) if knows else [],
+        "can_request_code_break": randomized and can(user, Capability.REQUEST_CODE_BREAK),
+    }
+
+
+def code_break_candidates(*, user: Any) -> list[str]:
+    """Participant ids a code break may be requested for (randomized), for those who may request one."""
+    if not can(user, Capability.REQUEST_CODE_BREAK):
+        return []
+    return list(
+        Allocation.objects.active()
+        .order_by("participant__participant_id")
+        .values_list("participant__participant_id", flat=True)
+    )
+
+
+def randomized_participant(participant_id: str) -> Participant | None:
+    return (
+        Participant.objects.active().filter(participant_id=participant_id, allocation__isnull=False).first()
+        if participant_id
+        else None
+    )
