@@ -8,7 +8,7 @@ reads no arm: the randomization number and date are annotated from the allocatio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
@@ -20,10 +20,12 @@ from trial.participants.models import Consent, Participant
 from trial.participants.selectors import failed_criteria_labels, participant_get, screen_failures
 from trial.protocol.models import Trial
 from trial.protocol.selectors import protocol
-from trial.queries.selectors import open_queries_by_visit, open_query_counts
+from trial.queries.selectors import open_queries_by_visit, open_query_counts, queries_visible_to
 from trial.randomization.models import Allocation
 from trial.randomization.selectors import code_breaks_for
+from trial.visits.models import Visit
 from trial.visits.selectors import visit_grid, visits_due
+from trial.workspace import charts
 
 ON_STUDY = ("randomized", "withdrawn", "completed")
 
@@ -63,6 +65,7 @@ def dashboard_summary(*, user: Any = None) -> dict[str, Any]:
         "queries_answered": queries.get("answered", 0),
         "screen_failures": screen_failures(),
         "screened_count": sum(by_status.values()),
+        "charts": dashboard_charts(user=user, target=target, by_status=by_status),
     }
 
 
@@ -203,3 +206,114 @@ def randomized_participant(participant_id: str) -> Participant | None:
         if participant_id
         else None
     )
+
+
+# --- Dashboard charts (server-rendered SVG, trial.workspace.charts) ------------------------------
+# Every count below is by stratum, status or week, never by arm (ICH E9 2.3: no by-arm summary is shown
+# to anyone before unblinding outside the DSMB's closed report), so the charts are the same for every role
+# except query ageing, which counts only the queries this user may see.
+
+HEATMAP_MAX_PARTICIPANTS = 60
+QUERY_AGE_BUCKETS = ((7, "0-7 days"), (14, "8-14 days"), (30, "15-30 days"), (None, "over 30 days"))
+
+
+def dashboard_charts(*, user: Any, target: int, by_status: dict[str, int], today: date | None = None) -> dict[str, Any]:
+    today = today or date.today()
+    return {
+        "enrolment": _enrolment_chart(target=target, today=today),
+        "heatmap": _visit_heatmap(today=today),
+        "consort": _consort(by_status),
+        "query_ageing": _query_ageing(user=user, today=today),
+    }
+
+
+def enrolment_series(*, today: date) -> tuple[list[charts.Series], date]:
+    """Cumulative randomizations by day: overall first, then each stratum of the protocol (one query)."""
+    rows = list(Allocation.objects.active().order_by("randomized_at", "id").values_list("randomized_at", "stratum"))
+    start = rows[0][0].date() if rows else today
+    overall: list[tuple[date, int]] = []
+    by_stratum: dict[str, list[tuple[date, int]]] = {s: [] for s in protocol().strata()}
+    for n, (at, stratum) in enumerate(rows, start=1):
+        overall = _bump(overall, at.date(), n)
+        points = by_stratum.setdefault(stratum, [])
+        by_stratum[stratum] = _bump(points, at.date(), (points[-1][1] if points else 0) + 1)
+    series = [charts.Series("All strata", overall)]
+    series += [charts.Series(stratum_label(code), pts) for code, pts in by_stratum.items()]
+    return series, start
+
+
+def _bump(points: list[tuple[date, int]], day: date, value: int) -> list[tuple[date, int]]:
+    if points and points[-1][0] == day:
+        return [*points[:-1], (day, value)]
+    return [*points, (day, value)]
+
+
+def _enrolment_chart(*, target: int, today: date) -> Any:
+    series, start = enrolment_series(today=today)
+    return charts.enrolment_chart(series, target=target, start=start, end=max(today, start))
+
+
+def visit_states(
+    *, today: date, limit: int = HEATMAP_MAX_PARTICIPANTS
+) -> tuple[list[tuple[str, list[str]]], list[int]]:
+    """The latest `limit` participants on study, each with one state per protocol week (one query)."""
+    weeks = sorted({v.week for v in protocol().visits})
+    ids = list(
+        Participant.objects.active()
+        .filter(status__in=ON_STUDY)
+        .order_by("-participant_id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    visits = (
+        Visit.objects.active()
+        .filter(participant_id__in=ids)
+        .values_list("participant__participant_id", "definition__week", "status", "window_start", "window_end")
+    )
+    grid: dict[str, dict[int, str]] = {}
+    for pid, week, status, window_start, window_end in visits:
+        state = status
+        if status == Visit.Status.SCHEDULED:
+            state = "overdue" if window_end < today else ("due" if window_start <= today else "scheduled")
+        grid.setdefault(pid, {})[week] = state
+    rows = [(pid, [grid[pid].get(w, "") for w in weeks]) for pid in sorted(grid)]
+    return rows, weeks
+
+
+def _visit_heatmap(*, today: date) -> Any:
+    rows, weeks = visit_states(today=today)
+    return charts.visit_heatmap(rows, weeks) if rows else None
+
+
+def consort_counts(by_status: dict[str, int]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    S = Participant.Status
+    screened = sum(by_status.values())
+    randomized = sum(by_status.get(s, 0) for s in ON_STUDY)
+    boxes = [("Screened", screened), ("Randomized", randomized), ("Completed week 12", by_status.get(S.COMPLETED, 0))]
+    exits = [
+        ("Not randomized (screen failed or waiting)", screened - randomized),
+        ("Withdrawn", by_status.get(S.WITHDRAWN, 0)),
+    ]
+    return boxes, exits
+
+
+def _consort(by_status: dict[str, int]) -> Any:
+    boxes, exits = consort_counts(by_status)
+    return charts.consort_flow(boxes, exits)
+
+
+def query_ages(*, user: Any, today: date) -> list[tuple[str, int]]:
+    """Open and answered queries this user may see, by age in days (one query)."""
+    created = queries_visible_to(user).filter(status__in=("open", "answered")).values_list("created_at", flat=True)
+    counts = dict.fromkeys((label for _, label in QUERY_AGE_BUCKETS), 0)
+    for at in created:
+        age = (today - at.date()).days
+        label = next(label for limit, label in QUERY_AGE_BUCKETS if limit is None or age <= limit)
+        counts[label] += 1
+    return list(counts.items())
+
+
+def _query_ageing(*, user: Any, today: date) -> Any:
+    ages = query_ages(user=user, today=today)
+    if not any(n for _, n in ages):
+        return None
+    return charts.bar_chart(ages, title="Open data queries by age", css_class="query-ageing", unit="queries")
