@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 from trial.core.validators import ReasonForChangeRequired, Rule, SingleLine, rules_apply
 
@@ -33,7 +33,7 @@ class HintedInputMixin:
             widget_attrs["aria-describedby"] = f"{widget_attrs['id']}-hint"
         return context
 
-    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> str:
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         html = super().render(name, value, attrs, renderer)  # type: ignore[misc]
         input_id = (attrs or {}).get("id") or self.attrs.get("id")  # type: ignore[attr-defined]
         hint_id = f' id="{input_id}-hint"' if input_id else ""
