@@ -206,3 +206,40 @@ def consort_flow(boxes: Sequence[tuple[str, int]], exits: Sequence[tuple[str, in
     desc = "; ".join(f"{label}: {n}" for label, n in boxes) + ". " + "; ".join(f"{la}: {n}" for la, n in exits if la)
     height = 12 + len(boxes) * (box_h + gap) - gap
     return _svg(width, height, "Participant flow (CONSORT), arms not shown", desc, [defs, *body], "consort-flow")
+
+
+def score_by_week(points: Sequence[tuple[int, int]], *, weeks: Sequence[int], y_max: int, title: str) -> SafeString:
+    """One participant's score at each rated week (HAM-D-17 total, 0-52): points joined by a line."""
+    width, height, left, top, bottom, right = 460, 220, 36, 12, 34, 12
+    plot_w, plot_h = width - left - right, height - top - bottom
+    span = max(max(weeks) - min(weeks), 1)
+
+    def x(week: int) -> float:
+        return left + plot_w * (week - min(weeks)) / span
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - v / y_max)
+
+    body = [
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#4a5561"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#4a5561"/>',
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="11" fill="#1b1f24">Week</text>',
+    ]
+    for tick in _ticks(y_max):
+        body.append(
+            f'<text x="{left - 5}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="10" fill="#1b1f24">{tick}</text>'
+        )
+    for week in weeks:
+        body.append(
+            f'<text x="{x(week):.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="10" fill="#1b1f24">'
+            f"{week}</text>"
+        )
+    if points:
+        path = " ".join(f"{x(w):.1f},{y(v):.1f}" for w, v in points)
+        body.append(f'<polyline points="{path}" fill="none" stroke="#0072B2" stroke-width="2"/>')
+        for w, v in points:
+            body.append(
+                f'<circle cx="{x(w):.1f}" cy="{y(v):.1f}" r="4" fill="#0072B2"><title>Week {w}: {v}</title></circle>'
+            )
+    desc = "; ".join(f"week {w}: {v}" for w, v in points) + "." if points else "No score recorded yet."
+    return _svg(width, height, title, desc, body, "score-by-week")

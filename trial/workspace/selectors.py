@@ -116,6 +116,7 @@ def participant_page(*, participant_id: str, user: Any) -> dict[str, Any]:
         "end_of_study": _one_to_one(participant, "end_of_study"),
         "can_raise_queries": can(user, Capability.RAISE_QUERIES),
         **code_break_panel(participant=participant, user=user),
+        "hamd_chart": hamd_chart(grid),
     }
     page["actions"] = next_actions(
         participant=participant,
@@ -317,3 +318,21 @@ def _query_ageing(*, user: Any, today: date) -> Any:
     if not any(n for _, n in ages):
         return None
     return charts.bar_chart(ages, title="Open data queries by age", css_class="query-ageing", unit="queries")
+
+
+HAMD_MAX = 52  # HAM-D-17 total range 0-52 (protocol, Instruments)
+
+
+def hamd_chart(grid: list[Any]) -> Any:
+    """HAM-D-17 total by week, from the visit grid the page already shows (the same totals, as a line).
+    The totals are in the grid for every role that sees the participant page, so the chart tells nobody
+    more than the table beside it."""
+    points = []
+    for row in grid:
+        record = getattr(row.visit, "hamd", None)
+        if record is not None and not record.is_voided:
+            points.append((row.visit.definition.week, int(record.total)))
+    if not points:
+        return None
+    weeks = [row.visit.definition.week for row in grid]
+    return charts.score_by_week(points, weeks=weeks, y_max=HAMD_MAX, title="HAM-D-17 total by week")

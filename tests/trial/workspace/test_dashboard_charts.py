@@ -85,3 +85,22 @@ def test_query_ageing_counts_only_queries_the_user_may_see(trial_world: Any, use
     for role in ("datamanager", "rater"):
         expected = queries_visible_to(users[role]).filter(status__in=("open", "answered")).count()
         assert sum(n for _, n in query_ages(user=users[role], today=today)) == expected
+
+
+@pytest.mark.django_db
+def test_the_participant_page_draws_the_hamd_totals_it_lists(
+    login: Any, baseline_visit: Any, users: dict[str, Any]
+) -> None:
+    from trial.visits.services import hamd_record
+
+    detail = reverse("participants:detail", args=[baseline_visit.participant.participant_id])
+    assert 'id="hamd-chart"' not in login("coordinator").get(detail).content.decode()
+    items = {i: (2 if i <= 3 else 1) for i in range(1, 18)}
+    hamd_record(visit=baseline_visit, items=items, by=users["rater"])
+    expected_total = sum(items.values())  # 3 items at 2 and 14 at 1
+    for role in ("coordinator", "rater"):
+        html = login(role).get(detail).content.decode()
+        chart = re.search(r'<figure class="chart-figure" id="hamd-chart">.*?</figure>', html, re.S)
+        assert chart is not None, role
+        assert f"week 0: {expected_total}" in chart.group(0)
+        assert f"total {expected_total}" in html  # the grid beside it says the same
