@@ -223,7 +223,8 @@ def score_by_week(points: Sequence[tuple[int, int]], *, weeks: Sequence[int], y_
     body = [
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#4a5561"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#4a5561"/>',
-        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="11" fill="#1b1f24">Week</text>',
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="11" '
+        'fill="#1b1f24">Week</text>',
     ]
     for tick in _ticks(y_max):
         body.append(
