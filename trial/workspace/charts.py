@@ -41,8 +41,10 @@ def _svg(width: int, height: int, title: str, desc: str, body: list[str], css_cl
 
 def enrolment_chart(series: Sequence[Series], *, target: int, start: date, end: date) -> SafeString:
     """Cumulative randomizations over time, one line per series, against the target (a dashed line)."""
-    width, height, left, right, top, bottom = 640, 300, 44, 170, 16, 36
-    plot_w, plot_h = width - left - right, height - top - bottom
+    width, left, right, top, plot_h = 380, 34, 14, 16, 170
+    legend_top = top + plot_h + 34
+    height = legend_top + 16 * len(series) + 4
+    plot_w = width - left - right
     top_value = max([target, 1] + [p[1] for s in series for p in s.points])
     span = max((end - start).days, 1)
 
@@ -62,15 +64,15 @@ def enrolment_chart(series: Sequence[Series], *, target: int, start: date, end: 
             f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11" fill="#1b1f24">{tick}</text>'
         )
     body.append(
-        f'<text x="{left}" y="{height - 8}" font-size="11" fill="#1b1f24">{escape(f"{start:%d %b %Y}")}</text>'
-        f'<text x="{left + plot_w}" y="{height - 8}" text-anchor="end" font-size="11" fill="#1b1f24">'
+        f'<text x="{left}" y="{top + plot_h + 16}" font-size="11" fill="#1b1f24">{escape(f"{start:%d %b %Y}")}</text>'
+        f'<text x="{left + plot_w}" y="{top + plot_h + 16}" text-anchor="end" font-size="11" fill="#1b1f24">'
         f"{escape(f'{end:%d %b %Y}')}</text>"
     )
     if target:
         body.append(
             f'<line class="target" x1="{left}" y1="{y(target):.1f}" x2="{left + plot_w}" y2="{y(target):.1f}" '
             f'stroke="#a4161a" stroke-dasharray="6 4"/>'
-            f'<text x="{left + plot_w + 6}" y="{y(target) + 4:.1f}" font-size="11" fill="#a4161a">'
+            f'<text x="{left + plot_w}" y="{y(target) - 4:.1f}" text-anchor="end" font-size="11" fill="#a4161a">'
             f"Target {target}</text>"
         )
     for i, s in enumerate(series):
@@ -80,11 +82,11 @@ def enrolment_chart(series: Sequence[Series], *, target: int, start: date, end: 
             path = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in _staircase(steps))
             width_attr = 3 if i == 0 else 1.5
             body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="{width_attr}"/>')
-        legend_y = top + 14 + 16 * i + (16 if target else 0)
+        legend_y = legend_top + 16 * i
         body.append(
-            f'<line x1="{left + plot_w + 6}" y1="{legend_y - 4}" x2="{left + plot_w + 20}" y2="{legend_y - 4}" '
+            f'<line x1="{left}" y1="{legend_y - 4}" x2="{left + 14}" y2="{legend_y - 4}" '
             f'stroke="{colour}" stroke-width="3"/>'
-            f'<text x="{left + plot_w + 24}" y="{legend_y}" font-size="11" fill="#1b1f24">'
+            f'<text x="{left + 20}" y="{legend_y}" font-size="11" fill="#1b1f24">'
             f"{escape(s.label)} ({s.points[-1][1] if s.points else 0})</text>"
         )
     total = series[0].points[-1][1] if series and series[0].points else 0
@@ -155,7 +157,7 @@ def visit_heatmap(rows: Sequence[tuple[str, Sequence[str]]], weeks: Sequence[int
 
 def bar_chart(bars: Sequence[tuple[str, int]], *, title: str, css_class: str, unit: str) -> SafeString:
     """Horizontal bars with their counts written at the end (query ageing)."""
-    row, left, width = 24, 110, 460
+    row, left, width = 24, 100, 340
     top_value = max([1] + [n for _, n in bars])
     plot_w = width - left - 50
     body = []
@@ -175,13 +177,13 @@ def consort_flow(boxes: Sequence[tuple[str, int]], exits: Sequence[tuple[str, in
     """A CONSORT-style flow without arms: boxes down the middle, exclusions to the right of each step.
 
     `exits[i]` leaves after `boxes[i]` (label, count); ('', 0) for none."""
-    width, box_w, box_h, gap = 560, 250, 40, 26
+    width, box_w, box_h, gap = 380, 170, 34, 26
     body = []
     for i, (label, n) in enumerate(boxes):
         y = 6 + i * (box_h + gap)
         body.append(
             f'<rect x="10" y="{y}" width="{box_w}" height="{box_h}" rx="4" fill="#e7edf3" stroke="#17324d"/>'
-            f'<text x="{10 + box_w / 2}" y="{y + 25}" text-anchor="middle" font-size="13" fill="#1b1f24">'
+            f'<text x="{10 + box_w / 2}" y="{y + 22}" text-anchor="middle" font-size="13" fill="#1b1f24">'
             f"{escape(label)}: {n}</text>"
         )
         if i + 1 < len(boxes):
@@ -193,10 +195,10 @@ def consort_flow(boxes: Sequence[tuple[str, int]], exits: Sequence[tuple[str, in
             ex_label, ex_n = exits[i]
             ey = y + box_h + gap / 2
             body.append(
-                f'<line x1="{10 + box_w / 2}" y1="{ey}" x2="{box_w + 40}" y2="{ey}" stroke="#17324d" '
+                f'<line x1="{10 + box_w / 2}" y1="{ey}" x2="{box_w + 30}" y2="{ey}" stroke="#17324d" '
                 f'marker-end="url(#consort-arrow)"/>'
-                f'<rect x="{box_w + 42}" y="{ey - 14}" width="{width - box_w - 52}" height="28" rx="4" fill="#fff" '
-                f'stroke="#66727f"/><text x="{box_w + 50}" y="{ey + 5}" font-size="12" fill="#1b1f24">'
+                f'<rect x="{box_w + 32}" y="{ey - 13}" width="{width - box_w - 36}" height="26" rx="4" fill="#fff" '
+                f'stroke="#66727f"/><text x="{box_w + 38}" y="{ey + 5}" font-size="12" fill="#1b1f24">'
                 f"{escape(ex_label)}: {ex_n}</text>"
             )
     defs = (

@@ -291,7 +291,7 @@ def consort_counts(by_status: dict[str, int]) -> tuple[list[tuple[str, int]], li
     randomized = sum(by_status.get(s, 0) for s in ON_STUDY)
     boxes = [("Screened", screened), ("Randomized", randomized), ("Completed week 12", by_status.get(S.COMPLETED, 0))]
     exits = [
-        ("Not randomized (screen failed or waiting)", screened - randomized),
+        ("Not randomized", screened - randomized),
         ("Withdrawn", by_status.get(S.WITHDRAWN, 0)),
     ]
     return boxes, exits
