@@ -115,3 +115,11 @@
     toggle.setAttribute("aria-expanded", open ? "true" : "false");
   });
 })();
+
+// "Print these forms" (the blank CRFs): a button, since the CSP forbids an inline onclick.
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
+})();

@@ -336,3 +336,37 @@ def hamd_chart(grid: list[Any]) -> Any:
         return None
     weeks = [row.visit.definition.week for row in grid]
     return charts.score_by_week(points, weeks=weeks, y_max=HAMD_MAX, title="HAM-D-17 total by week")
+
+
+@dataclass
+class BlankCrf:
+    code: str
+    title: str
+    form: Any
+
+
+def blank_crfs(*, visit: Any, user: Any) -> list[BlankCrf]:
+    """Empty forms of this visit that this user may fill, in the protocol's order, for printing."""
+    from trial.visits import forms as visit_forms
+
+    enter, rate = can(user, Capability.ENTER_DATA), can(user, Capability.RATE)
+    hidden = blinding.hidden_lab_analytes_for(user) if visit.definition.week > 0 else frozenset()
+    makers: dict[str, tuple[bool, str, Any]] = {
+        "hamd17": (rate, "HAM-D-17", lambda: visit_forms.HamdForm(visit=visit)),
+        "cgis": (rate, "CGI-S", lambda: visit_forms.CgisForm(visit=visit)),
+        "vitals": (enter, "Vital signs", lambda: visit_forms.VitalsForm(visit=visit)),
+        "labs": (
+            enter,
+            "Laboratory results",
+            lambda: visit_forms.LabsForm(
+                visit=visit, analytes=tuple(a for a in protocol().labs if a.code not in hidden)
+            ),
+        ),
+        "infusion": (enter, "Infusion", lambda: visit_forms.InfusionForm(visit=visit)),
+    }
+    crfs = []
+    for code in visit.definition.forms:
+        if code in makers and makers[code][0]:
+            _, title, make = makers[code]
+            crfs.append(BlankCrf(code, title, make()))
+    return crfs

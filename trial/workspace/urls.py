@@ -18,6 +18,7 @@ participant_urlpatterns = [
 
 visit_urlpatterns = [
     path("<int:pk>/", views.VisitDetailView.as_view(), name="detail"),
+    path("<int:pk>/blank-crf/", views.BlankCrfView.as_view(), name="blank_crf"),
 ]
 
 randomization_api_urlpatterns = [

@@ -110,3 +110,20 @@ class CodeBreakStartView(CapabilityRequiredMixin, View):
             messages.error(request, f"No randomized participant {participant_id!r}: choose one from the list.")
             return HttpResponseRedirect(reverse("randomization:code_breaks"))
         return HttpResponseRedirect(reverse("randomization:code_break_request", args=[participant.pk]))
+
+
+class BlankCrfView(CapabilityRequiredMixin, TemplateView):
+    """The visit's case report forms, empty, to print as the paper back-up when the system cannot be
+    reached (ICH E6(R3) 2.12: a documented procedure for recording data when the computerised system
+    is unavailable). Only the forms this user may fill, and the lab results this user may see."""
+
+    capability = Capability.VIEW_PARTICIPANTS
+    template_name = "visits/blank_crf.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        visit = visit_selectors.visit_get(kwargs["pk"])
+        return super().get_context_data(**kwargs) | {
+            "visit": visit,
+            "participant": visit.participant,
+            "crfs": selectors.blank_crfs(visit=visit, user=self.request.user),
+        }
