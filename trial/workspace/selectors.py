@@ -139,6 +139,29 @@ def _one_to_one(obj: Any, name: str) -> Any:
     return record if record is not None and not record.is_voided else None
 
 
+RATED_FORMS = frozenset({"hamd17", "cgis"})
+
+
+def next_visit_row(grid: list[Any], *, rate: bool = True, enter: bool = True) -> Any:
+    """The visit to work on next: the first done visit with forms this user still has to do, else the first
+    scheduled one. Visits are entered in schedule order (protocol: Schedule of assessments), so "Next
+    visit" never points past a visit whose forms are not all in. Post-baseline lab results are not the
+    site's to enter (the unblinded statistician's: trial.blinding), so they never hold a visit open here."""
+
+    def mine(cell: Any, week: int) -> bool:
+        if cell.code == "labs" and week > 0:
+            return False
+        return rate if cell.code in RATED_FORMS else enter
+
+    for row in grid:
+        week = row.visit.definition.week
+        if week >= 0 and row.visit.status == "done" and any(not f.done and mine(f, week) for f in row.forms):
+            return row
+        if row.visit.status == "scheduled":
+            return row
+    return None
+
+
 def next_actions(
     *, participant: Participant, user: Any, has_consent: bool, grid: list[Any], has_eos: bool
 ) -> list[Action]:
@@ -156,11 +179,13 @@ def next_actions(
         else:
             actions.insert(0, Action("Record consent", "participants:consent", pid, primary=True))
     if status == S.RANDOMIZED:
-        upcoming = next((row for row in grid if row.visit.status == "scheduled"), None)
+        upcoming = next_visit_row(grid, rate=can(user, Capability.RATE), enter=entry)
         if upcoming is not None and (entry or can(user, Capability.RATE)):
+            unfinished = upcoming.visit.status == "done"
+            label = "Finish forms" if unfinished else "Next visit"
             actions.append(
                 Action(
-                    f"Next visit: {upcoming.visit.definition.name}",
+                    f"{label}: {upcoming.visit.definition.name}",
                     "visits:detail",
                     {"pk": upcoming.visit.pk},
                     primary=True,

@@ -120,3 +120,17 @@ def test_a_broken_code_shows_to_those_who_may_know_and_never_the_arm(
     # Code-break e-mails link to the break.
     link = reverse("randomization:code_break_detail", args=[cb.pk])
     assert mail.outbox and all(link in m.body for m in mail.outbox)
+
+
+@pytest.mark.django_db
+def test_next_visit_does_not_skip_a_done_visit_with_forms_to_do(login: Any, baseline_visit: Any) -> None:
+    """Baseline is done but no form is in: the participant page sends the coordinator back to it, not on to
+    week 1; the rater, whose forms are HAM-D and CGI-S, likewise."""
+    detail = reverse("participants:detail", args=[baseline_visit.participant.participant_id])
+    baseline_url = reverse("visits:detail", args=[baseline_visit.pk])
+    for role in ("coordinator", "rater"):
+        html = login(role).get(detail).content.decode()
+        action = re.search(r'<nav class="actions".*?</nav>', html, re.S)
+        assert action is not None, role
+        assert f'href="{baseline_url}">Finish forms: ' in action.group(0), role
+        assert "Next visit:" not in action.group(0), role
