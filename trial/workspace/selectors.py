@@ -215,17 +215,6 @@ def code_break_panel(*, participant: Participant, user: Any) -> dict[str, Any]:
     }
 
 
-def code_break_candidates(*, user: Any) -> list[str]:
-    """Participant ids a code break may be requested for (randomized), for those who may request one."""
-    if not can(user, Capability.REQUEST_CODE_BREAK):
-        return []
-    return list(
-        Allocation.objects.active()
-        .order_by("participant__participant_id")
-        .values_list("participant__participant_id", flat=True)
-    )
-
-
 def randomized_participant(participant_id: str) -> Participant | None:
     return (
         Participant.objects.active().filter(participant_id=participant_id, allocation__isnull=False).first()

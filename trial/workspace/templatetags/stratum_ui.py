@@ -24,15 +24,6 @@ def can(user: Any, capability: str) -> bool:
     return access_can(user, Capability(capability))
 
 
-@register.simple_tag(takes_context=True)
-def code_break_candidates(context: Any) -> list[str]:
-    """Participants the Code breaks page offers a request for: only for those who may request one."""
-    from trial.workspace.selectors import code_break_candidates as candidates
-
-    request = context.get("request")
-    return candidates(user=getattr(request, "user", None))
-
-
 @register.filter(name="qr_svg")
 def qr_svg(text: str) -> SafeString:
     """A QR code of `text` (the kit id) as inline SVG, drawn by segno (already a dependency for two-factor
