@@ -101,6 +101,8 @@ def test_every_role_main_path_fits_desk_and_phone_with_no_serious_axe_violation(
                     toggle.click()
                     if not page.get_by_role("button", name="Log out").is_visible():
                         problems.append(f"{role} 390px: Log out is out of reach after opening the menu")
+                    if role == "rater":
+                        session.shot("menu open on a phone")
                 if role == "coordinator":
                     session.go(participant_page)
                     session.shot("participant page on a phone")
