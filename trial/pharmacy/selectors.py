@@ -155,6 +155,17 @@ def preparations(*, user: Any) -> Any:
     return Preparation.objects.active().select_related("visit__participant", "visit__definition", "lot", "prepared_by")
 
 
+def dispensation_log(*, user: Any) -> Any:
+    """Every preparation that left the pharmacy or was wasted, newest first: the accountability log
+    (ICH E6(R3): investigational product accountability, who received what and when)."""
+    return (
+        preparations(user=user)
+        .filter(status__in=(Preparation.Status.DISPENSED, Preparation.Status.WASTED))
+        .select_related("dispensed_by")
+        .order_by("-prepared_at", "-id")
+    )
+
+
 @dataclass(frozen=True)
 class LotBalance:
     lot: DrugLot

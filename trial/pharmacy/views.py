@@ -172,7 +172,14 @@ class LotsView(CapabilityRequiredMixin, View):
     capability = Capability.VIEW_PHARMACY
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "pharmacy/lots.html", {"balances": selectors.accountability(user=request.user)})
+        return render(
+            request,
+            "pharmacy/lots.html",
+            {
+                "balances": selectors.accountability(user=request.user),
+                "dispensations": selectors.dispensation_log(user=request.user),
+            },
+        )
 
 
 class LotReceiveView(CapabilityRequiredMixin, View):

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Environment-specific files override a few names."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,14 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One unambiguous display format (`02 Dec 2026`, times with their zone) and ISO 8601 entry, on every page
+# and in the admin: the locale's own formats would otherwise win over DATE_FORMAT (trial/core/formats).
+FORMAT_MODULE_PATH = ["trial.core.formats"]
+DATE_FORMAT = "d M Y"
+DATETIME_FORMAT = "d M Y H:i T"
+DATE_INPUT_FORMATS = ["%Y-%m-%d"]
+# Where the site is reached, for links in e-mails (a code-break notice links to the break).
+STRATUM_SITE_URL = os.environ.get("STRATUM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
