@@ -45,6 +45,7 @@ DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost
 DATABASE_URL=postgres://postgres@$PG_HOST:5432/$DB
 CELERY_BROKER_URL=redis://127.0.0.1:6379/1
 DJANGO_EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
+STRATUM_SITE_URL=https://127.0.0.1:$PORT
 ENV
 chmod 600 "$STATE/env"
 set -a; . "$STATE/env"; set +a
