@@ -34,7 +34,8 @@ def stored_range(lo: float, hi: float) -> list[MinValueValidator | MaxValueValid
     which the record's rules apply with their own message. Without it SQLite stores 2^31 months
     where PostgreSQL refuses it, and the same entry means different things on different databases
     (ICH E6(R3) data integrity; 21 CFR 11.10(a) validation: accurate and consistent records)."""
-    return [MinValueValidator(lo), MaxValueValidator(hi)]
+    message = f"Must be from {lo:g} to {hi:g}."
+    return [MinValueValidator(lo, message=message), MaxValueValidator(hi, message=message)]
 
 
 class Rule(Protocol):
