@@ -7,9 +7,10 @@ from typing import Any
 from django import forms
 
 from analysis.models import AnalysisRun
+from trial.core.forms import OneTimeForm
 
 
-class AnalysisRunRequestForm(forms.Form):
+class AnalysisRunRequestForm(OneTimeForm):
     kind = forms.ChoiceField(label="Analysis")
 
     def __init__(self, *args: Any, allowed: list[AnalysisRun.Kind], **kwargs: Any) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
+from django.urls import reverse
 from django.views import View
 
 from analysis import report, selectors, services
 from analysis.forms import AnalysisRunRequestForm
 from analysis.models import AnalysisRun
 from trial.access import Capability, CapabilityRequiredMixin, can
+from trial.core.views import submit_once
 
 
 class RunListView(CapabilityRequiredMixin, View):
@@ -38,8 +40,12 @@ class RunRequestView(CapabilityRequiredMixin, View):
             services.analysis_run_check_allowed(kind=kind, user=request.user)
         form = AnalysisRunRequestForm(request.POST, allowed=services.analysis_kinds_allowed(request.user))
         if form.is_valid():
-            run = services.analysis_run_request(kind=form.cleaned_data["kind"], by=request.user)
-            return redirect("analysis:detail", pk=run.pk)
+
+            def run_request() -> str:
+                run = services.analysis_run_request(kind=form.cleaned_data["kind"], by=request.user)
+                return reverse("analysis:detail", kwargs={"pk": run.pk})
+
+            return submit_once(request, form, run_request)
         return render(request, "analysis/request.html", {"form": form, "final_refusal": self.final_refusal()})
 
 

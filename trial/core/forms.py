@@ -6,6 +6,7 @@ a message next to each bad field. They never write; views hand the cleaned data 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,6 +85,27 @@ def yes_no_initial(value: bool | None) -> str | None:
     return None if value is None else ("yes" if value else "no")
 
 
+def submission_token_field() -> forms.RegexField:
+    """A form's one-time token (trial.core.views.submit_once): a double click or a resent POST
+    brings the same token back and shows what the first submission made."""
+    return forms.RegexField(regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput, max_length=32)
+
+
+class OneTimeForm(forms.Form):
+    """A form that creates something once per page view: an unbound form gets a fresh token.
+
+    ICH E6(R3) data integrity (one event, one record): a double click on "Record wastage" or
+    "Request" must not make a second wastage, code break, list or analysis run.
+    """
+
+    submission_token = submission_token_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and not self.initial.get("submission_token"):
+            self.initial = {**self.initial, "submission_token": uuid.uuid4().hex}
+
+
 class RecordForm(forms.Form):
     """A form for one audited record: carries its version and, when editing, a reason for change.
 
@@ -93,9 +115,7 @@ class RecordForm(forms.Form):
 
     version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
     # One-time token: a repeated POST of the same form shows the record it saved (RecordFormView).
-    submission_token = forms.RegexField(
-        regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput, max_length=32
-    )
+    submission_token = submission_token_field()
     reason = forms.CharField(
         required=False,
         label="Reason for change",
