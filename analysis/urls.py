@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analysis import exports, views
+from analysis import views
 
 app_name = "analysis"
 
@@ -8,8 +8,4 @@ urlpatterns = [
     path("", views.RunListView.as_view(), name="list"),
     path("request/", views.RunRequestView.as_view(), name="request"),
     path("<int:pk>/", views.RunDetailView.as_view(), name="detail"),
-]
-
-export_urlpatterns = [
-    path("exports/<slug:dataset>.csv", exports.ExportDatasetView.as_view(), name="export-dataset"),
 ]

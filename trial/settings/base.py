@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "trial.workspace",
     "trial.accounts",
     "analysis",
+    "trial.exports",
     "trial.demo",
 ]
 
