@@ -45,7 +45,7 @@ urlpatterns = [
     ),
     path("api/pharmacy/", include((pharmacy_urls.api_urlpatterns, "pharmacy-api"))),
     path("api/", include("trial.api_urls")),
+    path("exports/", include("trial.exports.urls")),
     # The first export version's single-dataset CSVs (analysis datasets), kept for scripts that use them.
     path("exports/<slug:dataset>.csv", export_views.ExportDatasetView.as_view(), name="export-dataset"),
-    path("exports/", include("trial.exports.urls")),
 ]
