@@ -37,6 +37,7 @@ from trial.exports.dictionary import (
     DatasetDef,
     Variable,
     arm_variable,
+    is_user_model,
     variables,
 )
 from trial.participants.models import Participant
@@ -108,8 +109,8 @@ def _user_name_fields(model: type[models.Model], fields: list[str]) -> list[str]
     lookups = []
     for name in fields:
         f = model._meta.get_field(name)
-        if isinstance(f, models.ForeignKey) and f.related_model is not None:
-            lookups.append(f"{name}__username" if f.related_model._meta.label == "core.User" else f"{name}_id")
+        if isinstance(f, models.ForeignKey):
+            lookups.append(f"{name}__username" if is_user_model(f.related_model) else f"{name}_id")
         else:
             lookups.append(name)
     return lookups
@@ -161,9 +162,7 @@ def _field_names(model: type[models.Model]) -> set[str]:
 
 def _dm_rows(user: Any, include_arm: bool) -> list[dict[str, Any]]:
     qs = (
-        Participant.objects.active()
-        .select_related("site", "screening", "allocation__entry")
-        .order_by("participant_id")
+        Participant.objects.active().select_related("site", "screening", "allocation__entry").order_by("participant_id")
     )
     rows = []
     for p in qs:
@@ -231,7 +230,9 @@ def _lock_rows() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for lock in CasebookLock.objects.select_related("participant", "locked_by", "unlock_approved_by"):
         pid = lock.participant.participant_id
-        rows.append({"event": "casebook locked", "participant_id": pid, "at": lock.locked_at, "by": _name(lock.locked_by)})
+        rows.append(
+            {"event": "casebook locked", "participant_id": pid, "at": lock.locked_at, "by": _name(lock.locked_by)}
+        )
         if lock.unlocked_at:
             rows.append(
                 {
@@ -245,13 +246,19 @@ def _lock_rows() -> list[dict[str, Any]]:
     for db in DatabaseLock.objects.select_related("data_manager_approved_by", "statistician_approved_by"):
         if db.data_manager_approved_at:
             rows.append(
-                {"event": "database lock approved (data manager)", "at": db.data_manager_approved_at,
-                 "by": _name(db.data_manager_approved_by)}
+                {
+                    "event": "database lock approved (data manager)",
+                    "at": db.data_manager_approved_at,
+                    "by": _name(db.data_manager_approved_by),
+                }
             )
         if db.statistician_approved_at:
             rows.append(
-                {"event": "database lock approved (statistician)", "at": db.statistician_approved_at,
-                 "by": _name(db.statistician_approved_by)}
+                {
+                    "event": "database lock approved (statistician)",
+                    "at": db.statistician_approved_at,
+                    "by": _name(db.statistician_approved_by),
+                }
             )
         if db.locked_at:
             rows.append({"event": "database locked", "at": db.locked_at})

@@ -254,7 +254,7 @@ def variable_for_field(model: type[models.Model], field_name: str) -> Variable:
         vtype = NUM
     elif isinstance(f, models.ForeignKey):
         # A user is exported by user name; any other record by its id.
-        vtype = CHAR if f.related_model is not None and f.related_model._meta.label == "core.User" else NUM
+        vtype = CHAR if is_user_model(f.related_model) else NUM
         if vtype == CHAR:
             label = f"{label} (user name)"
     else:
@@ -275,6 +275,10 @@ def variable_for_field(model: type[models.Model], field_name: str) -> Variable:
         value_labels=value_labels,
         source=field_name,
     )
+
+
+def is_user_model(model: Any) -> bool:
+    return isinstance(model, type) and issubclass(model, models.Model) and model._meta.label == "core.User"
 
 
 def _auto_fields(model: type[models.Model], anchor: str) -> tuple[str, ...]:
@@ -335,23 +339,35 @@ DATASETS: tuple[DatasetDef, ...] = (
     ),
     DatasetDef("scr", "Screening and eligibility", "Screening measures and each eligibility criterion.", Screening),
     DatasetDef("ic", "Informed consent", "Consent: form version, date, who took it.", Consent),
-    DatasetDef("sv", "Visits, done and missed", "Every scheduled visit: dates, window, status, why missed.", Visit,
-               anchor="visit"),
+    DatasetDef(
+        "sv",
+        "Visits, done and missed",
+        "Every scheduled visit: dates, window, status, why missed.",
+        Visit,
+        anchor="visit",
+    ),
     DatasetDef("hamd", "HAM-D-17 items and total", "HAM-D-17 at item level with the total.", HamD17, anchor="visit"),
     DatasetDef("cgis", "CGI-S", "Clinical Global Impression - Severity.", CGIS, anchor="visit"),
-    DatasetDef("lb", "Laboratory results", "hs-CRP, TNF, sTNFR1, sTNFR2 with the ELISA duplicates.", LabResult,
-               anchor="visit"),
+    DatasetDef(
+        "lb", "Laboratory results", "hs-CRP, TNF, sTNFR1, sTNFR2 with the ELISA duplicates.", LabResult, anchor="visit"
+    ),
     DatasetDef("vs", "Vital signs", "Weight, blood pressure, heart rate, temperature.", VitalSigns, anchor="visit"),
-    DatasetDef("ex", "Infusions", "Infusions given: weight, planned dose, times, delays, reactions.", Infusion,
-               anchor="visit"),
+    DatasetDef(
+        "ex", "Infusions", "Infusions given: weight, planned dose, times, delays, reactions.", Infusion, anchor="visit"
+    ),
     DatasetDef("ae", "Adverse events", "Adverse events with seriousness criteria.", AdverseEvent),
-    DatasetDef("cm", "Concomitant medications", "Concomitant medications; prohibited classes flagged.",
-               ConcomitantMedication),
+    DatasetDef(
+        "cm", "Concomitant medications", "Concomitant medications; prohibited classes flagged.", ConcomitantMedication
+    ),
     DatasetDef("dv", "Protocol deviations", "Protocol deviations.", ProtocolDeviation),
     DatasetDef("eos", "End of study", "End of study or withdrawal, with the reason.", EndOfStudy),
-    DatasetDef("dq", "Data queries", "Data queries with their status.", DataQuery,
-               fields=("form", "field", "text", "status", "source", "check_code", "opened_by", "closed_at",
-                       "closed_by")),
+    DatasetDef(
+        "dq",
+        "Data queries",
+        "Data queries with their status.",
+        DataQuery,
+        fields=("form", "field", "text", "status", "source", "check_code", "opened_by", "closed_at", "closed_by"),
+    ),
     DatasetDef(
         "dqhist",
         "Data query history",

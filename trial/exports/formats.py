@@ -105,7 +105,7 @@ def write_xlsx(tables: list[Any]) -> dict[str, bytes]:
     return {"datasets.xlsx": out.getvalue()}
 
 
-def _labels(t: Any) -> dict[str, str]:
+def _labels(t: Any) -> dict[str, str | None]:
     return {v.name: v.label for v in t.variables}
 
 
@@ -223,8 +223,8 @@ def r_script(tables: list[Any]) -> str:
     turns coded variables into factors with their value labels."""
     out = [
         "# Stratum export: read the CSV files of this folder and apply labels and factors.",
-        "# Usage: setwd() to this folder, then source(\"labels.R\"); each dataset becomes a data frame.",
-        "read_stratum <- function(file) read.csv(file, stringsAsFactors = FALSE, na.strings = \"\")",
+        '# Usage: setwd() to this folder, then source("labels.R"); each dataset becomes a data frame.',
+        'read_stratum <- function(file) read.csv(file, stringsAsFactors = FALSE, na.strings = "")',
     ]
     for t in tables:
         out.append(f"{t.code} <- read_stratum({_r_string(t.code + '.csv')})")
@@ -232,12 +232,16 @@ def r_script(tables: list[Any]) -> str:
             if v.type == DATE:
                 out.append(f"{t.code}${v.name} <- as.Date({t.code}${v.name})")
             elif v.type == DATETIME:
-                out.append(f"{t.code}${v.name} <- as.POSIXct({t.code}${v.name}, tz = \"UTC\", format = \"%Y-%m-%dT%H:%M:%OS\")")
+                out.append(
+                    f'{t.code}${v.name} <- as.POSIXct({t.code}${v.name}, tz = "UTC", format = "%Y-%m-%dT%H:%M:%OS")'
+                )
             if v.value_labels:
                 levels = ", ".join(_r_string(str(c)) if v.type == CHAR else str(c) for c, _ in v.value_labels)
                 labels = ", ".join(_r_string(x) for _, x in v.value_labels)
-                out.append(f"{t.code}${v.name} <- factor({t.code}${v.name}, levels = c({levels}), labels = c({labels}))")
-            out.append(f"attr({t.code}${v.name}, \"label\") <- {_r_string(v.label)}")
+                out.append(
+                    f"{t.code}${v.name} <- factor({t.code}${v.name}, levels = c({levels}), labels = c({labels}))"
+                )
+            out.append(f'attr({t.code}${v.name}, "label") <- {_r_string(v.label)}')
     return "\n".join(out) + "\n"
 
 

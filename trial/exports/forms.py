@@ -19,8 +19,10 @@ class ExportForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["datasets"].choices = [(d.code, f"{d.code}: {d.label}") for d in datasets_for(user)]
-        self.fields["datasets"].initial = [d.code for d in datasets_for(user)]
+        datasets = self.fields["datasets"]
+        assert isinstance(datasets, forms.MultipleChoiceField)
+        datasets.choices = [(d.code, f"{d.code}: {d.label}") for d in datasets_for(user)]
+        datasets.initial = [d.code for d in datasets_for(user)]
         if not may_include_arm(user):
             del self.fields["include_arm"]
 

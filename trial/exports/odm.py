@@ -124,14 +124,23 @@ def odm_document(tables: list[Any], *, context: OdmContext) -> bytes:
     visit_forms = [t for t in tables if _is_visit_table(t)]
     other_forms = [t for t in tables if not _is_visit_table(t)]
     for oid, name in events:
-        sed = _e(mdv, "StudyEventDef", OID=oid, Name=name, Repeating="No", Type="Scheduled" if oid != PARTICIPANT_EVENT else "Common")
+        sed = _e(
+            mdv,
+            "StudyEventDef",
+            OID=oid,
+            Name=name,
+            Repeating="No",
+            Type="Scheduled" if oid != PARTICIPANT_EVENT else "Common",
+        )
         for t in visit_forms if oid != PARTICIPANT_EVENT else other_forms:
             _e(sed, "FormRef", FormOID=_oid("F", t.code), Mandatory="No")
     for t in tables:
         fd = _e(mdv, "FormDef", OID=_oid("F", t.code), Name=t.label, Repeating="No")
         _e(fd, "ItemGroupRef", ItemGroupOID=_oid("IG", t.code), Mandatory="Yes")
     for t in tables:
-        igd = _e(mdv, "ItemGroupDef", OID=_oid("IG", t.code), Name=t.label, Repeating="Yes", SASDatasetName=t.code.upper())
+        igd = _e(
+            mdv, "ItemGroupDef", OID=_oid("IG", t.code), Name=t.label, Repeating="Yes", SASDatasetName=t.code.upper()
+        )
         _translated(igd, "Description", t.label)
         for v in _items(t):
             _e(igd, "ItemRef", ItemOID=_oid("IT", t.code, v.name), Mandatory="No")
@@ -160,8 +169,13 @@ def odm_document(tables: list[Any], *, context: OdmContext) -> bytes:
         u = _e(admin, "User", OID=_user_oid(name))
         _e(u, "LoginName", name)
     loc = _e(admin, "Location", OID=LOCATION_OID, Name=context.site_name, LocationType="Site")
-    _e(loc, "MetaDataVersionRef", StudyOID=context.study_oid, MetaDataVersionOID="MDV.1",
-       EffectiveDate=context.created_at.date().isoformat())
+    _e(
+        loc,
+        "MetaDataVersionRef",
+        StudyOID=context.study_oid,
+        MetaDataVersionOID="MDV.1",
+        EffectiveDate=context.created_at.date().isoformat(),
+    )
     sd = _e(admin, "SignatureDef", OID=SIGNATURE_DEF_OID, Methodology="Electronic")
     _e(sd, "Meaning", "I have reviewed and approve these data")
     _e(sd, "LegalReason", "21 CFR Part 11 electronic signature of the investigator on the casebook")

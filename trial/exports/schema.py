@@ -9,7 +9,7 @@ from drf_spectacular.openapi import AutoSchema
 
 
 class StratumAutoSchema(AutoSchema):
-    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+    def get_serializer_name(self, serializer: Any, direction: Any) -> str:
         qualname = type(serializer).__qualname__
         if "." in qualname and "<locals>" not in qualname:
             return qualname.replace(".", "")

@@ -76,7 +76,9 @@ def _odm_context(user: Any, tables: list[Table], now: datetime) -> OdmContext:
             audit[(t.code, rid)] = (user_name or "system", at, reason or "")
     signatures = {
         s.participant.participant_id: (s.signer.get_username(), s.signed_at, s.meaning)
-        for s in Signature.objects.filter(voided_at__isnull=True).select_related("participant", "signer").order_by("signed_at")
+        for s in Signature.objects.filter(voided_at__isnull=True)
+        .select_related("participant", "signer")
+        .order_by("signed_at")
     }
     return OdmContext(
         study_oid=f"ST.{cfg.code}",
@@ -94,7 +96,7 @@ def _odm_context(user: Any, tables: list[Table], now: datetime) -> OdmContext:
 def export_tables(*, by: Any, datasets: list[str] | None = None, include_arm: bool = False) -> list[Table]:
     user = require(by, Capability.EXPORT)
     allowed = [d.code for d in datasets_for(user)]
-    codes = allowed if not datasets else datasets
+    codes = datasets if datasets else allowed
     unknown = [c for c in codes if c not in DATASETS_BY_CODE]
     if unknown:
         raise ExportError(f"Unknown dataset: {', '.join(unknown)}. Choose from {', '.join(allowed)}.")
@@ -113,10 +115,8 @@ def export_bundle(*, by: Any, fmt: str, datasets: list[str] | None = None, inclu
     user = require(by, Capability.EXPORT)
     tables = export_tables(by=user, datasets=datasets, include_arm=include_arm)
     now = timezone.now()
-    if fmt == "odm":
-        files = WRITERS[fmt](tables, context=_odm_context(user, tables, now))
-    else:
-        files = WRITERS[fmt](tables)
+    context = {"context": _odm_context(user, tables, now)} if fmt == "odm" else {}
+    files = WRITERS[fmt](tables, **context)
     with_arm = include_arm or any(t.code == "pharm" for t in tables)
     manifest = {
         "format": fmt,
@@ -155,7 +155,9 @@ def api_token_create(*, by: Any, name: str) -> tuple[ApiToken, str]:
         raise ExportError("Give the token a name: what script or person will use it.")
     key = secrets.token_urlsafe(32)
     with transaction.atomic():
-        token = ApiToken(user=user, name=name[:100], key_prefix=key[:8], key_sha256=token_digest(key), created_at=timezone.now())
+        token = ApiToken(
+            user=user, name=name[:100], key_prefix=key[:8], key_sha256=token_digest(key), created_at=timezone.now()
+        )
         token.full_clean()
         token.save()
     return token, key

@@ -21,7 +21,6 @@ from trial import blinding
 from trial.access import Capability
 from trial.participants.models import Participant
 
-
 PAGE = OpenApiParameter("page", int, description="Page number, from 1 (`?page=2`).")
 
 

@@ -17,7 +17,6 @@ from trial import blinding
 from trial.access import Capability
 from trial.safety.models import AdverseEvent
 
-
 PAGE = OpenApiParameter("page", int, description="Page number, from 1 (`?page=2`).")
 
 

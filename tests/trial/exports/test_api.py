@@ -59,16 +59,15 @@ def test_schemathesis_finds_no_server_error_and_every_response_conforms(
     users: Any, randomized: Any, baseline_visit: Any
 ) -> None:
     import schemathesis
+    from django.core.signals import request_finished, request_started
     from django.core.wsgi import get_wsgi_application
+    from django.db import close_old_connections
     from drf_spectacular.generators import SchemaGenerator
     from hypothesis import HealthCheck, given, settings
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import response_schema_conformance
 
     from trial.exports.services import api_token_create
-
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
 
     raw = SchemaGenerator().get_schema(request=None, public=True)
     schema = schemathesis.openapi.from_dict(raw)

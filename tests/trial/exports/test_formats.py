@@ -49,7 +49,7 @@ def test_every_format_reads_back_with_its_labels_and_the_databases_values(trial_
     # SAS XPORT v5: variable labels and the member name; HAM-D totals equal the database's.
     xpt = bundle_files("unblinded", "xpt", include_arm=True)
     for code in ("dm", "hamd", "lb", "ae", "pharm"):
-        df, meta = _read(pyreadstat.read_xport, xpt[f"{code}.xpt"], ".xpt", tmp_path)
+        _df, meta = _read(pyreadstat.read_xport, xpt[f"{code}.xpt"], ".xpt", tmp_path)
         assert meta.table_name == code.upper()
         expected = {v.name: v.label for v in variables(code)}
         assert {k: v for k, v in meta.column_names_to_labels.items() if k in expected} == expected
@@ -59,18 +59,18 @@ def test_every_format_reads_back_with_its_labels_and_the_databases_values(trial_
 
     # SPSS: variable labels and value labels, text codes (sex) included.
     sav = bundle_files("unblinded", "sav", datasets=["dm", "cgis", "scr"])
-    dm, meta = _read(pyreadstat.read_sav, sav["dm.sav"], ".sav", tmp_path)
+    _dm, meta = _read(pyreadstat.read_sav, sav["dm.sav"], ".sav", tmp_path)
     assert meta.column_names_to_labels["SEX"] == variables("dm")[2].label
     assert meta.variable_value_labels["SEX"] == {"F": "Female", "M": "Male"}
-    cgis, meta = _read(pyreadstat.read_sav, sav["cgis.sav"], ".sav", tmp_path)
+    _cgis, meta = _read(pyreadstat.read_sav, sav["cgis.sav"], ".sav", tmp_path)
     assert meta.variable_value_labels["SCORE"][4.0] == "Moderately ill"
-    scr, meta = _read(pyreadstat.read_sav, sav["scr.sav"], ".sav", tmp_path)
+    _scr, meta = _read(pyreadstat.read_sav, sav["scr.sav"], ".sav", tmp_path)
     assert meta.variable_value_labels["ELIGIBLE"] == {0.0: "No", 1.0: "Yes"}
     assert meta.column_names_to_labels["INAGE"] == "Age 25 to 60 years"  # the protocol's criterion text
 
     # Stata: variable labels and numeric value labels.
     dta = bundle_files("unblinded", "dta", datasets=["cgis", "hamd"])
-    cgis, meta = _read(pyreadstat.read_dta, dta["cgis.dta"], ".dta", tmp_path)
+    _cgis, meta = _read(pyreadstat.read_dta, dta["cgis.dta"], ".dta", tmp_path)
     assert meta.column_names_to_labels["SCORE"] == "CGI-S"
     assert meta.variable_value_labels["SCORE"][7] == "Among the most extremely ill"
     hamd, meta = _read(pyreadstat.read_dta, dta["hamd.dta"], ".dta", tmp_path)

@@ -68,7 +68,9 @@ def test_the_codebook_page_and_csv_come_from_the_same_dictionary(login: Any, pro
     assert not any(r["dataset"] == "pharm" for r in rows)  # blinded: not even the pharmacy's column names
 
 
-def test_a_token_is_shown_once_works_on_the_api_and_stops_when_revoked(login: Any, randomized: Any, client: Any) -> None:
+def test_a_token_is_shown_once_works_on_the_api_and_stops_when_revoked(
+    login: Any, randomized: Any, client: Any
+) -> None:
     from trial.exports.models import ApiToken
 
     page = login("statistician").post("/exports/tokens/", {"name": "nightly script"}).content.decode()
