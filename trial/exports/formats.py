@@ -18,6 +18,7 @@ import pyreadstat
 
 from trial.exports.dictionary import CHAR, DATE, DATETIME, NUM, codebook_rows
 from trial.exports.odm import odm_document
+from trial.exports.sdtm import build_domains, write_sdtm
 
 FORMATS = {
     "csv": "CSV (one file per dataset, codebook.csv)",
@@ -27,6 +28,7 @@ FORMATS = {
     "dta": "Stata (.dta) with variable and value labels",
     "r": "R (CSV files and labels.R)",
     "odm": "CDISC ODM 1.3.2 XML",
+    "sdtm": "SDTM-lite (DM, DS, SV, EX, AE, CM, LB, VS, QS as .xpt) with define.xml",
 }
 
 # A spreadsheet treats a cell that starts with one of these as a formula (OWASP "CSV injection"):
@@ -255,6 +257,10 @@ def write_odm(tables: list[Any], *, context: Any) -> dict[str, bytes]:
     return {"odm.xml": odm_document(tables, context=context)}
 
 
+def write_sdtm_files(tables: list[Any], *, with_arm: bool = False) -> dict[str, bytes]:
+    return write_sdtm(build_domains({t.code: t for t in tables}, with_arm=with_arm))
+
+
 WRITERS: dict[str, Callable[..., dict[str, bytes]]] = {
     "csv": write_csv,
     "xlsx": write_xlsx,
@@ -263,6 +269,7 @@ WRITERS: dict[str, Callable[..., dict[str, bytes]]] = {
     "dta": write_dta,
     "r": write_r,
     "odm": write_odm,
+    "sdtm": write_sdtm_files,
 }
 
 

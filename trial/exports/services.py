@@ -33,6 +33,7 @@ from trial.exports.dictionary import DATASETS_BY_CODE
 from trial.exports.formats import FORMATS, WRITERS
 from trial.exports.models import ApiToken, token_digest
 from trial.exports.odm import OdmContext
+from trial.exports.sdtm import SDTM_SOURCES
 from trial.protocol.selectors import protocol
 
 
@@ -113,9 +114,17 @@ def export_bundle(*, by: Any, fmt: str, datasets: list[str] | None = None, inclu
     if fmt not in FORMATS:
         raise ExportError(f"Unknown format {fmt!r}. Choose from {', '.join(FORMATS)}.")
     user = require(by, Capability.EXPORT)
+    if fmt == "sdtm":
+        # The SDTM domains are built from their fixed source datasets (the ones this user may export).
+        allowed = {d.code for d in datasets_for(user)}
+        datasets = [c for c in SDTM_SOURCES if c in allowed]
     tables = export_tables(by=user, datasets=datasets, include_arm=include_arm)
     now = timezone.now()
-    context = {"context": _odm_context(user, tables, now)} if fmt == "odm" else {}
+    context: dict[str, Any] = {}
+    if fmt == "odm":
+        context = {"context": _odm_context(user, tables, now)}
+    elif fmt == "sdtm":
+        context = {"with_arm": include_arm}
     files = WRITERS[fmt](tables, **context)
     with_arm = include_arm or any(t.code == "pharm" for t in tables)
     manifest = {

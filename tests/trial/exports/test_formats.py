@@ -17,7 +17,8 @@ from lxml import etree
 
 from trial.exports.dictionary import DATASETS_BY_CODE, variables
 
-ODM_XSD = Path(__file__).resolve().parents[2] / "data" / "odm" / "ODM1-3-2.xsd"
+CDISC = Path(__file__).resolve().parents[2] / "data" / "cdisc"
+ODM_XSD = CDISC / "odm" / "1.3.2" / "ODM1-3-2.xsd"
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
 
 
@@ -157,3 +158,51 @@ def test_every_dataset_has_sas_names_and_labels():
         for v in vs:
             assert re.fullmatch(r"[A-Z_][A-Z0-9_]{0,7}", v.name), (code, v.name)
             assert 0 < len(v.label) <= 40, (code, v.name, v.label)
+
+
+DEFINE_XSD = CDISC / "define" / "2.0" / "define2-0-0.xsd"
+SDTM_DOMAINS = ["ae", "cm", "dm", "ds", "ex", "lb", "qs", "sv", "vs"]
+ISO_DATE = r"^(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2})?)?$"
+
+
+@pytest.mark.django_db
+def test_sdtm_domains_follow_sdtmig_names_labels_dates_and_define_xml_validates(
+    baseline_visit, users, bundle_files, tmp_path
+):
+    import re
+
+    from trial.visits.services import hamd_record
+
+    hamd_record(visit=baseline_visit, items=dict.fromkeys(range(1, 18), 2), by=users["rater"])
+    files = bundle_files("statistician", "sdtm")
+    assert sorted(n[:-4] for n in files if n.endswith(".xpt")) == SDTM_DOMAINS
+    for domain in SDTM_DOMAINS:
+        df, meta = _read(pyreadstat.read_xport, files[f"{domain}.xpt"], ".xpt", tmp_path)
+        assert meta.table_name == domain.upper()
+        for name, label in meta.column_names_to_labels.items():
+            assert re.fullmatch(r"[A-Z][A-Z0-9]{0,7}", name) and label and len(label) <= 40, (domain, name, label)
+        assert list(df.columns[:3]) == ["STUDYID", "DOMAIN", "USUBJID"]
+        for column in (c for c in df.columns if c.endswith("DTC")):
+            assert all(re.match(ISO_DATE, str(v)) for v in df[column]), (domain, column)
+        seq = f"{domain.upper()}SEQ"
+        if seq in df.columns and len(df):
+            # --SEQ numbers each subject's records from 1 (SDTMIG 4.1.2.9)
+            for _subject, group in df.groupby("USUBJID"):
+                assert sorted(group[seq].astype(int)) == list(range(1, len(group) + 1))
+    dm, _ = _read(pyreadstat.read_xport, files["dm.xpt"], ".xpt", tmp_path)
+    assert set(dm["ARMCD"]) == {"BLINDED"} and set(dm["ACTARM"]) == {"BLINDED"}
+    ex, _ = _read(pyreadstat.read_xport, files["ex.xpt"], ".xpt", tmp_path)
+    assert set(ex["EXTRT"]) <= {"BLINDED"}
+    qs, _ = _read(pyreadstat.read_xport, files["qs.xpt"], ".xpt", tmp_path)
+    total = qs[(qs.QSTESTCD == "HAMDTOT")]
+    assert list(total.QSSTRESN) == [34.0]  # 17 items x 2, as rated
+    assert all(len(c) <= 8 for c in qs.QSTESTCD)
+
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    define_schema = etree.XMLSchema(etree.parse(str(DEFINE_XSD), parser))
+    define = etree.fromstring(files["define.xml"])
+    assert define_schema.validate(define), define_schema.error_log
+
+    unblinded = bundle_files("unblinded", "sdtm", include_arm=True)
+    dm, _ = _read(pyreadstat.read_xport, unblinded["dm.xpt"], ".xpt", tmp_path)
+    assert set(dm["ARMCD"]) == {baseline_visit.participant.allocation.entry.arm}
