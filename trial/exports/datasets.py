@@ -281,6 +281,7 @@ def _audit_rows(user: Any, codes: list[str]) -> list[dict[str, Any]]:
     hidden_labs = blinding.hidden_lab_analytes_for(user)
     visits = _visit_index()
     participants = dict(Participant.objects.values_list("pk", "participant_id"))
+    usernames = _usernames()
     rows: list[dict[str, Any]] = []
     for ds in DATASETS:
         if ds.model is None or ds.code not in codes or ds.code in {"dq", "dqhist"}:
@@ -312,7 +313,7 @@ def _audit_rows(user: Any, codes: list[str]) -> list[dict[str, Any]]:
                     "participant_id": pid,
                     "history_id": snap["history_id"],
                     "history_date": snap["history_date"],
-                    "history_user": _usernames().get(snap.get("history_user_id"), ""),
+                    "history_user": usernames.get(snap.get("history_user_id"), ""),
                     "history_type": _HISTORY_TYPES.get(snap["history_type"], snap["history_type"]),
                     "version": snap.get("version"),
                     "change_reason": snap.get("history_change_reason") or "",

@@ -34,6 +34,7 @@ from trial.exports.formats import FORMATS, WRITERS
 from trial.exports.models import ApiToken, token_digest
 from trial.exports.odm import OdmContext
 from trial.exports.sdtm import SDTM_SOURCES
+from trial.participants.models import Participant
 from trial.protocol.selectors import protocol
 
 
@@ -94,7 +95,9 @@ def _odm_context(user: Any, tables: list[Table], now: datetime) -> OdmContext:
     )
 
 
-def export_tables(*, by: Any, datasets: list[str] | None = None, include_arm: bool = False) -> list[Table]:
+def export_tables(
+    *, by: Any, datasets: list[str] | None = None, include_arm: bool = False, record_ids: set[int] | None = None
+) -> list[Table]:
     user = require(by, Capability.EXPORT)
     allowed = [d.code for d in datasets_for(user)]
     codes = datasets if datasets else allowed
@@ -106,10 +109,32 @@ def export_tables(*, by: Any, datasets: list[str] | None = None, include_arm: bo
         raise PermissionDenied(f"Your role does not allow these datasets: {', '.join(refused)}.")
     if include_arm and not may_include_arm(user):
         raise PermissionDenied("This export cannot include the treatment arm for a blinded user.")
-    return [dataset_table(c, user=user, include_arm=include_arm, audit_codes=allowed) for c in codes]
+    tables = [dataset_table(c, user=user, include_arm=include_arm, audit_codes=allowed) for c in codes]
+    if record_ids is not None:
+        # The admin's "Export selected": the same tables, narrowed to the chosen records.
+        tables = [_only_records(t, record_ids) for t in tables]
+    return tables
 
 
-def export_bundle(*, by: Any, fmt: str, datasets: list[str] | None = None, include_arm: bool = False) -> Bundle:
+def _only_records(table: Table, record_ids: set[int]) -> Table:
+    if "RECID" in table.frame.columns:
+        keep = table.frame["RECID"].isin(list(record_ids))
+    else:  # participants: keyed by participant id
+        ids = set(Participant.objects.filter(pk__in=record_ids).values_list("participant_id", flat=True))
+        keep = table.frame["SUBJID"].isin(list(ids))
+    return Table(
+        code=table.code, label=table.label, variables=table.variables, frame=table.frame[keep].reset_index(drop=True)
+    )
+
+
+def export_bundle(
+    *,
+    by: Any,
+    fmt: str,
+    datasets: list[str] | None = None,
+    include_arm: bool = False,
+    record_ids: set[int] | None = None,
+) -> Bundle:
     """Every chosen dataset in one format, zipped with its manifest, and recorded in the access log."""
     if fmt not in FORMATS:
         raise ExportError(f"Unknown format {fmt!r}. Choose from {', '.join(FORMATS)}.")
@@ -118,7 +143,7 @@ def export_bundle(*, by: Any, fmt: str, datasets: list[str] | None = None, inclu
         # The SDTM domains are built from their fixed source datasets (the ones this user may export).
         allowed = {d.code for d in datasets_for(user)}
         datasets = [c for c in SDTM_SOURCES if c in allowed]
-    tables = export_tables(by=user, datasets=datasets, include_arm=include_arm)
+    tables = export_tables(by=user, datasets=datasets, include_arm=include_arm, record_ids=record_ids)
     now = timezone.now()
     context: dict[str, Any] = {}
     if fmt == "odm":

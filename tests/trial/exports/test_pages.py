@@ -105,3 +105,21 @@ def test_the_command_writes_the_same_files_and_manifest_as_the_page(randomized: 
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["made_by"] == "datamanager" and manifest["format"] == "sav"
     assert [d["code"] for d in manifest["datasets"]] == ["dm", "hamd"]
+
+
+def test_every_admin_list_offers_export_selected_through_the_same_engine(
+    login: Any, make_participant: Any, users: Any
+) -> None:
+    from trial.participants.models import Participant
+
+    first, _second = make_participant(), make_participant()
+    client = login("datamanager")
+    changelist = "/admin/participants/participant/"
+    assert "export_selected" in client.get(changelist).content.decode()
+    response = client.post(changelist, {"action": "export_selected", "_selected_action": [first.pk]})
+    assert response["Content-Type"] == "application/zip"
+    dm = list(csv.DictReader(io.StringIO(unzip(response.content)["dm.csv"].decode())))
+    assert [r["SUBJID"] for r in dm] == [Participant.objects.get(pk=first.pk).participant_id]
+    # A role without the export capability gets the engine's refusal, not a file.
+    refused = login("coordinator").post(changelist, {"action": "export_selected", "_selected_action": [first.pk]})
+    assert refused.get("Content-Type", "").startswith("text/html")
