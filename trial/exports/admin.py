@@ -18,7 +18,6 @@ from trial.access import Capability, can
 from trial.exports.dictionary import DATASETS
 from trial.exports.services import ExportError, export_bundle
 
-
 DESCRIPTION = "Export selected (CSV bundle with codebook and manifest)"
 
 
