@@ -59,7 +59,11 @@ def test_no_blinded_export_holds_an_arm_a_kit_or_a_hidden_lab_in_any_format(tria
             files = bundle_files(username, fmt)
             text, columns, cells = _tables_as_text(files, tmp_path)
             where = f"{username} {fmt}"
-            assert "ARM" not in columns and "KITID" not in columns, where
+            if fmt == "sdtm":  # SDTM keeps its required arm columns, masked (SDTMIG DM; ICH E6(R3) 4.2)
+                assert "ARM" in columns and "BLINDED" in cells, where
+            else:
+                assert "ARM" not in columns, where
+            assert "KITID" not in columns, where
             assert not cells & ARM_CELLS, where
             assert 'Value="IFX"' not in text and 'Value="PBO"' not in text and "IT.DM.ARM" not in text, where
             for kit in kits:
