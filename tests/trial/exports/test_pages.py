@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from django.core.management import call_command
@@ -41,7 +42,9 @@ def test_an_invalid_choice_is_explained_and_the_choices_are_kept(login: Any, ran
     assert response.status_code == 400
     body = response.content.decode()
     assert "Select a valid choice" in body
-    assert 'value="dm" checked' in body or 'value="dm"\n' in body or "checked" in body
+    # The input is kept: dm stays ticked, the others stay unticked.
+    assert re.search(r'value="dm"[^>]*checked', body)
+    assert not re.search(r'value="hamd"[^>]*checked', body)
 
 
 def test_the_unblinded_statistician_is_offered_the_arm_and_the_pharmacy(login: Any, randomized: Any) -> None:
