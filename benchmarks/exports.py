@@ -31,7 +31,7 @@ def setup_django(db_path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--participants", type=int, default=10000)
-    parser.add_argument("--formats", default="csv,xlsx,xpt,sav,dta,r,odm")
+    parser.add_argument("--formats", default="csv,xlsx,xpt,sav,dta,r,odm,sdtm")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         setup_django(Path(tmp) / "bench.sqlite3")
