@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/mmrm.py
 	$(PY) benchmarks/randomization.py
 	$(PY) benchmarks/forms.py
+	$(PY) benchmarks/exports.py --participants 10000
 
 clean:
 	rm -rf var db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

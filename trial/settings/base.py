@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "simple_history",
     "axes",
     "django_otp",
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "trial.workspace",
     "trial.accounts",
     "analysis",
+    "trial.exports",
     "trial.demo",
 ]
 
@@ -184,9 +186,23 @@ CSRF_COOKIE_HTTPONLY = True
 REST_FRAMEWORK = {
     # Session only: Basic auth would send the password with every request, skip CSRF, and
     # (through DRF's own authenticate call) make a second door for guessing passwords.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Scripts: a per-user token (trial.exports.models.ApiToken, stored as its SHA-256, revocable).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "trial.exports.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "trial.exports.schema.StratumAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
     "DEFAULT_PERMISSION_CLASSES": ["trial.access.CapabilityPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stratum API",
+    "DESCRIPTION": "Read API of Stratum: participants, adverse events and the export datasets, blinded by role.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # A strict Content Security Policy: scripts and styles only from our own static files, no inline
