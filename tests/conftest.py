@@ -7,15 +7,31 @@ datamanager, statistician (blinded), unblinded (statistician), dsmb, admin.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from trial.demo.examples import ELIGIBLE_SCREENING as EXAMPLE_SCREENING
 
+# Every trial in protocols/: a protocol-dependent test runs once per file with
+# `@pytest.mark.parametrize("protocol_file", PROTOCOL_FILES, indirect=True)` (or `pytestmark`).
+PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "protocols"
+PROTOCOL_FILES = [pytest.param(p, id=p.stem) for p in sorted(PROTOCOL_DIR.glob("*.toml"))]
+
 
 @pytest.fixture
-def protocol_loaded(db: Any) -> Any:
+def protocol_file(request: Any, settings: Any) -> Path:
+    """The protocol file in force for this test: the settings' (STRATUM_PROTOCOL), or the one a
+    test is parametrized with, which then applies to every fixture and service of the test."""
+    path = getattr(request, "param", None)
+    if path is not None:
+        settings.STRATUM_PROTOCOL_FILE = path
+    return Path(settings.STRATUM_PROTOCOL_FILE)
+
+
+@pytest.fixture
+def protocol_loaded(db: Any, protocol_file: Path) -> Any:
     from trial.protocol.selectors import protocol
     from trial.protocol.services import protocol_load
 
