@@ -19,6 +19,7 @@ import socket
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -26,7 +27,8 @@ from django.utils import timezone
 
 from analysis import frames
 from analysis.models import AnalysisRun
-from analysis.stats import sap
+from analysis.stats import multiarm, sap
+from analysis.stats.errors import StatsError
 from analysis.tasks import ANALYSIS_RUN_TIME_LIMIT_S, analysis_run_execute_task
 from trial import blinding
 from trial.access import Capability, can, require
@@ -266,16 +268,38 @@ def _mmrm_final(user: Any) -> dict[str, Any]:
     """Unblinded: frames with the arm, the whole SAP (sap.final_summary)."""
     from trial.protocol.selectors import protocol
 
-    arms = protocol().arms
-    active = next(a.code for a in arms if a.active)
-    control = next(a.code for a in arms if not a.active)
+    # The contrasts and the multiplicity procedure are the protocol file's ([analysis]).
+    config = protocol()
+    plan = config.analysis
+    active, control = plan.contrasts[0], plan.control_arm
     hamd = frames.hamd_long_frame(user=user, include_arm=True)
     participants = frames.participants_frame(user=user, include_arm=True)
     crp, crp_from_screening = _baseline_crp(user, participants)
     randomized = hamd.loc[hamd["arm"].notna()].copy()
     randomized["baseline_crp_mg_l"] = randomized["participant_id"].map(crp)
     frame = randomized[["participant_id", "arm", "week", "hamd_total", "baseline", "chg", "baseline_crp_mg_l"]]
-    result = sap.final_summary(frame, active=active, control=control)
+    if len(plan.contrasts) == 1:
+        result = sap.final_summary(frame, active=active, control=control)
+    else:
+        # Several active arms: the two-arm SAP once per contrast (its arm and the control only), and
+        # all arms in one model with the adjusted p-values (analysis.stats.multiarm).
+        by_contrast = {
+            arm: sap.final_summary(frame.loc[frame["arm"].isin([arm, control])], active=arm, control=control)
+            for arm in plan.contrasts
+        }
+        result = dict(by_contrast[active])
+        result["by_contrast"] = by_contrast
+        try:
+            result["multiarm"] = multiarm.multiarm_analysis(
+                frame,
+                control=control,
+                contrasts=plan.contrasts,
+                multiplicity=plan.multiplicity,
+                alpha=plan.alpha,
+                end_week=config.weeks,
+            ).to_dict()
+        except (StatsError, ValueError, np.linalg.LinAlgError) as exc:
+            result["multiarm"] = {"error": f"{type(exc).__name__}: {exc}"}
     broken = _code_broken_ids(participants)
     result["data"] = {
         "participants": int(frame["participant_id"].nunique()),

@@ -65,12 +65,18 @@ def make_participant(site: Any, coordinator: Any) -> Any:
     from trial.participants.services import consent_record, participant_screen
 
     def make(
-        *, sex: str = "F", age: int = 40, consent: bool = True, screened_days_ago: int = 3, **screening: Any
+        *,
+        sex: str = "F",
+        age: int = 40,
+        consent: bool = True,
+        screened_days_ago: int = 3,
+        at_site: Any = None,
+        **screening: Any,
     ) -> Any:
         today = date.today()
         data = ELIGIBLE_SCREENING | {"screening_date": today - timedelta(days=screened_days_ago)} | screening
         p = participant_screen(
-            site=site, sex=sex, date_of_birth=date(today.year - age, 1, 15), screening=data, by=coordinator
+            site=at_site or site, sex=sex, date_of_birth=date(today.year - age, 1, 15), screening=data, by=coordinator
         )
         if consent and p.status == p.Status.ELIGIBLE:
             consent_record(participant=p, consent_date=data["screening_date"], by=coordinator)
