@@ -49,6 +49,8 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     from trial.core.roles import Role
     from trial.participants.services import end_of_study_record
     from trial.pharmacy.services import preparation_create, preparation_dispense, wastage_record
+    from trial.protocol.models import Site
+    from trial.protocol.selectors import protocol
     from trial.queries.services import query_open
     from trial.randomization.models import ListEntry
     from trial.randomization.services import code_break_decide, code_break_request
@@ -64,9 +66,6 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     )
     from trial.workspace.services import participant_enrol
 
-    from trial.protocol.models import Site
-    from trial.protocol.selectors import protocol
-
     config = protocol()
     coordinator, pharmacist = users["coordinator"], users["pharmacist"]
     w = World()
@@ -74,18 +73,15 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     baseline = today - timedelta(days=15)
     # Every stratum of the protocol in force: both sexes, at every site, and on each side of an
     # hs-CRP stratification cut (when the trial has one; an enrichment trial enrols above its cut only).
-    crp_levels = [3.4] + [
-        f.cut - 0.8 for f in config.stratification if f.kind == "threshold" and f.source == "screening_crp_mg_l" and f.cut
-    ]
+    crp_cuts = [f.cut for f in config.stratification if f.kind == "threshold" and f.source == "screening_crp_mg_l"]
+    crp_levels = [3.4] + [cut - 0.8 for cut in crp_cuts if cut]
     sites = list(Site.objects.order_by("code"))
     strata = [(sex, crp, site) for crp in crp_levels for site in sites for sex in ("F", "M")]
     # The visits whose due date has passed: weeks 0, 1, 2 of the reference trial, 0 and 2 of the second.
     weeks_done = [v.week for v in config.visits if 0 <= v.week * 7 <= 15]
     for i in range(max(n, len(strata))):
         sex, crp, site = strata[i % len(strata)]
-        p = make_participant(
-            sex=sex, screened_days_ago=20, screening_crp_mg_l=crp, weight_kg=70 + 3 * i, at_site=site
-        )
+        p = make_participant(sex=sex, screened_days_ago=20, screening_crp_mg_l=crp, weight_kg=70 + 3 * i, at_site=site)
         participant_enrol(participant=p, by=coordinator, baseline_date=baseline)
         p.refresh_from_db()
         w.participants.append(p)
