@@ -145,6 +145,16 @@ COMPUTED_CRITERIA: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class EditChecks:
+    """[edit_checks]: the data-validation plan's thresholds for automatic queries. They raise a
+    question, never refuse an entry; a trial with other doses or another population sets its own."""
+
+    hamd_jump_points: int = 15
+    crp_high_mg_l: float = 100.0
+    weight_change_fraction: float = 0.10
+
+
+@dataclass(frozen=True)
 class AnalysisPlan:
     """[analysis]: which arms the SAP compares, and how it controls the family-wise error rate.
 
@@ -200,6 +210,7 @@ class ProtocolConfig:
     # roles unblinded throughout are not listed.
     unblinded_after_unblinding: tuple[str, ...] = ()
     analysis: AnalysisPlan = AnalysisPlan("PBO", ("IFX",))
+    edit_checks: EditChecks = EditChecks()
 
     @property
     def active_arms(self) -> tuple[Arm, ...]:
@@ -489,6 +500,16 @@ def parse_protocol(text: str) -> ProtocolConfig:
         problems.append("[blinding]: immediate_code_break_period_days must be a whole number >= 1")
 
     plan = _analysis_plan(raw.get("analysis", {}), arms, problems)
+    ec = raw.get("edit_checks", {})
+    edit_checks = EditChecks(
+        hamd_jump_points=ec.get("hamd_jump_points", EditChecks.hamd_jump_points),
+        crp_high_mg_l=float(ec.get("crp_high_mg_l", EditChecks.crp_high_mg_l)),
+        weight_change_fraction=float(ec.get("weight_change_fraction", EditChecks.weight_change_fraction)),
+    )
+    if not isinstance(edit_checks.hamd_jump_points, int) or edit_checks.hamd_jump_points < 1:
+        problems.append("[edit_checks]: hamd_jump_points must be a whole number >= 1")
+    if edit_checks.crp_high_mg_l <= 0 or not 0 < edit_checks.weight_change_fraction < 1:
+        problems.append("[edit_checks]: crp_high_mg_l must be positive and weight_change_fraction between 0 and 1")
 
     if problems:
         raise ProtocolError(problems)
@@ -526,6 +547,7 @@ def parse_protocol(text: str) -> ProtocolConfig:
         safety_followup_days=int(followup),
         unblinded_after_unblinding=tuple(str(r) for r in raw.get("unblinding", {}).get("roles_that_see_arms", [])),
         analysis=plan,
+        edit_checks=edit_checks,
     )
 
 
