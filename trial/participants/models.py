@@ -141,6 +141,8 @@ class Screening(ClinicalRecord):
     stable_antidepressant_4wk = models.BooleanField(null=True)
     mgh_s_ge_2 = models.BooleanField(default=False, editable=False)
     qids_sr_ge_14 = models.BooleanField(default=False, editable=False)
+    # Only an enrichment design computes it ([eligibility] screening_crp_above); otherwise it stays False.
+    screening_crp_enriched = models.BooleanField(default=False, editable=False)
     informed_consent = models.BooleanField(null=True)
     # Exclusion (True = present, which excludes)
     autoimmune_disorder = models.BooleanField(null=True)

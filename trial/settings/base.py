@@ -233,7 +233,9 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # The protocol as data: one TOML file per trial, so a second trial of the same design needs no code change.
-STRATUM_PROTOCOL_FILE = BASE_DIR / "protocols" / "infliximab_trd.toml"
+# STRATUM_PROTOCOL chooses the file (a path, relative to the project or absolute); one deployment runs one
+# trial, and the database refuses a second trial's file (trial.protocol.services.protocol_load).
+STRATUM_PROTOCOL_FILE = BASE_DIR / os.environ.get("STRATUM_PROTOCOL", "protocols/infliximab_trd.toml")
 # `manage.py flush` would erase clinical data and its audit trail; only the test settings allow it.
 STRATUM_ALLOW_FLUSH = False
 

@@ -12,6 +12,7 @@ from trial.core.models import ClinicalRecord
 from trial.core.validators import InstanceValues, rules_errors, rules_raise, stored_range
 from trial.participants.models import Participant
 from trial.participants.rules import Timeline
+from trial.protocol.config import Arm
 from trial.protocol.models import VisitDefinition
 from trial.protocol.selectors import protocol
 from trial.visits.rules import cgis_rules, hamd_rules, infusion_rules, lab_rules, visit_rules, vital_signs_rules
@@ -194,8 +195,9 @@ class VitalSigns(ClinicalRecord):
 class Infusion(ClinicalRecord):
     """The clinic side of an infusion: 120 minutes through a catheter (Design).
 
-    The planned dose is the active arm's rule applied to the weight, the same number whichever arm
-    the participant is in, so it reveals nothing; what goes into the bag is the pharmacy's record.
+    The planned dose is the dose-matched active arm's rule applied to the weight, the same number
+    whichever arm the participant is in, so it reveals nothing; what goes into the bag is the
+    pharmacy's record.
     """
 
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="infusion")
@@ -214,10 +216,20 @@ class Infusion(ClinicalRecord):
             self.planned_dose_mg = planned_dose_mg(float(self.weight_kg))
 
 
-def planned_dose_mg(weight_kg: float) -> int:
-    """5 mg/kg x weight, rounded to whole 100 mg vials (protocol: Design, study drug)."""
-    active = next(a for a in protocol().arms if a.active)
-    raw = Decimal(str(active.dose_mg_per_kg)) * Decimal(str(weight_kg))
+def arm_dose_mg(arm: Arm, weight_kg: float) -> int:
+    """One arm's dose for a weight: mg/kg x weight, rounded to whole vials (protocol: Design, study drug).
+
+    0 for an arm with no drug (placebo)."""
+    if arm.dose_mg_per_kg <= 0:
+        return 0
+    raw = Decimal(str(arm.dose_mg_per_kg)) * Decimal(str(weight_kg))
     # Half up (450 mg -> 5 vials), not Python's half-to-even.
-    vials = max(1, int((raw / active.vial_mg).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
-    return vials * active.vial_mg
+    vials = max(1, int((raw / arm.vial_mg).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+    return vials * arm.vial_mg
+
+
+def planned_dose_mg(weight_kg: float) -> int:
+    """The dose the bag is made up to, the same whichever arm the participant is in, so the blinded
+    infusion form reveals nothing: with one active arm its dose, with several the highest (every bag
+    carries that dose's volume; the pharmacy's record says what went into it)."""
+    return arm_dose_mg(protocol().dose_matched_arm, weight_kg)
