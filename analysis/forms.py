@@ -7,9 +7,10 @@ from typing import Any
 from django import forms
 
 from analysis.models import AnalysisRun
+from trial.core.forms import OneTimeForm
 
 
-class AnalysisRunRequestForm(forms.Form):
+class AnalysisRunRequestForm(OneTimeForm):
     kind = forms.ChoiceField(label="Analysis")
 
     def __init__(self, *args: Any, allowed: list[AnalysisRun.Kind], **kwargs: Any) -> None:
@@ -19,7 +20,7 @@ class AnalysisRunRequestForm(forms.Form):
         kind.choices = [(k.value, k.label) for k in allowed]
 
 
-class PowerSimulationForm(forms.Form):
+class PowerSimulationForm(OneTimeForm):
     """The power simulation's inputs; bad input is shown again with the reason (nothing is lost)."""
 
     sizes = forms.CharField(

@@ -91,14 +91,16 @@ def power_simulation_fan_out(run: AnalysisRun) -> AnalysisRun:
     from trial.protocol.selectors import protocol
 
     user = run.requested_by
-    arms = protocol().arms
-    active = next(a.code for a in arms if a.active)
-    control = next(a.code for a in arms if not a.active)
+    # The protocol file's first contrast ([analysis]): with several active arms, the follow-up
+    # trial is simulated for that arm against control, from a fit on those two arms only.
+    plan = protocol().analysis
+    active, control = plan.contrasts[0], plan.control_arm
     params = run.parameters
     _stage(run, "Fitting the moderation model on the by-arm data", 3)
     participants = frames.participants_frame(user=user, include_arm=True)
     labs = frames.labs_long_frame(user=user)
     frame, _crp, _ = sap_by_arm_frame(user, participants, labs)
+    frame = frame.loc[frame["arm"].isin([active, control])]
     res, crp = powersim.fit_moderation_model(frame, active=active, control=control)
     model = powersim.PowerModel.from_fit(res, baseline_crp_mg_l=crp.dropna().tolist())
     eligible = model.eligible_crp(params["crp_threshold_mg_l"])  # refuses a threshold nobody passes

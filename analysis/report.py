@@ -110,7 +110,7 @@ def run_tables(run: AnalysisRun) -> dict[str, pd.DataFrame]:
 
 
 def table_csv(df: pd.DataFrame) -> str:
-    from analysis.exports import neutralise_formulas
+    from trial.core.spreadsheet import neutralise_formulas
 
     return str(neutralise_formulas(df).to_csv(index=False, lineterminator="\n", float_format="%.10g"))
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from analysis import frames, provenance
 from analysis.models import AnalysisRun
-from analysis.stats import report_tables, sap
+from analysis.stats import multiarm, report_tables, sap
 from analysis.stats.endpoints import derive_responders
 from analysis.stats.errors import StatsError
 from analysis.tasks import ANALYSIS_RUN_TIME_LIMIT_S, analysis_run_execute_task
@@ -352,16 +352,42 @@ def _mmrm_final(run: AnalysisRun) -> tuple[dict[str, Any], dict[str, str]]:
     from trial.protocol.selectors import protocol
 
     user = run.requested_by
-    arms = protocol().arms
-    active = next(a.code for a in arms if a.active)
-    control = next(a.code for a in arms if not a.active)
+    # The contrasts and the multiplicity procedure are the protocol file's ([analysis]).
+    config = protocol()
+    plan = config.analysis
+    active, control = plan.contrasts[0], plan.control_arm
     participants = frames.participants_frame(user=user, include_arm=True)
     labs = frames.labs_long_frame(user=user)
     visits = frames.visits_frame(user=user)
     events = frames.adverse_events_frame(user=user)
     frame, crp, crp_from_screening = sap_by_arm_frame(user, participants, labs)
     _stage(run, "Fitting the primary and moderation MMRMs", 15)
-    result = sap.final_summary(frame, active=active, control=control)
+    if len(plan.contrasts) == 1:
+        result = sap.final_summary(frame, active=active, control=control)
+    else:
+        # Several active arms: the two-arm SAP once per contrast (its arm and the control only), and
+        # all arms in one model with the adjusted p-values (analysis.stats.multiarm).
+        # No unstructured LS-means per contrast: over a long schedule (10 visits, 55 covariance
+        # parameters) on one pair of arms the fit is neither estimable nor quick.
+        by_contrast = {
+            arm: sap.final_summary(
+                frame.loc[frame["arm"].isin([arm, control])], active=arm, control=control, lsmeans_by_week=False
+            )
+            for arm in plan.contrasts
+        }
+        result = dict(by_contrast[active])
+        result["by_contrast"] = by_contrast
+        try:
+            result["multiarm"] = multiarm.multiarm_analysis(
+                frame,
+                control=control,
+                contrasts=plan.contrasts,
+                multiplicity=plan.multiplicity,
+                alpha=plan.alpha,
+                end_week=config.weeks,
+            ).to_dict()
+        except (StatsError, ValueError, np.linalg.LinAlgError) as exc:
+            result["multiarm"] = {"error": f"{type(exc).__name__}: {exc}"}
     broken = _code_broken_ids(participants)
     arm_of = participants.set_index("participant_id")["arm"]
     on_arm = participants.loc[participants["arm"].notna()].copy()

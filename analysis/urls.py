@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analysis import exports, views
+from analysis import views
 
 app_name = "analysis"
 
@@ -12,8 +12,4 @@ urlpatterns = [
     path("<int:pk>/status.json", views.RunStatusView.as_view(), name="status"),
     path("<int:pk>/report.html", views.RunReportView.as_view(), name="report"),
     path("<int:pk>/bundle.zip", views.RunBundleView.as_view(), name="bundle"),
-]
-
-export_urlpatterns = [
-    path("exports/<slug:dataset>.csv", exports.ExportDatasetView.as_view(), name="export-dataset"),
 ]

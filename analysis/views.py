@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
+from django.urls import reverse
 from django.views import View
 
 from analysis import report, selectors, services
 from analysis.forms import AnalysisRunRequestForm, PowerSimulationForm
 from analysis.models import AnalysisRun
 from trial.access import Capability, CapabilityRequiredMixin, can
+from trial.core.views import submit_once
 
 
 class RunListView(CapabilityRequiredMixin, View):
@@ -40,8 +42,12 @@ class RunRequestView(CapabilityRequiredMixin, View):
             services.analysis_run_check_allowed(kind=kind, user=request.user)
         form = AnalysisRunRequestForm(request.POST, allowed=services.analysis_kinds_allowed(request.user))
         if form.is_valid():
-            run = services.analysis_run_request(kind=form.cleaned_data["kind"], by=request.user)
-            return redirect("analysis:detail", pk=run.pk)
+
+            def run_request() -> str:
+                run = services.analysis_run_request(kind=form.cleaned_data["kind"], by=request.user)
+                return reverse("analysis:detail", kwargs={"pk": run.pk})
+
+            return submit_once(request, form, run_request)
         return render(request, "analysis/request.html", {"form": form, "final_refusal": self.final_refusal()})
 
 
@@ -108,6 +114,16 @@ class PowerSimulationRequestView(CapabilityRequiredMixin, View):
         self.check_allowed()
         form = PowerSimulationForm(request.POST)
         if form.is_valid():
-            run = power_simulation_request(by=request.user, **form.cleaned_data)
-            return redirect("analysis:detail", pk=run.pk)
+            data = form.cleaned_data
+
+            def run_request() -> str:
+                run = power_simulation_request(
+                    by=request.user,
+                    sizes=data["sizes"],
+                    crp_threshold_mg_l=data["crp_threshold_mg_l"],
+                    n_sims=data["n_sims"],
+                )
+                return reverse("analysis:detail", kwargs={"pk": run.pk})
+
+            return submit_once(request, form, run_request)
         return render(request, "analysis/power_request.html", {"form": form})

@@ -8,7 +8,10 @@ export DJANGO_SETTINGS_MODULE=trial.settings.local
 
 $PY -m celery -A trial worker --loglevel=INFO --concurrency=1 --pool=solo &
 WORKER=$!
-PORT="${STRATUM_PORT:-8000}"
+# `PORT=9000 make demo` (the usual name), or STRATUM_PORT (make demo-closed uses it for its second server).
+PORT="${STRATUM_PORT:-${PORT:-8000}}"
+# Links in e-mails (a code break) point at this server unless the deployment says otherwise.
+export STRATUM_SITE_URL="${STRATUM_SITE_URL:-http://127.0.0.1:$PORT}"
 $PY manage.py runserver "127.0.0.1:$PORT" --noreload &
 WEB=$!
 

@@ -7,15 +7,31 @@ datamanager, statistician (blinded), unblinded (statistician), dsmb, admin.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from trial.demo.examples import ELIGIBLE_SCREENING as EXAMPLE_SCREENING
 
+# Every trial in protocols/: a protocol-dependent test runs once per file with
+# `@pytest.mark.parametrize("protocol_file", PROTOCOL_FILES, indirect=True)` (or `pytestmark`).
+PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "protocols"
+PROTOCOL_FILES = [pytest.param(p, id=p.stem) for p in sorted(PROTOCOL_DIR.glob("*.toml"))]
+
 
 @pytest.fixture
-def protocol_loaded(db: Any) -> Any:
+def protocol_file(request: Any, settings: Any) -> Path:
+    """The protocol file in force for this test: the settings' (STRATUM_PROTOCOL), or the one a
+    test is parametrized with, which then applies to every fixture and service of the test."""
+    path = getattr(request, "param", None)
+    if path is not None:
+        settings.STRATUM_PROTOCOL_FILE = path
+    return Path(settings.STRATUM_PROTOCOL_FILE)
+
+
+@pytest.fixture
+def protocol_loaded(db: Any, protocol_file: Path) -> Any:
     from trial.protocol.selectors import protocol
     from trial.protocol.services import protocol_load
 
@@ -49,12 +65,18 @@ def make_participant(site: Any, coordinator: Any) -> Any:
     from trial.participants.services import consent_record, participant_screen
 
     def make(
-        *, sex: str = "F", age: int = 40, consent: bool = True, screened_days_ago: int = 3, **screening: Any
+        *,
+        sex: str = "F",
+        age: int = 40,
+        consent: bool = True,
+        screened_days_ago: int = 3,
+        at_site: Any = None,
+        **screening: Any,
     ) -> Any:
         today = date.today()
         data = ELIGIBLE_SCREENING | {"screening_date": today - timedelta(days=screened_days_ago)} | screening
         p = participant_screen(
-            site=site, sex=sex, date_of_birth=date(today.year - age, 1, 15), screening=data, by=coordinator
+            site=at_site or site, sex=sex, date_of_birth=date(today.year - age, 1, 15), screening=data, by=coordinator
         )
         if consent and p.status == p.Status.ELIGIBLE:
             consent_record(participant=p, consent_date=data["screening_date"], by=coordinator)

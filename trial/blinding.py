@@ -115,3 +115,15 @@ def may_see_adverse_events(user: Actor | None) -> bool:
 def is_code_broken(participant: Any) -> bool:
     """Has this participant's arm been revealed by an emergency code break? (flagged in analysis datasets)"""
     return bool(participant.code_breaks.broken().exists())
+
+
+def may_know_code_broken(user: Actor | None) -> bool:
+    """May this user be told THAT a participant's code was broken (never which arm)?
+
+    The people who request, decide or review emergency code breaks, and the unblinded roles: the
+    investigator treating the participant must know the blind no longer holds for them (ICH E6(R3)
+    4.2); a rater or coordinator who learned it could guess from the circumstances, so they are not told.
+    """
+    from trial.access import Capability, can
+
+    return can(user, Capability.VIEW_CODE_BREAKS) or is_unblinded_role(user)

@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from analysis import urls as analysis_urls
 from trial.accounts import views as account_views
 from trial.core import views as core_views
+from trial.exports import views as export_views
 from trial.participants import urls as participant_urls
 from trial.pharmacy import urls as pharmacy_urls
 from trial.randomization import urls as randomization_urls
@@ -45,5 +45,7 @@ urlpatterns = [
     ),
     path("api/pharmacy/", include((pharmacy_urls.api_urlpatterns, "pharmacy-api"))),
     path("api/", include("trial.api_urls")),
-    *analysis_urls.export_urlpatterns,
+    path("exports/", include("trial.exports.urls")),
+    # The first export version's single-dataset CSVs (analysis datasets), kept for scripts that use them.
+    path("exports/<slug:dataset>.csv", export_views.ExportDatasetView.as_view(), name="export-dataset"),
 ]

@@ -100,3 +100,26 @@
   document.addEventListener("submit", function () { lastActivity = Date.now(); });
   window.setInterval(tick, 1000);
 })();
+
+// The nav folds behind a Menu button on narrow screens (static/css/stratum.css); without this script
+// the links wrap instead, so nothing is ever out of reach.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+  var toggle = document.querySelector(".nav-toggle");
+  var bar = document.querySelector(".topbar");
+  if (!toggle || !bar) { return; }
+  toggle.hidden = false;
+  toggle.addEventListener("click", function () {
+    var open = bar.classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+})();
+
+// "Print these forms" (the blank CRFs): a button, since the CSP forbids an inline onclick.
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
+})();

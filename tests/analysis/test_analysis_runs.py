@@ -6,13 +6,10 @@ the service queues it on commit, so requests run inside django_capture_on_commit
 
 from __future__ import annotations
 
-import json
-from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.core.management import call_command
 from django.urls import reverse
 
 from analysis.models import AnalysisRun
@@ -125,47 +122,6 @@ def test_the_task_rechecks_the_requester(users: dict[str, Any]) -> None:
     assert run.status == AnalysisRun.Status.FAILED
     assert "PermissionDenied" in run.error
     assert run.result == {}
-
-
-def test_pooled_and_final_runs_on_the_seeded_demo(
-    users: dict[str, Any], login: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    call_command("seed_demo", participants=60, seed=2013, stdout=StringIO())
-    with django_capture_on_commit_callbacks(execute=True):
-        pooled = analysis_run_request(kind=AnalysisRun.Kind.MMRM_POOLED, by=users["statistician"])
-        final = analysis_run_request(kind=AnalysisRun.Kind.DSMB_CLOSED, by=users["unblinded"])
-    pooled.refresh_from_db()
-    final.refresh_from_db()
-    assert pooled.status == AnalysisRun.Status.DONE, pooled.error
-    assert final.status == AnalysisRun.Status.DONE, final.error
-
-    # Pooled: nothing about the arms, neither as keys nor as values.
-    text = json.dumps(pooled.result)
-    for arm_marker in ("IFX", "PBO", "Infliximab", "Placebo", '"arm"', "trt"):
-        assert arm_marker not in text, arm_marker
-    assert pooled.result["time"]["term"] == "week"
-    assert pooled.result["n_subjects"] > 30
-    assert pooled.result["code_broken"] == 0
-    page = login("statistician").get(reverse("analysis:detail", args=[pooled.pk])).content.decode()
-    assert "Infliximab" not in page and "IFX" not in page
-
-    # Final: the primary and moderation numbers, by arm.
-    result = final.result
-    primary = result["primary"]
-    assert "error" not in primary, primary
-    n = primary["n_subjects"]
-    assert primary["treatment"]["df"] == n - 2  # between-subject df: subjects - rank(Intercept, trt)
-    assert primary["time"]["df"] == primary["treatment_by_time"]["df"] == primary["n_obs"] - 4 - (n - 2)
-    assert 0 <= primary["treatment_by_time"]["p"] <= 1
-    moderation = result["moderation"]
-    assert "error" not in moderation, moderation
-    assert moderation["key_test"]["term"] == "trt:week:logcrp"
-    assert set(result["data"]["participants_by_arm"]) == {"IFX", "PBO"}
-    assert result["data"]["code_broken"] == 0
-    assert result["response"]["rows"][0]["n_active"] + result["response"]["rows"][0]["n_control"] >= n
-    page = login("unblinded").get(reverse("analysis:detail", args=[final.pk])).content.decode()
-    assert "Treatment x time x log hs-CRP" in page
-    assert f"{moderation['key_test']['t']:.2f}" in page
 
 
 @pytest.mark.parametrize("username", ["statistician", "dsmb", "coordinator", "pharmacist"])

@@ -77,7 +77,8 @@ class Session:
 
 @pytest.fixture
 def browse(chromium: Any, live_server: Any, request: Any, users: dict[str, Any]) -> Iterator[Any]:
-    """`browse("coordinator")` -> a Session logged in through the login page as that named user."""
+    """`browse("coordinator")` -> a Session logged in through the login page as that named user;
+    `browse("rater", width=390, height=844)` for a phone."""
     from trial.accounts.users import DEMO_PASSWORD
 
     shots = SCREENSHOTS / request.node.name
@@ -86,8 +87,8 @@ def browse(chromium: Any, live_server: Any, request: Any, users: dict[str, Any])
     contexts = []
     counter = [0]
 
-    def open_as(username: str) -> Session:
-        context = chromium.new_context(viewport={"width": 1280, "height": 1400})
+    def open_as(username: str, width: int = 1280, height: int = 1400) -> Session:
+        context = chromium.new_context(viewport={"width": width, "height": height})
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()

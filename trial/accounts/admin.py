@@ -19,8 +19,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from trial.accounts.models import RoleChange
-from trial.accounts.policy import may_change_roles_of, may_grant_role, may_manage_account, superuser_only_roles
+from trial.accounts.policy import (
+    SUPERUSER_STATUS,
+    may_change_roles_of,
+    may_grant_role,
+    may_manage_account,
+    superuser_only_roles,
+)
 from trial.accounts.services import role_change_check, role_changes_record
+from trial.core.access_log import role_actor
 from trial.core.admin import ModelAdmin, ReadOnlyAdminMixin
 from trial.core.models import User
 
@@ -67,6 +74,16 @@ class StratumUserAdmin(_UserAdmin):
             kwargs["queryset"] = Group.objects.filter(pk__in=allowed)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        stored = User.objects.filter(pk=obj.pk).values_list("is_superuser", flat=True).first() if change else False
+        before = {SUPERUSER_STATUS} if stored else set()
+        after = {SUPERUSER_STATUS} if obj.is_superuser else set()
+        role_change_check(by=request.user, account=obj, before=before, after=after)
+        super().save_model(request, obj, form, change)
+        if before != after:
+            assert isinstance(request.user, User)  # role_change_check refused anyone anonymous
+            role_changes_record(by=request.user, account=obj, before=before, after=after)
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         if "groups" not in form.cleaned_data:
             super().save_related(request, form, formsets, change)
@@ -75,7 +92,8 @@ class StratumUserAdmin(_UserAdmin):
         before = set(account.groups.values_list("name", flat=True)) if change else set()
         after = {g.name for g in form.cleaned_data["groups"]}
         role_change_check(by=request.user, account=account, before=before, after=after)
-        super().save_related(request, form, formsets, change)
+        with role_actor(request.user):
+            super().save_related(request, form, formsets, change)
         if before != after:
             assert isinstance(request.user, User)  # role_change_check refused anyone anonymous
             role_changes_record(by=request.user, account=account, before=before, after=after)

@@ -37,11 +37,15 @@ def may_manage_account(manager: Actor | None, account: Any) -> bool:
     return bool(getattr(manager, "is_superuser", False)) or not is_protected_account(account)
 
 
+# Superuser status, recorded in the role-change log as if it were a role: it is the widest grant of all.
+SUPERUSER_STATUS = "superuser"
+
+
 def may_grant_role(granter: Actor | None, role: str) -> bool:
     """May this user give someone the role, or take it away? (Never their own: `may_change_roles_of`.)"""
     if granter is None or not granter.is_authenticated:
         return False
-    if role in {r.value for r in superuser_only_roles()}:
+    if role == SUPERUSER_STATUS or role in {r.value for r in superuser_only_roles()}:
         return bool(getattr(granter, "is_superuser", False))
     return True
 

@@ -11,8 +11,9 @@ from django.core.mail import send_mail
 from django.db import transaction
 
 from trial.accounts.models import RoleChange
-from trial.accounts.policy import may_change_roles_of, may_grant_role, may_manage_account
-from trial.core.models import User
+from trial.accounts.policy import SUPERUSER_STATUS, may_change_roles_of, may_grant_role, may_manage_account
+from trial.core.access_log import access_event_record
+from trial.core.models import AccessEvent, User
 from trial.core.types import Actor
 
 
@@ -41,6 +42,15 @@ def role_changes_record(*, by: User, account: Any, before: Iterable[str], after:
     for change in changes:
         change.full_clean()
         change.save()
+        if change.role == SUPERUSER_STATUS:
+            # Roles reach the access log through the group signal (trial.core.access_log); superuser
+            # status is a flag on the account, so its grant is logged here, with who granted it.
+            granted = change.action == RoleChange.Action.GRANTED
+            access_event_record(
+                kind=AccessEvent.Kind.ROLE_GRANTED if granted else AccessEvent.Kind.ROLE_REVOKED,
+                user=by,
+                target=f"user {account.get_username()}, superuser status",
+            )
     if changes:
         recipients = sorted(
             set(

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.http import HttpRequest
@@ -98,6 +101,22 @@ def on_locked_out(
     )
 
 
+# Who is changing roles right now. The many-to-many signal below carries no request, so the screen
+# that changes roles (the user admin) names its signed-in user here; the event then records who
+# granted, not only what (21 CFR 11.10(e): the audit trail names the person who acted).
+_role_actor: ContextVar[User | None] = ContextVar("stratum_role_actor", default=None)
+NO_ACTOR = "no signed-in user: a script or the shell"
+
+
+@contextmanager
+def role_actor(user: Any) -> Iterator[None]:
+    token = _role_actor.set(user if isinstance(user, User) else None)
+    try:
+        yield
+    finally:
+        _role_actor.reset(token)
+
+
 def on_groups_changed(
     sender: Any, instance: Any, action: str, reverse: bool, pk_set: set[int] | None, model: Any, **kwargs: Any
 ) -> None:
@@ -113,13 +132,16 @@ def on_groups_changed(
         return
     if not pk_set:
         return
+    actor = _role_actor.get()
+    detail = "" if actor is not None else NO_ACTOR
     if reverse:  # instance is a Group, pk_set holds users
         for username in User.objects.filter(pk__in=pk_set).order_by("username").values_list("username", flat=True):
-            access_event_record(kind=kind, target=f"user {username}, role {instance.name}")
+            access_event_record(kind=kind, user=actor, target=f"user {username}, role {instance.name}", detail=detail)
     else:
         names = model.objects.filter(pk__in=pk_set).order_by("name").values_list("name", flat=True)
         for name in names:
-            access_event_record(kind=kind, target=f"user {instance.get_username()}, role {name}")
+            target = f"user {instance.get_username()}, role {name}"
+            access_event_record(kind=kind, user=actor, target=target, detail=detail)
 
 
 # --- Reading ----------------------------------------------------------------------------------

@@ -6,17 +6,63 @@ a message next to each bad field. They never write; views hand the cleaned data 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.safestring import SafeString, mark_safe
 
 from trial.core.validators import ReasonForChangeRequired, Rule, SingleLine, rules_apply
 
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+class HintedInputMixin:
+    """A text input with its expected format written beside it, and announced with it.
+
+    Dates are typed in ISO 8601 (YYYY-MM-DD) whatever the browser's locale: a native date input shows
+    mm/dd/yyyy or dd/mm/yyyy depending on the machine, and 02/12 read the wrong way is a wrong record
+    (ICH E6(R3) 2.12: data attributable, legible, accurate; one unambiguous format for entry).
+    """
+
+    hint = ""
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context(name, value, attrs)  # type: ignore[misc]
+        widget_attrs = context["widget"]["attrs"]
+        if widget_attrs.get("id"):
+            widget_attrs["aria-describedby"] = f"{widget_attrs['id']}-hint"
+        return context
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        html = super().render(name, value, attrs, renderer)  # type: ignore[misc]
+        input_id = (attrs or {}).get("id") or self.attrs.get("id")  # type: ignore[attr-defined]
+        hint_id = f' id="{input_id}-hint"' if input_id else ""
+        return mark_safe(f'{html} <span class="date-hint"{hint_id}>{self.hint}</span>')  # noqa: S308 (constants)
+
+
+class IsoDateInput(HintedInputMixin, forms.DateInput):
+    input_type = "text"
+    hint = "YYYY-MM-DD"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        base = {"inputmode": "numeric", "placeholder": "YYYY-MM-DD", "autocomplete": "off", "size": "11"}
+        super().__init__(attrs=base | (attrs or {}), format="%Y-%m-%d")
+
+
+class IsoDateTimeInput(HintedInputMixin, forms.DateTimeInput):
+    # Times are entered and stored in the trial's time zone (settings.TIME_ZONE, UTC): the hint says so.
+    input_type = "text"
+    hint = "YYYY-MM-DD HH:MM, UTC"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        base = {"placeholder": "YYYY-MM-DD HH:MM", "autocomplete": "off", "size": "17"}
+        super().__init__(attrs=base | (attrs or {}), format="%Y-%m-%d %H:%M")
+
+
+DATE = IsoDateInput()
+DATETIME = IsoDateTimeInput()
+DATETIME_FORMATS = ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 YES_NO = [("yes", "Yes"), ("no", "No")]
 
 
@@ -39,6 +85,27 @@ def yes_no_initial(value: bool | None) -> str | None:
     return None if value is None else ("yes" if value else "no")
 
 
+def submission_token_field() -> forms.RegexField:
+    """A form's one-time token (trial.core.views.submit_once): a double click or a resent POST
+    brings the same token back and shows what the first submission made."""
+    return forms.RegexField(regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput, max_length=32)
+
+
+class OneTimeForm(forms.Form):
+    """A form that creates something once per page view: an unbound form gets a fresh token.
+
+    ICH E6(R3) data integrity (one event, one record): a double click on "Record wastage" or
+    "Request" must not make a second wastage, code break, list or analysis run.
+    """
+
+    submission_token = submission_token_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and not self.initial.get("submission_token"):
+            self.initial = {**self.initial, "submission_token": uuid.uuid4().hex}
+
+
 class RecordForm(forms.Form):
     """A form for one audited record: carries its version and, when editing, a reason for change.
 
@@ -48,9 +115,7 @@ class RecordForm(forms.Form):
 
     version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
     # One-time token: a repeated POST of the same form shows the record it saved (RecordFormView).
-    submission_token = forms.RegexField(
-        regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput, max_length=32
-    )
+    submission_token = submission_token_field()
     reason = forms.CharField(
         required=False,
         label="Reason for change",

@@ -20,6 +20,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from trial.core.validators import INT32_MAX, stored_range
+
 
 class User(AbstractUser):
     """Stratum's own user model (Django's advice: one from the start, so it can grow without a
@@ -66,7 +68,7 @@ AuditedManager = models.Manager.from_queryset(AuditedQuerySet)
 
 
 class ClinicalRecord(models.Model):
-    version = models.PositiveIntegerField(default=1, editable=False)
+    version = models.PositiveIntegerField(default=1, editable=False, validators=stored_range(0, INT32_MAX))
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, editable=False

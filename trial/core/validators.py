@@ -18,9 +18,24 @@ from typing import Any, Protocol
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 ALL = "__all__"
+
+
+# The largest value a PositiveIntegerField holds on every database we run on (PostgreSQL's integer).
+INT32_MAX = 2_147_483_647
+
+
+def stored_range(lo: float, hi: float) -> list[MinValueValidator | MaxValueValidator]:
+    """The explicit range of a stored number: what the quantity can physically be (a scale's own
+    limits, a weight no person has), always at least as wide as the protocol file's plausible range,
+    which the record's rules apply with their own message. Without it SQLite stores 2^31 months
+    where PostgreSQL refuses it, and the same entry means different things on different databases
+    (ICH E6(R3) data integrity; 21 CFR 11.10(a) validation: accurate and consistent records)."""
+    message = f"Must be from {lo:g} to {hi:g}."
+    return [MinValueValidator(lo, message=message), MaxValueValidator(hi, message=message)]
 
 
 class Rule(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -30,6 +31,38 @@ from trial.core.request_safety import BUSY_MESSAGE
 from trial.core.services import ConflictError
 
 ALREADY_SAVED = "This form was already saved: here is the record. Nothing was saved twice."
+
+
+def token_claim(user: Any, value: str | None) -> FormSubmission | None:
+    """A form's one-time token: a new row (this submission saves), or the row of the submission that
+    already saved (this one only shows what it made). A concurrent twin waits on the unique token
+    until the first commits, then finds its row; if the first failed, its row is gone. Call it inside
+    the transaction that saves, so a refused save releases the token for the corrected resubmission."""
+    if not value or not isinstance(user, User):
+        return None
+    try:
+        with transaction.atomic():
+            return FormSubmission.objects.create(token=value, user=user)
+    except IntegrityError:
+        # Another person's token (they cannot know it: 128 random bits) never shows their record.
+        return FormSubmission.objects.filter(token=value, user=user).first()
+
+
+def submit_once(request: HttpRequest, form: forms.Form, act: Callable[[], str]) -> HttpResponse:
+    """Run `act` (one service call; it returns the URL that shows what it made) at most once per form
+    token, and redirect there. A repeated POST of the same form (double click, browser resend)
+    redirects to what the first one made and says so. A ValidationError from `act` propagates with
+    the transaction rolled back and the token free again."""
+    with transaction.atomic():
+        token = token_claim(request.user, form.cleaned_data.get("submission_token"))
+        if token is not None and token.result_url:
+            messages.info(request, ALREADY_SAVED)
+            return redirect(token.result_url)
+        url = act()
+        if token is not None:
+            token.result_url = url
+            token.save(update_fields=["result_url"])
+    return redirect(url)
 
 
 class RecordFormView(LoginRequiredMixin, View):
@@ -96,11 +129,9 @@ class RecordFormView(LoginRequiredMixin, View):
         if form.is_valid():
             try:
                 with transaction.atomic():
-                    token = self.claim_token(form)
+                    token = token_claim(self.request.user, form.cleaned_data.get("submission_token"))
                     if token is not None and token.result_url:
-                        messages.info(
-                            request, "This form was already saved: here is the record. Nothing was saved twice."
-                        )
+                        messages.info(request, ALREADY_SAVED)
                         return redirect(token.result_url)
                     self.check_not_created_meanwhile(form)
                     saved = self.save(form)
@@ -120,21 +151,6 @@ class RecordFormView(LoginRequiredMixin, View):
                 messages.success(request, self.success_message(saved))
                 return redirect(self.success_url(saved))
         return self.render_form(form)
-
-    def claim_token(self, form: Any) -> FormSubmission | None:
-        """The form's one-time token: a new row (this submission saves), or the row of the submission
-        that already saved (this one only shows its record). A concurrent twin waits on the unique
-        token until the first commits, then finds its row; if the first failed, its row is gone."""
-        value = form.cleaned_data.get("submission_token")
-        if not value:
-            return None
-        try:
-            with transaction.atomic():
-                user = self.request.user
-                assert isinstance(user, User)  # LoginRequiredMixin: only a signed-in user posts here
-                return FormSubmission.objects.create(token=value, user=user)
-        except IntegrityError:
-            return FormSubmission.objects.filter(token=value).first()
 
     def check_not_created_meanwhile(self, form: Any) -> None:
         # The form was opened empty (no version) but the record exists now: someone else entered

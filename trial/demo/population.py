@@ -129,7 +129,9 @@ def generate_population(
         np.rint(np.exp(episode_mu + episode_sigma * rng.standard_normal(n))),
         2,
         np.maximum((age - _EPISODE_EARLIEST_ONSET_AGE) * 12, 2),
-    ).astype(np.int64)
+    )
+    # ... and within the protocol file's plausible range, which an older age range could pass.
+    episode_months = np.minimum(episode_months, int(protocol.measure("episode_duration_months").max)).astype(np.int64)
     attested_failed = {
         code: rng.random(n) < _ATTESTED_FAILURE_RATE.get(code, _OTHER_ATTESTED_FAILURE_RATE)
         for code in facts.criteria
@@ -185,6 +187,7 @@ def generate_population(
                 "qids_sr": columns["qids"][i],
                 "hamd_item3": columns["item3"][i],
                 "mmse": columns["mmse"][i],
+                "screening_crp_mg_l": columns["crp"][i],
             },
             attested_failed={code: failed[i] for code, failed in attested_columns.items()},
         )

@@ -66,9 +66,17 @@ def _at(d: date, t: time) -> datetime:
     return datetime.combine(d, t, tzinfo=UTC)
 
 
-def _list_length(population: list[SyntheticParticipant], config: ProtocolConfig, site_code: str) -> int:
+def _site_of(sp: SyntheticParticipant, sites: list[Any]) -> Any:
+    """Participants are spread over the protocol's sites in screening order (a multi-site trial
+    recruits at every site at once)."""
+    return sites[sp.index % len(sites)]
+
+
+def _list_length(population: list[SyntheticParticipant], config: ProtocolConfig, sites: list[Any]) -> int:
     """Entries per stratum: enough whole blocks for the largest stratum, plus one spare block."""
-    strata: Counter[str] = Counter(stratum(p, config, site_code=site_code) for p in population if p.stage == "enrolled")
+    strata: Counter[str] = Counter(
+        stratum(p, config, site_code=_site_of(p, sites).code) for p in population if p.stage == "enrolled"
+    )
     block = math.lcm(*config.block_sizes)
     largest = max(strata.values(), default=0)
     return (math.ceil(largest / block) + 1) * block
@@ -103,8 +111,7 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
     protocol_load(config=config)
     users = demo_users_ensure()
     coordinator, rater, unblinded = users[Role.COORDINATOR], users[Role.RATER], users[Role.STATISTICIAN_UNBLINDED]
-    site = protocol_load(config=config).sites.order_by("code").first()
-    assert site is not None
+    sites = list(protocol_load(config=config).sites.order_by("code"))
 
     recruitment_end = today - timedelta(weeks=config.weeks + 6) if finished else today
     population = _population_with_enrolled(participants, seed=seed, today=recruitment_end, config=config)
@@ -114,14 +121,16 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
         ]
     # The list is drawn from the operating system's randomness like any list: `seed` shapes the synthetic
     # people and their courses, never the allocation, or anyone who knows the demo's seed replays every arm.
-    randomization_list_create(by=unblinded, per_stratum=_list_length(population, config, site.code))
+    randomization_list_create(by=unblinded, per_stratum=_list_length(population, config, sites))
     pharmacist = users[Role.PHARMACIST]
-    # Enough infliximab for every infusion of an all-active trial at 120 kg (6 vials), plus spare.
+    # Enough infliximab for every infusion of an all-active trial at 120 kg at the highest dose, plus spare.
+    highest = config.dose_matched_arm
+    vials_at_120_kg = math.ceil(highest.dose_mg_per_kg * 120 / highest.vial_mg)
     lot = drug_lot_receive(
         by=pharmacist,
         lot_number=f"IFX-{seed}-A",
         expiry_date=today + timedelta(days=730),
-        vials_received=len(population) * len(config.infusion_weeks) * 6 + 50,
+        vials_received=len(population) * len(config.infusion_weeks) * vials_at_120_kg + 50,
         received_on=min(p.screening_date for p in population),
         supplier="Demo supplier",
     )
@@ -133,7 +142,7 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
             _seed_one(
                 sp,
                 report=report,
-                site=site,
+                site=_site_of(sp, sites),
                 coordinator=coordinator,
                 rater=rater,
                 unblinded=unblinded,

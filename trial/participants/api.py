@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +20,8 @@ from rest_framework.views import APIView
 from trial import blinding
 from trial.access import Capability
 from trial.participants.models import Participant
+
+PAGE = OpenApiParameter("page", int, description="Page number, from 1 (`?page=2`).")
 
 
 def participants_for_api() -> Any:
@@ -55,11 +59,26 @@ class ParticipantListApi(APIView):
     class Output(_ParticipantOutput):
         pass
 
+    @extend_schema(
+        parameters=[PAGE, OpenApiParameter("status", str, description="Only participants with this status.")],
+        responses=inline_serializer(
+            "PaginatedParticipantList",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.CharField(allow_null=True),
+                "previous": serializers.CharField(allow_null=True),
+                "results": Output(many=True),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         qs = participants_for_api()
         if status := request.query_params.get("status"):
             qs = qs.filter(status=status)
-        return Response(self.Output(qs, many=True, context={"request": request}).data)
+        # Pages of PAGE_SIZE (`?page=2`), with count, next and previous (REST_FRAMEWORK settings).
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(self.Output(page, many=True, context={"request": request}).data)
 
 
 class ParticipantDetailApi(APIView):

@@ -36,7 +36,12 @@ def computed_criteria(values: Mapping[str, Any], config: ProtocolConfig) -> dict
 
     item3 = values.get("hamd_item3")
     mmse = values.get("mmse")
-    return {
+    computed: dict[str, bool | None] = {}
+    if "screening_crp_above" in lim:
+        # An enrichment design: enrol only above the cut (strictly greater, as the protocol states it).
+        crp = values.get("screening_crp_mg_l")
+        computed["screening_crp_enriched"] = None if crp in (None, "") else float(crp) > lim["screening_crp_above"]
+    return computed | {
         "age_25_60": None if age is None else lim["age_min"] <= age <= lim["age_max"],
         "mgh_s_ge_2": ge(values.get("mgh_s"), lim["mgh_s_min"]),
         "qids_sr_ge_14": ge(values.get("qids_sr"), lim["qids_sr_min"]),

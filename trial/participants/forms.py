@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from django import forms
 
-from trial.core.forms import DATE, RecordForm, number, yes_no_field, yes_no_initial
+from trial.core.forms import DATE, OneTimeForm, RecordForm, number, yes_no_field, yes_no_initial
 from trial.core.validators import Rule, rules_apply
 from trial.participants.models import EndOfStudy, Sex
 from trial.participants.rules import (
@@ -147,7 +147,7 @@ class RandomizeForm(forms.Form):
         return data
 
 
-class EndOfStudyForm(forms.Form):
+class EndOfStudyForm(OneTimeForm):
     """Completion or withdrawal. Entered once per participant (the service refuses a second)."""
 
     outcome = forms.ChoiceField(choices=[("", "---"), *EndOfStudy.Outcome.choices])

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from trial.core.models import ClinicalRecord
-from trial.core.validators import rules_raise
+from trial.core.validators import rules_raise, stored_range
 from trial.participants.eligibility import age_on
 from trial.participants.rules import (
     Timeline,
@@ -117,22 +117,32 @@ class Screening(ClinicalRecord):
     participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="screening")
     screening_date = models.DateField()
     # Measures (Eligibility; Instruments)
-    screening_crp_mg_l = models.DecimalField("screening hs-CRP (mg/L)", max_digits=7, decimal_places=2)
-    qids_sr = models.PositiveSmallIntegerField("QIDS-SR-16")
-    mmse = models.PositiveSmallIntegerField("MMSE")
-    mgh_s = models.DecimalField("MGH-S", max_digits=4, decimal_places=1)
-    hamd_item3 = models.PositiveSmallIntegerField("HAM-D item 3 (suicide)")
+    screening_crp_mg_l = models.DecimalField(
+        "screening hs-CRP (mg/L)", max_digits=7, decimal_places=2, validators=stored_range(0, 1000)
+    )
+    qids_sr = models.PositiveSmallIntegerField("QIDS-SR-16", validators=stored_range(0, 27))  # the scale: 0-27
+    mmse = models.PositiveSmallIntegerField("MMSE", validators=stored_range(0, 30))  # the scale: 0-30
+    mgh_s = models.DecimalField("MGH-S", max_digits=4, decimal_places=1, validators=stored_range(0, 99.9))
+    hamd_item3 = models.PositiveSmallIntegerField(
+        "HAM-D item 3 (suicide)", validators=stored_range(0, 4)
+    )  # Instruments: item 3 scores 0-4
     bipolar = models.BooleanField("bipolar disorder, depressed phase", default=False)
     on_antidepressant = models.BooleanField(default=False)
-    episode_duration_months = models.PositiveIntegerField(null=True, blank=True)
-    height_cm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
-    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    episode_duration_months = models.PositiveIntegerField(null=True, blank=True, validators=stored_range(0, 1200))
+    height_cm = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True, validators=stored_range(0, 300)
+    )
+    weight_kg = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True, validators=stored_range(0, 700)
+    )
     # Inclusion (True = met). Computed ones are derived from the measures by the service.
     age_25_60 = models.BooleanField(default=False, editable=False)
     major_depression_scid = models.BooleanField(null=True)
     stable_antidepressant_4wk = models.BooleanField(null=True)
     mgh_s_ge_2 = models.BooleanField(default=False, editable=False)
     qids_sr_ge_14 = models.BooleanField(default=False, editable=False)
+    # Only an enrichment design computes it ([eligibility] screening_crp_above); otherwise it stays False.
+    screening_crp_enriched = models.BooleanField(default=False, editable=False)
     informed_consent = models.BooleanField(null=True)
     # Exclusion (True = present, which excludes)
     autoimmune_disorder = models.BooleanField(null=True)

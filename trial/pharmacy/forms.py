@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
-from trial.core.forms import DATE, number
+from trial.core.forms import DATE, OneTimeForm, number
 from trial.core.validators import rules_apply
 from trial.pharmacy.models import DrugLot
 from trial.pharmacy.rules import drug_lot_rules, preparation_rules, wastage_rules
@@ -53,7 +53,7 @@ class WasteForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class LotReceiveForm(forms.Form):
+class LotReceiveForm(OneTimeForm):
     lot_number = forms.CharField(max_length=40)
     expiry_date = forms.DateField(widget=DATE)
     vials_received = forms.IntegerField()
@@ -65,8 +65,11 @@ class LotReceiveForm(forms.Form):
         rules_apply(self, drug_lot_rules(protocol()))
         return data
 
+    def record_data(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if k != "submission_token"}
 
-class WastageForm(forms.Form):
+
+class WastageForm(OneTimeForm):
     vials = forms.IntegerField()
     wasted_on = forms.DateField(initial=date.today, widget=DATE)
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -79,3 +82,6 @@ class WastageForm(forms.Form):
         data = super().clean() or {}
         rules_apply(self, wastage_rules(protocol()), record={"lot": self.lot})
         return data
+
+    def record_data(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if k != "submission_token"}

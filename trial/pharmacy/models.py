@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 
 from trial.core.models import ClinicalRecord
-from trial.core.validators import rules_raise
+from trial.core.validators import rules_raise, stored_range
 from trial.pharmacy.rules import drug_lot_rules, preparation_rules, wastage_rules
 from trial.protocol.selectors import protocol
 from trial.visits.models import Visit
@@ -24,7 +24,7 @@ class DrugLot(ClinicalRecord):
 
     lot_number = models.CharField(max_length=40, unique=True)
     expiry_date = models.DateField()
-    vials_received = models.PositiveIntegerField()
+    vials_received = models.PositiveIntegerField(validators=stored_range(0, 100_000))
     received_on = models.DateField()
     supplier = models.CharField(max_length=100, blank=True)
 
@@ -49,13 +49,17 @@ class Preparation(ClinicalRecord):
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="preparations")
     # Random token printed on the bag: no arm, no order, no participant in it (protocol: Design, Blinding).
     kit_id = models.CharField(max_length=20, unique=True)
-    weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, validators=stored_range(0, 700))
     # The prescribed dose and the matching volume are the same whichever the arm, so the bag looks the same.
-    dose_mg = models.PositiveIntegerField()
-    vials = models.PositiveSmallIntegerField(help_text="Vial-equivalents of the dose (dose / vial size).")
-    volume_ml = models.DecimalField(max_digits=6, decimal_places=1, help_text="Volume added to the 250 mL bag.")
+    dose_mg = models.PositiveIntegerField(validators=stored_range(0, 100_000))
+    vials = models.PositiveSmallIntegerField(
+        help_text="Vial-equivalents of the dose (dose / vial size).", validators=stored_range(0, 1000)
+    )
+    volume_ml = models.DecimalField(
+        max_digits=6, decimal_places=1, help_text="Volume added to the 250 mL bag.", validators=stored_range(0, 10_000)
+    )
     lot = models.ForeignKey(DrugLot, on_delete=models.PROTECT, related_name="preparations", null=True, blank=True)
-    vials_from_lot = models.PositiveSmallIntegerField(default=0)
+    vials_from_lot = models.PositiveSmallIntegerField(default=0, validators=stored_range(0, 1000))
     saline_lot = models.CharField("saline bag lot", max_length=40)
     prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     prepared_at = models.DateTimeField()
@@ -91,7 +95,7 @@ class Wastage(ClinicalRecord):
     """Vials lost outside a preparation: broken, expired, returned."""
 
     lot = models.ForeignKey(DrugLot, on_delete=models.PROTECT, related_name="wastages")
-    vials = models.PositiveIntegerField()
+    vials = models.PositiveIntegerField(validators=stored_range(0, 100_000))
     wasted_on = models.DateField()
     reason = models.TextField()
 

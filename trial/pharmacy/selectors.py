@@ -17,7 +17,7 @@ from trial import blinding
 from trial.participants.models import Participant
 from trial.pharmacy.models import DrugLot, Preparation, Wastage
 from trial.protocol.selectors import protocol
-from trial.visits.models import Visit, VitalSigns, planned_dose_mg
+from trial.visits.models import Visit, VitalSigns, arm_dose_mg, planned_dose_mg
 
 # Design: each infusion is given in a 250 mL saline bag.
 BAG_VOLUME_ML = 250
@@ -35,17 +35,20 @@ class DosePlan:
 
 
 def dose_plan(*, arm_code: str, weight_kg: float) -> DosePlan:
-    """Design: infliximab 5 mg/kg, rounded to whole 100 mg vials; placebo matched in volume.
+    """Design: the arm's mg/kg dose, rounded to whole vials; placebo matched in volume.
 
-    The dose and the volume added to the bag are those of the active arm for both arms, so the
-    bags cannot be told apart; only the active arm draws vials from a lot.
+    Every bag carries the volume of the dose-matched arm (the highest active dose; with one active
+    arm, that arm), so no bag can be told apart, whether by drug or by dose: a lower active dose is
+    made up to it with saline. An active arm's dose and vials are its own and it draws them from a
+    lot; placebo draws none, and its plan names the dose it is matched to.
     """
     config = protocol()
     arm = config.arm(arm_code)
-    active = next(a for a in config.arms if a.active)
-    dose = planned_dose_mg(weight_kg)
-    vials = dose // active.vial_mg
-    volume = Decimal(str(vials * active.vial_reconstitution_ml)).quantize(Decimal("0.1"))
+    matched = config.dose_matched_arm
+    matched_dose = planned_dose_mg(weight_kg)
+    volume = Decimal(str(matched_dose // matched.vial_mg * matched.vial_reconstitution_ml)).quantize(Decimal("0.1"))
+    dose = arm_dose_mg(arm, weight_kg) if arm.active else matched_dose
+    vials = dose // (arm.vial_mg if arm.active else matched.vial_mg)
     return DosePlan(arm.code, weight_kg, dose, vials, volume, arm.active, arm.preparation)
 
 
@@ -153,6 +156,17 @@ def preparation_arm(*, user: Any, preparation: Preparation) -> tuple[str, str]:
 def preparations(*, user: Any) -> Any:
     _require_unblinded(user)
     return Preparation.objects.active().select_related("visit__participant", "visit__definition", "lot", "prepared_by")
+
+
+def dispensation_log(*, user: Any) -> Any:
+    """Every preparation that left the pharmacy or was wasted, newest first: the accountability log
+    (ICH E6(R3): investigational product accountability, who received what and when)."""
+    return (
+        preparations(user=user)
+        .filter(status__in=(Preparation.Status.DISPENSED, Preparation.Status.WASTED))
+        .select_related("dispensed_by")
+        .order_by("-prepared_at", "-id")
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views import View
 
 from trial.access import Capability, CapabilityRequiredMixin
+from trial.core.views import submit_once
 from trial.pharmacy import selectors, services
 from trial.pharmacy.forms import DispenseForm, LotReceiveForm, PrepareForm, WastageForm, WasteForm
 from trial.pharmacy.models import DrugLot, Preparation
@@ -172,7 +173,14 @@ class LotsView(CapabilityRequiredMixin, View):
     capability = Capability.VIEW_PHARMACY
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "pharmacy/lots.html", {"balances": selectors.accountability(user=request.user)})
+        return render(
+            request,
+            "pharmacy/lots.html",
+            {
+                "balances": selectors.accountability(user=request.user),
+                "dispensations": selectors.dispensation_log(user=request.user),
+            },
+        )
 
 
 class LotReceiveView(CapabilityRequiredMixin, View):
@@ -184,13 +192,16 @@ class LotReceiveView(CapabilityRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         form = LotReceiveForm(request.POST)
         if form.is_valid():
+
+            def receive() -> str:
+                lot = services.drug_lot_receive(by=request.user, **form.record_data())
+                messages.success(request, f"Lot {lot.lot_number} received: {lot.vials_received} vials.")
+                return reverse("pharmacy:lots")
+
             try:
-                lot = services.drug_lot_receive(by=request.user, **form.cleaned_data)
+                return submit_once(request, form, receive)
             except ValidationError as exc:
                 _form_errors(form, exc)
-            else:
-                messages.success(request, f"Lot {lot.lot_number} received: {lot.vials_received} vials.")
-                return HttpResponseRedirect(reverse("pharmacy:lots"))
         return render(request, "pharmacy/lot_form.html", {"form": form, "title": "Receive a drug lot"})
 
 
@@ -207,11 +218,14 @@ class WastageView(CapabilityRequiredMixin, View):
         lot = get_object_or_404(DrugLot.objects.active(), pk=pk)
         form = WastageForm(request.POST, lot=lot)
         if form.is_valid():
+
+            def record() -> str:
+                services.wastage_record(lot=lot, by=request.user, **form.record_data())
+                messages.success(request, "Wastage recorded.")
+                return reverse("pharmacy:lots")
+
             try:
-                services.wastage_record(lot=lot, by=request.user, **form.cleaned_data)
+                return submit_once(request, form, record)
             except ValidationError as exc:
                 _form_errors(form, exc)
-            else:
-                messages.success(request, "Wastage recorded.")
-                return HttpResponseRedirect(reverse("pharmacy:lots"))
         return render(request, "pharmacy/lot_form.html", {"form": form, "title": f"Record wastage from lot {lot}"})

@@ -128,6 +128,46 @@ MEASURES = (
 )
 
 
+# The multiplicity procedures the analysis implements (analysis.stats.multiarm).
+MULTIPLICITY = ("none", "bonferroni", "holm", "hochberg")
+
+# The criteria computed from screening measures, each with the [eligibility] limits it reads. The
+# codes are the screening record's fields; the limits (and so the texts) are each trial's own.
+COMPUTED_CRITERIA: dict[str, tuple[str, ...]] = {
+    "age_25_60": ("age_min", "age_max"),
+    "mgh_s_ge_2": ("mgh_s_min",),
+    "qids_sr_ge_14": ("qids_sr_min",),
+    "active_suicidal_ideation": ("hamd_item3_max",),
+    "mmse_lt_28": ("mmse_min",),
+    # An enrichment design enrols only above a screening hs-CRP (optional: the reference trial has none).
+    "screening_crp_enriched": ("screening_crp_above",),
+}
+
+
+@dataclass(frozen=True)
+class EditChecks:
+    """[edit_checks]: the data-validation plan's thresholds for automatic queries. They raise a
+    question, never refuse an entry; a trial with other doses or another population sets its own."""
+
+    hamd_jump_points: int = 15
+    crp_high_mg_l: float = 100.0
+    weight_change_fraction: float = 0.10
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """[analysis]: which arms the SAP compares, and how it controls the family-wise error rate.
+
+    Each contrast is one active arm against `control_arm`. With one contrast, no adjustment is needed;
+    with several, the protocol file must name the procedure (ICH E9 5.6: multiplicity is pre-specified).
+    """
+
+    control_arm: str
+    contrasts: tuple[str, ...]
+    multiplicity: str = "none"
+    alpha: float = 0.05
+
+
 @dataclass(frozen=True)
 class ProtocolConfig:
     code: str
@@ -169,6 +209,18 @@ class ProtocolConfig:
     # formally unblinded): [unblinding] roles_that_see_arms. Role names as in trial.core.roles; the
     # roles unblinded throughout are not listed.
     unblinded_after_unblinding: tuple[str, ...] = ()
+    analysis: AnalysisPlan = AnalysisPlan("PBO", ("IFX",))
+    edit_checks: EditChecks = EditChecks()
+
+    @property
+    def active_arms(self) -> tuple[Arm, ...]:
+        return tuple(a for a in self.arms if a.active)
+
+    @property
+    def dose_matched_arm(self) -> Arm:
+        """The active arm with the highest dose: every bag is made up to its volume, so that neither
+        the drug nor the dose can be told from the bag (Design: placebo matched; blinded dispensing)."""
+        return max(self.active_arms, key=lambda a: (a.dose_mg_per_kg, a.code))
 
     def arm(self, code: str) -> Arm:
         return next(a for a in self.arms if a.code == code)
@@ -257,6 +309,8 @@ def parse_protocol(text: str) -> ProtocolConfig:
         problems.append("[[arms]]: a randomized trial needs at least two arms")
     if len({a.code for a in arms}) != len(arms):
         problems.append("[[arms]]: arm codes must be unique")
+    if arms and not any(a.active for a in arms):
+        problems.append("[[arms]]: at least one arm must be active")
 
     r = raw.get("randomization", {})
     ratio = tuple(r.get("allocation_ratio", [1] * len(arms)))
@@ -384,11 +438,22 @@ def parse_protocol(text: str) -> ProtocolConfig:
         value = _req(el, key, "[eligibility]", problems, num)
         if value is not None:
             limits[key] = float(value)
+    if "screening_crp_above" in el:
+        value = _req(el, "screening_crp_above", "[eligibility]", problems, num)
+        if value is not None:
+            limits["screening_crp_above"] = float(value)
     if limits.get("age_min", 0) > limits.get("age_max", 999):
         problems.append("[eligibility]: age_min is above age_max")
     if not inclusion or not exclusion:
         problems.append("[eligibility]: inclusion and exclusion criteria are required")
     all_codes = [c.code for c in inclusion + exclusion]
+    for c in inclusion + exclusion:
+        if c.computed and c.code not in COMPUTED_CRITERIA:
+            problems.append(
+                f"[eligibility]: {c.code!r} is marked computed, but only {sorted(COMPUTED_CRITERIA)} can be computed"
+            )
+        elif c.computed and (absent := [k for k in COMPUTED_CRITERIA[c.code] if k not in limits]):
+            problems.append(f"[eligibility]: {c.code!r} is computed from {', '.join(absent)}, which is missing")
     if len(set(all_codes)) != len(all_codes):
         problems.append("[eligibility]: criterion codes must be unique")
 
@@ -434,6 +499,18 @@ def parse_protocol(text: str) -> ProtocolConfig:
     if not isinstance(period, int) or period < 1:
         problems.append("[blinding]: immediate_code_break_period_days must be a whole number >= 1")
 
+    plan = _analysis_plan(raw.get("analysis", {}), arms, problems)
+    ec = raw.get("edit_checks", {})
+    edit_checks = EditChecks(
+        hamd_jump_points=ec.get("hamd_jump_points", EditChecks.hamd_jump_points),
+        crp_high_mg_l=float(ec.get("crp_high_mg_l", EditChecks.crp_high_mg_l)),
+        weight_change_fraction=float(ec.get("weight_change_fraction", EditChecks.weight_change_fraction)),
+    )
+    if not isinstance(edit_checks.hamd_jump_points, int) or edit_checks.hamd_jump_points < 1:
+        problems.append("[edit_checks]: hamd_jump_points must be a whole number >= 1")
+    if edit_checks.crp_high_mg_l <= 0 or not 0 < edit_checks.weight_change_fraction < 1:
+        problems.append("[edit_checks]: crp_high_mg_l must be positive and weight_change_fraction between 0 and 1")
+
     if problems:
         raise ProtocolError(problems)
     return ProtocolConfig(
@@ -469,6 +546,44 @@ def parse_protocol(text: str) -> ProtocolConfig:
         lot_shelf_life_max_days=int(shelf_life),
         safety_followup_days=int(followup),
         unblinded_after_unblinding=tuple(str(r) for r in raw.get("unblinding", {}).get("roles_that_see_arms", [])),
+        analysis=plan,
+        edit_checks=edit_checks,
+    )
+
+
+def _analysis_plan(a: dict[str, Any], arms: list[Arm], problems: list[str]) -> AnalysisPlan:
+    """[analysis], with the defaults a two-arm trial needs no section for: its one inactive arm is the
+    control and its one active arm the one contrast."""
+    codes = {arm.code: arm for arm in arms}
+    inactive = [arm.code for arm in arms if not arm.active]
+    control = a.get("control_arm", inactive[0] if len(inactive) == 1 else "")
+    if control not in codes:
+        problems.append(f"[analysis]: control_arm {control!r} is not one of the arms {sorted(codes)}")
+    elif codes[control].active:
+        problems.append(f"[analysis]: control_arm {control!r} is an active arm")
+    contrasts = tuple(str(c) for c in a.get("contrasts", [arm.code for arm in arms if arm.active]))
+    if not contrasts:
+        problems.append("[analysis]: at least one contrast is needed")
+    for c in contrasts:
+        if c not in codes or c == control:
+            problems.append(f"[analysis]: contrast {c!r} must be an arm other than the control")
+    if len(set(contrasts)) != len(contrasts):
+        problems.append("[analysis]: a contrast is listed twice")
+    multiplicity = a.get("multiplicity", "none" if len(contrasts) == 1 else None)
+    if multiplicity is None:
+        problems.append(
+            f"[analysis]: {len(contrasts)} contrasts need a stated multiplicity procedure (one of {list(MULTIPLICITY)})"
+        )
+    elif multiplicity not in MULTIPLICITY:
+        problems.append(f"[analysis]: multiplicity must be one of {list(MULTIPLICITY)}, not {multiplicity!r}")
+    alpha = a.get("alpha", 0.05)
+    if not isinstance(alpha, float) or not 0 < alpha < 1:
+        problems.append(f"[analysis]: alpha must be a number between 0 and 1, not {alpha!r}")
+    return AnalysisPlan(
+        control_arm=str(control),
+        contrasts=contrasts,
+        multiplicity=str(multiplicity or "none"),
+        alpha=float(alpha) if isinstance(alpha, float) else 0.05,
     )
 
 

@@ -15,13 +15,24 @@ from itertools import pairwise
 from typing import Any
 
 from trial.participants.models import Participant, Screening
+from trial.protocol.selectors import protocol
 from trial.visits.models import LabResult, Visit
 
-# Data-management thresholds (the data-validation plan), not protocol facts: a clinically
-# plausible value beyond them is possible, so they raise a question, never refuse the entry.
-HAMD_JUMP_POINTS = 15
-CRP_HIGH_MG_L = Decimal("100")
-WEIGHT_CHANGE_FRACTION = Decimal("0.10")
+# Data-management thresholds (the data-validation plan, [edit_checks] of the protocol file): a
+# clinically plausible value beyond them is possible, so they raise a question, never refuse the entry.
+
+
+def _hamd_jump_points() -> int:
+    return protocol().edit_checks.hamd_jump_points
+
+
+def _crp_high_mg_l() -> Decimal:
+    return Decimal(str(protocol().edit_checks.crp_high_mg_l)).normalize()
+
+
+def _weight_change_fraction() -> Decimal:
+    return Decimal(str(protocol().edit_checks.weight_change_fraction))
+
 
 HAMD_JUMP = "hamd_jump"
 CRP_HIGH = "crp_high"
@@ -68,7 +79,7 @@ def participant_findings(participant: Participant) -> list[Finding]:
     )
     crp = list(
         LabResult.objects.active()
-        .filter(visit__participant=participant, analyte="hs_crp", value__gt=CRP_HIGH_MG_L)
+        .filter(visit__participant=participant, analyte="hs_crp", value__gt=_crp_high_mg_l())
         .values_list("visit_id", "value")
     )
     screening_crp = (
@@ -87,7 +98,7 @@ def _hamd_jumps(visits: Sequence[Mapping[str, Any]]) -> list[Finding]:
     out = []
     for prev, cur in pairwise(rated):
         change = cur["hamd__total"] - prev["hamd__total"]
-        if abs(change) > HAMD_JUMP_POINTS:
+        if abs(change) > _hamd_jump_points():
             out.append(
                 Finding(
                     HAMD_JUMP,
@@ -95,7 +106,7 @@ def _hamd_jumps(visits: Sequence[Mapping[str, Any]]) -> list[Finding]:
                     "hamd17",
                     "total",
                     f"HAM-D total changed by {change:+d} points since {prev['definition__name']} "
-                    f"({prev['hamd__total']} -> {cur['hamd__total']}), more than {HAMD_JUMP_POINTS}. "
+                    f"({prev['hamd__total']} -> {cur['hamd__total']}), more than {_hamd_jump_points()}. "
                     "Please confirm the item scores.",
                 )
             )
@@ -106,14 +117,14 @@ def _crp_high(
     visits: Sequence[Mapping[str, Any]], crp: list[tuple[int, Decimal]], screening_crp: Decimal | None
 ) -> list[Finding]:
     out = []
-    if screening_crp is not None and screening_crp > CRP_HIGH_MG_L:
+    if screening_crp is not None and screening_crp > _crp_high_mg_l():
         out.append(
             Finding(
                 CRP_HIGH,
                 None,
                 "screening",
                 "screening_crp_mg_l",
-                f"Screening hs-CRP {screening_crp} mg/L is above {CRP_HIGH_MG_L} mg/L. "
+                f"Screening hs-CRP {screening_crp} mg/L is above {_crp_high_mg_l():f} mg/L. "
                 "Please confirm against the laboratory report (acute infection?).",
             )
         )
@@ -126,7 +137,7 @@ def _crp_high(
                     visit_id,
                     "labs",
                     "hs_crp",
-                    f"hs-CRP {value.normalize():f} mg/L at {names[visit_id]} is above {CRP_HIGH_MG_L} mg/L. "
+                    f"hs-CRP {value.normalize():f} mg/L at {names[visit_id]} is above {_crp_high_mg_l():f} mg/L. "
                     "Please confirm against the laboratory report (acute infection?).",
                 )
             )
@@ -154,7 +165,7 @@ def _weight_changes(visits: Sequence[Mapping[str, Any]]) -> list[Finding]:
     for prev, cur in pairwise(given):
         before, after = prev["infusion__weight_kg"], cur["infusion__weight_kg"]
         change = (after - before) / before
-        if abs(change) > WEIGHT_CHANGE_FRACTION:
+        if abs(change) > _weight_change_fraction():
             out.append(
                 Finding(
                     WEIGHT_CHANGE,
@@ -162,7 +173,7 @@ def _weight_changes(visits: Sequence[Mapping[str, Any]]) -> list[Finding]:
                     "infusion",
                     "weight_kg",
                     f"Weight changed by {change * 100:+.1f}% since the infusion at {prev['definition__name']} "
-                    f"({before} -> {after} kg), more than {WEIGHT_CHANGE_FRACTION * 100:.0f}%. "
+                    f"({before} -> {after} kg), more than {_weight_change_fraction() * 100:.0f}%. "
                     "The dose follows the weight: please confirm it.",
                 )
             )

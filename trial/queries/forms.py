@@ -6,10 +6,11 @@ from typing import Any, cast
 
 from django import forms
 
+from trial.core.forms import OneTimeForm
 from trial.queries.services import TEXT_REQUIRED
 
 
-class QueryOpenForm(forms.Form):
+class QueryOpenForm(OneTimeForm):
     target = forms.ChoiceField(label="Field", choices=[])
     text = forms.CharField(
         label="Question",
@@ -26,7 +27,7 @@ class QueryOpenForm(forms.Form):
         return form, field
 
 
-class QueryStepForm(forms.Form):
+class QueryStepForm(OneTimeForm):
     """Answer, close or re-open: a message and the version the user saw."""
 
     ACTIONS = ("answer", "close", "reopen")

@@ -72,8 +72,15 @@ def _unblinded_review(query: DataQuery) -> bool:
     return query.form == "labs" and visit is not None and blinding.lab_reveals_arm(query.field, visit.definition.week)
 
 
+def query_step_capability(query: DataQuery, capability: Capability) -> Capability:
+    """The capability a step on this query needs: the usual one, or, on an arm-revealing value, the
+    unblinded reviewer's. The query page offers its buttons by the same answer, so the reviewer
+    sees the buttons and nobody sees a button that would be refused."""
+    return Capability.ENTER_REVEALING_LABS if _unblinded_review(query) else capability
+
+
 def _require_for(query: DataQuery, by: Actor, capability: Capability) -> User:
-    return require(by, Capability.ENTER_REVEALING_LABS if _unblinded_review(query) else capability)
+    return require(by, query_step_capability(query, capability))
 
 
 @transaction.atomic

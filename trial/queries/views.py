@@ -17,7 +17,7 @@ from trial.participants.selectors import participant_get
 from trial.queries import selectors
 from trial.queries.forms import QueryOpenForm, QueryStepForm
 from trial.queries.models import DataQuery
-from trial.queries.services import query_answer, query_close, query_open, query_reopen
+from trial.queries.services import query_answer, query_close, query_open, query_reopen, query_step_capability
 from trial.visits.models import Visit
 from trial.visits.selectors import visit_get
 
@@ -52,11 +52,12 @@ class QueryDetailView(CapabilityRequiredMixin, RecordFormView):
         return {"version": self.query.version}
 
     def get_context(self) -> dict[str, Any]:
-        user = self.request.user
+        user, query = self.request.user, self.query
         return {
-            "query": self.query,
-            "can_answer": can(user, Capability.ANSWER_QUERIES) and self.query.status != "closed",
-            "can_manage": can(user, Capability.RAISE_QUERIES),
+            "query": query,
+            "can_answer": can(user, query_step_capability(query, Capability.ANSWER_QUERIES))
+            and query.status != "closed",
+            "can_manage": can(user, query_step_capability(query, Capability.RAISE_QUERIES)),
         }
 
     def save(self, form: Any) -> Any:

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 
+from trial.core.forms import OneTimeForm
 from trial.core.validators import rules_apply
 from trial.protocol.selectors import protocol
 from trial.randomization.rules import code_break_rules
@@ -20,7 +21,7 @@ class RandomizeForm(forms.Form):
     )
 
 
-class ListGenerateForm(forms.Form):
+class ListGenerateForm(OneTimeForm):
     name = forms.CharField(max_length=100, required=False)
     per_stratum = forms.IntegerField(min_value=2, max_value=2000, initial=40, label="Entries per stratum")
     block_sizes = forms.TypedMultipleChoiceField(
@@ -52,7 +53,7 @@ class ListGenerateForm(forms.Form):
 LIST_UPLOAD_MAX_BYTES = 2 * 1024 * 1024
 
 
-class ListUploadForm(forms.Form):
+class ListUploadForm(OneTimeForm):
     name = forms.CharField(max_length=100)
     file = forms.FileField(
         help_text=(
@@ -73,7 +74,7 @@ class ListUploadForm(forms.Form):
         return upload
 
 
-class CodeBreakRequestForm(forms.Form):
+class CodeBreakRequestForm(OneTimeForm):
     # Not required here: the rules say it in the record's words (trial.randomization.rules).
     reason = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="The clinical reason the arm is needed."
@@ -93,10 +94,10 @@ class CodeBreakRequestForm(forms.Form):
         return data
 
 
-class CodeBreakDecideForm(forms.Form):
+class CodeBreakDecideForm(OneTimeForm):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class CodeBreakReviewForm(forms.Form):
+class CodeBreakReviewForm(OneTimeForm):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from trial import blinding
@@ -494,12 +496,14 @@ def _code_break_notify(cb: CodeBreak, what: str) -> None:
     requester = getattr(cb.requested_by, "email", "")
     if requester and requester not in recipients:
         recipients.append(requester)
+    link = settings.STRATUM_SITE_URL + reverse("randomization:code_break_detail", args=[cb.pk])
     transaction.on_commit(
         _on_commit_mail(
             f"[Stratum] Code break {what}: participant {cb.participant.participant_id}",
             f"Code break {cb.pk} for participant {cb.participant.participant_id} was {what} "
             f"(requested by {cb.requested_by}, {'immediate' if cb.immediate else 'standard'}).\n"
-            f"Reason: {cb.reason}\nThe arm is shown only to the requester, in Stratum.",
+            f"Reason: {cb.reason}\nThe arm is shown only to the requester, in Stratum.\n"
+            f"Open the code break: {link}",
             recipients,
         )
     )

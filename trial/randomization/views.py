@@ -14,6 +14,7 @@ from django.views import View
 
 from trial import blinding
 from trial.access import Capability, CapabilityRequiredMixin
+from trial.core.views import submit_once
 from trial.participants.models import Participant
 from trial.protocol.selectors import protocol
 from trial.randomization import selectors, services
@@ -82,7 +83,8 @@ class ListGenerateView(CapabilityRequiredMixin, View):
         d = form.cleaned_data
         if "preview" in request.POST:
             return render(request, "randomization/list_generate.html", {"form": form, "review": self._preview(d)})
-        try:
+
+        def store() -> str:
             rl = services.randomization_list_create(
                 by=request.user,
                 per_stratum=d["per_stratum"],
@@ -91,14 +93,17 @@ class ListGenerateView(CapabilityRequiredMixin, View):
                 activate=d["activate"],
                 stratify_by_site=d["stratify_by_site"],
             )
+            messages.success(request, f"List {rl.name} stored; SHA-256 {rl.sha256}.")
+            return reverse("randomization:list_detail", args=[rl.pk])
+
+        try:
+            return submit_once(request, form, store)
         except ValidationError as exc:
             return render(
                 request,
                 "randomization/list_generate.html",
                 {"form": form, "review": None, "errors": _errors(exc)},
             )
-        messages.success(request, f"List {rl.name} stored; SHA-256 {rl.sha256}.")
-        return HttpResponseRedirect(reverse("randomization:list_detail", args=[rl.pk]))
 
     @staticmethod
     def _preview(d: dict[str, Any]) -> selectors.ListReview:
@@ -130,7 +135,8 @@ class ListUploadView(CapabilityRequiredMixin, View):
             return render(
                 request, "randomization/list_upload.html", {"form": form, "errors": ["The file is not UTF-8 text."]}
             )
-        try:
+
+        def upload() -> str:
             rl = services.randomization_list_upload(
                 by=request.user,
                 csv_text=text,
@@ -138,10 +144,13 @@ class ListUploadView(CapabilityRequiredMixin, View):
                 activate=form.cleaned_data["activate"],
                 stratify_by_site=form.cleaned_data["stratify_by_site"],
             )
+            messages.success(request, f"List {rl.name} uploaded; SHA-256 {rl.sha256}.")
+            return reverse("randomization:list_detail", args=[rl.pk])
+
+        try:
+            return submit_once(request, form, upload)
         except ValidationError as exc:
             return render(request, "randomization/list_upload.html", {"form": form, "errors": _errors(exc)})
-        messages.success(request, f"List {rl.name} uploaded; SHA-256 {rl.sha256}.")
-        return HttpResponseRedirect(reverse("randomization:list_detail", args=[rl.pk]))
 
 
 class ListDetailView(CapabilityRequiredMixin, View):
@@ -209,12 +218,17 @@ class CodeBreakRequestView(CapabilityRequiredMixin, View):
         ctx: dict[str, Any] = {"participant": participant, "form": form}
         if not form.is_valid():
             return render(request, "randomization/code_break_request.html", ctx)
+        data = {k: v for k, v in form.cleaned_data.items() if k != "submission_token"}
+
+        def request_break() -> str:
+            cb = services.code_break_request(participant=participant, by=request.user, **data)
+            return reverse("randomization:code_break_detail", args=[cb.pk])
+
         try:
-            cb = services.code_break_request(participant=participant, by=request.user, **form.cleaned_data)
+            return submit_once(request, form, request_break)
         except ValidationError as exc:
             ctx["errors"] = _errors(exc)
             return render(request, "randomization/code_break_request.html", ctx)
-        return HttpResponseRedirect(reverse("randomization:code_break_detail", args=[cb.pk]))
 
 
 class CodeBreakDetailView(CapabilityRequiredMixin, View):
@@ -246,8 +260,10 @@ class CodeBreakDecideView(CapabilityRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         cb = get_object_or_404(CodeBreak.objects.active(), pk=pk)
         form = CodeBreakDecideForm(request.POST)
+        detail = reverse("randomization:code_break_detail", args=[cb.pk])
         if form.is_valid():
-            try:
+
+            def decide() -> str:
                 services.code_break_decide(
                     code_break=cb,
                     by=request.user,
@@ -255,10 +271,14 @@ class CodeBreakDecideView(CapabilityRequiredMixin, View):
                     note=form.cleaned_data["note"],
                 )
                 messages.success(request, "Decision recorded.")
+                return detail
+
+            try:
+                return submit_once(request, form, decide)
             except ValidationError as exc:
                 for m in _errors(exc):
                     messages.error(request, m)
-        return HttpResponseRedirect(reverse("randomization:code_break_detail", args=[cb.pk]))
+        return HttpResponseRedirect(detail)
 
 
 class CodeBreakReviewView(CapabilityRequiredMixin, View):
@@ -268,13 +288,19 @@ class CodeBreakReviewView(CapabilityRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         cb = get_object_or_404(CodeBreak.objects.active(), pk=pk)
         form = CodeBreakReviewForm(request.POST)
+        detail = reverse("randomization:code_break_detail", args=[cb.pk])
         if form.is_valid():
-            try:
+
+            def review() -> str:
                 services.code_break_review(code_break=cb, by=request.user, note=form.cleaned_data["note"])
                 messages.success(request, "Review recorded.")
+                return detail
+
+            try:
+                return submit_once(request, form, review)
             except ValidationError as exc:
                 for m in _errors(exc):
                     messages.error(request, m)
         else:
             messages.error(request, "Record the outcome of the review.")
-        return HttpResponseRedirect(reverse("randomization:code_break_detail", args=[cb.pk]))
+        return HttpResponseRedirect(detail)

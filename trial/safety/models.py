@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from trial.core.models import ClinicalRecord
-from trial.core.validators import rules_raise
+from trial.core.validators import rules_raise, stored_range
 from trial.participants.models import Participant
 from trial.participants.rules import Timeline
 from trial.protocol.selectors import protocol
@@ -93,7 +93,9 @@ class ConcomitantMedication(ClinicalRecord):
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="concomitant_medications")
     name = models.CharField(max_length=200)
     drug_class = models.CharField(max_length=20, choices=DrugClass.choices)
-    dose = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    dose = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, validators=stored_range(0, 999_999)
+    )
     dose_unit = models.CharField(max_length=20, blank=True)
     indication = models.CharField(max_length=200, blank=True)
     start_date = models.DateField()

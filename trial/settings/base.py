@@ -1,5 +1,6 @@
 """Settings shared by every environment. Environment-specific files override a few names."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "simple_history",
     "axes",
     "django_otp",
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "trial.workspace",
     "trial.accounts",
     "analysis",
+    "trial.exports",
     "trial.demo",
 ]
 
@@ -154,6 +157,14 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One unambiguous display format (`02 Dec 2026`, times with their zone) and ISO 8601 entry, on every page
+# and in the admin: the locale's own formats would otherwise win over DATE_FORMAT (trial/core/formats).
+FORMAT_MODULE_PATH = ["trial.core.formats"]
+DATE_FORMAT = "d M Y"
+DATETIME_FORMAT = "d M Y H:i T"
+DATE_INPUT_FORMATS = ["%Y-%m-%d"]
+# Where the site is reached, for links in e-mails (a code-break notice links to the break).
+STRATUM_SITE_URL = os.environ.get("STRATUM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -175,9 +186,23 @@ CSRF_COOKIE_HTTPONLY = True
 REST_FRAMEWORK = {
     # Session only: Basic auth would send the password with every request, skip CSRF, and
     # (through DRF's own authenticate call) make a second door for guessing passwords.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Scripts: a per-user token (trial.exports.models.ApiToken, stored as its SHA-256, revocable).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "trial.exports.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "trial.exports.schema.StratumAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
     "DEFAULT_PERMISSION_CLASSES": ["trial.access.CapabilityPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stratum API",
+    "DESCRIPTION": "Read API of Stratum: participants, adverse events and the export datasets, blinded by role.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # A strict Content Security Policy: scripts and styles only from our own static files, no inline
@@ -208,7 +233,9 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # The protocol as data: one TOML file per trial, so a second trial of the same design needs no code change.
-STRATUM_PROTOCOL_FILE = BASE_DIR / "protocols" / "infliximab_trd.toml"
+# STRATUM_PROTOCOL chooses the file (a path, relative to the project or absolute); one deployment runs one
+# trial, and the database refuses a second trial's file (trial.protocol.services.protocol_load).
+STRATUM_PROTOCOL_FILE = BASE_DIR / os.environ.get("STRATUM_PROTOCOL", "protocols/infliximab_trd.toml")
 # `manage.py flush` would erase clinical data and its audit trail; only the test settings allow it.
 STRATUM_ALLOW_FLUSH = False
 

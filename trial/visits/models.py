@@ -9,12 +9,20 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from trial.core.models import ClinicalRecord
-from trial.core.validators import InstanceValues, rules_errors, rules_raise
+from trial.core.validators import InstanceValues, rules_errors, rules_raise, stored_range
 from trial.participants.models import Participant
 from trial.participants.rules import Timeline
+from trial.protocol.config import Arm
 from trial.protocol.models import VisitDefinition
 from trial.protocol.selectors import protocol
 from trial.visits.rules import cgis_rules, hamd_rules, infusion_rules, lab_rules, visit_rules, vital_signs_rules
+
+# Instruments: HAM-D-17 items 1-3, 7-11 and 15 score 0-4; items 4-6, 12-14, 16 and 17 score 0-2
+# (the scale itself; hamd_rules applies the protocol file's per-item maximum with its own message).
+# Laboratory values: no analyte of the schedule reaches a million in its unit.
+HAMD_ITEM_0_4 = stored_range(0, 4)
+HAMD_ITEM_0_2 = stored_range(0, 2)
+LAB_VALUE = stored_range(0, 1_000_000)
 
 
 class Visit(ClinicalRecord):
@@ -56,24 +64,24 @@ class HamD17(ClinicalRecord):
 
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="hamd")
     rated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
-    item_1 = models.PositiveSmallIntegerField("1 Depressed mood")
-    item_2 = models.PositiveSmallIntegerField("2 Feelings of guilt")
-    item_3 = models.PositiveSmallIntegerField("3 Suicide")
-    item_4 = models.PositiveSmallIntegerField("4 Insomnia: early")
-    item_5 = models.PositiveSmallIntegerField("5 Insomnia: middle")
-    item_6 = models.PositiveSmallIntegerField("6 Insomnia: late")
-    item_7 = models.PositiveSmallIntegerField("7 Work and activities")
-    item_8 = models.PositiveSmallIntegerField("8 Retardation")
-    item_9 = models.PositiveSmallIntegerField("9 Agitation")
-    item_10 = models.PositiveSmallIntegerField("10 Anxiety: psychic")
-    item_11 = models.PositiveSmallIntegerField("11 Anxiety: somatic")
-    item_12 = models.PositiveSmallIntegerField("12 Somatic: gastrointestinal")
-    item_13 = models.PositiveSmallIntegerField("13 Somatic: general")
-    item_14 = models.PositiveSmallIntegerField("14 Genital symptoms")
-    item_15 = models.PositiveSmallIntegerField("15 Hypochondriasis")
-    item_16 = models.PositiveSmallIntegerField("16 Loss of weight")
-    item_17 = models.PositiveSmallIntegerField("17 Insight")
-    total = models.PositiveSmallIntegerField(editable=False)
+    item_1 = models.PositiveSmallIntegerField("1 Depressed mood", validators=HAMD_ITEM_0_4)
+    item_2 = models.PositiveSmallIntegerField("2 Feelings of guilt", validators=HAMD_ITEM_0_4)
+    item_3 = models.PositiveSmallIntegerField("3 Suicide", validators=HAMD_ITEM_0_4)
+    item_4 = models.PositiveSmallIntegerField("4 Insomnia: early", validators=HAMD_ITEM_0_2)
+    item_5 = models.PositiveSmallIntegerField("5 Insomnia: middle", validators=HAMD_ITEM_0_2)
+    item_6 = models.PositiveSmallIntegerField("6 Insomnia: late", validators=HAMD_ITEM_0_2)
+    item_7 = models.PositiveSmallIntegerField("7 Work and activities", validators=HAMD_ITEM_0_4)
+    item_8 = models.PositiveSmallIntegerField("8 Retardation", validators=HAMD_ITEM_0_4)
+    item_9 = models.PositiveSmallIntegerField("9 Agitation", validators=HAMD_ITEM_0_4)
+    item_10 = models.PositiveSmallIntegerField("10 Anxiety: psychic", validators=HAMD_ITEM_0_4)
+    item_11 = models.PositiveSmallIntegerField("11 Anxiety: somatic", validators=HAMD_ITEM_0_4)
+    item_12 = models.PositiveSmallIntegerField("12 Somatic: gastrointestinal", validators=HAMD_ITEM_0_2)
+    item_13 = models.PositiveSmallIntegerField("13 Somatic: general", validators=HAMD_ITEM_0_2)
+    item_14 = models.PositiveSmallIntegerField("14 Genital symptoms", validators=HAMD_ITEM_0_2)
+    item_15 = models.PositiveSmallIntegerField("15 Hypochondriasis", validators=HAMD_ITEM_0_4)
+    item_16 = models.PositiveSmallIntegerField("16 Loss of weight", validators=HAMD_ITEM_0_2)
+    item_17 = models.PositiveSmallIntegerField("17 Insight", validators=HAMD_ITEM_0_2)
+    total = models.PositiveSmallIntegerField(editable=False, validators=stored_range(0, 52))  # Instruments: 0-52
 
     ITEM_FIELDS = tuple(f"item_{i}" for i in range(1, 18))
 
@@ -89,7 +97,7 @@ class HamD17(ClinicalRecord):
 class CGIS(ClinicalRecord):
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="cgis")
     rated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
-    score = models.PositiveSmallIntegerField("CGI-S")
+    score = models.PositiveSmallIntegerField("CGI-S", validators=stored_range(1, 7))  # Instruments: 1-7
 
     class Meta:
         verbose_name = "CGI-S"
@@ -104,11 +112,11 @@ class LabResult(ClinicalRecord):
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="labs")
     analyte = models.CharField(max_length=20)
-    value = models.DecimalField(max_digits=10, decimal_places=3)
+    value = models.DecimalField(max_digits=10, decimal_places=3, validators=LAB_VALUE)
     unit = models.CharField(max_length=10, blank=True, help_text="Filled from the protocol's unit for the analyte.")
     sample_time = models.DateTimeField()
-    replicate_1 = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
-    replicate_2 = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    replicate_1 = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True, validators=LAB_VALUE)
+    replicate_2 = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True, validators=LAB_VALUE)
     assay_batch = models.CharField(max_length=40, blank=True)
 
     class Meta:
@@ -169,11 +177,13 @@ class LabSample(ClinicalRecord):
 
 class VitalSigns(ClinicalRecord):
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="vitals")
-    weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
-    systolic_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
-    diastolic_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
-    heart_rate_bpm = models.PositiveSmallIntegerField(null=True, blank=True)
-    temperature_c = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, validators=stored_range(0, 700))
+    systolic_mmhg = models.PositiveSmallIntegerField(null=True, blank=True, validators=stored_range(0, 300))
+    diastolic_mmhg = models.PositiveSmallIntegerField(null=True, blank=True, validators=stored_range(0, 300))
+    heart_rate_bpm = models.PositiveSmallIntegerField(null=True, blank=True, validators=stored_range(0, 300))
+    temperature_c = models.DecimalField(
+        max_digits=3, decimal_places=1, null=True, blank=True, validators=stored_range(0, 50)
+    )
 
     class Meta:
         verbose_name_plural = "vital signs"
@@ -185,19 +195,20 @@ class VitalSigns(ClinicalRecord):
 class Infusion(ClinicalRecord):
     """The clinic side of an infusion: 120 minutes through a catheter (Design).
 
-    The planned dose is the active arm's rule applied to the weight, the same number whichever arm
-    the participant is in, so it reveals nothing; what goes into the bag is the pharmacy's record.
+    The planned dose is the dose-matched active arm's rule applied to the weight, the same number
+    whichever arm the participant is in, so it reveals nothing; what goes into the bag is the
+    pharmacy's record.
     """
 
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="infusion")
-    weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
-    planned_dose_mg = models.PositiveIntegerField(editable=False)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, validators=stored_range(0, 700))
+    planned_dose_mg = models.PositiveIntegerField(editable=False, validators=stored_range(0, 100_000))
     start_time = models.DateTimeField(null=True, blank=True)
     stop_time = models.DateTimeField(null=True, blank=True)
     reaction = models.TextField(blank=True)
     delayed_for_infection = models.BooleanField(default=False)
     delay_reason = models.TextField(blank=True)
-    delay_days = models.PositiveSmallIntegerField(default=0)
+    delay_days = models.PositiveSmallIntegerField(default=0, validators=stored_range(0, 365))
 
     def clean(self) -> None:
         rules_raise(self, infusion_rules(protocol()))
@@ -205,10 +216,20 @@ class Infusion(ClinicalRecord):
             self.planned_dose_mg = planned_dose_mg(float(self.weight_kg))
 
 
-def planned_dose_mg(weight_kg: float) -> int:
-    """5 mg/kg x weight, rounded to whole 100 mg vials (protocol: Design, study drug)."""
-    active = next(a for a in protocol().arms if a.active)
-    raw = Decimal(str(active.dose_mg_per_kg)) * Decimal(str(weight_kg))
+def arm_dose_mg(arm: Arm, weight_kg: float) -> int:
+    """One arm's dose for a weight: mg/kg x weight, rounded to whole vials (protocol: Design, study drug).
+
+    0 for an arm with no drug (placebo)."""
+    if arm.dose_mg_per_kg <= 0:
+        return 0
+    raw = Decimal(str(arm.dose_mg_per_kg)) * Decimal(str(weight_kg))
     # Half up (450 mg -> 5 vials), not Python's half-to-even.
-    vials = max(1, int((raw / active.vial_mg).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
-    return vials * active.vial_mg
+    vials = max(1, int((raw / arm.vial_mg).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+    return vials * arm.vial_mg
+
+
+def planned_dose_mg(weight_kg: float) -> int:
+    """The dose the bag is made up to, the same whichever arm the participant is in, so the blinded
+    infusion form reveals nothing: with one active arm its dose, with several the highest (every bag
+    carries that dose's volume; the pharmacy's record says what went into it)."""
+    return arm_dose_mg(protocol().dose_matched_arm, weight_kg)

@@ -150,6 +150,15 @@ def _upsert(instance: R, data: Mapping[str, Any], *, by: User, reason: str, vers
 def _require_done(visit: Visit) -> None:
     if visit.status == Visit.Status.MISSED:
         raise ValidationError("This visit is recorded as missed; change its status before entering data.")
+    # Protocol file [safety]: no assessment is recorded after the end of study. A visit not done by
+    # then, and due after it, will never be done (visit_complete refuses its date), so nothing is
+    # entered against it either; a visit due before the end may still be entered late.
+    timeline = visit.timeline if visit.status != Visit.Status.DONE else None
+    if timeline is not None and timeline.ended_on is not None and visit.scheduled_date > timeline.ended_on:
+        raise ValidationError(
+            f"This visit is after the participant's end of study ({timeline.ended_on:%d %b %Y}, "
+            f"{timeline.ended_how}): no assessment is recorded after it."
+        )
 
 
 def hamd_record(

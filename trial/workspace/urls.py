@@ -10,12 +10,15 @@ dashboard_urlpatterns = [
 ]
 
 participant_urlpatterns = [
+    # A literal path, before the participant ids.
+    path("code-break/", views.CodeBreakStartView.as_view(), name="code_break_start"),
     path("<str:participant_id>/", views.ParticipantDetailView.as_view(), name="detail"),
     path("<str:participant_id>/randomize/", views.RandomizeView.as_view(), name="randomize"),
 ]
 
 visit_urlpatterns = [
     path("<int:pk>/", views.VisitDetailView.as_view(), name="detail"),
+    path("<int:pk>/blank-crf/", views.BlankCrfView.as_view(), name="blank_crf"),
 ]
 
 randomization_api_urlpatterns = [

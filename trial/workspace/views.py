@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.views.generic import TemplateView
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.views.generic import TemplateView, View
 
 from trial.access import Capability, CapabilityRequiredMixin, can
 from trial.participants.forms import RandomizeForm
@@ -92,4 +95,35 @@ class VisitDetailView(CapabilityRequiredMixin, TemplateView):
             "queries": queries,
             "end_of_study": "end_of_study" in visit.definition.forms,
             "can_raise_queries": can(self.request.user, Capability.RAISE_QUERIES),
+        }
+
+
+class CodeBreakStartView(CapabilityRequiredMixin, View):
+    """From the Code breaks page: the participant typed or chosen there -> that participant's request form."""
+
+    capability = Capability.REQUEST_CODE_BREAK
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        participant_id = request.GET.get("participant", "").strip()
+        participant = selectors.randomized_participant(participant_id)
+        if participant is None:
+            messages.error(request, f"No randomized participant {participant_id!r}: choose one from the list.")
+            return HttpResponseRedirect(reverse("randomization:code_breaks"))
+        return HttpResponseRedirect(reverse("randomization:code_break_request", args=[participant.pk]))
+
+
+class BlankCrfView(CapabilityRequiredMixin, TemplateView):
+    """The visit's case report forms, empty, to print as the paper back-up when the system cannot be
+    reached (ICH E6(R3) 2.12: a documented procedure for recording data when the computerised system
+    is unavailable). Only the forms this user may fill, and the lab results this user may see."""
+
+    capability = Capability.VIEW_PARTICIPANTS
+    template_name = "visits/blank_crf.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        visit = visit_selectors.visit_get(kwargs["pk"])
+        return super().get_context_data(**kwargs) | {
+            "visit": visit,
+            "participant": visit.participant,
+            "crfs": selectors.blank_crfs(visit=visit, user=self.request.user),
         }

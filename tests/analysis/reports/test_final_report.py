@@ -21,7 +21,8 @@ from analysis.services import analysis_run_request
 from trial.participants.models import Participant
 from trial.safety.models import AdverseEvent
 
-pytestmark = pytest.mark.django_db
+# One pytest worker builds the closed trial once and runs every test that reads it.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("closed-trial")]
 
 EVERYONE = [
     "coordinator",

@@ -33,7 +33,7 @@ def _login(client, username):
 @pytest.mark.parametrize("username", BLINDED)
 def test_blinded_roles_get_no_arm_field(client, users, trial_with_labs, username):
     _login(client, username)
-    listing = client.get("/api/participants/").json()
+    listing = client.get("/api/participants/").json()["results"]
     assert listing and all("arm" not in row for row in listing)
     detail = client.get(f"/api/participants/{trial_with_labs.participant_id}/").json()
     assert "arm" not in detail

@@ -119,10 +119,11 @@ def _explicit(leaf: Leaf, name: str) -> list[str] | None:
         from trial.participants.models import Participant
 
         return [str(ContentType.objects.get_for_model(Participant).pk)]
-    if name == "dataset":  # analysis exports
+    if name == "dataset":  # analysis exports (CSV) and the export datasets (API)
         from analysis import frames
+        from trial.exports.dictionary import DATASETS_BY_CODE
 
-        return sorted(frames.DATASETS)
+        return sorted(frames.DATASETS) + sorted(DATASETS_BY_CODE)
     return None
 
 

@@ -49,6 +49,8 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     from trial.core.roles import Role
     from trial.participants.services import end_of_study_record
     from trial.pharmacy.services import preparation_create, preparation_dispense, wastage_record
+    from trial.protocol.models import Site
+    from trial.protocol.selectors import protocol
     from trial.queries.services import query_open
     from trial.randomization.models import ListEntry
     from trial.randomization.services import code_break_decide, code_break_request
@@ -64,21 +66,30 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
     )
     from trial.workspace.services import participant_enrol
 
+    config = protocol()
     coordinator, pharmacist = users["coordinator"], users["pharmacist"]
     w = World()
     today = date.today()
     baseline = today - timedelta(days=15)
-    strata = [("F", 3.4), ("M", 3.4), ("F", 1.2), ("M", 1.2)]
-    for i in range(n):
-        sex, crp = strata[i % 4]
-        p = make_participant(sex=sex, screened_days_ago=20, screening_crp_mg_l=crp, weight_kg=70 + 3 * i)
+    # Every stratum of the protocol in force: both sexes, at every site, and on each side of an
+    # hs-CRP stratification cut (when the trial has one; an enrichment trial enrols above its cut only).
+    crp_cuts = [f.cut for f in config.stratification if f.kind == "threshold" and f.source == "screening_crp_mg_l"]
+    crp_levels = [3.4] + [cut - 0.8 for cut in crp_cuts if cut]
+    sites = list(Site.objects.order_by("code"))
+    strata = [(sex, crp, site) for crp in crp_levels for site in sites for sex in ("F", "M")]
+    # The visits whose due date has passed: weeks 0, 1, 2 of the reference trial, 0 and 2 of the second.
+    weeks_done = [v.week for v in config.visits if 0 <= v.week * 7 <= 15]
+    for i in range(max(n, len(strata))):
+        sex, crp, site = strata[i % len(strata)]
+        p = make_participant(sex=sex, screened_days_ago=20, screening_crp_mg_l=crp, weight_kg=70 + 3 * i, at_site=site)
         participant_enrol(participant=p, by=coordinator, baseline_date=baseline)
         p.refresh_from_db()
         w.participants.append(p)
         w.arms[p.pk] = ListEntry.objects.get(allocation__participant=p).arm
-        for visit in p.visits.filter(definition__week__in=[0, 1, 2]).select_related("definition"):
+        for visit in p.visits.filter(definition__week__in=weeks_done).select_related("definition"):
             visit_complete(visit=visit, actual_date=visit.scheduled_date, by=coordinator)
             week = visit.definition.week
+            post_baseline_index = weeks_done.index(week) - 1
             hamd_record(visit=visit, items=dict.fromkeys(range(1, 18), 1), by=users["rater"])
             cgis_record(visit=visit, score=4, by=users["rater"])
             vitals_record(
@@ -97,7 +108,7 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
                 lab_sample_record(
                     visit=visit, drawn_at=_at(visit.scheduled_date), tube_id=f"T-{p.pk}-{week}", by=coordinator
                 )
-                crp_value = POST_BASELINE_VALUES["hs_crp"][week - 1]
+                crp_value = POST_BASELINE_VALUES["hs_crp"][post_baseline_index]
                 lab_record(
                     visit=visit,
                     analyte="hs_crp",
@@ -123,7 +134,7 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
                     weight_kg=70 + 3 * i,
                     saline_lot="NS-77",
                     second_checker="A. Checker",
-                    lot=lot if w.arms[p.pk] == "IFX" else None,
+                    lot=lot if config.arm(w.arms[p.pk]).active else None,
                 )
                 if week == 0:
                     prep = preparation_dispense(preparation=prep, by=pharmacist, dispensed_to="Nurse Ada")
@@ -181,5 +192,5 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
 
     analysis_run_request(kind="dataset_summary", by=users["statistician"])
     analysis_run_request(kind="dsmb_closed", by=users["unblinded"])  # the by-arm run before lock
-    assert set(w.arms.values()) == {"IFX", "PBO"}, "the scan needs both arms"
+    assert set(w.arms.values()) == {a.code for a in config.arms}, "the scan needs every arm"
     return w

@@ -1,25 +1,51 @@
-"""seed_demo writes a trial-shaped demo through the services (validation and audit apply)."""
+"""seed_demo writes a trial-shaped demo through the services (validation and audit apply), and the
+pooled and by-arm analyses run on it.
 
+The 60-participant demo is seeded once for this module (inside a transaction rolled back at its end):
+seeding it is the slowest step of the suite, and every test here only reads it or adds rows that
+roll back with their own test.
+"""
+
+import json
+from collections.abc import Iterator
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 
 from analysis import frames
+from analysis.models import AnalysisRun
+from analysis.services import analysis_run_request
 from trial.participants.models import Participant
 from trial.randomization.models import Allocation, ListEntry
 from trial.safety.models import AdverseEvent
 from trial.visits.models import HamD17, LabResult, Visit
 
-pytestmark = pytest.mark.django_db
+# One pytest worker seeds the demo once and runs every test that reads it.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("seeded-demo")]
 
 
-def test_it_seeds_a_trial_in_progress_with_the_published_shape():
-    out = StringIO()
-    call_command("seed_demo", participants=60, seed=2013, stdout=out)
-    assert "randomized" in out.getvalue()
+@pytest.fixture(scope="module")
+def seeded_demo(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            out = StringIO()
+            call_command("seed_demo", participants=60, seed=2013, stdout=out)
+            yield out.getvalue()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def test_it_seeds_a_trial_in_progress_with_the_published_shape(seeded_demo: str) -> None:
+    assert "randomized" in seeded_demo
 
     eligible = Participant.objects.exclude(status="screen_failed")
     assert eligible.count() >= 60  # the trial's N counts participants who passed screening
@@ -87,3 +113,43 @@ def test_it_seeds_a_trial_in_progress_with_the_published_shape():
     call_command("seed_demo", participants=60, seed=2013, if_empty=True, stdout=out)
     assert "nothing to do" in out.getvalue()
     assert Participant.objects.count() == count
+
+
+def test_pooled_and_final_runs_on_the_seeded_demo(
+    seeded_demo: str, users: dict[str, Any], login: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        pooled = analysis_run_request(kind=AnalysisRun.Kind.MMRM_POOLED, by=users["statistician"])
+        final = analysis_run_request(kind=AnalysisRun.Kind.DSMB_CLOSED, by=users["unblinded"])
+    pooled.refresh_from_db()
+    final.refresh_from_db()
+    assert pooled.status == AnalysisRun.Status.DONE, pooled.error
+    assert final.status == AnalysisRun.Status.DONE, final.error
+
+    # Pooled: nothing about the arms, neither as keys nor as values.
+    text = json.dumps(pooled.result)
+    for arm_marker in ("IFX", "PBO", "Infliximab", "Placebo", '"arm"', "trt"):
+        assert arm_marker not in text, arm_marker
+    assert pooled.result["time"]["term"] == "week"
+    assert pooled.result["n_subjects"] > 30
+    assert pooled.result["code_broken"] == 0
+    page = login("statistician").get(reverse("analysis:detail", args=[pooled.pk])).content.decode()
+    assert "Infliximab" not in page and "IFX" not in page
+
+    # Final: the primary and moderation numbers, by arm.
+    result = final.result
+    primary = result["primary"]
+    assert "error" not in primary, primary
+    n = primary["n_subjects"]
+    assert primary["treatment"]["df"] == n - 2  # between-subject df: subjects - rank(Intercept, trt)
+    assert primary["time"]["df"] == primary["treatment_by_time"]["df"] == primary["n_obs"] - 4 - (n - 2)
+    assert 0 <= primary["treatment_by_time"]["p"] <= 1
+    moderation = result["moderation"]
+    assert "error" not in moderation, moderation
+    assert moderation["key_test"]["term"] == "trt:week:logcrp"
+    assert set(result["data"]["participants_by_arm"]) == {"IFX", "PBO"}
+    assert result["data"]["code_broken"] == 0
+    assert result["response"]["rows"][0]["n_active"] + result["response"]["rows"][0]["n_control"] >= n
+    page = login("unblinded").get(reverse("analysis:detail", args=[final.pk])).content.decode()
+    assert "Treatment x time x log hs-CRP" in page
+    assert f"{moderation['key_test']['t']:.2f}" in page

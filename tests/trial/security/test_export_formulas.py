@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from django.urls import reverse
 
-from analysis.exports import neutralise_formulas
+from trial.exports.formats import neutralise_formulas
 from trial.safety.services import adverse_event_record
 
 
