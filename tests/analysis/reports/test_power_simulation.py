@@ -14,7 +14,8 @@ from analysis import report
 from analysis.models import AnalysisRun
 from analysis.powersim import power_simulation_request
 
-pytestmark = pytest.mark.django_db
+# The closed trial is built once for this package, on the one pytest worker that runs its tests.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("closed-trial")]
 
 EVERYONE = [
     "coordinator",
