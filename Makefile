@@ -45,7 +45,7 @@ demo-closed: $(STAMP)
 ## test: the whole suite on SQLite, one pytest worker per core (pytest-xdist; TEST_WORKERS=0 runs it in one process)
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ## lint: ruff, the format check, mypy, and the layer contract (import-linter)
 lint: $(STAMP)

@@ -117,6 +117,9 @@ def dataset_export(*, by: Actor, dataset: str, include_arm: bool = False) -> pd.
     user = require(by, Capability.EXPORT)
     if include_arm and not blinding.is_unblinded_role(user):
         raise PermissionDenied("This dataset cannot include the treatment arm for a blinded user.")
+    if dataset == "adverse_events" and not blinding.may_see_adverse_events(user):
+        # The same blind as the adverse-event pages and the export engine (protocol file, [blinding]).
+        raise PermissionDenied("Adverse events are not shown to your role.")
     df = frames.DATASETS[dataset](user=user, include_arm=include_arm)
     detail = {"rows": len(df), "with_arm": include_arm}
     access_event_record(kind=AccessEvent.Kind.EXPORT, user=user, target=f"{dataset}.csv", detail=detail)

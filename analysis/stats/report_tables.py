@@ -206,7 +206,14 @@ def endpoint_by_cutoffs(frame: pd.DataFrame, *, outcome: str, active: str, contr
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for cut in CRP_CUTOFFS_MG_L:
-        for r in build(frame, active=active, control=control, crp_cutoff=cut).rows:
+        try:
+            table = build(frame, active=active, control=control, crp_cutoff=cut)
+        except ValueError as exc:
+            # A cut-off that leaves one arm empty in a subgroup (a small trial) has no test; the other
+            # cut-offs are still reported, and this one says why it is missing.
+            rows.append({"subgroup": f"hs-CRP cut-off {cut:g} mg/L", "test": f"not estimable: {exc}"})
+            continue
+        for r in table.rows:
             if r.subgroup in seen:
                 continue
             seen.add(r.subgroup)

@@ -48,7 +48,7 @@ def offer_export_selected() -> None:
 
         def get_actions(request: HttpRequest, original: Any = original) -> dict[str, Any]:
             actions = dict(original(request))
-            if can(request.user, Capability.EXPORT):
+            if request is not None and can(request.user, Capability.EXPORT):
                 actions["export_selected"] = (export_selected, "export_selected", DESCRIPTION)
             return actions
 

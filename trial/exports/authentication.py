@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from trial.exports.models import ApiToken, token_digest
+from trial.accounts.two_factor import two_factor_required
+from trial.exports.models import ApiToken, roles_fingerprint, token_digest
 
 KEYWORD = b"token"
 
@@ -32,6 +34,16 @@ class TokenAuthentication(BaseAuthentication):
         token = ApiToken.objects.select_related("user").filter(key_sha256=token_digest(key)).first()
         if token is None or token.revoked_at is not None or not token.user.is_active:
             raise AuthenticationFailed("Invalid or revoked token.")
+        if token.expires_at is not None and token.expires_at <= timezone.now():
+            raise AuthenticationFailed("This token has expired: issue a new one.")
+        if token.roles_at_issue != roles_fingerprint(token.user):
+            raise AuthenticationFailed("The owner's roles changed after this token was issued: issue a new one.")
+        if two_factor_required(token.user):
+            # A token cannot carry a second factor (21 CFR 11.300): accounts that must give one (the
+            # unblinded roles, administrators, superusers) use the browser session only.
+            raise AuthenticationFailed(
+                "This account must sign in with a second factor; tokens are not accepted for it."
+            )
         from trial.exports.services import api_token_touch
 
         api_token_touch(token=token)

@@ -52,6 +52,7 @@ SHORT_NAMES: dict[str, str] = {
     "record_id": "RECID",
     "screening_date": "SCRDAT",
     "screening_crp_mg_l": "SCRCRP",
+    "screening_crp_enriched": "CRPENR",
     "hamd_item3": "HAMD3",
     "on_antidepressant": "ONAD",
     "episode_duration_months": "EPIDUR",

@@ -24,6 +24,10 @@ class ApiToken(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The owner's roles and superuser status when the token was issued: any change of role ends the
+    # token, so a token never carries rights (or a blind) its owner did not have when it was made.
+    roles_at_issue = models.CharField(max_length=400, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -31,6 +35,13 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+def roles_fingerprint(user: object) -> str:
+    from trial.core.roles import user_roles
+
+    names = sorted(str(getattr(r, "value", r)) for r in user_roles(user))  # type: ignore[arg-type]
+    return ",".join(names) + ("|superuser" if getattr(user, "is_superuser", False) else "")
 
 
 def token_digest(key: str) -> str:

@@ -15,7 +15,7 @@ import json
 import secrets
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from trial import blinding
 from trial.access import Capability, require
+from trial.accounts.two_factor import two_factor_required
 from trial.closeout.models import DatabaseLock, Signature
 from trial.closeout.selectors import study_is_formally_unblinded
 from trial.core.access_log import access_event_record
@@ -31,7 +32,7 @@ from trial.core.models import AccessEvent
 from trial.exports.datasets import Table, dataset_table, datasets_for, may_include_arm
 from trial.exports.dictionary import DATASETS_BY_CODE
 from trial.exports.formats import FORMATS, WRITERS
-from trial.exports.models import ApiToken, token_digest
+from trial.exports.models import ApiToken, roles_fingerprint, token_digest
 from trial.exports.odm import OdmContext
 from trial.exports.sdtm import SDTM_SOURCES
 from trial.participants.models import Participant
@@ -181,16 +182,31 @@ def export_bundle(
 # --- API tokens ------------------------------------------------------------------------------------
 
 
+# Tokens end on their own: a forgotten script's token does not stay valid for the trial's lifetime.
+TOKEN_LIFETIME = timedelta(days=90)
+
+
 def api_token_create(*, by: Any, name: str) -> tuple[ApiToken, str]:
     """A new token for the user's own scripts; the token itself is returned once and never stored."""
     user = require(by, Capability.EXPORT)
     name = name.strip()
     if not name:
         raise ExportError("Give the token a name: what script or person will use it.")
+    if two_factor_required(user):
+        raise ExportError(
+            "Your account signs in with a second factor, which a token cannot carry: use the exports page instead."
+        )
     key = secrets.token_urlsafe(32)
+    now = timezone.now()
     with transaction.atomic():
         token = ApiToken(
-            user=user, name=name[:100], key_prefix=key[:8], key_sha256=token_digest(key), created_at=timezone.now()
+            user=user,
+            name=name[:100],
+            key_prefix=key[:8],
+            key_sha256=token_digest(key),
+            created_at=now,
+            roles_at_issue=roles_fingerprint(user),
+            expires_at=now + TOKEN_LIFETIME,
         )
         token.full_clean()
         token.save()

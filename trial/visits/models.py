@@ -20,8 +20,9 @@ from trial.visits.rules import cgis_rules, hamd_rules, infusion_rules, lab_rules
 # Instruments: HAM-D-17 items 1-3, 7-11 and 15 score 0-4; items 4-6, 12-14, 16 and 17 score 0-2
 # (the scale itself; hamd_rules applies the protocol file's per-item maximum with its own message).
 # Laboratory values: no analyte of the schedule reaches a million in its unit.
+# What any HAM-D-17 item can be stored as (the scale's widest item, 0-4). Each item's own maximum is the
+# protocol file's ([hamd] item maxima) and is checked by its rule, so a trial can score an item differently.
 HAMD_ITEM_0_4 = stored_range(0, 4)
-HAMD_ITEM_0_2 = stored_range(0, 2)
 LAB_VALUE = stored_range(0, 1_000_000)
 
 
@@ -67,20 +68,20 @@ class HamD17(ClinicalRecord):
     item_1 = models.PositiveSmallIntegerField("1 Depressed mood", validators=HAMD_ITEM_0_4)
     item_2 = models.PositiveSmallIntegerField("2 Feelings of guilt", validators=HAMD_ITEM_0_4)
     item_3 = models.PositiveSmallIntegerField("3 Suicide", validators=HAMD_ITEM_0_4)
-    item_4 = models.PositiveSmallIntegerField("4 Insomnia: early", validators=HAMD_ITEM_0_2)
-    item_5 = models.PositiveSmallIntegerField("5 Insomnia: middle", validators=HAMD_ITEM_0_2)
-    item_6 = models.PositiveSmallIntegerField("6 Insomnia: late", validators=HAMD_ITEM_0_2)
+    item_4 = models.PositiveSmallIntegerField("4 Insomnia: early", validators=HAMD_ITEM_0_4)
+    item_5 = models.PositiveSmallIntegerField("5 Insomnia: middle", validators=HAMD_ITEM_0_4)
+    item_6 = models.PositiveSmallIntegerField("6 Insomnia: late", validators=HAMD_ITEM_0_4)
     item_7 = models.PositiveSmallIntegerField("7 Work and activities", validators=HAMD_ITEM_0_4)
     item_8 = models.PositiveSmallIntegerField("8 Retardation", validators=HAMD_ITEM_0_4)
     item_9 = models.PositiveSmallIntegerField("9 Agitation", validators=HAMD_ITEM_0_4)
     item_10 = models.PositiveSmallIntegerField("10 Anxiety: psychic", validators=HAMD_ITEM_0_4)
     item_11 = models.PositiveSmallIntegerField("11 Anxiety: somatic", validators=HAMD_ITEM_0_4)
-    item_12 = models.PositiveSmallIntegerField("12 Somatic: gastrointestinal", validators=HAMD_ITEM_0_2)
-    item_13 = models.PositiveSmallIntegerField("13 Somatic: general", validators=HAMD_ITEM_0_2)
-    item_14 = models.PositiveSmallIntegerField("14 Genital symptoms", validators=HAMD_ITEM_0_2)
+    item_12 = models.PositiveSmallIntegerField("12 Somatic: gastrointestinal", validators=HAMD_ITEM_0_4)
+    item_13 = models.PositiveSmallIntegerField("13 Somatic: general", validators=HAMD_ITEM_0_4)
+    item_14 = models.PositiveSmallIntegerField("14 Genital symptoms", validators=HAMD_ITEM_0_4)
     item_15 = models.PositiveSmallIntegerField("15 Hypochondriasis", validators=HAMD_ITEM_0_4)
-    item_16 = models.PositiveSmallIntegerField("16 Loss of weight", validators=HAMD_ITEM_0_2)
-    item_17 = models.PositiveSmallIntegerField("17 Insight", validators=HAMD_ITEM_0_2)
+    item_16 = models.PositiveSmallIntegerField("16 Loss of weight", validators=HAMD_ITEM_0_4)
+    item_17 = models.PositiveSmallIntegerField("17 Insight", validators=HAMD_ITEM_0_4)
     total = models.PositiveSmallIntegerField(editable=False, validators=stored_range(0, 52))  # Instruments: 0-52
 
     ITEM_FIELDS = tuple(f"item_{i}" for i in range(1, 18))

@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import PROTOCOL_FILES
 from tests.trial.blinding.urlscan import targets
-from tests.trial.blinding.world import BASELINE_CRP, POST_BASELINE_STRINGS
+from tests.trial.blinding.world import BASELINE_CRP, post_baseline_values_in
 
 BLINDED = ["coordinator", "rater", "investigator", "datamanager", "statistician", "admin", "monitor"]
 UNBLINDED = ["pharmacist", "unblinded", "dsmb"]
@@ -91,8 +91,7 @@ def scan(client: Any, user: Any, *, rater: bool, max_combos: int = 6) -> tuple[l
         if rater:
             problems += [
                 f"{t.url}: post-baseline lab value {v} shown to a blinded role"
-                for v in POST_BASELINE_STRINGS
-                if v in text
+                for v in post_baseline_values_in(text)
             ]
     client.logout()
     return problems, ok, unfillable

@@ -29,6 +29,14 @@ POST_BASELINE_STRINGS = [
 BASELINE_CRP = "4.321"
 
 
+def post_baseline_values_in(text: str) -> list[str]:
+    """The post-baseline values shown in `text` as numbers of their own: not inside a longer number
+    and not the seconds of a timestamp ("16:43:24.681234" is a time, not hs-CRP 24.681)."""
+    import re
+
+    return [v for v in POST_BASELINE_STRINGS if re.search(rf"(?<![\d:.]){re.escape(v)}(?!\d)", text)]
+
+
 @dataclass
 class World:
     participants: list[Any] = field(default_factory=list)

@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from django.core.management import call_command
 
 from tests.trial.exports.conftest import unzip
@@ -126,3 +127,44 @@ def test_every_admin_list_offers_export_selected_through_the_same_engine(
     # A role without the export capability gets the engine's refusal, not a file.
     refused = login("coordinator").post(changelist, {"action": "export_selected", "_selected_action": [first.pk]})
     assert refused.get("Content-Type", "").startswith("text/html")
+
+
+def test_a_token_never_stands_in_for_a_second_factor_or_outlives_a_role_change_or_its_expiry(
+    users: Any, client: Any, randomized: Any, settings: Any
+) -> None:
+    """21 CFR 11.300: an account that must give a second factor (unblinded roles, administrators,
+    superusers) cannot use a token, which carries none; a token ends when its owner's roles change
+    (a blinded user made unblinded would otherwise read arms with it) and when it expires."""
+    from datetime import timedelta
+
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+
+    from trial.core.roles import Role
+    from trial.exports.models import ApiToken, roles_fingerprint, token_digest
+    from trial.exports.services import ExportError, api_token_create
+
+    settings.STRATUM_REQUIRE_TWO_FACTOR = True
+    with pytest.raises(ExportError, match="second factor"):
+        api_token_create(by=users["admin"], name="admin script")
+    # A token row for such an account (made before the rule, or by hand) is refused at use.
+    ApiToken.objects.create(
+        user=users["unblinded"],
+        name="old",
+        key_prefix="unblinde",
+        key_sha256=token_digest("unblinded-key"),
+        created_at=timezone.now(),
+        roles_at_issue=roles_fingerprint(users["unblinded"]),
+    )
+    assert client.get("/api/exports/pharm/", HTTP_AUTHORIZATION="Token unblinded-key").status_code in {401, 403}
+
+    _token, key = api_token_create(by=users["datamanager"], name="nightly")
+    assert client.get("/api/participants/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    users["datamanager"].groups.add(Group.objects.get(name=Role.STATISTICIAN_UNBLINDED.value))
+    assert client.get("/api/exports/pharm/", HTTP_AUTHORIZATION=f"Token {key}").status_code in {401, 403}
+    users["datamanager"].groups.remove(Group.objects.get(name=Role.STATISTICIAN_UNBLINDED.value))
+
+    token, key = api_token_create(by=users["statistician"], name="weekly")
+    assert client.get("/api/participants/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert client.get("/api/participants/", HTTP_AUTHORIZATION=f"Token {key}").status_code in {401, 403}
