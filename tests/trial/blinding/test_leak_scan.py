@@ -90,8 +90,7 @@ def scan(client: Any, user: Any, *, rater: bool, max_combos: int = 6) -> tuple[l
         problems += [f"{t.url} [{response.status_code}]: arm disclosed: ...{h}..." for h in arm_disclosures(text)]
         if rater:
             problems += [
-                f"{t.url}: post-baseline lab value {v} shown to a blinded role"
-                for v in post_baseline_values_in(text)
+                f"{t.url}: post-baseline lab value {v} shown to a blinded role" for v in post_baseline_values_in(text)
             ]
     client.logout()
     return problems, ok, unfillable
