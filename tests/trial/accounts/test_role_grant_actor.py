@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from tests.trial.accounts.test_account_control import _form
 from trial.accounts.models import RoleChange
 from trial.accounts.policy import superuser_only_roles
 from trial.core.access_log import NO_ACTOR
@@ -22,22 +23,6 @@ Kind = AccessEvent.Kind
 @pytest.fixture
 def root(users: Any) -> User:
     return User.objects.create_superuser("root", "root@example.org", "root-pass-long-enough")
-
-
-def _form(user: User, groups: list[Group], **extra: Any) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "first_name": "",
-        "last_name": "",
-        "email": user.email,
-        "is_active": "on",
-        "is_staff": "on",
-        "groups": [g.pk for g in groups],
-        "last_login_0": "",
-        "last_login_1": "",
-        "date_joined_0": "2026-01-01",
-        "date_joined_1": "00:00:00",
-    } | extra
 
 
 def _role_events(target: str) -> set[tuple[str, str, str]]:
