@@ -11,6 +11,7 @@ Written with lxml and validated against the official XSD in the tests.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -193,6 +194,12 @@ def _items(t: Any) -> list[Variable]:
     return [v for v in t.variables if v.name not in {"SUBJID", "VISIT"}]
 
 
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return not math.isnan(float(value))
+
+
 def _clinical_data(clinical: Any, tables: list[Any], context: OdmContext) -> None:
     # subject -> event oid -> [(table, row)]
     by_subject: dict[str, dict[str, list[tuple[Any, dict[str, Any]]]]] = {}
@@ -223,7 +230,9 @@ def _clinical_data(clinical: Any, tables: list[Any], context: OdmContext) -> Non
                 fd = _e(sed, "FormData", FormOID=_oid("F", code))
                 for n, (t, row) in enumerate(rows, start=1):
                     recid = row.get("RECID")
-                    key = int(recid) if isinstance(recid, float) and not math.isnan(recid) else n
+                    # RECID is int64 when every row has one and float64 when some do not (which depends
+                    # on the rows, not on the database), so test for a number, not for a float.
+                    key = int(recid) if _is_number(recid) else n
                     igd = _e(fd, "ItemGroupData", ItemGroupOID=_oid("IG", code), ItemGroupRepeatKey=key)
                     audit = context.audit.get((code, key))
                     if audit is not None:
