@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -162,8 +163,9 @@ def test_the_blind_on_every_report_surface(
                 archive = zipfile.ZipFile(io.BytesIO(body))
                 body = b"".join(archive.read(n) for n in archive.namelist() if not n.endswith(".png"))
             text = body.decode()
+            # As words: a page's random CSRF token or nonce may hold "IFX" by chance.
             for marker in ARM_MARKERS:
-                assert marker not in text, (name, marker)
+                assert not re.search(rf"\b{marker}\b", text), (name, marker)
 
 
 def test_the_pooled_run_reports_enrolment_and_retention_without_arms(pooled_run: AnalysisRun) -> None:
