@@ -72,10 +72,14 @@ def arm_disclosures(text: str) -> list[str]:
     return hits
 
 
-def scan(client: Any, user: Any, *, rater: bool, max_combos: int = 6) -> tuple[list[str], int, list[str]]:
-    """Visit everything as `user`; return (problems, pages with status 200, unfillable patterns)."""
+def scan(
+    client: Any, user: Any, *, rater: bool, max_combos: int = 6, under: tuple[str, ...] = ("/",)
+) -> tuple[list[str], int, list[str]]:
+    """Visit everything (under the given URL prefixes) as `user`; return (problems, pages with
+    status 200, unfillable patterns)."""
     client.force_login(user)
     found, unfillable = targets(max_combos=max_combos)
+    found = [t for t in found if t.url.startswith(under)]
     problems, ok = [], 0
     for t in found:
         try:
@@ -154,10 +158,15 @@ def test_it_detects_a_post_baseline_value_when_one_is_printed(users: dict[str, A
 def test_it_fails_when_the_blinding_module_lets_a_coordinator_see_arms(
     client: Any, users: dict[str, Any], trial_world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Canary: unblind the coordinator in the one module, and the same scan must report leaks."""
+    """Canary: unblind the coordinator in the one module, and the same scan must report leaks (on the
+    coordinator's own pages that show an allocation; the whole-site scan above uses the same code)."""
     from trial import blinding
     from trial.core.roles import Role
 
+    under = ("/randomization/", "/participants/", "/api/")
+    clean, _, _ = scan(client, users["coordinator"], rater=False, under=under)
+    assert not clean, clean[:5]
     monkeypatch.setattr(blinding, "UNBLINDED_ROLES", blinding.UNBLINDED_ROLES | {Role.COORDINATOR})
-    problems, _, _ = scan(client, users["coordinator"], rater=False)
+    problems, _, _ = scan(client, users["coordinator"], rater=False, under=under)
     assert any("/randomization/" in p and "arm disclosed" in p for p in problems)
+    assert any(p.startswith(("/participants/", "/api/")) and "arm disclosed" in p for p in problems), problems[:5]
