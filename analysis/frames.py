@@ -44,6 +44,7 @@ def participants_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
         .order_by("participant_id")
     )
     rows = []
+    broken = blinding.code_broken_among(qs) if blinding.is_unblinded_role(user) else set()
     for p in qs:
         scr = getattr(p, "screening", None)
         alloc = getattr(p, "allocation", None)
@@ -71,14 +72,14 @@ def participants_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
             # Which participants were unblinded is itself for unblinded readers only: with it, a blinded
             # reader learns whose arm someone needed, and from whom to learn it. Blinded readers get
             # the count (`code_broken_count`).
-            row["code_broken"] = blinding.is_code_broken(p)
+            row["code_broken"] = p.pk in broken
         rows.append(row)
     return _finish(pd.DataFrame(rows), user=user, include_arm=include_arm)
 
 
 def code_broken_count() -> int:
     """How many participants' codes have been broken: a number any reader of a dataset may have."""
-    return sum(blinding.is_code_broken(p) for p in Participant.objects.active().filter(allocation__isnull=False))
+    return len(blinding.code_broken_among(Participant.objects.active().filter(allocation__isnull=False)))
 
 
 def hamd_long_frame(*, user: Any = None, include_arm: bool = False) -> pd.DataFrame:

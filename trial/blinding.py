@@ -77,6 +77,27 @@ def arm_code(user: Actor | None, participant: Any) -> str | None:
     return allocation.entry.arm if allocation is not None else None
 
 
+def arm_codes(user: Actor | None, participants: Any) -> dict[int, str | None]:
+    """arm_code for many participants, by primary key, with at most one query (the code breaks that
+    reveal an arm to this user), so a list's cost does not grow with its length. Same rule as arm_code."""
+    participants = list(participants)
+
+    def allocated(p: Any) -> str | None:
+        allocation = getattr(p, "allocation", None)
+        return allocation.entry.arm if allocation is not None else None
+
+    if is_unblinded_role(user):
+        return {p.pk: allocated(p) for p in participants}
+    if user is None or not user.is_authenticated or not participants:
+        return dict.fromkeys((p.pk for p in participants), None)
+    # Through the participant's relation, so this module imports nothing above it.
+    breaks = type(participants[0])._meta.get_field("code_breaks").related_model.objects.revealing_to(user=user)
+    revealed = set(
+        breaks.filter(participant_id__in=[p.pk for p in participants]).values_list("participant_id", flat=True)
+    )
+    return {p.pk: allocated(p) if p.pk in revealed else None for p in participants}
+
+
 def arm_label(user: Actor | None, participant: Any) -> str | None:
     code = arm_code(user, participant)
     if code is None:
@@ -115,6 +136,16 @@ def may_see_adverse_events(user: Actor | None) -> bool:
 def is_code_broken(participant: Any) -> bool:
     """Has this participant's arm been revealed by an emergency code break? (flagged in analysis datasets)"""
     return bool(participant.code_breaks.broken().exists())
+
+
+def code_broken_among(participants: Any) -> set[int]:
+    """The primary keys, among a queryset of participants, whose code an emergency break has revealed.
+
+    One query whatever the trial's size (an analysis dataset of thousands asks once, not once per
+    participant). The code-break model is reached through the participant's relation, so this module
+    imports nothing above it."""
+    breaks = participants.model._meta.get_field("code_breaks").related_model.objects.broken()
+    return set(participants.filter(pk__in=breaks.values("participant_id")).values_list("pk", flat=True))
 
 
 def may_know_code_broken(user: Actor | None) -> bool:

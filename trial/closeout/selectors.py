@@ -19,7 +19,9 @@ from trial.closeout.models import (
 from trial.closeout.units import (
     UnitKey,
     casebook_records,
+    casebook_records_of,
     casebook_sha256,
+    casebook_visits,
     content_sha256,
     expected_units,
     has_live_data,
@@ -83,6 +85,7 @@ class UnitStatus:
     cleared: SourceVerification | None  # the newest cleared mark, to say why verification was lost
     freeze: FormFreeze | None
     open_queries: int
+    visit_name: str = ""  # the visit's name, for messages ("HAM-D-17 (Week 4)")
 
     @property
     def label(self) -> str:
@@ -131,51 +134,86 @@ class CasebookStatus:
 
 def casebook_status(participant: Participant) -> CasebookStatus:
     """Everything close-out knows about one casebook, and what still blocks its lock."""
-    records = casebook_records(participant)
-    expected = expected_units(participant, records)
-    keys = list(dict.fromkeys([*expected, *records]))
-    marks = list(
-        SourceVerification.objects.filter(participant=participant).select_related("verified_by").order_by("-id")
+    return casebook_statuses([participant])[0]
+
+
+def _by_participant(rows: Any) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.participant_id, []).append(row)
+    return grouped
+
+
+def casebook_statuses(participants: list[Participant]) -> list[CasebookStatus]:
+    """casebook_status for many participants with a fixed number of queries (one per kind of row),
+    whatever the number of participants or records."""
+    ids = [p.pk for p in participants]
+    records_of = casebook_records_of(ids)
+    marks_of = _by_participant(
+        SourceVerification.objects.filter(participant_id__in=ids).select_related("verified_by").order_by("-id")
     )
-    not_done = {(n.visit_id, n.form): n for n in FormNotDone.objects.filter(participant=participant)}
-    freezes = {
-        (f.visit_id, f.form): f for f in FormFreeze.objects.filter(participant=participant, unfrozen_at__isnull=True)
-    }
-    queries: dict[tuple[int | None, str], int] = {}
-    for visit_id, form in (
-        DataQuery.objects.active().filter(_NOT_CLOSED_QUERY, participant=participant).values_list("visit_id", "form")
+    not_done_of = _by_participant(FormNotDone.objects.filter(participant_id__in=ids))
+    freezes_of = _by_participant(FormFreeze.objects.filter(participant_id__in=ids, unfrozen_at__isnull=True))
+    queries_of: dict[int, dict[tuple[int | None, str], int]] = {}
+    for participant_id, visit_id, form in (
+        DataQuery.objects.active()
+        .filter(_NOT_CLOSED_QUERY, participant_id__in=ids)
+        .values_list("participant_id", "visit_id", "form")
     ):
-        queries[(visit_id, form)] = queries.get((visit_id, form), 0) + 1
-    units = []
-    for key in keys:
-        unit_records = records.get(key, [])
-        mine = [m for m in marks if (m.visit_id, m.form) == (key.visit_id, key.form)]
-        live = [m for m in mine if m.cleared_at is None]
-        units.append(
-            UnitStatus(
-                key=key,
-                records=unit_records,
-                expected=key in expected,
-                has_data=has_live_data(unit_records, key),
-                not_done=not_done.get((key.visit_id, key.form)),
-                verification=next((m for m in live if not m.field), None),
-                field_verifications=[m for m in live if m.field],
-                cleared=next((m for m in mine if m.cleared_at is not None), None),
-                freeze=freezes.get((key.visit_id, key.form)),
-                open_queries=queries.get((key.visit_id, key.form), 0),
-            )
+        counts = queries_of.setdefault(participant_id, {})
+        counts[(visit_id, form)] = counts.get((visit_id, form), 0) + 1
+    signature_of: dict[int, Signature] = {}
+    for signature in Signature.objects.filter(participant_id__in=ids).select_related("signer"):
+        signature_of.setdefault(signature.participant_id, signature)  # newest first (Meta.ordering)
+    lock_of = {
+        lock.participant_id: lock
+        for lock in CasebookLock.objects.filter(participant_id__in=ids, unlocked_at__isnull=True).select_related(
+            "locked_by", "unlock_requested_by"
         )
-    status = CasebookStatus(
-        participant=participant,
-        units=units,
-        sha256=casebook_sha256(records),
-        signature=signature_current(participant),
-        lock=casebook_lock_live(participant.pk),
-        database_lock=database_locked(),
-        open_queries=sum(queries.values()),
-    )
-    status.blockers = casebook_lock_blockers(status)
-    return status
+    }
+    database_lock = database_locked()
+    statuses = []
+    for participant in participants:
+        records = records_of[participant.pk]
+        visit_names = {v.pk: v.definition.name for v in casebook_visits(records)}
+        expected = expected_units(participant, records)
+        keys = list(dict.fromkeys([*expected, *records]))
+        marks = marks_of.get(participant.pk, [])
+        not_done = {(n.visit_id, n.form): n for n in not_done_of.get(participant.pk, [])}
+        freezes = {(f.visit_id, f.form): f for f in freezes_of.get(participant.pk, [])}
+        queries = queries_of.get(participant.pk, {})
+        units = []
+        for key in keys:
+            unit_records = records.get(key, [])
+            mine = [m for m in marks if (m.visit_id, m.form) == (key.visit_id, key.form)]
+            live = [m for m in mine if m.cleared_at is None]
+            units.append(
+                UnitStatus(
+                    key=key,
+                    records=unit_records,
+                    expected=key in expected,
+                    has_data=has_live_data(unit_records, key),
+                    not_done=not_done.get((key.visit_id, key.form)),
+                    verification=next((m for m in live if not m.field), None),
+                    field_verifications=[m for m in live if m.field],
+                    cleared=next((m for m in mine if m.cleared_at is not None), None),
+                    freeze=freezes.get((key.visit_id, key.form)),
+                    open_queries=queries.get((key.visit_id, key.form), 0),
+                    visit_name=visit_names.get(key.visit_id, "") if key.visit_id is not None else "",
+                )
+            )
+        status = CasebookStatus(
+            participant=participant,
+            units=units,
+            sha256=casebook_sha256(records),
+            signature=signature_of.get(participant.pk),
+            lock=lock_of.get(participant.pk),
+            database_lock=database_lock,
+            open_queries=sum(queries.values()),
+        )
+        status.blockers = casebook_lock_blockers(status)
+        statuses.append(status)
+    return statuses
 
 
 def casebook_lock_blockers(status: CasebookStatus) -> list[str]:
@@ -203,14 +241,7 @@ def casebook_lock_blockers(status: CasebookStatus) -> list[str]:
 
 
 def _at(unit: UnitStatus) -> str:
-    visit = next((r for r in unit.records if hasattr(r, "definition")), None) if unit.key.form == "visit" else None
-    if unit.key.visit_id is None:
-        return ""
-    if visit is None:
-        from trial.visits.models import Visit
-
-        visit = Visit.objects.select_related("definition").get(pk=unit.key.visit_id)
-    return f" ({visit.definition.name})"
+    return f" ({unit.visit_name})" if unit.visit_name else ""
 
 
 def unit_content_sha256(participant: Participant, unit: UnitKey) -> tuple[list[Model], str]:
@@ -228,10 +259,15 @@ class WorklistRow:
 def sdv_worklist() -> list[WorklistRow]:
     """Every form with data and no live verification, oldest change first (the monitor's worklist)."""
     rows = []
-    for participant in Participant.objects.active().exclude(status=Participant.Status.SCREENING).select_related("site"):
-        if casebook_lock_live(participant.pk) is not None:
-            continue
-        for unit in casebook_status(participant).units:
+    participants = list(
+        Participant.objects.active()
+        .exclude(status=Participant.Status.SCREENING)
+        .filter(~Q(pk__in=CasebookLock.objects.filter(unlocked_at__isnull=True).values("participant_id")))
+        .select_related("site")
+    )
+    for status in casebook_statuses(participants):
+        participant = status.participant
+        for unit in status.units:
             if unit.needs_verification:
                 since = max(r.updated_at for r in unit.records)  # type: ignore[attr-defined]  # clinical records
                 rows.append(WorklistRow(participant, unit, since))
@@ -271,7 +307,7 @@ def database_lock_blockers(casebooks: list[CasebookStatus] | None = None) -> lis
 
 def study_overview(*, with_casebooks: bool = True) -> StudyOverview:
     participants = Participant.objects.active().order_by("participant_id").select_related("site")
-    casebooks = [casebook_status(p) for p in participants] if with_casebooks else []
+    casebooks = casebook_statuses(list(participants)) if with_casebooks else []
     return StudyOverview(
         casebooks=casebooks,
         lock=database_lock_live(),

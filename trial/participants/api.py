@@ -47,7 +47,10 @@ class _ParticipantOutput(serializers.Serializer[Any]):
 
     def to_representation(self, instance: Participant) -> dict[str, Any]:
         data = super().to_representation(instance)
-        arm = blinding.arm_code(self.context["request"].user, instance)
+        # A list passes every row's arm, decided for the page at once (trial.blinding.arm_codes).
+        arms = self.context.get("arms")
+        user = self.context["request"].user
+        arm = arms.get(instance.pk) if arms is not None else blinding.arm_code(user, instance)
         if arm is not None:
             data["arm"] = arm
         return data
@@ -78,7 +81,9 @@ class ParticipantListApi(APIView):
         # Pages of PAGE_SIZE (`?page=2`), with count, next and previous (REST_FRAMEWORK settings).
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(self.Output(page, many=True, context={"request": request}).data)
+        rows = list(page or [])
+        context = {"request": request, "arms": blinding.arm_codes(request.user, rows)}
+        return paginator.get_paginated_response(self.Output(rows, many=True, context=context).data)
 
 
 class ParticipantDetailApi(APIView):

@@ -58,7 +58,24 @@ class Weight:
     source: str
 
 
-def weight_at_visit(visit: Visit) -> Weight:
+# (scheduled date, weight in kg, visit name) of a participant's vital signs, newest first.
+VitalsHistory = list[tuple[date, float, str]]
+
+
+def vitals_history(participant_ids: list[int]) -> dict[int, VitalsHistory]:
+    """Every participant's recorded weights, newest visit first: one query for a whole queue."""
+    history: dict[int, VitalsHistory] = {pk: [] for pk in participant_ids}
+    for participant_id, scheduled, weight, name in (
+        VitalSigns.objects.active()
+        .filter(visit__participant_id__in=participant_ids, weight_kg__isnull=False)
+        .order_by("-visit__scheduled_date", "-pk")
+        .values_list("visit__participant_id", "visit__scheduled_date", "weight_kg", "visit__definition__name")
+    ):
+        history[participant_id].append((scheduled, float(weight), name))
+    return history
+
+
+def weight_at_visit(visit: Visit, history: VitalsHistory | None = None) -> Weight:
     """The weight the dose is computed from: the infusion form, else that visit's vitals, else the latest."""
     infusion = getattr(visit, "infusion", None)
     if infusion is not None and not infusion.is_voided:
@@ -66,14 +83,11 @@ def weight_at_visit(visit: Visit) -> Weight:
     vitals = getattr(visit, "vitals", None)
     if vitals is not None and not vitals.is_voided:
         return Weight(float(vitals.weight_kg), "vital signs at this visit")
-    earlier = (
-        VitalSigns.objects.active()
-        .filter(visit__participant_id=visit.participant_id, visit__scheduled_date__lte=visit.scheduled_date)
-        .order_by("-visit__scheduled_date")
-        .first()
-    )
+    if history is None:
+        history = vitals_history([visit.participant_id])[visit.participant_id]
+    earlier = next((h for h in history if h[0] <= visit.scheduled_date), None)
     if earlier is not None:
-        return Weight(float(earlier.weight_kg), f"vital signs at {earlier.visit.definition.name}")
+        return Weight(earlier[1], f"vital signs at {earlier[2]}")
     screening = getattr(visit.participant, "screening", None)
     if screening is not None and screening.weight_kg is not None:
         return Weight(float(screening.weight_kg), "screening")
@@ -115,6 +129,7 @@ def infusion_queue(*, user: Any, include_dispensed: bool = False) -> list[QueueR
         p.visit_id: p
         for p in Preparation.objects.active().exclude(status=Preparation.Status.WASTED).filter(visit__in=visits)
     }
+    history = vitals_history(sorted({v.participant_id for v in visits}))
     rows = []
     for visit in visits:
         prep = live.get(visit.pk)
@@ -124,7 +139,7 @@ def infusion_queue(*, user: Any, include_dispensed: bool = False) -> list[QueueR
         code = blinding.arm_code(user, participant)
         if code is None:  # pragma: no cover - an unblinded role sees every arm
             continue
-        weight = weight_at_visit(visit)
+        weight = weight_at_visit(visit, history[visit.participant_id])
         rows.append(
             QueueRow(
                 visit=visit,
