@@ -27,16 +27,19 @@ class AdverseEventForm(RecordForm):
     onset_date = forms.DateField(widget=DATE)
     end_date = forms.DateField(widget=DATE, required=False)
     ongoing = forms.BooleanField(required=False)
-    severity = forms.ChoiceField(choices=_choices(AdverseEvent.Severity.choices))
+    # Not required here: the rules say it in the record's words, with every other message (trial.safety.rules).
+    severity = forms.ChoiceField(choices=_choices(AdverseEvent.Severity.choices), required=False)
     serious = forms.BooleanField(
         required=False,
         label="Serious adverse event (SAE)",
         help_text="Serious if it meets any criterion below (ICH E2A): tick each that applies. "
         "An SAE notifies the investigators by e-mail at once.",
     )
-    relatedness = forms.ChoiceField(choices=_choices(AdverseEvent.Relatedness.choices), label="Related to study drug")
+    relatedness = forms.ChoiceField(
+        choices=_choices(AdverseEvent.Relatedness.choices), label="Related to study drug", required=False
+    )
     action_taken = forms.ChoiceField(choices=AdverseEvent.Action.choices, initial=AdverseEvent.Action.NONE)
-    outcome = forms.ChoiceField(choices=_choices(AdverseEvent.Outcome.choices))
+    outcome = forms.ChoiceField(choices=_choices(AdverseEvent.Outcome.choices), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -4,6 +4,7 @@ fired, for the data manager and the medical monitor; blinded, it counts nothing 
 from __future__ import annotations
 
 import re
+from html import unescape
 from datetime import timedelta
 
 import pytest
@@ -33,7 +34,7 @@ def fired(html, code):
 
 @pytest.mark.parametrize("protocol_file", PROTOCOL_FILES, indirect=True)
 def test_it_lists_every_check_with_its_definition_and_kind_from_the_file(login, protocol_loaded):
-    html = login("datamanager").get("/queries/edit-checks/").content.decode()
+    html = unescape(login("datamanager").get("/queries/edit-checks/").content.decode())
     for check in protocol().soft_checks:
         assert check.definition in html
         assert f"kind-{check.kind}" in row(html, check.code)
