@@ -59,6 +59,13 @@ class Visit(ClinicalRecord):
         """The participant's dates that bound this visit's (trial.participants.rules.Timeline)."""
         return self.participant.timeline() if self.participant_id else None
 
+    @property
+    def reason_label(self) -> str:
+        """The missed visit's coded reason as the protocol file's [missed_visits] list words it."""
+        if not self.reason_code:
+            return ""
+        return next((r.label for r in protocol().missed_visit_reasons if r.code == self.reason_code), self.reason_code)
+
     def clean(self) -> None:
         rules_raise(self, visit_rules(protocol()))
 

@@ -162,7 +162,8 @@ def visit_miss(*, visit: Visit, reason: str, by: Actor, reason_code: str = "othe
     visit.reason_code = reason_code
     visit.reason = reason.strip()
     label = next((r.label for r in protocol().missed_visit_reasons if r.code == reason_code), reason_code)
-    why = f"{label}: {visit.reason}" if visit.reason else label
+    # "Other" is said by its text alone; a coded reason by its label, and the text beside it.
+    why = visit.reason if reason_code == "other" else (f"{label}: {visit.reason}" if visit.reason else label)
     return record_save(visit, by=by, reason=f"Visit missed: {why}")
 
 

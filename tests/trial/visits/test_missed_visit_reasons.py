@@ -77,3 +77,12 @@ def test_a_soft_check_of_an_unknown_kind_is_refused():
                 'code = "missed_before_window"\nkind = "refusal"', 'code = "missed_before_window"\nkind = "query"'
             )
         )
+
+
+def test_the_visit_and_participant_pages_show_the_reason_in_the_files_words(login, enrolled_a_month_ago, coordinator):
+    week3 = enrolled_a_month_ago.visits.get(definition__week=3)
+    services.visit_miss(visit=week3, reason_code="participant_burden", reason="HAM-D dropped", by=coordinator)
+    c = login("coordinator")
+    assert "Participant burden (assessment dropped)" in c.get(f"/visits/{week3.pk}/").content.decode()
+    page = c.get(f"/participants/{enrolled_a_month_ago.participant_id}/").content.decode()
+    assert "Participant burden (assessment dropped): HAM-D dropped" in page
