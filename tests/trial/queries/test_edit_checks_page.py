@@ -4,8 +4,8 @@ fired, for the data manager and the medical monitor; blinded, it counts nothing 
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import timedelta
+from html import unescape
 
 import pytest
 
