@@ -59,6 +59,10 @@ class Capability(StrEnum):
     UNBLIND_STUDY = "unblind_study"  # declare the formal unblinding after database lock
     APPROVE_UNBLINDING = "approve_unblinding"  # the second person on the formal unblinding
     DSMB_CLOSED_REPORT = "dsmb_closed_report"  # the by-arm closed-session report, the only one before lock
+    # The Edit checks page: every check of the protocol file, its kind and how often it fired.
+    VIEW_EDIT_CHECKS = "view_edit_checks"
+    # Code adverse-event terms the dictionary did not match (MedDRA-shaped LLT -> PT -> SOC).
+    CODE_ADVERSE_EVENTS = "code_adverse_events"
 
 
 _ALL = frozenset(Role)
@@ -101,6 +105,9 @@ POLICY: dict[Capability, frozenset[Role]] = {
     Capability.UNBLIND_STUDY: frozenset({Role.STATISTICIAN_UNBLINDED}),
     Capability.APPROVE_UNBLINDING: frozenset({Role.DATA_MANAGER, Role.INVESTIGATOR}),
     Capability.DSMB_CLOSED_REPORT: _UNBLINDED_STATS,
+    # The data-validation plan's owner and the medical monitor who reviews it (ICH E6(R3) monitoring).
+    Capability.VIEW_EDIT_CHECKS: frozenset({Role.DATA_MANAGER, Role.MEDICAL_MONITOR}),
+    Capability.CODE_ADVERSE_EVENTS: frozenset({Role.DATA_MANAGER}),
 }
 
 # Capabilities a superuser holds without a role: the people who answer for the system's accounts
@@ -132,6 +139,7 @@ WRITES_TRIAL_DATA = frozenset(
         Capability.MANAGE_LISTS,
         Capability.FREEZE_FORMS,
         Capability.SIGN_CASEBOOKS,
+        Capability.CODE_ADVERSE_EVENTS,
     }
 )
 # Each returns a refusal message while writes are closed, else None. trial.closeout registers its

@@ -65,7 +65,9 @@ def rules_errors(data: Mapping[str, Any], rules: Iterable[Rule]) -> dict[str, li
     errors: dict[str, list[str]] = {}
     for rule in rules:
         for field, message in rule(data).items():
-            errors.setdefault(field, []).append(message)
+            # The same rule may reach a form twice (its base's and its record's list): say it once.
+            if message not in errors.setdefault(field, []):
+                errors[field].append(message)
     return errors
 
 

@@ -9,6 +9,7 @@ the record in the meantime, shows the conflict page with both versions. It never
 from __future__ import annotations
 
 import copy
+import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,13 @@ from trial.core.request_safety import BUSY_MESSAGE
 from trial.core.services import ConflictError
 
 ALREADY_SAVED = "This form was already saved: here is the record. Nothing was saved twice."
+# The form field that carries which warnings the user has read ("Save anyway").
+WARNINGS_SEEN = "warnings_seen"
+
+
+def warnings_digest(messages_: list[str]) -> str:
+    """Names the exact warnings shown: a changed value that warns differently is shown again."""
+    return hashlib.sha256("\n".join(messages_).encode()).hexdigest()[:32]
 
 
 def token_claim(user: Any, value: str | None) -> FormSubmission | None:
@@ -108,6 +116,14 @@ class RecordFormView(LoginRequiredMixin, View):
         """Values the form's rules read that the user does not type (a participant's timeline)."""
         return {}
 
+    def soft_warnings(self, form: Any) -> list[Any]:
+        """Soft checks that warn on what was typed (objects with a `message`). The form is shown again
+        with them, every value kept, and saves once the user confirms having read them."""
+        return []
+
+    def soft_warnings_shown(self, form: Any, warnings: list[Any]) -> None:
+        """Record that the warnings were shown (a service call): the Edit checks page counts them."""
+
     # --- the behaviour every page shares -------------------------------------------------------
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.user.is_authenticated and not getattr(self, "access_decided", False):
@@ -127,6 +143,11 @@ class RecordFormView(LoginRequiredMixin, View):
         if hasattr(form, "facts"):
             form.facts = self.form_facts()
         if form.is_valid():
+            warnings = self.soft_warnings(form)
+            texts = [w.message for w in warnings]
+            if warnings and request.POST.get(WARNINGS_SEEN) != warnings_digest(texts):
+                self.soft_warnings_shown(form, warnings)
+                return self.render_form(form, warnings=texts)
             try:
                 with transaction.atomic():
                     token = token_claim(self.request.user, form.cleaned_data.get("submission_token"))
@@ -161,12 +182,14 @@ class RecordFormView(LoginRequiredMixin, View):
             attempted.version = 0
             raise ConflictError(current=current, attempted=attempted)
 
-    def render_form(self, form: Any, status: int = 200) -> HttpResponse:
+    def render_form(self, form: Any, status: int = 200, warnings: list[str] | None = None) -> HttpResponse:
         context = {
             "form": form,
             "title": self.title,
             "fields_template": self.fields_template,
-            "submit_label": self.submit_label,
+            "submit_label": "Save anyway" if warnings else self.submit_label,
+            "soft_warnings": warnings or [],
+            "warnings_digest": warnings_digest(warnings) if warnings else "",
             **self.get_context(),
         }
         return render(self.request, self.template_name, context, status=status)

@@ -71,14 +71,17 @@ def _finish(participant: Participant, *, coordinator: Any, report: CloseReport) 
     if participant.status == Participant.Status.RANDOMIZED:
         visits = list(participant.visits.active().select_related("definition").order_by("scheduled_date"))
         done = [v.actual_date for v in visits if v.status == Visit.Status.DONE and v.actual_date is not None]
-        for visit in visits:
-            if visit.status == Visit.Status.SCHEDULED:
-                visit_miss(visit=visit, reason="Not done before the end of the trial", by=coordinator)
         last = done[-1] if done else visits[0].scheduled_date
         end_of_study_record(
             participant=participant, outcome="withdrawn", end_date=last, reason="lost to follow-up", by=coordinator
         )
         participant.refresh_from_db()
+        # After the end of study: a visit whose window has not opened yet is missed only once the
+        # participant has left (the protocol file's missed_before_window check).
+        for visit in visits:
+            visit.refresh_from_db()
+            if visit.status == Visit.Status.SCHEDULED:
+                visit_miss(visit=visit, reason="Not done before the end of the trial", by=coordinator)
         report.finished += 1
     else:
         eos = getattr(participant, "end_of_study", None)

@@ -149,6 +149,12 @@ SHORT_NAMES: dict[str, str] = {
     "actual_date": "ACTDAT",
     "stop_time": "SPTIM",
     "dose_unit": "DOSEU",
+    # A missed visit's coded reason ([missed_visits]); the AE dictionary coding as SDTM's AE domain names it.
+    "reason_code": "RSNCD",
+    "coded_llt": "AELLT",
+    "coded_pt": "AEDECOD",
+    "coded_soc": "AEBODSYS",
+    "coding": "AECODST",
 }
 
 # Fields every clinical record carries for the audit trail; exported in the audit dataset, not per form.

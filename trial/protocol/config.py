@@ -154,6 +154,46 @@ class EditChecks:
     weight_change_fraction: float = 0.10
 
 
+# [[soft_checks]]: the checks the protocol file may configure, each with the kinds it can be and the
+# parameters it needs. A warning is shown on the form (the user may still save), a query is raised on
+# the saved value (trial.queries), a refusal refuses the entry and keeps what was typed.
+SOFT_CHECKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "blood_draw_time": (("warning", "query"), ("earliest", "latest")),
+    "elisa_cv": (("warning", "query"), ("max_cv_percent",)),
+    "infusion_duration": (("warning", "query"), ("min_minutes",)),
+    "missed_before_window": (("refusal", "warning"), ()),
+    "visit_skips_unfinished": (("warning", "query"), ()),
+}
+SOFT_CHECK_KINDS = ("warning", "query", "refusal")
+
+
+@dataclass(frozen=True)
+class SoftCheck:
+    """One [[soft_checks]] entry: what the check is (`definition`, shown on the Edit checks page) and
+    what the user or the query reads (`message`, in the protocol's words; `{placeholders}` are filled
+    with the values found)."""
+
+    code: str
+    kind: str
+    definition: str
+    message: str
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def say(self, **values: Any) -> str:
+        return self.message.format_map(_Blank(values))
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    code: str
+    label: str
+
+
 @dataclass(frozen=True)
 class AnalysisPlan:
     """[analysis]: which arms the SAP compares, and how it controls the family-wise error rate.
@@ -211,6 +251,12 @@ class ProtocolConfig:
     unblinded_after_unblinding: tuple[str, ...] = ()
     analysis: AnalysisPlan = AnalysisPlan("PBO", ("IFX",))
     edit_checks: EditChecks = EditChecks()
+    soft_checks: tuple[SoftCheck, ...] = ()
+    # [missed_visits] reasons: the coded reasons a visit is missed (free text beside each).
+    missed_visit_reasons: tuple[Choice, ...] = (Choice("other", "Other"),)
+
+    def soft_check(self, code: str) -> SoftCheck | None:
+        return next((c for c in self.soft_checks if c.code == code), None)
 
     @property
     def active_arms(self) -> tuple[Arm, ...]:
@@ -511,6 +557,9 @@ def parse_protocol(text: str) -> ProtocolConfig:
     if edit_checks.crp_high_mg_l <= 0 or not 0 < edit_checks.weight_change_fraction < 1:
         problems.append("[edit_checks]: crp_high_mg_l must be positive and weight_change_fraction between 0 and 1")
 
+    soft_checks = _soft_checks(raw.get("soft_checks", []), problems)
+    missed_reasons = _missed_visit_reasons(raw.get("missed_visits", {}), problems)
+
     if problems:
         raise ProtocolError(problems)
     return ProtocolConfig(
@@ -548,7 +597,72 @@ def parse_protocol(text: str) -> ProtocolConfig:
         unblinded_after_unblinding=tuple(str(r) for r in raw.get("unblinding", {}).get("roles_that_see_arms", [])),
         analysis=plan,
         edit_checks=edit_checks,
+        soft_checks=soft_checks,
+        missed_visit_reasons=missed_reasons,
     )
+
+
+def _soft_checks(entries: list[dict[str, Any]], problems: list[str]) -> tuple[SoftCheck, ...]:
+    checks: list[SoftCheck] = []
+    for i, c in enumerate(entries):
+        code = str(c.get("code", ""))
+        where = f"[[soft_checks]] #{i + 1} ({code or '?'})"
+        if code not in SOFT_CHECKS:
+            problems.append(f"{where}: unknown check {code!r} (known: {sorted(SOFT_CHECKS)})")
+            continue
+        kinds, params = SOFT_CHECKS[code]
+        kind = c.get("kind")
+        if kind not in kinds:
+            problems.append(f"{where}: kind must be one of {list(kinds)}, not {kind!r}")
+        for key in ("definition", "message"):
+            if not isinstance(c.get(key), str) or not c[key].strip():
+                problems.append(f"{where}: '{key}' is missing")
+        for key in params:
+            if key not in c:
+                problems.append(f"{where}: '{key}' is missing")
+        if code == "blood_draw_time":
+            for key in ("earliest", "latest"):
+                if key in c and not _is_clock(c[key]):
+                    problems.append(f"{where}: '{key}' must be a time of day like \"08:00\", not {c[key]!r}")
+        for key in ("max_cv_percent", "min_minutes"):
+            if key in c and (not isinstance(c[key], int | float) or isinstance(c[key], bool) or c[key] <= 0):
+                problems.append(f"{where}: '{key}' must be a positive number")
+        checks.append(
+            SoftCheck(
+                code=code,
+                kind=str(kind),
+                definition=str(c.get("definition", "")).strip(),
+                message=str(c.get("message", "")).strip(),
+                params={k: c[k] for k in params if k in c},
+            )
+        )
+    if len({c.code for c in checks}) != len(checks):
+        problems.append("[[soft_checks]]: each check is listed once")
+    return tuple(checks)
+
+
+def _is_clock(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return False
+    hh, mm = value[:2], value[3:]
+    return hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60
+
+
+def _missed_visit_reasons(section: dict[str, Any], problems: list[str]) -> tuple[Choice, ...]:
+    reasons = tuple(
+        Choice(str(r.get("code", "")), str(r.get("label", r.get("code", "")))) for r in section.get("reasons", [])
+    )
+    if not reasons:
+        problems.append("[missed_visits]: reasons is missing (a list of { code, label })")
+        return (Choice("other", "Other"),)
+    codes = [r.code for r in reasons]
+    if "other" not in codes:
+        problems.append("[missed_visits]: reasons must include 'other' (the code of visits missed before codes)")
+    if len(set(codes)) != len(codes) or any(not c for c in codes):
+        problems.append("[missed_visits]: reason codes must be unique and not empty")
+    if any(len(c) > 40 for c in codes):
+        problems.append("[missed_visits]: a reason code is at most 40 characters")
+    return reasons
 
 
 def _analysis_plan(a: dict[str, Any], arms: list[Arm], problems: list[str]) -> AnalysisPlan:

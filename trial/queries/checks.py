@@ -16,7 +16,9 @@ from typing import Any
 
 from trial.participants.models import Participant, Screening
 from trial.protocol.selectors import protocol
-from trial.visits.models import LabResult, Visit
+from trial.visits import soft_checks
+from trial.visits.models import Infusion, LabResult, LabSample, Visit
+from trial.visits.selectors import earlier_forms_to_do
 
 # Data-management thresholds (the data-validation plan, [edit_checks] of the protocol file): a
 # clinically plausible value beyond them is possible, so they raise a question, never refuse the entry.
@@ -90,7 +92,61 @@ def participant_findings(participant: Participant) -> list[Finding]:
     findings += _crp_high(visits, crp, screening_crp)
     findings += _out_of_window(visits)
     findings += _weight_changes(visits)
+    findings += _soft_check_queries(participant, visits)
     return findings
+
+
+def _soft_check_queries(participant: Participant, visits: Sequence[Mapping[str, Any]]) -> list[Finding]:
+    """The protocol file's [[soft_checks]] of kind "query", on the stored values (trial.visits.soft_checks
+    says what each finds; the query quotes the protocol's message). A check of another kind costs nothing here."""
+    out: list[Finding] = []
+    names = {v["id"]: v["definition__name"] for v in visits}
+    if (check := soft_checks.check_of(soft_checks.BLOOD_DRAW_TIME, "query")) is not None:
+        times: dict[int, set[Any]] = {}
+        for visit_id, at in (
+            LabSample.objects.active().filter(visit__participant=participant).values_list("visit_id", "drawn_at")
+        ):
+            times.setdefault(visit_id, set()).add(at)
+        for visit_id, at in (
+            LabResult.objects.active().filter(visit__participant=participant).values_list("visit_id", "sample_time")
+        ):
+            times.setdefault(visit_id, set()).add(at)
+        for visit_id, ats in sorted(times.items()):
+            message = next((m for at in sorted(ats) if (m := soft_checks.blood_draw_time(check, at))), None)
+            if message is not None and visit_id in names:
+                out.append(Finding(check.code, visit_id, "labs", "sample_time", message))
+    if (check := soft_checks.check_of(soft_checks.ELISA_CV, "query")) is not None:
+        config = protocol()
+        duplicated = [a.code for a in config.labs if a.duplicates]
+        for visit_id, code, r1, r2 in (
+            LabResult.objects.active()
+            .filter(visit__participant=participant, analyte__in=duplicated)
+            .values_list("visit_id", "analyte", "replicate_1", "replicate_2")
+        ):
+            message = soft_checks.elisa_cv(check, config.analyte(code), r1, r2)
+            if message is not None and visit_id in names:
+                # Field = the analyte: a post-baseline value that reveals the arm is then queried to the
+                # unblinded reviewer only (trial.queries.selectors), like the hs-CRP check.
+                out.append(Finding(check.code, visit_id, "labs", code, message))
+    if (check := soft_checks.check_of(soft_checks.INFUSION_DURATION, "query")) is not None:
+        for visit_id, start, stop in (
+            Infusion.objects.active()
+            .filter(visit__participant=participant)
+            .values_list("visit_id", "start_time", "stop_time")
+        ):
+            message = soft_checks.infusion_duration(check, start, stop)
+            if message is not None and visit_id in names:
+                out.append(Finding(check.code, visit_id, "infusion", "stop_time", message))
+    if (check := soft_checks.check_of(soft_checks.VISIT_SKIPS_UNFINISHED, "query")) is not None:
+        done = [v for v in visits if v["status"] == Visit.Status.DONE]
+        later = Visit.objects.active().select_related("definition").filter(pk=done[-1]["id"]).first() if done else None
+        if later is not None:
+            for name, forms in earlier_forms_to_do(later):
+                if forms:
+                    earlier_id = next(v["id"] for v in done if v["definition__name"] == name)
+                    text = soft_checks.visit_skips_unfinished(check, [(name, forms)])
+                    out.append(Finding(check.code, earlier_id, "visit", "forms", text or ""))
+    return out
 
 
 def _hamd_jumps(visits: Sequence[Mapping[str, Any]]) -> list[Finding]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from trial.blinding import hidden_lab_analytes_for, may_see_adverse_events
+from trial.blinding import hidden_lab_analytes_for, is_unblinded_role, may_see_adverse_events
 from trial.queries.models import DataQuery
 
 # Query targets that are laboratory values, as (form, field): field is the analyte code.
@@ -121,3 +122,84 @@ def query_targets(*, participant: Any, visit: Any, user: Any) -> list[tuple[str,
             for n in ("weight_kg", "start_time", "stop_time", "reaction", "delay_days")
         ]
     return fields
+
+
+@dataclass(frozen=True)
+class EditCheckRow:
+    """One check of the protocol file on the Edit checks page."""
+
+    code: str
+    definition: str
+    kind: str  # "query" | "warning" | "refusal"
+    fired: int
+    open_queries: int | None = None  # for a check that raises queries: how many are still open
+    # The check reads values that reveal the arm after baseline: a blinded role's count is of the
+    # screening and baseline values only (trial.blinding).
+    counted_blind: bool = False
+
+
+# The automatic edit checks ([edit_checks]) that read an analyte whose post-baseline values reveal the arm.
+_ARM_DEPENDENT = frozenset({"crp_high", "elisa_cv"})
+
+
+def edit_checks_overview(*, user: Any) -> list[EditCheckRow]:
+    """Every check the protocol file defines, with its kind and how often it fired, counted from what
+    this user may see: queries through `queries_visible_to`, warnings and refusals from the firing log
+    without those on arm-revealing values unless the user is unblinded. Nothing here names an arm."""
+    from trial.protocol.selectors import protocol
+    from trial.visits.models import SoftCheckFiring
+
+    cfg = protocol()
+    ec = cfg.edit_checks
+    blinded = not is_unblinded_role(user)
+    queries = queries_visible_to(user).filter(source=DataQuery.Source.EDIT_CHECK)
+    raised = {r["check_code"]: r["n"] for r in queries.values("check_code").annotate(n=Count("id")).order_by()}
+    still_open = {
+        r["check_code"]: r["n"]
+        for r in queries.exclude(status=DataQuery.Status.CLOSED).values("check_code").annotate(n=Count("id")).order_by()
+    }
+    firings = SoftCheckFiring.objects.all()
+    if blinded:
+        firings = firings.filter(reveals_arm=False)
+    fired = {r["check_code"]: r["n"] for r in firings.values("check_code").annotate(n=Count("id")).order_by()}
+
+    def query_row(code: str, definition: str) -> EditCheckRow:
+        return EditCheckRow(
+            code,
+            definition,
+            "query",
+            raised.get(code, 0),
+            still_open.get(code, 0),
+            counted_blind=blinded and code in _ARM_DEPENDENT,
+        )
+
+    rows = [
+        query_row(
+            "hamd_jump",
+            f"HAM-D-17 total changes by more than {ec.hamd_jump_points} points between consecutive rated visits.",
+        ),
+        query_row(
+            "crp_high",
+            f"hs-CRP above {ec.crp_high_mg_l:g} mg/L at screening or at a visit (acute infection?).",
+        ),
+        query_row("out_of_window", "A visit done outside its window (the [[visits]] windows of the protocol file)."),
+        query_row(
+            "weight_change",
+            f"Weight changes by more than {ec.weight_change_fraction * 100:g}% between infusions "
+            "(the dose follows the weight).",
+        ),
+    ]
+    for check in cfg.soft_checks:
+        if check.kind == "query":
+            rows.append(query_row(check.code, check.definition))
+        else:
+            rows.append(
+                EditCheckRow(
+                    check.code,
+                    check.definition,
+                    check.kind,
+                    fired.get(check.code, 0),
+                    counted_blind=blinded and check.code in _ARM_DEPENDENT,
+                )
+            )
+    return rows

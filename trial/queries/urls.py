@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.QueryListView.as_view(), name="list"),
     path("new/", views.QueryOpenView.as_view(), name="new"),
     path("<int:pk>/", views.QueryDetailView.as_view(), name="detail"),
+    path("edit-checks/", views.EditChecksView.as_view(), name="edit_checks"),
 ]

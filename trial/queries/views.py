@@ -127,3 +127,14 @@ class QueryOpenView(CapabilityRequiredMixin, RecordFormView):
 
     def success_message(self, saved: Any) -> str:
         return f"Query {saved.pk} opened on {saved.participant.participant_id}."
+
+
+class EditChecksView(CapabilityRequiredMixin, TemplateView):
+    """Every check of the protocol file: its definition, kind (warning, query, refusal) and how often it
+    fired. For the data manager and the medical monitor; counts follow what the user may see."""
+
+    capability = Capability.VIEW_EDIT_CHECKS
+    template_name = "queries/edit_checks.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(**kwargs) | {"checks": selectors.edit_checks_overview(user=self.request.user)}

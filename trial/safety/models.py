@@ -61,6 +61,18 @@ class AdverseEvent(ClinicalRecord):
     action_taken = models.CharField(max_length=30, choices=Action.choices, default=Action.NONE)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
 
+    class Coding(models.TextChoices):
+        UNCODED = "uncoded", "Not coded"
+        AUTO = "auto", "Coded automatically"
+        MANUAL = "manual", "Coded by the data manager"
+
+    # The term coded against the AE dictionary (trial.safety.coding: LLT -> PT -> SOC). Set on save
+    # when the term matches an LLT; otherwise the data manager codes it. Audited with the record.
+    coding = models.CharField(max_length=10, choices=Coding.choices, default=Coding.UNCODED, db_index=True)
+    coded_llt = models.CharField("Lowest level term", max_length=200, blank=True)
+    coded_pt = models.CharField("Preferred term", max_length=200, blank=True)
+    coded_soc = models.CharField("System organ class", max_length=200, blank=True)
+
     SAE_CRITERIA = SAE_CRITERIA
 
     class Meta:

@@ -53,16 +53,30 @@ class EndMatchesOngoing:
 
 
 class DeathIsFatal:
-    """The criterion 'results in death' and the outcome 'Fatal' go together (ICH E2A)."""
+    """The criterion 'results in death' and the outcome 'Fatal' go together (ICH E2A).
+
+    Said as soon as the criterion is ticked, outcome chosen or not: a user who left the outcome empty
+    learns in the same answer which outcome it must be, not after choosing another one."""
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
-        if data.get("sae_death") and data.get("outcome") and data.get("outcome") != "fatal":
+        if data.get("sae_death") and data.get("outcome") != "fatal":
             return {"outcome": "An event resulting in death has the outcome 'Fatal'."}
         return {}
 
 
+# The choices an event must have, said in the record's words. They are rules rather than the form
+# fields' own "required": a field that fails its own check drops out of the values every other rule
+# reads, so its neighbours' messages (death and 'Fatal') would appear only once it was filled in.
+AE_REQUIRED = {
+    "severity": "Give the severity.",
+    "relatedness": "Say how the event is related to the study drug.",
+    "outcome": "Give the outcome.",
+}
+
+
 def adverse_event_rules(config: ProtocolConfig) -> list[Rule]:
     return [
+        *(Required(field, message) for field, message in AE_REQUIRED.items()),
         SingleLine("term"),
         SeriousnessMatchesCriteria(),
         NotInFuture("onset_date", "end_date"),

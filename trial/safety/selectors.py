@@ -35,3 +35,46 @@ def notifications_not_sent() -> Any:
         .select_related("adverse_event__participant")
         .order_by("created_at")
     )
+
+
+def adverse_events_to_code() -> Any:
+    """Events whose term the dictionary did not match: the data manager's coding worklist, oldest first."""
+    return (
+        AdverseEvent.objects.active()
+        .filter(coding=AdverseEvent.Coding.UNCODED)
+        .select_related("participant")
+        .order_by("created_at", "id")
+    )
+
+
+def adverse_events_coded(limit: int = 50) -> Any:
+    """The most recently changed coded events, to review the automatic coding."""
+    return (
+        AdverseEvent.objects.active()
+        .exclude(coding=AdverseEvent.Coding.UNCODED)
+        .select_related("participant")
+        .order_by("-updated_at", "-id")[:limit]
+    )
+
+
+def adverse_event_coding_history(ae: AdverseEvent) -> list[dict[str, Any]]:
+    """Each change of the event's coding, oldest first: when, who, why, and the coding it set."""
+    rows = []
+    last: tuple[str, str, str, str] | None = None
+    for h in ae.history.select_related("history_user").order_by("history_date", "history_id"):
+        coding = (h.coding, h.coded_llt, h.coded_pt, h.coded_soc)
+        if coding != last:
+            rows.append(
+                {
+                    "when": h.history_date,
+                    "who": h.history_user,
+                    "why": h.history_change_reason,
+                    "term": h.term,
+                    "coding": AdverseEvent.Coding(h.coding).label,
+                    "llt": h.coded_llt,
+                    "pt": h.coded_pt,
+                    "soc": h.coded_soc,
+                }
+            )
+            last = coding
+    return rows

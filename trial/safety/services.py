@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from trial.access import Capability, require
 from trial.core.services import record_apply, record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
+from trial.safety.coding import term_lookup
 from trial.safety.models import AdverseEvent, ConcomitantMedication, ProtocolDeviation
 from trial.safety.notifications import sae_notification_create
 from trial.safety.tasks import notification_send_task
@@ -38,12 +40,59 @@ def adverse_event_record(
     by = require(by, Capability.ENTER_DATA)
     ae = instance or AdverseEvent(participant=participant)
     was_serious = bool(instance is not None and instance.serious)
+    term_before = None if instance is None else instance.term
     _apply(ae, data, version)
+    if term_before is None or " ".join(term_before.split()).casefold() != " ".join(ae.term.split()).casefold():
+        _auto_code(ae)
     record_save(ae, by=by, reason=reason)
     if ae.serious and not was_serious:
         alert = sae_notification_create(adverse_event=ae)
         transaction.on_commit(partial(notification_send_task.delay, alert.pk))
     return ae
+
+
+def _auto_code(ae: AdverseEvent) -> None:
+    """A term that matches an LLT of the dictionary is coded with it; any other is left for the data
+    manager (flagged as not coded). A term that did not change keeps its coding, even a manual one."""
+    match = term_lookup(ae.term)
+    if match is None:
+        ae.coding, ae.coded_llt, ae.coded_pt, ae.coded_soc = AdverseEvent.Coding.UNCODED, "", "", ""
+    else:
+        ae.coding, ae.coded_llt, ae.coded_pt, ae.coded_soc = AdverseEvent.Coding.AUTO, match.llt, match.pt, match.soc
+
+
+CODING_REASON_REQUIRED = "Say why this term is coded so (it goes into the audit trail)."
+
+
+@transaction.atomic
+def adverse_event_code(*, adverse_event: AdverseEvent, llt: str, reason: str, by: Actor, version: int) -> AdverseEvent:
+    """The data manager codes (or re-codes) an event's term to an LLT of the dictionary, with a reason.
+
+    The record's history keeps every coding, who made it and why (21 CFR 11.10(e)); the verbatim term
+    the site typed is never changed here.
+    """
+    by = require(by, Capability.CODE_ADVERSE_EVENTS)
+    reason = (reason or "").strip()
+    errors: dict[str, str] = {}
+    match = term_lookup(llt)
+    if match is None:
+        errors["llt"] = "Choose a lowest level term of the dictionary."
+    if not reason:
+        errors["reason"] = CODING_REASON_REQUIRED
+    if errors:
+        raise ValidationError(errors)
+    assert match is not None
+    ae = record_apply(
+        adverse_event,
+        {
+            "coding": AdverseEvent.Coding.MANUAL,
+            "coded_llt": match.llt,
+            "coded_pt": match.pt,
+            "coded_soc": match.soc,
+        },
+        version=version,
+    )
+    return record_save(ae, by=by, reason=f"Coded to {match.llt} ({match.pt}; {match.soc}): {reason}")
 
 
 @transaction.atomic

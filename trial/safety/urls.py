@@ -6,6 +6,8 @@ app_name = "safety"
 
 # New records hang off the participant (`participant_id`); existing ones are named by their own `pk`.
 urlpatterns = [
+    path("coding/", views.CodingListView.as_view(), name="coding"),
+    path("adverse-events/<int:pk>/code/", views.AdverseEventCodeView.as_view(), name="ae_code"),
     path("alerts/failures/", views.NotificationFailuresView.as_view(), name="notification_failures"),
     path("participants/<str:participant_id>/adverse-events/new/", views.AdverseEventView.as_view(), name="ae_new"),
     path("adverse-events/<int:pk>/", views.AdverseEventView.as_view(), name="ae_edit"),

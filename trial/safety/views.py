@@ -17,8 +17,8 @@ from trial.core.services import form_entry_save
 from trial.core.views import RecordFormView
 from trial.participants.selectors import participant_get
 from trial.safety import selectors
-from trial.safety.forms import AdverseEventForm, ConmedForm, DeviationForm
-from trial.safety.services import adverse_event_record, conmed_record, deviation_record
+from trial.safety.forms import AdverseEventCodeForm, AdverseEventForm, ConmedForm, DeviationForm
+from trial.safety.services import adverse_event_code, adverse_event_record, conmed_record, deviation_record
 
 
 class SafetyFormView(CapabilityRequiredMixin, RecordFormView):
@@ -126,3 +126,61 @@ class NotificationFailuresView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(**kwargs) | {"alerts": selectors.notifications_not_sent()}
+
+
+class _SeesAdverseEvents:
+    """Protocol [blinding]: the roles it names see no adverse event, whatever their capability."""
+
+    request: Any
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.user.is_authenticated and not blinding.may_see_adverse_events(request.user):
+            raise PermissionDenied("Your role does not see adverse events in this trial.")
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+class CodingListView(CapabilityRequiredMixin, _SeesAdverseEvents, TemplateView):
+    """The data manager's coding worklist: terms the dictionary did not match, and recent coding to review.
+    It shows the participant, the verbatim term and its coding: never an arm."""
+
+    capability = Capability.CODE_ADVERSE_EVENTS
+    template_name = "safety/coding.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(**kwargs) | {
+            "to_code": selectors.adverse_events_to_code(),
+            "coded": selectors.adverse_events_coded(),
+        }
+
+
+class AdverseEventCodeView(CapabilityRequiredMixin, _SeesAdverseEvents, RecordFormView):
+    capability = Capability.CODE_ADVERSE_EVENTS
+    form_class = AdverseEventCodeForm
+    title = "Code an adverse event"
+    submit_label = "Code"
+    template_name = "safety/code_form.html"
+
+    def load(self) -> None:
+        self.instance = selectors.adverse_event_get(self.kwargs["pk"])
+        self.participant = self.instance.participant
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"version": self.instance.version, "llt": self.instance.coded_llt}
+
+    def get_context(self) -> dict[str, Any]:
+        return {
+            "ae": self.instance,
+            "history": selectors.adverse_event_coding_history(self.instance),
+        }
+
+    def save(self, form: Any) -> Any:
+        d = form.cleaned_data
+        return adverse_event_code(
+            adverse_event=self.instance, llt=d["llt"], reason=d["reason"], by=self.request.user, version=d["version"]
+        )
+
+    def success_url(self, saved: Any) -> str:
+        return reverse("safety:coding")
+
+    def success_message(self, saved: Any) -> str:
+        return f"'{saved.term}' coded to {saved.coded_llt} ({saved.coded_pt}; {saved.coded_soc})."

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
 from trial.core.forms import DATE, DATETIME, DATETIME_FORMATS, RecordForm, number
-from trial.core.validators import ReasonForChangeRequired, Required, Rule, rules_apply
+from trial.core.validators import ReasonForChangeRequired, Rule, rules_apply
 from trial.protocol.config import Analyte
 from trial.protocol.selectors import protocol
 from trial.visits.models import Visit
 from trial.visits.rules import (
-    MISSED_REASON,
     VITAL_SIGNS,
     SampleTimeWhenResults,
     cgis_rules,
     hamd_rules,
     infusion_rules,
     lab_rules,
+    missed_reason_rules,
     visit_date_rules,
     vital_signs_rules,
 )
@@ -374,23 +374,38 @@ class VisitDateForm(forms.Form):
 
 
 class MissedVisitForm(forms.Form):
+    """Why a visit was missed: a coded reason from the protocol file's [missed_visits] list, and free
+    text (required for "other")."""
+
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    missed_reason_code = forms.ChoiceField(label="Reason", required=False)
     missed_reason = forms.CharField(
-        label="Why was the visit missed?",
+        label="Details",
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
+        help_text="Required for \u201cOther\u201d; otherwise anything the reason does not say.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["missed_reason_code"]).choices = [
+            ("", "---"),
+            *((r.code, r.label) for r in protocol().missed_visit_reasons),
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        # The model's rule, read for this form's field name (Visit.reason of a missed visit).
-        rules_apply(self, [Required("missed_reason", MISSED_REASON)])
+        # The model's rules, read for this form's field names (Visit.reason_code and reason of a missed visit).
+        rules = missed_reason_rules(protocol(), code="missed_reason_code", text="missed_reason")
+        rules_apply(self, rules, record={"status": "missed"})
         return data
 
     def conflict_rows(self, current: Any) -> list[tuple[str, Any, Any]]:
+        d = getattr(self, "cleaned_data", {})
         return [
             ("Status", current.get_status_display(), "Missed"),
-            ("Reason", current.reason, getattr(self, "cleaned_data", {}).get("missed_reason")),
+            ("Reason", current.reason_code, d.get("missed_reason_code")),
+            ("Details", current.reason, d.get("missed_reason")),
         ]
 
 

@@ -39,6 +39,9 @@ class Visit(ClinicalRecord):
     window_end = models.DateField()
     actual_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
+    # Why a missed visit was missed: a code from the protocol file's [missed_visits] reasons, and free
+    # text beside it (required for "other"). Visits missed before the codes existed read "other".
+    reason_code = models.CharField("Reason missed", max_length=40, blank=True)
     reason = models.TextField(blank=True, help_text="Why the visit was missed.")
     out_of_window = models.BooleanField(default=False, editable=False)
 
@@ -55,6 +58,13 @@ class Visit(ClinicalRecord):
     def timeline(self) -> Timeline | None:
         """The participant's dates that bound this visit's (trial.participants.rules.Timeline)."""
         return self.participant.timeline() if self.participant_id else None
+
+    @property
+    def reason_label(self) -> str:
+        """The missed visit's coded reason as the protocol file's [missed_visits] list words it."""
+        if not self.reason_code:
+            return ""
+        return next((r.label for r in protocol().missed_visit_reasons if r.code == self.reason_code), self.reason_code)
 
     def clean(self) -> None:
         rules_raise(self, visit_rules(protocol()))
@@ -234,3 +244,35 @@ def planned_dose_mg(weight_kg: float) -> int:
     infusion form reveals nothing: with one active arm its dose, with several the highest (every bag
     carries that dose's volume; the pharmacy's record says what went into it)."""
     return arm_dose_mg(protocol().dose_matched_arm, weight_kg)
+
+
+class SoftCheckFiring(models.Model):
+    """One time a soft check ([[soft_checks]] of the protocol file) warned on a form or refused an entry.
+
+    Queries raised by a check are counted from the queries table; warnings and refusals leave no record
+    of their own (nothing, or the value as typed, is saved), so this log is what the Edit checks page
+    counts them from. Append-only (trial.core.audit_triggers): a firing happened, it is never undone.
+    """
+
+    append_only = True
+
+    class Kind(models.TextChoices):
+        WARNING = "warning", "Warning"
+        REFUSAL = "refusal", "Refusal"
+
+    check_code = models.CharField(max_length=40, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="+")
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    field = models.CharField(max_length=60, blank=True)
+    message = models.TextField()
+    # Fired on a value that would reveal the arm (trial.blinding): counted for unblinded roles only.
+    reveals_arm = models.BooleanField(default=False)
+    fired_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    fired_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.check_code} ({self.kind}) on {self.participant}"

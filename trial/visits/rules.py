@@ -10,11 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trial.core.validators import EndAfterStart, InRange, NotBefore, NotInFuture, Required, Rule
+from trial.core.validators import EndAfterStart, InRange, NotBefore, NotInFuture, OneOf, Required, Rule
 from trial.participants.rules import NotAfterEndOfStudy, OnOrAfterScreening
 from trial.protocol.config import Analyte, ProtocolConfig
 
 MISSED_REASON = "Give the reason the visit was missed."
+MISSED_REASON_CODE = "Choose why the visit was missed."
+MISSED_OTHER = "other"  # [missed_visits] reasons: the code that needs the free text
+
+
+def missed_reason_rules(config: ProtocolConfig, *, code: str = "reason_code", text: str = "reason") -> list[Rule]:
+    """A missed visit's coded reason from the protocol file's list; the free text says what "other" was."""
+    return [
+        Required(code, MISSED_REASON_CODE, when={"status": "missed"}),
+        OneOf(code, [r.code for r in config.missed_visit_reasons], label="The reason"),
+        Required(text, MISSED_REASON, when={"status": "missed", code: MISSED_OTHER}),
+    ]
 
 
 def visit_date_rules(config: ProtocolConfig, field: str = "actual_date") -> list[Rule]:
@@ -32,7 +43,7 @@ def visit_rules(config: ProtocolConfig) -> list[Rule]:
     return [
         EndAfterStart("window_start", "window_end", "The window must end on or after its start."),
         Required("actual_date", "A visit that was done needs its date.", when={"status": "done"}),
-        Required("reason", MISSED_REASON, when={"status": "missed"}),
+        *missed_reason_rules(config),
         *visit_date_rules(config),
     ]
 

@@ -151,3 +151,23 @@ def visit_lab_sample(visit: Visit) -> Any:
     from trial.visits.models import LabSample
 
     return LabSample.objects.active().filter(visit=visit).first()
+
+
+def earlier_forms_to_do(visit: Visit) -> list[tuple[str, list[str]]]:
+    """The done on-study visits before this one, each with the labels of its forms not yet entered.
+
+    Post-baseline lab results are the unblinded statistician's to enter (trial.blinding), so they never
+    hold a visit open for the site (as the participant page's "Next visit" reads it)."""
+    earlier = visits_with_forms().filter(
+        participant_id=visit.participant_id,
+        status=Visit.Status.DONE,
+        definition__week__gte=0,
+        definition__week__lt=visit.definition.week,
+    )
+    return [
+        (
+            v.definition.name,
+            [c.label for c in form_cells(v) if not c.done and not (c.code == "labs" and v.definition.week > 0)],
+        )
+        for v in earlier.order_by("definition__week")
+    ]

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from trial import blinding
 from trial.access import Capability, can, require
@@ -18,7 +19,9 @@ from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.protocol.models import VisitDefinition
 from trial.protocol.selectors import protocol
-from trial.visits.models import CGIS, HamD17, Infusion, LabResult, LabSample, Visit, VitalSigns
+from trial.visits import soft_checks
+from trial.visits.models import CGIS, HamD17, Infusion, LabResult, LabSample, SoftCheckFiring, Visit, VitalSigns
+from trial.visits.soft_checks import SoftFinding
 
 R = TypeVar("R", bound=ClinicalRecord)
 
@@ -134,13 +137,75 @@ def _in_order(visit: Visit, actual_date: date) -> None:
         )
 
 
-def visit_miss(*, visit: Visit, reason: str, by: Actor) -> Visit:
+class SoftCheckRefused(ValidationError):
+    """A soft check the protocol file makes a refusal: nothing is saved; the form keeps what was typed."""
+
+    def __init__(self, finding: SoftFinding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
+
+
+def visit_miss(*, visit: Visit, reason: str, by: Actor, reason_code: str = "other", today: date | None = None) -> Visit:
+    """Record a visit as missed, with a coded reason ([missed_visits]) and free text.
+
+    [[soft_checks]] missed_before_window: a visit is missed only once its window has opened (before
+    that it can still be done), unless the participant has left the study and it never will be.
+    """
     by = require(by, Capability.ENTER_DATA)
     if visit.status == Visit.Status.DONE:
         raise ValidationError("This visit has data entered; it cannot be marked as missed.")
+    finding = missed_before_window_finding(visit, today=today)
+    check = soft_checks.check_of(soft_checks.MISSED_BEFORE_WINDOW, "refusal")
+    if finding is not None and check is not None:
+        raise SoftCheckRefused(finding)
     visit.status = Visit.Status.MISSED
-    visit.reason = reason
-    return record_save(visit, by=by, reason=f"Visit missed: {reason}")
+    visit.reason_code = reason_code
+    visit.reason = reason.strip()
+    label = next((r.label for r in protocol().missed_visit_reasons if r.code == reason_code), reason_code)
+    # "Other" is said by its text alone; a coded reason by its label, and the text beside it.
+    why = visit.reason if reason_code == "other" else (f"{label}: {visit.reason}" if visit.reason else label)
+    return record_save(visit, by=by, reason=f"Visit missed: {why}")
+
+
+def missed_before_window_finding(visit: Visit, *, today: date | None = None) -> SoftFinding | None:
+    check = soft_checks.check_of(soft_checks.MISSED_BEFORE_WINDOW)
+    if check is None:
+        return None
+    timeline = visit.timeline
+    if timeline is not None and timeline.ended_on is not None:
+        return None  # the participant left the study: this visit will never be done
+    message = soft_checks.missed_before_window(
+        check,
+        visit_name=visit.definition.name,
+        window_start=visit.window_start,
+        today=today or timezone.localdate(),
+    )
+    if message is None:
+        return None
+    return SoftFinding(check.code, check.kind, "reason_code", message, visit_id=visit.pk)
+
+
+def soft_checks_fired_log(*, participant: Participant, findings: list[SoftFinding], by: Actor) -> int:
+    """Record that soft-check warnings were shown, or a refusal made, to this user (Edit checks page).
+
+    Called outside the transaction of a refused save, so the refusal is counted though nothing was saved.
+    """
+    user = require(by, Capability.VIEW_PARTICIPANTS)
+    rows = [
+        SoftCheckFiring(
+            check_code=f.code,
+            kind=SoftCheckFiring.Kind.REFUSAL if f.kind == "refusal" else SoftCheckFiring.Kind.WARNING,
+            participant=participant,
+            visit_id=f.visit_id,
+            field=f.field,
+            message=f.message,
+            reveals_arm=f.reveals_arm,
+            fired_by=user,
+        )
+        for f in findings
+    ]
+    SoftCheckFiring.objects.bulk_create(rows)
+    return len(rows)
 
 
 def _upsert(instance: R, data: Mapping[str, Any], *, by: User, reason: str, version: int | None) -> R:

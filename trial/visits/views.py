@@ -21,7 +21,7 @@ from trial.blinding import hidden_lab_analytes_for
 from trial.core.services import form_entry_save
 from trial.core.views import RecordFormView
 from trial.protocol.selectors import protocol
-from trial.visits import selectors
+from trial.visits import selectors, soft_checks
 from trial.visits.forms import (
     CgisForm,
     HamdForm,
@@ -35,16 +35,20 @@ from trial.visits.forms import (
 )
 from trial.visits.models import Visit
 from trial.visits.services import (
+    SoftCheckRefused,
     cgis_record,
     hamd_record,
     infusion_record,
     lab_record,
     lab_results_import,
     lab_sample_record,
+    missed_before_window_finding,
+    soft_checks_fired_log,
     visit_complete,
     visit_miss,
     vitals_record,
 )
+from trial.visits.soft_checks import SoftFinding
 
 
 def visit_url(visit: Visit) -> str:
@@ -88,6 +92,19 @@ class VisitFormView(CapabilityRequiredMixin, RecordFormView):
 
     def success_url(self, saved: Any) -> str:
         return visit_url(self.visit)
+
+    # --- [[soft_checks]] of the protocol file that warn on this form ---------------------------------
+    def soft_warnings(self, form: Any) -> list[SoftFinding]:
+        found = []
+        if "visit_date" in form.cleaned_data and self.visit.status != Visit.Status.DONE:
+            found += soft_checks.visit_order_warnings(self.visit)
+        return found + self.form_soft_warnings(form)
+
+    def form_soft_warnings(self, form: Any) -> list[SoftFinding]:
+        return []
+
+    def soft_warnings_shown(self, form: Any, warnings: list[Any]) -> None:
+        soft_checks_fired_log(participant=self.participant, findings=warnings, by=self.request.user)
 
     def success_message(self, saved: Any) -> str:
         message = f"{self.title} saved for {self.participant.participant_id}, {self.visit.definition.name}."
@@ -168,6 +185,10 @@ class InfusionView(VisitFormView):
             initial["weight_kg"] = vitals.weight_kg
         return initial
 
+    def form_soft_warnings(self, form: Any) -> list[SoftFinding]:
+        d = form.cleaned_data
+        return soft_checks.infusion_warnings(self.visit.pk, d.get("start_time"), d.get("stop_time"))
+
     def record(self, form: Any, *, version: int | None, reason: str) -> Any:
         return infusion_record(
             visit=self.visit, data=form.data_for_service(), by=self.request.user, reason=reason, version=version
@@ -197,6 +218,15 @@ class LabsView(VisitFormView):
 
     def get_form_kwargs(self) -> dict[str, Any]:
         return {"visit": self.visit, "analytes": self.analytes()}
+
+    def form_soft_warnings(self, form: Any) -> list[SoftFinding]:
+        d = form.cleaned_data
+        found = (
+            soft_checks.draw_time_warnings(self.visit.pk, "sample_time", d.get("sample_time")) if form.entered() else []
+        )
+        return found + soft_checks.lab_warnings(
+            visit_id=self.visit.pk, week=self.visit.definition.week, analytes=form.analytes, values=d
+        )
 
     def existing(self) -> Any:
         return None  # each analyte carries its own version; see check_not_created_meanwhile
@@ -267,6 +297,9 @@ class LabSampleView(VisitFormView):
     def existing(self) -> Any:
         return selectors.visit_lab_sample(self.visit)
 
+    def form_soft_warnings(self, form: Any) -> list[SoftFinding]:
+        return soft_checks.draw_time_warnings(self.visit.pk, "drawn_at", form.cleaned_data.get("drawn_at"))
+
     def record(self, form: Any, *, version: int | None, reason: str) -> Any:
         d = form.cleaned_data
         return lab_sample_record(
@@ -335,6 +368,11 @@ class VisitCompleteView(VisitFormView):
     def get_initial(self) -> dict[str, Any]:
         return {"version": self.visit.version, "actual_date": self.visit.actual_date}
 
+    def soft_warnings(self, form: Any) -> list[SoftFinding]:
+        if self.visit.status == Visit.Status.DONE:
+            return []
+        return soft_checks.visit_order_warnings(self.visit)
+
     def check_not_created_meanwhile(self, form: Any) -> None:
         return None
 
@@ -363,6 +401,8 @@ class VisitMissedView(VisitFormView):
     title = "Missed visit"
     submit_label = "Record missed visit"
 
+    refused: SoftFinding | None = None
+
     def get_form_kwargs(self) -> dict[str, Any]:
         return {}
 
@@ -372,12 +412,29 @@ class VisitMissedView(VisitFormView):
     def check_not_created_meanwhile(self, form: Any) -> None:
         return None
 
+    def soft_warnings(self, form: Any) -> list[SoftFinding]:
+        finding = missed_before_window_finding(self.visit)
+        return [finding] if finding is not None and finding.kind == "warning" else []
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, **kwargs)
+        if self.refused is not None:
+            # After the refused save's transaction rolled back: the refusal itself is counted.
+            soft_checks_fired_log(participant=self.participant, findings=[self.refused], by=request.user)
+        return response
+
     def save(self, form: Any) -> Any:
         d, visit, by = form.cleaned_data, self.visit, self.request.user
         visit.version = d["version"]
-        return form_entry_save(
-            participant=self.participant, by=by, write=lambda: visit_miss(visit=visit, reason=d["missed_reason"], by=by)
-        )
+
+        def write() -> Visit:
+            return visit_miss(visit=visit, reason_code=d["missed_reason_code"], reason=d["missed_reason"] or "", by=by)
+
+        try:
+            return form_entry_save(participant=self.participant, by=by, write=write)
+        except SoftCheckRefused as exc:
+            self.refused = exc.finding
+            raise
 
     def success_message(self, saved: Any) -> str:
         return f"{saved.definition.name} recorded as missed."

@@ -53,6 +53,8 @@ EXPECTED = {
     "unblind_study": {Role.STATISTICIAN_UNBLINDED},
     "approve_unblinding": {Role.DATA_MANAGER, Role.INVESTIGATOR},
     "dsmb_closed_report": {Role.STATISTICIAN_UNBLINDED, Role.DSMB},
+    "view_edit_checks": {Role.DATA_MANAGER, Role.MEDICAL_MONITOR},
+    "code_adverse_events": {Role.DATA_MANAGER},
 }
 # ...and, without any role, a superuser holds these.
 EXPECTED_SUPERUSER = {"view_access_log"}

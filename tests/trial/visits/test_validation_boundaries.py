@@ -163,9 +163,10 @@ def test_infusion_only_at_infusion_visits(randomized, coordinator):
 
 def test_a_missed_visit_needs_a_reason_and_takes_no_data(randomized, coordinator, users):
     w3 = randomized.visits.get(definition__week=3)
+    opens = w3.window_start  # a visit is missed once its window has opened ([[soft_checks]])
     with pytest.raises(ValidationError, match="Give the reason the visit was missed"):
-        services.visit_miss(visit=w3, reason="", by=coordinator)
-    services.visit_miss(visit=w3, reason="Week 3 HAM-D dropped for burden", by=coordinator)
+        services.visit_miss(visit=w3, reason="", by=coordinator, today=opens)
+    services.visit_miss(visit=w3, reason="Week 3 HAM-D dropped for burden", by=coordinator, today=opens)
     assert Visit.objects.get(pk=w3.pk).status == "missed"
     with pytest.raises(ValidationError, match="recorded as missed"):
         services.cgis_record(visit=w3, score=4, by=users["rater"])
