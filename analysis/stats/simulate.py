@@ -102,7 +102,8 @@ def simulate_crp_trial(
     hs-CRP-dependent part growing linearly over the weeks; the shared improvement builds up as
     1 - exp(-week / time_constant_weeks); residuals are AR(1) in weeks. Weeks the
     shape marks as assessed by only some are missing in those proportions, and subjects drop out
-    (monotone) at the arm-specific rates. Arms alternate (1:1).
+    (monotone) at the arm-specific rates. Arms alternate (1:1). `change_sd` is the control arm's
+    spread; the active arm's is the shape's `active_change_sd`.
     """
     s = replace(
         shape,

@@ -1,8 +1,9 @@
 """Ratings over the course: HAM-D-17 totals and item scores, and CGI-S.
 
-The HAM-D model is the shared trial shape (`analysis.stats.trial_shape`): baseline plus an arm- and
-hs-CRP-dependent improvement that builds up over the first weeks, with AR(1)-like residuals
-(protocol.md, Statistical analysis plan). Item ranges and the CGI-S range come from the protocol.
+The HAM-D model is the shared trial shape (`analysis.stats.trial_shape`, `TrialShape.mean_change`):
+baseline plus an improvement both arms share, built up over the first weeks, plus an arm- and
+hs-CRP-dependent difference that grows linearly to the end of treatment, each participant's own
+spread, and AR(1)-like residuals (protocol.md, Statistical analysis plan). Item ranges and the CGI-S range come from the protocol.
 """
 
 from __future__ import annotations
