@@ -3,7 +3,8 @@
 The HAM-D model is the shared trial shape (`analysis.stats.trial_shape`, `TrialShape.mean_change`):
 baseline plus an improvement both arms share, built up over the first weeks, plus an arm- and
 hs-CRP-dependent difference that grows linearly to the end of treatment, each participant's own
-spread, and AR(1)-like residuals (protocol.md, Statistical analysis plan). Item ranges and the CGI-S range come from the protocol.
+spread, and AR(1)-like residuals (protocol.md, Statistical analysis plan).
+Item ranges and the CGI-S range come from the protocol.
 """
 
 from __future__ import annotations
