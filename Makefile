@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/forms.py
 	$(PY) benchmarks/exports.py --participants 10000
 	$(PY) benchmarks/powersim.py
+	$(PY) benchmarks/calibration.py
 
 clean:
 	rm -rf var db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

@@ -315,9 +315,12 @@ class MMRMResult:
 
     def design_row(self, values: Mapping[str, Any]) -> pd.Series:
         """One design row for the given variable values (all formula variables needed)."""
-        frame = pd.DataFrame({k: [v] for k, v in values.items()})
-        x_row = patsy.build_design_matrices([self._design_info], frame, return_type="dataframe")[0]
-        return x_row.iloc[0]
+        return self.design_rows(pd.DataFrame({k: [v] for k, v in values.items()})).iloc[0]
+
+    def design_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Design rows for many sets of variable values at once (one patsy pass, not one per row)."""
+        rows = patsy.build_design_matrices([self._design_info], frame, return_type="dataframe")[0]
+        return rows.reset_index(drop=True)
 
 
 def _t_row(label: Any, est: float, se: float, df: float, level: float) -> dict[str, Any]:
@@ -915,7 +918,9 @@ def difference_curve(
         return hi - lo
 
     grid = [float(v) for v in values]
-    l_frame = pd.DataFrame([l_row(v) for v in grid])
+    # The whole grid in one pass per arm: a row-by-row build costs a patsy call per point.
+    points = pd.DataFrame({**{k: [v] * len(grid) for k, v in at.items()}, over: grid})
+    l_frame = res.design_rows(points.assign(**{arm: active})) - res.design_rows(points.assign(**{arm: control}))
     table = res.estimate(l_frame.reset_index(drop=True), level=level).reset_index(drop=True)
     table.insert(0, over, grid)
 

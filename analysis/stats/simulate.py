@@ -96,12 +96,14 @@ def simulate_crp_trial(
     One row per subject x assessed week of `weeks` (baseline first): participant_id, arm, week,
     hamd_total, baseline, chg, baseline_crp_mg_l. The trial's shape (baseline distributions,
     effect, noise, missing-by-design weeks, dropout) is `shape`, the one the demo generator also
-    uses; the keyword arguments override single values of it. The end-of-treatment active-minus-
-    control change is `-effect_per_log_crp * (log crp - log crossing_mg_l)`: zero at
-    `crossing_mg_l`, the active arm better above it (the published moderation). The improvement
-    builds up as 1 - exp(-week / time_constant_weeks); residuals are AR(1) in weeks. Weeks the
+    uses; the keyword arguments override single values of it. The mean course is
+    `TrialShape.mean_change`: the end-of-treatment active-minus-control change is zero at
+    `crossing_mg_l` and the active arm better above it (the published moderation), its
+    hs-CRP-dependent part growing linearly over the weeks; the shared improvement builds up as
+    1 - exp(-week / time_constant_weeks); residuals are AR(1) in weeks. Weeks the
     shape marks as assessed by only some are missing in those proportions, and subjects drop out
-    (monotone) at the arm-specific rates. Arms alternate (1:1).
+    (monotone) at the arm-specific rates. Arms alternate (1:1). `change_sd` is the control arm's
+    spread; the active arm's is the shape's `active_change_sd`.
     """
     s = replace(
         shape,
@@ -129,11 +131,9 @@ def simulate_crp_trial(
         s.baseline_hamd_min,
         s.baseline_hamd_max,
     )
-    effect_at_end = -s.effect_per_log_crp * (np.log(crp) - np.log(s.crossing_mg_l))
-    change_at_end = (
-        s.control_change_at_end + np.where(on_active, effect_at_end, 0.0) + s.change_sd * rng.standard_normal(n)
-    )
-    build_up = (1 - np.exp(-week / s.time_constant_weeks)) / (1 - np.exp(-week[-1] / s.time_constant_weeks))
+    # The mean course and the spread are the shape's own (`TrialShape.mean_change`), as in the demo.
+    mean = s.mean_change(log_crp=np.log(crp), on_active=on_active, week=week)
+    individual = (s.spread(on_active) * rng.standard_normal(n))[:, None] * s.build_up(week)[None, :]
     # AR(1) in weeks, zero at baseline (the baseline score is the observed one).
     z = rng.standard_normal((n, v))
     resid = np.zeros((n, v))
@@ -141,7 +141,7 @@ def simulate_crp_trial(
         rho = s.residual_weekly_rho ** (week[j] - week[j - 1])
         prev = resid[:, j - 1] if j > 1 else rng.standard_normal(n) * s.residual_sd
         resid[:, j] = rho * prev + np.sqrt(1 - rho * rho) * s.residual_sd * z[:, j]
-    totals = np.clip(np.rint(baseline[:, None] + change_at_end[:, None] * build_up[None, :] + resid), 0, 52)
+    totals = np.clip(np.rint(baseline[:, None] + mean + individual + resid), 0, 52)
     totals[:, 0] = baseline
     present = np.ones((n, v), dtype=bool)
     for j, w in enumerate(week_list):

@@ -1,13 +1,14 @@
 """Ratings over the course: HAM-D-17 totals and item scores, and CGI-S.
 
-The HAM-D model is the shared trial shape (`analysis.stats.trial_shape`): baseline plus an arm- and
-hs-CRP-dependent improvement that builds up over the first weeks, with AR(1)-like residuals
-(protocol.md, Statistical analysis plan). Item ranges and the CGI-S range come from the protocol.
+The HAM-D model is the shared trial shape (`analysis.stats.trial_shape`, `TrialShape.mean_change`):
+baseline plus an improvement both arms share, built up over the first weeks, plus an arm- and
+hs-CRP-dependent difference that grows linearly to the end of treatment, each participant's own
+spread, and AR(1)-like residuals (protocol.md, Statistical analysis plan).
+Item ranges and the CGI-S range come from the protocol.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Final
 
 import numpy as np
@@ -44,14 +45,15 @@ def hamd_totals(
     item_max_total: int,
 ) -> IntArray:
     """HAM-D totals, participants x visits; the first visit (baseline) is `baseline` itself."""
-    effect_at_end = -shape.effect_per_log_crp * (log_crp - math.log(shape.crossing_mg_l))
-    change_at_end = shape.control_change_at_end + np.where(on_active, effect_at_end, 0.0) + shape.change_sd * change_z
-    build_up = (1 - np.exp(-week / shape.time_constant_weeks)) / (
-        1 - math.exp(-float(week[-1]) / shape.time_constant_weeks)
-    )
+    mean = shape.mean_change(log_crp=log_crp, on_active=on_active, week=week)
     residual = ar1_from_zero(residual_z, week, shape.residual_sd, shape.residual_weekly_rho)
     totals = np.clip(
-        np.rint(baseline[:, None] + change_at_end[:, None] * build_up + residual),
+        np.rint(
+            baseline[:, None]
+            + mean
+            + (shape.spread(on_active) * change_z)[:, None] * shape.build_up(week)[None, :]
+            + residual
+        ),
         0,
         min(_REALISTIC_MAX_TOTAL, item_max_total),
     ).astype(np.int64)

@@ -18,8 +18,9 @@ from django.db import transaction
 from trial import blinding
 from trial.accounts.users import demo_users_ensure
 from trial.core.roles import Role
-from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course, generate_population
+from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course
 from trial.demo.population import stratum
+from trial.demo.simulated_trial import finished_population, population_with_enrolled, recruitment_end
 from trial.participants.models import Participant
 from trial.participants.services import consent_record, end_of_study_record, participant_screen
 from trial.pharmacy.services import drug_lot_receive, preparation_create, preparation_dispense
@@ -82,20 +83,6 @@ def _list_length(population: list[SyntheticParticipant], config: ProtocolConfig,
     return (math.ceil(largest / block) + 1) * block
 
 
-def _population_with_enrolled(
-    participants: int, *, seed: int, today: date, config: ProtocolConfig
-) -> list[SyntheticParticipant]:
-    """Screen as many people as it takes for `participants` to pass screening (the trial's N counts
-    participants, not screened people); screen failures come on top, as in a CONSORT flow."""
-    screened = participants
-    while True:
-        population = generate_population(n=screened, seed=seed, today=today, protocol=config)
-        eligible = sum(1 for p in population if p.eligible)
-        if eligible >= participants:
-            return population
-        screened += max(1, math.ceil((participants - eligible) * 1.1))
-
-
 def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, finished: bool = False) -> SeedReport:
     """Seed a trial mid-way on `today`; with `finished`, recruitment ended long enough before `today`
     for every randomized participant's 12 weeks to be over (Schedule of assessments), and people whose
@@ -113,12 +100,12 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
     coordinator, rater, unblinded = users[Role.COORDINATOR], users[Role.RATER], users[Role.STATISTICIAN_UNBLINDED]
     sites = list(protocol_load(config=config).sites.order_by("code"))
 
-    recruitment_end = today - timedelta(weeks=config.weeks + 6) if finished else today
-    population = _population_with_enrolled(participants, seed=seed, today=recruitment_end, config=config)
+    # The same selection the in-memory trial makes (trial.demo.simulated_trial), so the calibration
+    # measured there is the demo's.
+    closes = recruitment_end(today, config) if finished else today
+    population = population_with_enrolled(participants, seed=seed, today=closes, config=config)
     if finished:
-        population = [
-            p for p in population if p.stage == "screen_failed" or (p.stage == "enrolled" and p.baseline_date)
-        ]
+        population = finished_population(population)
     # The list is drawn from the operating system's randomness like any list: `seed` shapes the synthetic
     # people and their courses, never the allocation, or anyone who knows the demo's seed replays every arm.
     randomization_list_create(by=unblinded, per_stratum=_list_length(population, config, sites))
