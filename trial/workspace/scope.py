@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseBase
 from rest_framework.permissions import BasePermission
 
@@ -106,3 +106,24 @@ class SiteScopePermission(BasePermission):
         if request.user and request.user.is_authenticated and match is not None:
             url_reach_check(request.user, match.namespace, match.url_name or "", view.kwargs)
         return True
+
+
+def site_path(model: type[Model]) -> str | None:
+    """The path from a record to its participant's site, or None if it belongs to no participant."""
+    if model is Participant:
+        return "site"
+    names = {f.name for f in model._meta.get_fields()}
+    if "participant" in names:
+        return "participant__site"
+    if "visit" in names:
+        return "visit__participant__site"
+    return None
+
+
+def admin_queryset_scope(request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """The admin's lists and object pages (registered in trial.core.admin): another site's record is
+    absent from the list and its page answers like a record that does not exist."""
+    path = site_path(queryset.model)
+    if path is None:
+        return queryset
+    return queryset.filter(scope.site_filter(request.user, path))
