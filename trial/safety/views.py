@@ -126,4 +126,4 @@ class NotificationFailuresView(CapabilityRequiredMixin, TemplateView):
     template_name = "safety/notification_failures.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(**kwargs) | {"alerts": selectors.notifications_not_sent()}
+        return super().get_context_data(**kwargs) | {"alerts": selectors.notifications_not_sent(user=self.request.user)}
