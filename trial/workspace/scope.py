@@ -94,6 +94,8 @@ class SiteScopeMiddleware:
         match = request.resolver_match
         if user is None or not user.is_authenticated or match is None:
             return None  # the login redirect, or the API's own authentication, comes first
+        if hasattr(view, "cls"):  # DRF's as_view marks its views so; importing APIView here would be circular
+            return None  # the API answers with its own 404 (JSON), from SiteScopePermission
         url_reach_check(user, match.namespace, match.url_name or "", kwargs)
         return None
 
