@@ -167,6 +167,15 @@ def test_services_refuse_another_sites_participant(site_world: Any) -> None:
         participant_enrol(participant=site_world.b, by=site_world.coordinator_a)
 
 
+def test_an_investigator_of_one_site_cannot_sign_another_sites_casebook(site_world: Any, bound: Any) -> None:
+    from trial.closeout.services import casebook_sign
+    from trial.core.roles import Role
+
+    investigator = bound("investigator-a", Role.INVESTIGATOR, [site_world.site_a])
+    with pytest.raises(PermissionDenied):
+        casebook_sign(participant=site_world.b, by=investigator, username="investigator-a", password="x")
+
+
 def test_a_monitor_sees_only_the_sites_assigned_to_them(site_world: Any, bound: Any) -> None:
     from trial.core.roles import Role
     from trial.participants.scope import participants_for
