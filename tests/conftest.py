@@ -32,10 +32,16 @@ def protocol_file(request: Any, settings: Any) -> Path:
 
 @pytest.fixture
 def protocol_loaded(db: Any, protocol_file: Path) -> Any:
+    from trial.accounts.users import DEMO_USERS, site_memberships_ensure
+    from trial.core.models import User
     from trial.protocol.selectors import protocol
     from trial.protocol.services import protocol_load
 
-    return protocol_load(config=protocol())
+    loaded = protocol_load(config=protocol())
+    # The named users are members of every site of the protocol in force, whichever fixture came first.
+    for user in User.objects.filter(username__in=DEMO_USERS.values()):
+        site_memberships_ensure(user, loaded.sites.all())
+    return loaded
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -26,19 +28,63 @@ from trial.accounts.policy import (
     may_manage_account,
     superuser_only_roles,
 )
-from trial.accounts.services import role_change_check, role_changes_record
+from trial.accounts.services import role_change_check, role_changes_record, site_memberships_set
 from trial.core.access_log import role_actor
 from trial.core.admin import ModelAdmin, ReadOnlyAdminMixin
 from trial.core.models import User
+from trial.participants.models import SiteMembership
+from trial.protocol.models import Site
 
 if TYPE_CHECKING:
     # The stubs make UserAdmin generic; at run time it is not subscriptable.
     _UserAdmin = UserAdmin[User]
+    _UserChangeForm = UserChangeForm[User]
 else:
     _UserAdmin = UserAdmin
+    _UserChangeForm = UserChangeForm
+
+
+SITE_FIELDS = ("sites", "site_change_reason")
+
+
+class StratumUserChangeForm(_UserChangeForm):
+    """The user form with the account's site memberships (trial.participants.scope): which sites'
+    participants a site-bound role may reach. A change needs a reason, kept in the membership's
+    history and the access log (21 CFR 11.10(e))."""
+
+    sites = forms.ModelMultipleChoiceField(
+        queryset=Site.objects.order_by("code"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Site-bound roles (coordinator, rater, investigator, pharmacist, medical monitor) reach only "
+        "the participants of these sites; trial-wide roles reach every site.",
+    )
+    site_change_reason = forms.CharField(
+        label="Reason for the site change", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sites_before: set[int] = set()
+        if self.instance.pk and "sites" in self.fields:
+            self.sites_before = set(
+                SiteMembership.objects.filter(user=self.instance, revoked_at__isnull=True).values_list(
+                    "site_id", flat=True
+                )
+            )
+            self.fields["sites"].initial = sorted(self.sites_before)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        changed = "sites" in data and {s.pk for s in data["sites"]} != self.sites_before
+        if changed and not (data.get("site_change_reason") or "").strip():
+            self.add_error("site_change_reason", "A reason is required to change site memberships.")
+        return data
 
 
 class StratumUserAdmin(_UserAdmin):
+    form = StratumUserChangeForm
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         qs = super().get_queryset(request)
         if request.user.is_superuser:
@@ -55,8 +101,18 @@ class StratumUserAdmin(_UserAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_delete_permission(request, obj) and (obj is None or may_manage_account(request.user, obj))
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None or not may_change_roles_of(request.user, obj):
+            # Nobody changes their own sites; an unrendered field must not read as "no sites".
+            for name in SITE_FIELDS:
+                form.base_fields.pop(name, None)
+        return form
+
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and may_change_roles_of(request.user, obj):
+            fieldsets = [*fieldsets, ("Sites", {"fields": SITE_FIELDS})]
         hidden: set[str] = set()
         if not request.user.is_superuser:
             hidden |= {"is_superuser", "user_permissions"}
@@ -85,6 +141,16 @@ class StratumUserAdmin(_UserAdmin):
             role_changes_record(by=request.user, account=obj, before=before, after=after)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        self._save_roles(request, form, formsets, change)
+        if "sites" in form.cleaned_data:
+            site_memberships_set(
+                by=request.user,
+                account=form.instance,
+                sites=form.cleaned_data["sites"],
+                reason=form.cleaned_data.get("site_change_reason", ""),
+            )
+
+    def _save_roles(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         if "groups" not in form.cleaned_data:
             super().save_related(request, form, formsets, change)
             return

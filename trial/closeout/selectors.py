@@ -27,6 +27,7 @@ from trial.closeout.units import (
     has_live_data,
 )
 from trial.participants.models import Participant
+from trial.participants.scope import participants_for
 from trial.queries.models import DataQuery
 
 # A participant whose casebook can be locked: finished the study, withdrawn, or failed screening.
@@ -256,11 +257,12 @@ class WorklistRow:
     since: Any
 
 
-def sdv_worklist() -> list[WorklistRow]:
-    """Every form with data and no live verification, oldest change first (the monitor's worklist)."""
+def sdv_worklist(*, user: Any) -> list[WorklistRow]:
+    """Every form with data and no live verification, oldest change first (the monitor's worklist),
+    at the sites this user may reach."""
     rows = []
     participants = list(
-        Participant.objects.active()
+        participants_for(user)
         .exclude(status=Participant.Status.SCREENING)
         .filter(~Q(pk__in=CasebookLock.objects.filter(unlocked_at__isnull=True).values("participant_id")))
         .select_related("site")
@@ -286,9 +288,12 @@ class StudyOverview:
         return self.lock is not None and self.lock.locked_at is not None
 
 
-def database_lock_blockers(casebooks: list[CasebookStatus] | None = None) -> list[str]:
-    """Why the database cannot be locked yet: every participant closed and locked, no open queries."""
-    participants = list(Participant.objects.active().order_by("participant_id"))
+def database_lock_blockers(casebooks: list[CasebookStatus] | None = None, *, user: Any = None) -> list[str]:
+    """Why the database cannot be locked yet: every participant closed and locked, no open queries.
+
+    With a user, for display: only the participants of the sites that user may reach are named."""
+    everyone = Participant.objects.active() if user is None else participants_for(user)
+    participants = list(everyone.order_by("participant_id"))
     blockers = []
     if not participants:
         blockers.append("There are no participants.")
@@ -305,14 +310,15 @@ def database_lock_blockers(casebooks: list[CasebookStatus] | None = None) -> lis
     return blockers
 
 
-def study_overview(*, with_casebooks: bool = True) -> StudyOverview:
-    participants = Participant.objects.active().order_by("participant_id").select_related("site")
+def study_overview(*, user: Any, with_casebooks: bool = True) -> StudyOverview:
+    """The casebooks of the sites this user may reach; the lock and the unblinding are trial-wide."""
+    participants = participants_for(user).order_by("participant_id").select_related("site")
     casebooks = casebook_statuses(list(participants)) if with_casebooks else []
     return StudyOverview(
         casebooks=casebooks,
         lock=database_lock_live(),
         unblinding=study_unblinding(),
-        blockers=database_lock_blockers(),
+        blockers=database_lock_blockers(user=user),
     )
 
 

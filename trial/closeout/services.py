@@ -29,6 +29,7 @@ from trial.core.roles import Role, user_roles
 from trial.core.services import RecordLockedError
 from trial.core.types import Actor
 from trial.participants.models import Participant
+from trial.participants.scope import participant_require
 from trial.protocol.models import Trial
 
 
@@ -158,6 +159,8 @@ def casebook_sign(*, participant: Participant, by: Actor, username: str, passwor
     11.70: the SHA-256 of the exact content signed is kept; a later change voids the signature.
     """
     user = require(by, Capability.SIGN_CASEBOOKS)
+    # ICH E6(R3) section 2: an investigator signs for the participants of their own site.
+    participant_require(user, participant)
     if (username or "").strip() != user.get_username() or not user.check_password(password or ""):
         raise ValidationError({"password": "The user name or password is not correct: the casebook was not signed."})
     with transaction.atomic():

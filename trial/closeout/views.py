@@ -39,7 +39,7 @@ class OverviewView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(**kwargs) | {
-            "overview": selectors.study_overview(),
+            "overview": selectors.study_overview(user=self.request.user),
             "can": _capabilities(self.request.user),
             "reason_form": ReasonForm(),
         }
@@ -50,7 +50,7 @@ class WorklistView(CapabilityRequiredMixin, TemplateView):
     template_name = "closeout/worklist.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(**kwargs) | {"rows": selectors.sdv_worklist()}
+        return super().get_context_data(**kwargs) | {"rows": selectors.sdv_worklist(user=self.request.user)}
 
 
 class CasebookReviewView(CapabilityRequiredMixin, TemplateView):
@@ -60,7 +60,7 @@ class CasebookReviewView(CapabilityRequiredMixin, TemplateView):
     template_name = "closeout/review.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        participant = participant_get(kwargs["participant_id"])
+        participant = participant_get(kwargs["participant_id"], user=self.request.user)
         return (
             super().get_context_data(**kwargs)
             | selectors.casebook_review(participant=participant, user=self.request.user)
@@ -75,7 +75,7 @@ class SignView(CapabilityRequiredMixin, TemplateView):
     template_name = "closeout/sign.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        participant = participant_get(self.kwargs["participant_id"])
+        participant = participant_get(self.kwargs["participant_id"], user=self.request.user)
         return (
             super().get_context_data(**kwargs)
             | selectors.casebook_review(participant=participant, user=self.request.user)
@@ -87,7 +87,7 @@ class SignView(CapabilityRequiredMixin, TemplateView):
         if form.is_valid():
             try:
                 services.casebook_sign(
-                    participant=participant_get(participant_id),
+                    participant=participant_get(participant_id, user=request.user),
                     by=request.user,
                     username=form.cleaned_data["username"],
                     password=form.cleaned_data["password"],
@@ -149,7 +149,9 @@ def _step(
     capability: Capability, done: str, act: Callable[..., Any], form_class: type[Any] | None = None
 ) -> type[StepView]:
     def call(self: StepView, request: HttpRequest, data: dict[str, Any], **kwargs: Any) -> Any:
-        participant = participant_get(kwargs["participant_id"]) if "participant_id" in kwargs else None
+        participant = (
+            participant_get(kwargs["participant_id"], user=request.user) if "participant_id" in kwargs else None
+        )
         return act(request.user, data, participant)
 
     return type(

@@ -5,11 +5,13 @@ change and check the version; an admin "save" would do neither, so the admin onl
 their full audit history (who, when, old -> new, why).
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -20,8 +22,25 @@ else:
     ModelAdmin = admin.ModelAdmin
 
 
+# Narrow what an admin list or object page shows to this request's user, (request, queryset) ->
+# queryset. An app above core registers its rule from AppConfig.ready (the site scope:
+# trial.workspace.scope), so this module imports nothing above it.
+_QUERYSET_SCOPES: list[Callable[[HttpRequest, QuerySet[Any]], QuerySet[Any]]] = []
+
+
+def admin_queryset_scope_register(scope: Callable[[HttpRequest, QuerySet[Any]], QuerySet[Any]]) -> None:
+    if scope not in _QUERYSET_SCOPES:
+        _QUERYSET_SCOPES.append(scope)
+
+
 class ReadOnlyAdminMixin:
     """Shows records; never adds, changes or deletes them (writes go through the services)."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]  # a mixin of ModelAdmin
+        for scope in _QUERYSET_SCOPES:
+            qs = scope(request, qs)
+        return qs
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from trial import blinding
-from trial.accounts.users import demo_users_ensure
+from trial.accounts.users import demo_site_users_ensure, demo_users_ensure
 from trial.core.roles import Role
 from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course
 from trial.demo.population import stratum
@@ -97,6 +97,7 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
     config = protocol()
     protocol_load(config=config)
     users = demo_users_ensure()
+    demo_site_users_ensure()
     coordinator, rater, unblinded = users[Role.COORDINATOR], users[Role.RATER], users[Role.STATISTICIAN_UNBLINDED]
     sites = list(protocol_load(config=config).sites.order_by("code"))
 

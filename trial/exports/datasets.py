@@ -40,6 +40,7 @@ from trial.exports.dictionary import (
     is_user_model,
     variables,
 )
+from trial.participants import scope
 from trial.participants.models import Participant
 from trial.pharmacy.models import Preparation
 from trial.queries.models import QueryMessage
@@ -56,6 +57,12 @@ class Table:
     frame: pd.DataFrame
 
 
+# Datasets not cut by site (the audit trail, signatures, locks, the analysis frame): only a role that
+# sees every site exports them. Every other dataset holds the rows of the user's sites only
+# (trial.participants.scope).
+_ACROSS_SITES = frozenset({"sig", "lock", "audit", "mmrm"})
+
+
 def datasets_for(user: Any) -> list[DatasetDef]:
     """The datasets this user may export (the pharmacy one to unblinded roles only, AEs not to raters)."""
     out = []
@@ -63,6 +70,8 @@ def datasets_for(user: Any) -> list[DatasetDef]:
         if ds.unblinded_only and not (blinding.is_unblinded_role(user) and can(user, Capability.VIEW_PHARMACY)):
             continue
         if ds.code == "ae" and not blinding.may_see_adverse_events(user):
+            continue
+        if ds.code in _ACROSS_SITES and not scope.sees_all_sites(user):
             continue
         out.append(ds)
     return out
@@ -135,16 +144,19 @@ def _model_rows(ds: DatasetDef, user: Any) -> list[dict[str, Any]]:
             "week": f"{base}definition__week",
             "visit_date": f"{base}actual_date",
         }
-        qs = qs.filter(**{f"{base}participant__voided_at__isnull": True})
+        qs = qs.filter(**{f"{base}participant__voided_at__isnull": True}).filter(
+            scope.site_filter(user, f"{base}participant__site")
+        )
         if base:
             qs = qs.filter(visit__voided_at__isnull=True)
         order = [keys["participant_id"], keys["week"], "pk"]
     elif ds.model is Participant:
         keys = {}
+        qs = qs.filter(scope.site_filter(user))
         order = ["participant_id"]
     else:
         keys = {"participant_id": "participant__participant_id"}
-        qs = qs.filter(participant__voided_at__isnull=True)
+        qs = qs.filter(participant__voided_at__isnull=True).filter(scope.site_filter(user, "participant__site"))
         order = [keys["participant_id"], "pk"]
     keys |= {"record_id": "pk"} if ds.anchor else {}
     if ds.anchor and hasattr(model, "version"):
@@ -162,7 +174,7 @@ def _field_names(model: type[models.Model]) -> set[str]:
 
 def _dm_rows(user: Any, include_arm: bool) -> list[dict[str, Any]]:
     qs = (
-        Participant.objects.active().select_related("site", "screening", "allocation__entry").order_by("participant_id")
+        scope.participants_for(user).select_related("site", "screening", "allocation__entry").order_by("participant_id")
     )
     rows = []
     for p in qs:
@@ -351,6 +363,7 @@ def _visit_index() -> dict[int, tuple[str, int]]:
 def _pharmacy_rows(user: Any) -> list[dict[str, Any]]:
     qs = (
         Preparation.objects.active()
+        .filter(scope.site_filter(user, "visit__participant__site"))
         .select_related("visit__participant__allocation__entry", "visit__definition", "lot")
         .order_by("visit__participant__participant_id", "visit__definition__week", "pk")
     )

@@ -19,13 +19,15 @@ from rest_framework.views import APIView
 
 from trial import blinding
 from trial.access import Capability
+from trial.participants import scope
 from trial.participants.models import Participant
 
 PAGE = OpenApiParameter("page", int, description="Page number, from 1 (`?page=2`).")
 
 
-def participants_for_api() -> Any:
-    return Participant.objects.active().select_related("site", "allocation__entry").order_by("participant_id")
+def participants_for_api(user: Any) -> Any:
+    """The participants of the sites this user may reach (trial.participants.scope)."""
+    return scope.participants_for(user).select_related("site", "allocation__entry").order_by("participant_id")
 
 
 class _ParticipantOutput(serializers.Serializer[Any]):
@@ -75,7 +77,7 @@ class ParticipantListApi(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        qs = participants_for_api()
+        qs = participants_for_api(request.user)
         if status := request.query_params.get("status"):
             qs = qs.filter(status=status)
         # Pages of PAGE_SIZE (`?page=2`), with count, next and previous (REST_FRAMEWORK settings).
@@ -112,5 +114,5 @@ class ParticipantDetailApi(APIView):
             return self.VisitOutput(visits, many=True).data
 
     def get(self, request: Request, participant_id: str) -> Response:
-        participant = get_object_or_404(participants_for_api(), participant_id=participant_id)
+        participant = get_object_or_404(participants_for_api(request.user), participant_id=participant_id)
         return Response(self.Output(participant, context={"request": request}).data)

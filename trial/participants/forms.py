@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any, cast
 
 from django import forms
+from django.db.models import QuerySet
 
 from trial.core.forms import DATE, OneTimeForm, RecordForm, number, yes_no_field, yes_no_initial
 from trial.core.validators import Rule, rules_apply
@@ -57,7 +58,13 @@ class ScreeningForm(RecordForm):
     PARTICIPANT_FIELDS = ("site", "sex", "date_of_birth")
 
     def __init__(
-        self, *args: Any, config: ProtocolConfig | None = None, new: bool = True, checking: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        config: ProtocolConfig | None = None,
+        new: bool = True,
+        checking: bool = False,
+        sites: QuerySet[Site] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.config = config or protocol()
@@ -71,8 +78,11 @@ class ScreeningForm(RecordForm):
             if not crit.computed:
                 self.fields[crit.code] = yes_no_field(crit.text)
         if new:
+            # Only the sites this user may screen at (trial.participants.scope); the service checks again.
             self.fields["site"] = forms.ModelChoiceField(
-                queryset=Site.objects.order_by("code"), to_field_name="code", empty_label=None
+                queryset=Site.objects.order_by("code") if sites is None else sites,
+                to_field_name="code",
+                empty_label=None,
             )
             self.order_fields(["site"])
         else:

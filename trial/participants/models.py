@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from trial.core.models import ClinicalRecord
 from trial.core.validators import rules_raise, stored_range
@@ -75,6 +78,51 @@ class Participant(ClinicalRecord):
 def _timeline_of(record: models.Model) -> Timeline | None:
     participant = getattr(record, "participant", None) if getattr(record, "participant_id", None) else None
     return participant.timeline() if participant is not None else None
+
+
+class SiteMembership(models.Model):
+    """A user's membership of one site: which site's participants a site-bound role may reach
+    (`trial.participants.scope`).
+
+    Here, not on the user model, because core sits below protocol (where Site lives), and here,
+    not in trial.accounts, because the scope rule that reads it sits in this layer and every app
+    above asks it. Granted and revoked by an administrator, with a reason, through
+    `trial.accounts.services`; never deleted: a revoked membership keeps its row with who revoked
+    it, when and why, and simple-history keeps a snapshot of every change (21 CFR 11.10(e)).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="site_memberships")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="memberships")
+    granted_at = models.DateTimeField()
+    # Empty only when a script made it (the demo set-up), never from a screen.
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    grant_reason = models.TextField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    revoke_reason = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["site__code", "granted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "site"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="one_live_site_membership_per_user_and_site",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} at site {self.site.code}" + (" (revoked)" if self.revoked_at else "")
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        # Who could reach which site's records is part of the audit trail: revoke, never delete.
+        raise PermissionError("A site membership is revoked with a reason, never deleted.")
 
 
 class NumberSeries(models.Model):

@@ -16,8 +16,10 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
+from trial.core.types import Actor
 from trial.participants import eligibility
 from trial.participants.models import Participant, Screening
+from trial.participants.scope import participants_for, site_filter
 from trial.protocol.selectors import protocol
 
 
@@ -67,9 +69,12 @@ def eligibility_preview(values: Mapping[str, Any], *, date_of_birth: date | None
     )
 
 
-def participant_list(*, search: str = "", status: str = "", site: str = "") -> QuerySet[Participant]:
+def participant_list(
+    *, user: Actor | None, search: str = "", status: str = "", site: str = ""
+) -> QuerySet[Participant]:
+    """The participants of the sites this user may reach (trial.participants.scope)."""
     qs = (
-        Participant.objects.active()
+        participants_for(user)
         .select_related("site")
         .annotate(
             randomization_number=F("allocation__entry__randomization_number"),
@@ -91,9 +96,12 @@ def participant_list(*, search: str = "", status: str = "", site: str = "") -> Q
     return qs
 
 
-def participant_get(participant_id: str) -> Participant:
+def participant_get(participant_id: str, *, user: Actor | None) -> Participant:
+    """404 for an id unknown, voided, or at a site out of this user's reach: the same answer for all three."""
     try:
-        return participant_list().select_related("screening", "end_of_study").get(participant_id=participant_id)
+        return (
+            participant_list(user=user).select_related("screening", "end_of_study").get(participant_id=participant_id)
+        )
     except Participant.DoesNotExist as exc:
         raise Http404("No such participant.") from exc
 
@@ -105,10 +113,11 @@ class ScreenFailures:
     total: int
 
 
-def screen_failures(limit: int = 20) -> ScreenFailures:
-    """Screen failures with their reasons (CONSORT flow), in one query."""
+def screen_failures(limit: int = 20, *, user: Actor | None) -> ScreenFailures:
+    """Screen failures with their reasons (CONSORT flow), in one query, at the sites this user may reach."""
     failures = list(
         Screening.objects.active()
+        .filter(site_filter(user, "participant__site"))
         .filter(eligible=False, participant__status=Participant.Status.SCREEN_FAILED)
         .select_related("participant")
         .order_by("-screening_date", "-id")

@@ -15,6 +15,7 @@ from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants import eligibility
 from trial.participants.models import Consent, EndOfStudy, NumberSeries, Participant, Screening
+from trial.participants.scope import participant_require, site_require
 from trial.protocol.models import Site
 from trial.protocol.selectors import protocol
 
@@ -95,6 +96,7 @@ def participant_screen(
     An ineligible person is recorded as a screen failure with the failed criteria (CONSORT flow).
     """
     by = require(by, Capability.ENTER_DATA)
+    site_require(by, site)
     participant = Participant(
         screening_number=screening_number or _next_number("S", "screening_number"),
         participant_id=_next_number(f"{site.code}-", "participant_id"),
@@ -117,6 +119,7 @@ def participant_screen(
 def screening_update(*, screening: Screening, data: Mapping[str, Any], by: Actor, reason: str) -> Screening:
     by = require(by, Capability.ENTER_DATA)
     participant = screening.participant
+    participant_require(by, participant)
     if participant.status not in (
         Participant.Status.SCREENING,
         Participant.Status.ELIGIBLE,
@@ -145,6 +148,7 @@ def consent_record(
     copy_given: bool = True,
 ) -> Consent:
     by = require(by, Capability.ENTER_DATA)
+    participant_require(by, participant)
     if participant.status == Participant.Status.SCREEN_FAILED:
         raise ValidationError("This person failed screening; consent for the trial is not recorded.")
     if participant.status in (Participant.Status.WITHDRAWN, Participant.Status.COMPLETED):
@@ -167,6 +171,7 @@ def end_of_study_record(
     *, participant: Participant, outcome: str, end_date: date, reason: str, by: Actor, details: str = ""
 ) -> EndOfStudy:
     by = require(by, Capability.ENTER_DATA)
+    participant_require(by, participant)
     # Lock the participant: the same end of study submitted twice at once must end the study once;
     # the second waits, then sees the participant has already ended it.
     given, participant = participant, Participant.objects.select_for_update().get(pk=participant.pk)

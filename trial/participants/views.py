@@ -17,8 +17,8 @@ from trial.core.views import RecordFormView
 from trial.participants import selectors
 from trial.participants.forms import ConsentForm, EndOfStudyForm, ScreeningForm
 from trial.participants.models import Participant, Screening
+from trial.participants.scope import sites_for
 from trial.participants.services import consent_record, end_of_study_record, participant_screen, screening_update
-from trial.protocol.models import Site
 from trial.protocol.selectors import protocol
 
 
@@ -33,16 +33,16 @@ class ParticipantListView(CapabilityRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         q = self.request.GET
         search, status, site = q.get("q", "").strip(), q.get("status", ""), q.get("site", "")
-        page = Paginator(selectors.participant_list(search=search, status=status, site=site), 50).get_page(
-            q.get("page")
-        )
+        page = Paginator(
+            selectors.participant_list(user=self.request.user, search=search, status=status, site=site), 50
+        ).get_page(q.get("page"))
         return super().get_context_data(**kwargs) | {
             "page": page,
             "q": search,
             "status": status,
             "site": site,
             "statuses": Participant.Status.choices,
-            "sites": Site.objects.order_by("code"),
+            "sites": sites_for(self.request.user),
         }
 
 
@@ -77,11 +77,15 @@ class ScreeningCreateView(CapabilityRequiredMixin, RecordFormView):
     preview: selectors.EligibilityPreview | None = None
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        return {"new": True, "checking": self.request.POST.get("action") == "check"}
+        return {
+            "new": True,
+            "checking": self.request.POST.get("action") == "check",
+            "sites": sites_for(self.request.user),
+        }
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         if request.POST.get("action") == "check":
-            return self.render_form(ScreeningForm(data=request.POST, new=True, checking=True))
+            return self.render_form(ScreeningForm(data=request.POST, **self.get_form_kwargs()))
         return super().post(request, **kwargs)
 
     def render_form(self, form: Any, status: int = 200) -> HttpResponse:
@@ -118,7 +122,7 @@ class ParticipantFormView(CapabilityRequiredMixin, RecordFormView):
     participant: Participant
 
     def load(self) -> None:
-        self.participant = selectors.participant_get(self.kwargs["participant_id"])
+        self.participant = selectors.participant_get(self.kwargs["participant_id"], user=self.request.user)
 
     def get_context(self) -> dict[str, Any]:
         return {"participant": self.participant}

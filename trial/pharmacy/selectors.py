@@ -15,6 +15,7 @@ from django.db.models import Sum
 
 from trial import blinding
 from trial.participants.models import Participant
+from trial.participants.scope import site_filter
 from trial.pharmacy.models import DrugLot, Preparation, Wastage
 from trial.protocol.selectors import protocol
 from trial.visits.models import Visit, VitalSigns, arm_dose_mg, planned_dose_mg
@@ -116,10 +117,12 @@ def _require_unblinded(user: Any) -> None:
 
 
 def infusion_queue(*, user: Any, include_dispensed: bool = False) -> list[QueueRow]:
-    """Infusion visits of participants on treatment, by due date, that still need a bag dispensed."""
+    """Infusion visits of participants on treatment, by due date, that still need a bag dispensed, at
+    the sites this user may reach (a site's pharmacist prepares for that site)."""
     _require_unblinded(user)
     visits = (
         Visit.objects.active()
+        .filter(site_filter(user, "participant__site"))
         .filter(definition__infusion=True, participant__status=Participant.Status.RANDOMIZED)
         .exclude(status=Visit.Status.MISSED)
         .select_related("definition", "participant__allocation__entry", "participant__screening", "infusion", "vitals")
@@ -170,7 +173,11 @@ def preparation_arm(*, user: Any, preparation: Preparation) -> tuple[str, str]:
 
 def preparations(*, user: Any) -> Any:
     _require_unblinded(user)
-    return Preparation.objects.active().select_related("visit__participant", "visit__definition", "lot", "prepared_by")
+    return (
+        Preparation.objects.active()
+        .filter(site_filter(user, "visit__participant__site"))
+        .select_related("visit__participant", "visit__definition", "lot", "prepared_by")
+    )
 
 
 def dispensation_log(*, user: Any) -> Any:

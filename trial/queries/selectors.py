@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from trial.blinding import hidden_lab_analytes_for, is_unblinded_role, may_see_adverse_events
+from trial.participants.scope import site_filter
 from trial.queries.models import DataQuery
 
 # Query targets that are laboratory values, as (form, field): field is the analyte code.
@@ -18,10 +19,12 @@ LAB_FORM = "labs"
 def queries_visible_to(user: Any) -> QuerySet[DataQuery]:
     """Every query this user may see.
 
+    A site-bound role sees the queries of its own sites' participants only.
     A query on a post-baseline value of an arm-revealing analyte quotes that value (e.g. the
     hs-CRP > 100 mg/L edit check), so it is hidden from whoever may not see the value itself.
     """
-    qs = DataQuery.objects.active()
+    # Only the queries of participants at sites this user may reach (trial.participants.scope).
+    qs = DataQuery.objects.active().filter(site_filter(user, "participant__site"))
     hidden = hidden_lab_analytes_for(user)
     if hidden:
         qs = qs.exclude(form=LAB_FORM, field__in=sorted(hidden), visit__definition__week__gt=0)

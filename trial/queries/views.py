@@ -13,6 +13,7 @@ from django.views.generic import TemplateView
 
 from trial.access import Capability, CapabilityRequiredMixin, can
 from trial.core.views import RecordFormView
+from trial.participants import scope
 from trial.participants.selectors import participant_get
 from trial.queries import selectors
 from trial.queries.forms import QueryOpenForm, QueryStepForm
@@ -98,10 +99,10 @@ class QueryOpenView(CapabilityRequiredMixin, RecordFormView):
             if not str(visit_pk).isdigit():
                 raise Http404("No such visit.")
             self.visit = visit_get(int(visit_pk))
-            self.participant = self.visit.participant
+            self.participant = scope.reach_or_404(self.request.user, self.visit.participant)
         else:
             self.visit = None
-            self.participant = participant_get(params.get("participant", ""))
+            self.participant = participant_get(params.get("participant", ""), user=self.request.user)
 
     def get_form_kwargs(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 
 from trial import blinding
 from trial.access import Capability, can
+from trial.participants.scope import site_filter
 from trial.protocol.selectors import protocol
 from trial.randomization.generation import (
     PlannedEntry,
@@ -36,9 +37,11 @@ class AllocationRow:
 
 
 def allocation_rows(*, user: Any) -> list[AllocationRow]:
-    """Every allocation in randomization order: the order says nothing about the arm."""
+    """Every allocation at the sites this user may reach, in randomization order: the order says
+    nothing about the arm."""
     allocations = (
         Allocation.objects.active()
+        .filter(site_filter(user, "participant__site"))
         .select_related("participant", "entry", "randomized_by", "participant__allocation__entry")
         .order_by("randomized_at", "id")
     )
@@ -115,7 +118,11 @@ def list_events(randomization_list: RandomizationList) -> QuerySet[ListEvent]:
 def code_breaks_for(*, user: Any) -> QuerySet[CodeBreak]:
     """Approvers see every break; a requester sees their own only: another's request names a
     participant and a clinical reason that are none of their business (ICH E6(R3) 2.3, confidentiality)."""
-    qs = CodeBreak.objects.active().select_related("participant", "requested_by", "decided_by", "reviewed_by")
+    qs = (
+        CodeBreak.objects.active()
+        .filter(site_filter(user, "participant__site"))
+        .select_related("participant", "requested_by", "decided_by", "reviewed_by")
+    )
     if can(user, Capability.DECIDE_CODE_BREAK):
         return qs
     return qs.filter(requested_by=user)

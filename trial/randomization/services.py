@@ -30,6 +30,7 @@ from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.participants.rules import BaselineWithinScreeningWindow
+from trial.participants.scope import participant_require
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
 from trial.randomization.generation import (
@@ -335,6 +336,7 @@ def participant_randomize(
     is saved together with the allocation or not at all.
     """
     by = require(by, Capability.RANDOMIZE)
+    participant_require(by, participant)
     try:
         return _randomize(participant_id=participant.pk, by=by, baseline_date=baseline_date or date.today(), then=then)
     except StratumExhaustedError as exc:

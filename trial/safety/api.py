@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from trial import blinding
 from trial.access import Capability
+from trial.participants.scope import site_filter
 from trial.safety.models import AdverseEvent
 
 PAGE = OpenApiParameter("page", int, description="Page number, from 1 (`?page=2`).")
@@ -54,6 +55,7 @@ class AdverseEventListApi(APIView):
         # Ordered by participant then date: never by anything that follows the allocation.
         qs = (
             AdverseEvent.objects.active()
+            .filter(site_filter(request.user, "participant__site"))
             .select_related("participant")
             .order_by("participant__participant_id", "onset_date", "pk")
         )

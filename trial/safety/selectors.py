@@ -6,6 +6,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 
+from trial.participants.scope import site_filter
 from trial.safety.models import AdverseEvent, ConcomitantMedication, ProtocolDeviation
 
 
@@ -25,12 +26,14 @@ def record_initial(record: Any, fields: list[str]) -> dict[str, Any]:
     return {n: getattr(record, n) for n in fields if hasattr(record, n)} | {"version": record.version}
 
 
-def notifications_not_sent() -> Any:
-    """SAE alerts that failed, or failed at least once and wait for a retry; oldest first."""
+def notifications_not_sent(*, user: Any) -> Any:
+    """SAE alerts that failed, or failed at least once and wait for a retry, about participants at the
+    sites this user may reach; oldest first."""
     from trial.safety.models import Notification
 
     return (
         Notification.objects.exclude(status=Notification.Status.SENT)
+        .filter(site_filter(user, "adverse_event__participant__site"))
         .filter(attempts__gt=0)
         .select_related("adverse_event__participant")
         .order_by("created_at")

@@ -15,6 +15,7 @@ from trial.access import Capability, CapabilityRequiredMixin
 from trial.core.forms import RecordForm
 from trial.core.services import form_entry_save
 from trial.core.views import RecordFormView
+from trial.participants import scope
 from trial.participants.selectors import participant_get
 from trial.safety import selectors
 from trial.safety.forms import AdverseEventCodeForm, AdverseEventForm, ConmedForm, DeviationForm
@@ -30,9 +31,9 @@ class SafetyFormView(CapabilityRequiredMixin, RecordFormView):
     def load(self) -> None:
         if "pk" in self.kwargs:
             self.instance = type(self).getter(self.kwargs["pk"])
-            self.participant = self.instance.participant
+            self.participant = scope.reach_or_404(self.request.user, self.instance.participant)
         else:
-            self.participant = participant_get(self.kwargs["participant_id"])
+            self.participant = participant_get(self.kwargs["participant_id"], user=self.request.user)
 
     def existing(self) -> Any:
         return None  # new records are always new rows: nothing to overwrite
@@ -125,7 +126,7 @@ class NotificationFailuresView(CapabilityRequiredMixin, TemplateView):
     template_name = "safety/notification_failures.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(**kwargs) | {"alerts": selectors.notifications_not_sent()}
+        return super().get_context_data(**kwargs) | {"alerts": selectors.notifications_not_sent(user=self.request.user)}
 
 
 class _SeesAdverseEvents:

@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "trial.core.middleware.IdleTimeoutMiddleware",
     "trial.accounts.two_factor.TwoFactorRequiredMiddleware",
+    # A participant's record reached through a URL: 404 outside the user's sites (trial.workspace.scope).
+    "trial.workspace.scope.SiteScopeMiddleware",
     "trial.core.middleware.NoStoreMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -194,7 +196,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "trial.exports.schema.StratumAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_PERMISSION_CLASSES": ["trial.access.CapabilityPermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["trial.access.CapabilityPermission", "trial.workspace.scope.SiteScopePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 

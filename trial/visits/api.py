@@ -31,7 +31,7 @@ class ParticipantLabsApi(APIView):
         assay_batch = serializers.CharField()
 
     def get(self, request: Request, participant_id: str) -> Response:
-        participant = get_object_or_404(participants_for_api(), participant_id=participant_id)
+        participant = get_object_or_404(participants_for_api(request.user), participant_id=participant_id)
         labs = visible_labs(
             request.user,
             LabResult.objects.active().filter(visit__participant=participant).select_related("visit__definition"),

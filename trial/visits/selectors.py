@@ -11,6 +11,7 @@ from django.http import Http404
 
 from trial.blinding import hidden_lab_analytes_for
 from trial.participants.models import Participant
+from trial.participants.scope import site_filter
 from trial.protocol.selectors import protocol
 from trial.visits.models import LabResult, Visit
 
@@ -123,11 +124,13 @@ class VisitsDue:
     overdue: list[Visit]
 
 
-def visits_due(*, today: date | None = None) -> VisitsDue:
-    """Scheduled visits due today, in the next 7 days, and past their window (one query)."""
+def visits_due(*, user: Any, today: date | None = None) -> VisitsDue:
+    """Scheduled visits due today, in the next 7 days, and past their window (one query), at the
+    sites this user may reach."""
     today = today or date.today()
     rows = list(
         Visit.objects.active()
+        .filter(site_filter(user, "participant__site"))
         .filter(status=Visit.Status.SCHEDULED, participant__status=Participant.Status.RANDOMIZED)
         .filter(scheduled_date__lte=today + timedelta(days=7))
         .select_related("definition", "participant")

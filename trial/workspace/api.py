@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from trial.access import Capability
-from trial.participants.models import Participant
+from trial.participants.scope import participants_for
 from trial.randomization import selectors
 from trial.randomization.api import AllocationOutput
 from trial.workspace.services import participant_enrol
@@ -27,7 +27,7 @@ class ParticipantRandomizeApi(APIView):
     Output = AllocationOutput
 
     def post(self, request: Request, participant_pk: int) -> Response:
-        participant = get_object_or_404(Participant.objects.active(), pk=participant_pk)
+        participant = get_object_or_404(participants_for(request.user), pk=participant_pk)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         try:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from trial import blinding
 from trial.access import Capability, can
 from trial.participants.models import Consent, Participant
+from trial.participants.scope import participants_for, site_filter
 from trial.participants.selectors import failed_criteria_labels, participant_get, screen_failures
 from trial.protocol.models import Trial
 from trial.protocol.selectors import protocol
@@ -37,18 +38,25 @@ def stratum_label(code: str) -> str:
     return ", ".join(labels.get(part, part) for part in code.split("|"))
 
 
-def enrollment_by_stratum() -> list[dict[str, Any]]:
+def enrollment_by_stratum(*, user: Any) -> list[dict[str, Any]]:
     """Randomized participants per stratum. Strata come from screening data, so they reveal no arm."""
-    counts = dict(Allocation.objects.active().values_list("stratum").annotate(n=Count("id")).order_by())
+    counts = dict(
+        Allocation.objects.active()
+        .filter(site_filter(user, "participant__site"))
+        .values_list("stratum")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     strata = protocol().strata()
     rows = [{"code": s, "label": stratum_label(s), "n": counts.pop(s, 0)} for s in strata]
     rows += [{"code": s, "label": stratum_label(s), "n": n} for s, n in sorted(counts.items())]
     return rows
 
 
-def dashboard_summary(*, user: Any = None) -> dict[str, Any]:
+def dashboard_summary(*, user: Any) -> dict[str, Any]:
+    """Every count is of the sites this user may reach (trial.participants.scope)."""
     trial = Trial.objects.first()
-    by_status = dict(Participant.objects.active().values_list("status").annotate(n=Count("id")).order_by())
+    by_status = dict(participants_for(user).values_list("status").annotate(n=Count("id")).order_by())
     randomized = sum(by_status.get(s, 0) for s in ON_STUDY)
     target = trial.target_enrollment if trial else 0
     queries = open_query_counts(user=user)
@@ -59,11 +67,11 @@ def dashboard_summary(*, user: Any = None) -> dict[str, Any]:
         "randomized_count": randomized,
         "target": target,
         "percent_enrolled": round(100 * randomized / target) if target else 0,
-        "strata": enrollment_by_stratum(),
-        "due": visits_due(),
+        "strata": enrollment_by_stratum(user=user),
+        "due": visits_due(user=user),
         "queries_open": queries.get("open", 0),
         "queries_answered": queries.get("answered", 0),
-        "screen_failures": screen_failures(),
+        "screen_failures": screen_failures(user=user),
         "screened_count": sum(by_status.values()),
         "charts": dashboard_charts(user=user, target=target, by_status=by_status),
     }
@@ -83,7 +91,7 @@ class Action:
 
 def participant_page(*, participant_id: str, user: Any) -> dict[str, Any]:
     """Everything the participant page shows, in a fixed number of queries whatever the data."""
-    participant = participant_get(participant_id)
+    participant = participant_get(participant_id, user=user)
     screening = _one_to_one(participant, "screening")
     consents = list(Consent.objects.active().filter(participant=participant).select_related("taken_by"))
     grid = visit_grid(
@@ -215,9 +223,9 @@ def code_break_panel(*, participant: Participant, user: Any) -> dict[str, Any]:
     }
 
 
-def randomized_participant(participant_id: str) -> Participant | None:
+def randomized_participant(participant_id: str, *, user: Any) -> Participant | None:
     return (
-        Participant.objects.active().filter(participant_id=participant_id, allocation__isnull=False).first()
+        participants_for(user).filter(participant_id=participant_id, allocation__isnull=False).first()
         if participant_id
         else None
     )
@@ -235,16 +243,21 @@ QUERY_AGE_BUCKETS = ((7, "0-7 days"), (14, "8-14 days"), (30, "15-30 days"), (No
 def dashboard_charts(*, user: Any, target: int, by_status: dict[str, int], today: date | None = None) -> dict[str, Any]:
     today = today or date.today()
     return {
-        "enrolment": _enrolment_chart(target=target, today=today),
-        "heatmap": _visit_heatmap(today=today),
+        "enrolment": _enrolment_chart(user=user, target=target, today=today),
+        "heatmap": _visit_heatmap(user=user, today=today),
         "consort": _consort(by_status),
         "query_ageing": _query_ageing(user=user, today=today),
     }
 
 
-def enrolment_series(*, today: date) -> tuple[list[charts.Series], date]:
+def enrolment_series(*, user: Any, today: date) -> tuple[list[charts.Series], date]:
     """Cumulative randomizations by day: overall first, then each stratum of the protocol (one query)."""
-    rows = list(Allocation.objects.active().order_by("randomized_at", "id").values_list("randomized_at", "stratum"))
+    rows = list(
+        Allocation.objects.active()
+        .filter(site_filter(user, "participant__site"))
+        .order_by("randomized_at", "id")
+        .values_list("randomized_at", "stratum")
+    )
     start = rows[0][0].date() if rows else today
     overall: list[tuple[date, int]] = []
     by_stratum: dict[str, list[tuple[date, int]]] = {s: [] for s in protocol().strata()}
@@ -263,18 +276,18 @@ def _bump(points: list[tuple[date, int]], day: date, value: int) -> list[tuple[d
     return [*points, (day, value)]
 
 
-def _enrolment_chart(*, target: int, today: date) -> Any:
-    series, start = enrolment_series(today=today)
+def _enrolment_chart(*, user: Any, target: int, today: date) -> Any:
+    series, start = enrolment_series(user=user, today=today)
     return charts.enrolment_chart(series, target=target, start=start, end=max(today, start))
 
 
 def visit_states(
-    *, today: date, limit: int = HEATMAP_MAX_PARTICIPANTS
+    *, user: Any, today: date, limit: int = HEATMAP_MAX_PARTICIPANTS
 ) -> tuple[list[tuple[str, list[str]]], list[int]]:
     """The latest `limit` participants on study, each with one state per protocol week (one query)."""
     weeks = sorted({v.week for v in protocol().visits})
     ids = list(
-        Participant.objects.active()
+        participants_for(user)
         .filter(status__in=ON_STUDY)
         .order_by("-participant_id")
         .values_list("pk", flat=True)[:limit]
@@ -294,8 +307,8 @@ def visit_states(
     return rows, weeks
 
 
-def _visit_heatmap(*, today: date) -> Any:
-    rows, weeks = visit_states(today=today)
+def _visit_heatmap(*, user: Any, today: date) -> Any:
+    rows, weeks = visit_states(user=user, today=today)
     return charts.visit_heatmap(rows, weeks) if rows else None
 
 

@@ -105,7 +105,7 @@ class CodeBreakStartView(CapabilityRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         participant_id = request.GET.get("participant", "").strip()
-        participant = selectors.randomized_participant(participant_id)
+        participant = selectors.randomized_participant(participant_id, user=request.user)
         if participant is None:
             messages.error(request, f"No randomized participant {participant_id!r}: choose one from the list.")
             return HttpResponseRedirect(reverse("randomization:code_breaks"))

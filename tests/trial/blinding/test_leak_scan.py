@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROTOCOL_FILES
-from tests.trial.blinding.urlscan import targets
+from tests.trial.blinding.urlscan import kwarg_names, only_site, targets
 from tests.trial.blinding.world import BASELINE_CRP, post_baseline_values_in
 
 BLINDED = ["coordinator", "rater", "investigator", "datamanager", "statistician", "admin", "monitor"]
@@ -170,3 +170,43 @@ def test_it_fails_when_the_blinding_module_lets_a_coordinator_see_arms(
     problems, _, _ = scan(client, users["coordinator"], rater=False, under=under)
     assert any("/randomization/" in p and "arm disclosed" in p for p in problems)
     assert any(p.startswith(("/participants/", "/api/")) and "arm disclosed" in p for p in problems), problems[:5]
+
+
+@pytest.mark.django_db
+def test_a_coordinator_of_one_site_reaches_no_other_sites_participant_on_any_url(
+    client: Any, users: dict[str, Any], protocol_loaded: Any, request: pytest.FixtureRequest
+) -> None:
+    """Site scope (trial.participants.scope): every URL the scan can fill with a record of another
+    site's participant (pages, CRFs, admin, API) is visited as a coordinator bound to the first site;
+    no answer may name one of that site's participants."""
+    from trial.accounts.users import user_create_with_role
+    from trial.core.roles import Role
+    from trial.participants.models import Participant
+
+    sites = list(protocol_loaded.sites.order_by("code"))
+    if len(sites) < 2:
+        pytest.skip("one site: there is no other site to reach")
+    request.getfixturevalue("trial_world")
+    coordinator = user_create_with_role(
+        username="coordinator-one-site", role=Role.COORDINATOR, password="x", sites=sites[:1]
+    )
+    others = Participant.objects.filter(site=sites[1])
+    names = [n for p in others for n in (p.participant_id, p.screening_number)]
+    assert names, "the world has no participant at the second site"
+    with only_site(sites[1].pk):
+        found, _unfillable = targets(max_combos=2)
+    # The URLs that name a record of the other site's participants (pattern with kwargs, filled from them).
+    found = [t for t in found if kwarg_names(t.leaf)]
+    assert len(found) >= 20, f"only {len(found)} URLs of the other site: the scan is not looking"
+    client.force_login(coordinator)
+    leaks, opened = [], []
+    for t in found:
+        response = client.get(t.url)
+        text = body_text(response)
+        leaks += [
+            f"{t.url} [{response.status_code}] names {n}" for n in names if re.search(rf"\b{re.escape(n)}\b", text)
+        ]
+        if response.status_code == 200 and not t.url.startswith("/admin/"):
+            opened.append(t.url)
+    assert not leaks, "\n".join(leaks[:20])
+    assert not opened, "pages of another site's participant opened:\n" + "\n".join(opened[:20])

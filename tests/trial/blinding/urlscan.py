@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,12 +140,30 @@ def _participant_path(model: type[models.Model]) -> str | None:
     return None
 
 
+# While set (`only_site`), objects are sampled from the participants of this site only, and models that
+# belong to no participant give no values: the scan then visits one site's participants' URLs only.
+_ONLY_SITE: list[int] = []
+
+
+@contextmanager
+def only_site(site_id: int) -> Iterator[None]:
+    _ONLY_SITE.append(site_id)
+    try:
+        yield
+    finally:
+        _ONLY_SITE.pop()
+
+
 def sample(model: type[models.Model], attr: str = "pk", k: int = 4) -> list[str]:
     """Up to k values of `attr`, half from infliximab and half from placebo participants where possible."""
     from trial.randomization.models import ListEntry
 
     qs = model._default_manager.order_by("pk")
     path = _participant_path(model)
+    if _ONLY_SITE:
+        if path is None:
+            return []
+        qs = qs.filter(**{f"{path}site_id": _ONLY_SITE[-1]})
     values: list[Any] = []
     if path is not None:
         for arm in ("IFX", "PBO"):

@@ -65,9 +65,9 @@ def test_an_empty_form_cannot_be_verified(closed_participant: Any, users: dict[s
 
 
 def test_the_worklist_lists_unverified_forms_oldest_first(closed_participant: Any, users: dict[str, Any]) -> None:
-    rows = sdv_worklist()
+    rows = sdv_worklist(user=users["datamanager"])
     forms = [r.unit.key.form for r in rows]
     assert {"screening", "consent", "visit", "end_of_study"} <= set(forms)
     assert [r.since for r in rows] == sorted(r.since for r in rows)
     source_verify(participant=closed_participant, unit=CONSENT, by=users["datamanager"])
-    assert "consent" not in [r.unit.key.form for r in sdv_worklist()]
+    assert "consent" not in [r.unit.key.form for r in sdv_worklist(user=users["datamanager"])]

@@ -38,10 +38,10 @@ def test_a_chart_is_an_accessible_image_without_inline_style() -> None:
 
 
 @pytest.mark.django_db
-def test_enrolment_counts_match_the_randomized_participants(trial_world: Any) -> None:
+def test_enrolment_counts_match_the_randomized_participants(trial_world: Any, users: Any) -> None:
     from trial.randomization.models import Allocation
 
-    series, _start = enrolment_series(today=date.today())
+    series, _start = enrolment_series(user=users["datamanager"], today=date.today())
     expected_total = sum(1 for p in trial_world.participants if Allocation.objects.filter(participant=p).exists())
     assert series[0].points[-1][1] == expected_total
     by_stratum = Counter(Allocation.objects.values_list("stratum", flat=True))
@@ -53,12 +53,12 @@ def test_enrolment_counts_match_the_randomized_participants(trial_world: Any) ->
 
 
 @pytest.mark.django_db
-def test_the_heatmap_shows_each_visit_state(baseline_visit: Any) -> None:
-    rows, weeks = visit_states(today=baseline_visit.scheduled_date)
+def test_the_heatmap_shows_each_visit_state(baseline_visit: Any, users: Any) -> None:
+    rows, weeks = visit_states(user=users["coordinator"], today=baseline_visit.scheduled_date)
     states = dict(rows)[baseline_visit.participant.participant_id]
     assert states[weeks.index(0)] == "done"
     assert states[weeks.index(weeks[-1])] == "scheduled"
-    later = visit_states(today=baseline_visit.scheduled_date + timedelta(days=200))[0]
+    later = visit_states(user=users["coordinator"], today=baseline_visit.scheduled_date + timedelta(days=200))[0]
     assert "overdue" in dict(later)[baseline_visit.participant.participant_id]
 
 
