@@ -232,7 +232,7 @@ def _clinical_data(clinical: Any, tables: list[Any], context: OdmContext) -> Non
                     recid = row.get("RECID")
                     # RECID is int64 when every row has one and float64 when some do not (which depends
                     # on the rows, not on the database), so test for a number, not for a float.
-                    key = int(recid) if _is_number(recid) else n
+                    key = int(float(recid)) if recid is not None and _is_number(recid) else n
                     igd = _e(fd, "ItemGroupData", ItemGroupOID=_oid("IG", code), ItemGroupRepeatKey=key)
                     audit = context.audit.get((code, key))
                     if audit is not None:

@@ -88,9 +88,9 @@ class ScreeningCreateView(CapabilityRequiredMixin, RecordFormView):
             return self.render_form(ScreeningForm(data=request.POST, **self.get_form_kwargs()))
         return super().post(request, **kwargs)
 
-    def render_form(self, form: Any, status: int = 200) -> HttpResponse:
+    def render_form(self, form: Any, status: int = 200, warnings: list[str] | None = None) -> HttpResponse:
         self.preview = _preview(form)
-        return super().render_form(form, status)
+        return super().render_form(form, status, warnings)
 
     def get_context(self) -> dict[str, Any]:
         return {"preview": self.preview, "baseline_max_days": protocol().baseline_max_days_after_screening}
@@ -164,9 +164,9 @@ class ScreeningEditView(ParticipantFormView):
             return self.render_form(ScreeningForm(data=request.POST, new=False, checking=True))
         return super().post(request, **kwargs)
 
-    def render_form(self, form: Any, status: int = 200) -> HttpResponse:
+    def render_form(self, form: Any, status: int = 200, warnings: list[str] | None = None) -> HttpResponse:
         self.preview = _preview(form, self.participant.date_of_birth)
-        return super().render_form(form, status)
+        return super().render_form(form, status, warnings)
 
     def get_context(self) -> dict[str, Any]:
         return super().get_context() | {"preview": self.preview, "date_of_birth": self.participant.date_of_birth}
