@@ -480,7 +480,9 @@ DATASETS_BY_CODE = {d.code: d for d in DATASETS}
 
 
 @cache
-def _model_variables(code: str) -> tuple[Variable, ...]:
+def _model_variables(code: str, protocol_sha256: str) -> tuple[Variable, ...]:
+    # Keyed by the protocol file's hash: labels (criterion texts, units, visit codes) come from the
+    # protocol in force, so a process that loads another file must not reuse the first file's labels.
     ds = DATASETS_BY_CODE[code]
     if ds.model is None:
         return ds.extra
@@ -491,7 +493,7 @@ def _model_variables(code: str) -> tuple[Variable, ...]:
 
 def variables(code: str) -> tuple[Variable, ...]:
     """The dataset's variables in column order (the arm is added by the dataset builder, when allowed)."""
-    return _model_variables(code)
+    return _model_variables(code, protocol().sha256)
 
 
 def codebook_rows(codes: list[str] | None = None) -> list[dict[str, str]]:

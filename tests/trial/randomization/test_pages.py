@@ -46,7 +46,12 @@ def test_the_statistician_previews_predictability_then_stores_the_list(
     client.force_login(users["unblinded"])
     params = {"per_stratum": "40", "block_sizes": ["4"], "activate": "on", "name": "Fixed 4"}
     page = client.post("/randomization/lists/generate/", params | {"preview": "1"}).content.decode()
-    assert 'id="certain-share"' in page and "0.3" in page.split('id="certain-share">')[1][:6]
+    # Fixed blocks of 4: the last of every block is certain, and the last two when the first two match
+    # (a third of blocks): between 0.25 and 0.5 on any list, about 0.33 on average. The list comes from
+    # the operating system's randomness, so the test holds the bounds, not the average.
+    assert 'id="certain-share"' in page
+    share = float(page.split('id="certain-share">')[1].split("<")[0])
+    assert 0.25 <= share <= 0.5, share
     assert not RandomizationList.objects.exists()  # a preview stores nothing
     response = client.post("/randomization/lists/generate/", params | {"store": "1"})
     rl = RandomizationList.objects.get()
