@@ -22,6 +22,10 @@ DEMO_USERS: dict[Role, str] = {
     Role.MEDICAL_MONITOR: "monitor",
 }
 
+# The pharmacy's second check is signed by a different pharmacist (21 CFR 11.200(a); Design: infusions
+# prepared by unblinded pharmacists), so the demo has two.
+SECOND_PHARMACIST = "pharmacist2"
+
 
 def user_create_with_role(*, username: str, role: Role, password: str, email: str = "") -> User:
     user, created = User.objects.get_or_create(
@@ -38,6 +42,13 @@ def user_create_with_role(*, username: str, role: Role, password: str, email: st
 
 
 def demo_users_ensure(password: str = DEMO_PASSWORD) -> dict[Role, User]:
-    return {
+    """One user per role (the returned map), and the second pharmacist (`second_pharmacist`)."""
+    made = {
         role: user_create_with_role(username=name, role=role, password=password) for role, name in DEMO_USERS.items()
     }
+    user_create_with_role(username=SECOND_PHARMACIST, role=Role.PHARMACIST, password=password)
+    return made
+
+
+def second_pharmacist() -> User:
+    return User.objects.get(username=SECOND_PHARMACIST)

@@ -16,13 +16,13 @@ from typing import Any
 from django.db import transaction
 
 from trial import blinding
-from trial.accounts.users import demo_users_ensure
+from trial.accounts.users import DEMO_PASSWORD, SECOND_PHARMACIST, demo_users_ensure
 from trial.core.roles import Role
 from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course, generate_population
 from trial.demo.population import stratum
 from trial.participants.models import Participant
 from trial.participants.services import consent_record, end_of_study_record, participant_screen
-from trial.pharmacy.services import drug_lot_receive, preparation_create, preparation_dispense
+from trial.pharmacy.services import drug_lot_receive, preparation_create, preparation_dispense, second_check_sign
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
 from trial.protocol.services import protocol_load
@@ -123,6 +123,9 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
     # people and their courses, never the allocation, or anyone who knows the demo's seed replays every arm.
     randomization_list_create(by=unblinded, per_stratum=_list_length(population, config, sites))
     pharmacist = users[Role.PHARMACIST]
+    # The second pharmacist signs the checks of the demo's bags (21 CFR 11.200(a)); one signing serves
+    # the whole seeding run, so it costs one password hash, not one per bag.
+    second_check = second_check_sign(by=pharmacist, username=SECOND_PHARMACIST, password=DEMO_PASSWORD)
     # Enough infliximab for every infusion of an all-active trial at 120 kg at the highest dose, plus spare.
     highest = config.dose_matched_arm
     vials_at_120_kg = math.ceil(highest.dose_mg_per_kg * 120 / highest.vial_mg)
@@ -147,6 +150,7 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
                 rater=rater,
                 unblinded=unblinded,
                 pharmacist=pharmacist,
+                second_check=second_check,
                 lot=lot,
                 seed=seed,
                 today=today,
@@ -164,6 +168,7 @@ def _seed_one(
     rater: Any,
     unblinded: Any,
     pharmacist: Any,
+    second_check: Any,
     lot: Any,
     seed: int,
     today: date,
@@ -219,6 +224,7 @@ def _seed_one(
         coordinator=coordinator,
         rater=rater,
         pharmacist=pharmacist,
+        second_check=second_check,
         unblinded=unblinded,
         lot=lot,
         index=sp.index,
@@ -234,6 +240,7 @@ def _seed_course(
     coordinator: Any,
     rater: Any,
     pharmacist: Any,
+    second_check: Any,
     unblinded: Any,
     lot: Any,
     index: int,
@@ -290,7 +297,7 @@ def _seed_course(
                 by=pharmacist,
                 weight_kg=round(sv.weight_kg, 1),
                 saline_lot="NS-250-DEMO",
-                second_checker="Second pharmacist (demo)",
+                second_check=second_check,
                 lot=lot,
             )
             preparation_dispense(preparation=prep, by=pharmacist, dispensed_to="Infusion nurse (demo)")

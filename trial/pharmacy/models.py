@@ -64,6 +64,11 @@ class Preparation(ClinicalRecord):
     prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     prepared_at = models.DateTimeField()
     second_checker = models.CharField(max_length=100, help_text="Name of the second person who checked the bag.")
+    # The second pharmacist, who signed the check with their own user name and password (21 CFR 11.200(a)).
+    # Empty on bags recorded before the check was signed, which kept a typed name only.
+    second_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     second_checked_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREPARED)
     dispensed_by = models.ForeignKey(

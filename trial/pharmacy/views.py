@@ -63,12 +63,18 @@ class PrepareView(CapabilityRequiredMixin, View):
         if form.is_valid():
             d = form.cleaned_data
             try:
+                second_check = services.second_check_sign(
+                    by=request.user,
+                    username=d["second_checker"],
+                    password=d["second_checker_password"],
+                    request=request,
+                )
                 prep = services.preparation_create(
                     visit=row.visit,
                     by=request.user,
                     weight_kg=d["weight_kg"],
                     saline_lot=d["saline_lot"],
-                    second_checker=d["second_checker"],
+                    second_check=second_check,
                     lot=d["lot"],
                 )
             except ValidationError as exc:
