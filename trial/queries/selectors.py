@@ -7,7 +7,8 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from trial.blinding import hidden_lab_analytes_for, may_see_adverse_events
+from trial.access import Capability, can
+from trial.blinding import hidden_lab_analytes_for, is_unblinded_role, may_see_adverse_events
 from trial.queries.models import DataQuery
 
 # Query targets that are laboratory values, as (form, field): field is the analyte code.
@@ -19,14 +20,23 @@ def queries_visible_to(user: Any) -> QuerySet[DataQuery]:
 
     A query on a post-baseline value of an arm-revealing analyte quotes that value (e.g. the
     hs-CRP > 100 mg/L edit check), so it is hidden from whoever may not see the value itself.
+    A query for the unblinded pharmacy only (pharmacy reconciliation) is shown to pharmacists alone.
     """
     qs = DataQuery.objects.active()
+    if not may_see_pharmacy_queries(user):
+        qs = qs.exclude(audience=DataQuery.Audience.PHARMACY)
     hidden = hidden_lab_analytes_for(user)
     if hidden:
         qs = qs.exclude(form=LAB_FORM, field__in=sorted(hidden), visit__definition__week__gt=0)
     if not may_see_adverse_events(user):
         qs = qs.exclude(form="adverse_event")
     return qs
+
+
+def may_see_pharmacy_queries(user: Any) -> bool:
+    """The unblinded pharmacist: both the pharmacy's capability and an unblinded role, so a role
+    change that left one of them fails closed."""
+    return can(user, Capability.DISPENSE) and is_unblinded_role(user)
 
 
 def query_list(*, user: Any, status: str = "", participant_id: str = "") -> QuerySet[DataQuery]:
