@@ -7,7 +7,7 @@ roles only, and the selectors refuse anyone else, so a future page cannot leak b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -146,6 +146,12 @@ def queue_row(*, user: Any, visit: Visit) -> QueueRow | None:
         if row.visit.pk == visit.pk:
             return row
     return None
+
+
+def preparation_use_by(preparation: Preparation) -> datetime:
+    """When the prepared bag must have been used: [pharmacy] infusion_use_by_hours after preparation
+    (the diluted infusion's stability). The same rule for every arm, so the label says nothing of it."""
+    return preparation.prepared_at + timedelta(hours=protocol().infusion_use_by_hours)
 
 
 def preparation_arm(*, user: Any, preparation: Preparation) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.pharmacy.models import DrugLot, Preparation, Wastage
-from trial.pharmacy.selectors import dose_plan, lot_balance
+from trial.pharmacy.selectors import dose_plan, lot_balance, preparation_use_by
 from trial.visits.models import Visit
 
 # Crockford base32 without I, L, O, U: easy to read aloud and to type from a label.
@@ -197,6 +197,12 @@ def preparation_dispense(*, preparation: Preparation, by: Actor, dispensed_to: s
     _dispensable(participant)
     if prep.is_voided or prep.status != Preparation.Status.PREPARED:
         raise ValidationError(f"This bag cannot be dispensed (status: {prep.get_status_display()}).")
+    use_by = preparation_use_by(prep)
+    if timezone.now() > use_by:
+        # Past the diluted infusion's stability ([pharmacy] infusion_use_by_hours): it is not given.
+        raise ValidationError(
+            f"This bag was to be used by {timezone.localtime(use_by):%d %b %Y %H:%M}: waste it and prepare another."
+        )
     prep.status = Preparation.Status.DISPENSED
     prep.dispensed_by = by
     prep.dispensed_at = timezone.now()

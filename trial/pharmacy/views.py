@@ -106,6 +106,7 @@ def _preparation_page(
             "waste_form": waste_form,
             "action_forms": [dispense_form, waste_form],
             "bag_ml": selectors.BAG_VOLUME_ML,
+            "use_by": selectors.preparation_use_by(prep),
         },
         status=status,
     )
@@ -127,7 +128,14 @@ class LabelView(CapabilityRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         prep = get_object_or_404(selectors.preparations(user=request.user), pk=pk)
         return render(
-            request, "pharmacy/label.html", {"prep": prep, "trial": protocol(), "bag_ml": selectors.BAG_VOLUME_ML}
+            request,
+            "pharmacy/label.html",
+            {
+                "prep": prep,
+                "trial": protocol(),
+                "bag_ml": selectors.BAG_VOLUME_ML,
+                "use_by": selectors.preparation_use_by(prep),
+            },
         )
 
 

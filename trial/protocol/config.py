@@ -211,6 +211,9 @@ class ProtocolConfig:
     unblinded_after_unblinding: tuple[str, ...] = ()
     analysis: AnalysisPlan = AnalysisPlan("PBO", ("IFX",))
     edit_checks: EditChecks = EditChecks()
+    # [pharmacy]: a prepared (diluted) infusion bag is used within this many hours of its preparation;
+    # the kit label prints the use-by time.
+    infusion_use_by_hours: int = 3
 
     @property
     def active_arms(self) -> tuple[Arm, ...]:
@@ -476,6 +479,10 @@ def parse_protocol(text: str) -> ProtocolConfig:
     shelf_life = _req(dates, "lot_shelf_life_max_days", "[dates]", problems, int)
     if isinstance(shelf_life, int) and shelf_life <= 0:
         problems.append("[dates]: lot_shelf_life_max_days must be positive")
+    pharmacy = raw.get("pharmacy", {})
+    use_by_hours = _req(pharmacy, "infusion_use_by_hours", "[pharmacy]", problems, int)
+    if isinstance(use_by_hours, int) and not 0 < use_by_hours <= 24:
+        problems.append("[pharmacy]: infusion_use_by_hours must be between 1 and 24")
     safety = raw.get("safety", {})
     if safety.get("collection_starts") != "consent":
         problems.append("[safety]: collection_starts must be 'consent' (the only rule Stratum implements)")
@@ -548,6 +555,7 @@ def parse_protocol(text: str) -> ProtocolConfig:
         unblinded_after_unblinding=tuple(str(r) for r in raw.get("unblinding", {}).get("roles_that_see_arms", [])),
         analysis=plan,
         edit_checks=edit_checks,
+        infusion_use_by_hours=int(use_by_hours or 0),
     )
 
 
