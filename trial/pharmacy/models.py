@@ -80,6 +80,8 @@ class Preparation(ClinicalRecord):
 
     class Meta:
         ordering = ["-prepared_at"]
+        verbose_name = "infusion bag preparation"
+        verbose_name_plural = "infusion bag preparations"
         constraints = [
             # One usable bag per infusion visit; a wasted or voided one may be replaced.
             models.UniqueConstraint(
@@ -103,6 +105,10 @@ class Wastage(ClinicalRecord):
     vials = models.PositiveIntegerField(validators=stored_range(0, 100_000))
     wasted_on = models.DateField()
     reason = models.TextField()
+
+    class Meta:
+        verbose_name = "wastage record"
+        verbose_name_plural = "wastage records"
 
     def clean(self) -> None:
         rules_raise(self, wastage_rules(protocol()))
