@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from trial import blinding
 from trial.accounts.users import DEMO_PASSWORD, SECOND_PHARMACIST, demo_users_ensure
@@ -96,7 +98,15 @@ def _population_with_enrolled(
         screened += max(1, math.ceil((participants - eligible) * 1.1))
 
 
-def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, finished: bool = False) -> SeedReport:
+def demo_trial_seed(
+    *,
+    participants: int,
+    seed: int,
+    today: date | None = None,
+    finished: bool = False,
+    progress: Callable[[int, int, SeedReport], None] | None = None,
+    progress_every: int = 10,
+) -> SeedReport:
     """Seed a trial mid-way on `today`; with `finished`, recruitment ended long enough before `today`
     for every randomized participant's 12 weeks to be over (Schedule of assessments), and people whose
     screening or baseline would fall after it are never entered (recruitment closed)."""
@@ -138,7 +148,7 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
         supplier="Demo supplier",
     )
     report = SeedReport()
-    for sp in population:
+    for done, sp in enumerate(population, start=1):
         # One transaction per participant: a failure leaves no half-entered person, and SQLite
         # commits once per participant instead of once per record.
         with transaction.atomic():
@@ -156,6 +166,9 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
                 today=today,
                 config=config,
             )
+        # A large seeding takes minutes: say how far it got (after the commit, so it is true).
+        if progress is not None and (done % progress_every == 0 or done == len(population)):
+            progress(done, len(population), report)
     return report
 
 
@@ -208,7 +221,14 @@ def _seed_one(
     if sp.baseline_date is None:
         report.awaiting_randomization += 1
         return
-    participant_enrol(participant=participant, by=coordinator, baseline_date=sp.baseline_date)
+    # Randomized on the morning of the baseline visit, as at a site, not on the day the demo is seeded:
+    # a randomization dated after the participant's end of study would be an impossible record.
+    participant_enrol(
+        participant=participant,
+        by=coordinator,
+        baseline_date=sp.baseline_date,
+        randomized_at=min(_at(sp.baseline_date, time(8, 30)), timezone.now()),
+    )
     participant.refresh_from_db()
     report.randomized += 1
     report.by_stratum[participant_stratum(participant, config)] += 1
