@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -78,6 +79,9 @@ def _dispensable(participant: Participant) -> None:
 SECOND_CHECK_PURPOSE = "second check of a prepared infusion bag"
 SECOND_CHECK_OWN = "You prepared this bag: the second check is signed by another pharmacist, with their own user name."
 SECOND_CHECK_WRONG = "The second pharmacist's user name or password is not correct: the bag was not recorded."
+SECOND_CHECK_LOCKED = (
+    "Sign-in is locked after repeated failures for this user name or this computer: the bag was not recorded."
+)
 SECOND_CHECK_NOT_PHARMACIST = "{name} is not a pharmacist: the second check is signed by another pharmacist."
 
 
@@ -105,6 +109,8 @@ def second_check_sign(*, by: Actor, username: str, password: str, request: HttpR
         raise ValidationError({"second_checker": "Name the second person who checked the bag."})
     if typed.casefold() == preparer.get_username().casefold():
         raise ValidationError({"second_checker": SECOND_CHECK_OWN})
+    if _locked_out(request, typed):
+        raise ValidationError({"second_checker_password": SECOND_CHECK_LOCKED})
     checker = User.objects.filter(username=typed, is_active=True).first()
     if checker is None or not checker.check_password(password or ""):
         user_login_failed.send(
@@ -114,6 +120,16 @@ def second_check_sign(*, by: Actor, username: str, password: str, request: HttpR
     if not can(checker, Capability.DISPENSE):
         raise ValidationError({"second_checker": SECOND_CHECK_NOT_PHARMACIST.format(name=typed)})
     return SecondCheck(checker=checker, preparer_pk=preparer.pk, signed_at=timezone.now())
+
+
+def _locked_out(request: HttpRequest | None, username: str) -> bool:
+    """Is this account, or the address the request comes from, locked after repeated failures?
+    The same lockout as the login page (21 CFR 11.300(d)), or the second check would be a way round it."""
+    if request is None or not settings.AXES_ENABLED:
+        return False
+    from axes.handlers.proxy import AxesProxyHandler
+
+    return bool(AxesProxyHandler.is_locked(request, {"username": username}))
 
 
 def _second_check_valid(second_check: SecondCheck, preparer: User) -> User:

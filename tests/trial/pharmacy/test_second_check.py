@@ -105,3 +105,17 @@ def test_a_signature_made_for_another_preparer_is_refused(users: Any, randomized
             lot=pharmacy_lot,
         )
     assert refused.value.message_dict == {"second_checker": [SECOND_CHECK_OWN]}
+
+
+def test_repeated_failures_lock_the_second_check_like_the_login(
+    client: Any, users: Any, randomized: Any, pharmacy_lot: Any, settings: Any
+) -> None:
+    settings.AXES_ENABLED = True  # the test settings switch django-axes off; the lockout is what is tested
+    client.force_login(users["pharmacist"])
+    statuses = [
+        _post(client, _w2(randomized), pharmacy_lot, second_checker_password="wrong").status_code for _ in range(5)
+    ]
+    assert statuses[-1] == 429  # the fifth failure locks, as at the login page
+    response = _post(client, _w2(randomized), pharmacy_lot)  # now the right password
+    assert not Preparation.objects.exists()
+    assert response.status_code == 200 and "locked after repeated failures" in response.content.decode()
