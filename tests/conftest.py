@@ -46,10 +46,24 @@ def protocol_loaded(db: Any, protocol_file: Path) -> Any:
 
 @pytest.fixture
 def users(db: Any) -> dict[str, Any]:
-    from trial.accounts.users import DEMO_USERS, demo_users_ensure
+    from trial.accounts.users import DEMO_USERS, SECOND_PHARMACIST, demo_users_ensure, second_pharmacist
 
     made = demo_users_ensure()
-    return {DEMO_USERS[role]: user for role, user in made.items()}
+    return {DEMO_USERS[role]: user for role, user in made.items()} | {SECOND_PHARMACIST: second_pharmacist()}
+
+
+def second_check_for(users: dict[str, Any], preparer: str = "pharmacist") -> Any:
+    """The second pharmacist's signed check of a bag `preparer` makes (21 CFR 11.200(a))."""
+    from trial.accounts.users import DEMO_PASSWORD, SECOND_PHARMACIST
+    from trial.pharmacy.services import second_check_sign
+
+    other = SECOND_PHARMACIST if preparer != SECOND_PHARMACIST else "pharmacist"
+    return second_check_sign(by=users[preparer], username=other, password=DEMO_PASSWORD)
+
+
+@pytest.fixture
+def second_check(users: dict[str, Any]) -> Any:
+    return second_check_for(users)
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from trial.accounts.services import role_change_check, role_changes_record, site
 from trial.core.access_log import role_actor
 from trial.core.admin import ModelAdmin, ReadOnlyAdminMixin
 from trial.core.models import User
+from trial.core.roles import ROLE_LABELS, Role, role_label
 from trial.participants.models import SiteMembership
 from trial.protocol.models import Site
 
@@ -82,11 +83,30 @@ class StratumUserChangeForm(_UserChangeForm):
         return data
 
 
+class RoleListFilter(admin.SimpleListFilter):
+    """Filter accounts by role, named as people know the roles, not by the group's code."""
+
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(r.value, ROLE_LABELS[r]) for r in Role]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(groups__name=self.value()) if self.value() else queryset
+
+
 class StratumUserAdmin(_UserAdmin):
     form = StratumUserChangeForm
+    list_display = ("username", "email", "first_name", "last_name", "roles", "is_active")
+    list_filter = ("is_staff", "is_superuser", "is_active", RoleListFilter)
+
+    @admin.display(description="roles")
+    def roles(self, obj: User) -> str:
+        return ", ".join(sorted(role_label(g.name) for g in obj.groups.all()))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        qs = super().get_queryset(request)
+        qs = super().get_queryset(request).prefetch_related("groups")
         if request.user.is_superuser:
             return qs
         protected = [r.value for r in superuser_only_roles()]
@@ -128,6 +148,11 @@ class StratumUserAdmin(_UserAdmin):
         if db_field.name == "groups":
             allowed = [g.pk for g in Group.objects.all() if may_grant_role(request.user, g.name)]
             kwargs["queryset"] = Group.objects.filter(pk__in=allowed)
+            kwargs["label"] = "Roles"
+            field = super().formfield_for_manytomany(db_field, request, **kwargs)
+            if field is not None:
+                field.label_from_instance = lambda group: role_label(group.name)  # type: ignore[method-assign,assignment]
+            return field
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -178,6 +203,12 @@ class RoleChangeAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 class StratumGroupAdmin(ModelAdmin):
     """Roles are groups looked up by name, so renaming or re-permissioning one is a superuser's job."""
+
+    list_display = ("role", "name")
+
+    @admin.display(description="role", ordering="name")
+    def role(self, obj: Group) -> str:
+        return role_label(obj.name)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser)

@@ -28,6 +28,10 @@ DEMO_USERS: dict[Role, str] = {
     Role.MEDICAL_MONITOR: "monitor",
 }
 
+# The pharmacy's second check is signed by a different pharmacist (21 CFR 11.200(a); Design: infusions
+# prepared by unblinded pharmacists), so the demo has two.
+SECOND_PHARMACIST = "pharmacist2"
+
 
 # With more than one site, a coordinator who works at the first site only, so the demo shows that
 # sites matter (README: demo logins). The named demo users above are members of every site.
@@ -67,10 +71,17 @@ def user_create_with_role(
 
 
 def demo_users_ensure(password: str = DEMO_PASSWORD) -> dict[Role, User]:
-    """The named demo users, members of every site of the protocol in force."""
-    return {
+    """The named demo users, members of every site of the protocol in force, and the second
+    pharmacist (`second_pharmacist`)."""
+    made = {
         role: user_create_with_role(username=name, role=role, password=password) for role, name in DEMO_USERS.items()
     }
+    user_create_with_role(username=SECOND_PHARMACIST, role=Role.PHARMACIST, password=password)
+    return made
+
+
+def second_pharmacist() -> User:
+    return User.objects.get(username=SECOND_PHARMACIST)
 
 
 def demo_site_users_ensure(password: str = DEMO_PASSWORD) -> list[User]:

@@ -29,6 +29,7 @@ from trial.closeout.units import (
 from trial.participants.models import Participant
 from trial.participants.scope import participants_for
 from trial.queries.models import DataQuery
+from trial.queries.selectors import queries_visible_to
 
 # A participant whose casebook can be locked: finished the study, withdrawn, or failed screening.
 CLOSED_STATUSES = (Participant.Status.COMPLETED, Participant.Status.WITHDRAWN, Participant.Status.SCREEN_FAILED)
@@ -406,7 +407,8 @@ def casebook_review(*, participant: Participant, user: Any) -> dict[str, Any]:
     visits = {v.pk: v for v in Visit.objects.filter(participant=participant).select_related("definition")}
     hidden = hidden_lab_analytes_for(user)
     queries: dict[tuple[int | None, str, str], list[DataQuery]] = {}
-    for q in DataQuery.objects.active().filter(participant=participant).order_by("created_at"):
+    # The queries this reviewer may read (trial.queries.selectors): not the pharmacy-only ones.
+    for q in queries_visible_to(user).filter(participant=participant).order_by("created_at"):
         queries.setdefault((q.visit_id, q.form, q.field), []).append(q)
     units = []
     for unit in status.units:

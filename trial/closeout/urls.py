@@ -7,6 +7,7 @@ app_name = "closeout"
 urlpatterns = [
     path("", views.OverviewView.as_view(), name="overview"),
     path("worklist/", views.WorklistView.as_view(), name="worklist"),
+    path("pharmacy-reconciliation/", views.PharmacyReconciliationView.as_view(), name="reconciliation"),
     path("signatures.csv", views.SignatureExportView.as_view(), name="signatures_export"),
     path("database/approve-lock/", views.DatabaseLockApproveView.as_view(), name="db_lock_approve"),
     path("database/request-unlock/", views.DatabaseUnlockRequestView.as_view(), name="db_unlock_request"),

@@ -11,16 +11,16 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
 from trial.access import Capability, CapabilityRequiredMixin, can
-from trial.closeout import selectors, services
+from trial.closeout import reconciliation, selectors, services
 from trial.closeout.forms import ReasonForm, SignForm, UnitForm
 from trial.closeout.models import Signature
 from trial.closeout.units import UnitKey
@@ -258,3 +258,29 @@ class SignatureExportView(CapabilityRequiredMixin, View):
                 ]
             )
         return response
+
+
+class PharmacyReconciliationView(CapabilityRequiredMixin, View):
+    """The clinic's infusions against the pharmacy's dispensing (unblinded pharmacy roles only): each
+    mismatch and the pharmacy-only query it raised. POST (pharmacists) raises and closes the queries."""
+
+    capability = Capability.VIEW_PHARMACY
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        rows = reconciliation.reconciliation_rows(user=request.user)
+        return render(
+            request,
+            "closeout/reconciliation.html",
+            {"rows": rows, "can_run": can(request.user, Capability.DISPENSE)},
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not can(request.user, Capability.DISPENSE):
+            raise PermissionDenied("Your role does not allow this: dispense.")
+        counts = reconciliation.pharmacy_reconciliation_run(by=request.user)
+        messages.success(
+            request,
+            f"Reconciliation run: {counts['opened']} queries opened, {counts['closed']} closed, "
+            f"{counts['reopened']} re-opened.",
+        )
+        return redirect("closeout:reconciliation")

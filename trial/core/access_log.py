@@ -87,9 +87,13 @@ def on_logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs:
 def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    # Django masks the password in `credentials`; only the typed username is kept.
+    # Django masks the password in `credentials`; only the typed username is kept. A sign-in that is
+    # not a login (a second person's signature, e.g. the pharmacy's second check) names its purpose.
     access_event_record(
-        kind=Kind.LOGIN_FAILED, username=str(credentials.get("username", ""))[:150], ip_address=client_ip(request)
+        kind=Kind.LOGIN_FAILED,
+        username=str(credentials.get("username", ""))[:150],
+        ip_address=client_ip(request),
+        detail=str(kwargs.get("purpose", "")),
     )
 
 

@@ -95,3 +95,30 @@ class ClinicalRecordAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):  # type: igno
 
 def register_clinical(model: Any, **options: Any) -> None:
     admin.site.register(model, type(f"{model.__name__}Admin", (ClinicalRecordAdmin,), options))
+
+
+# Human names of models whose class name reads badly when Django derives one ("Ham d17s", "End of
+# studys", "List entrys"), and of the auth groups, which are the roles. A trial model whose own Meta
+# gives a name keeps it; these replace a name Django made up from the class name, or Django's own
+# ("groups"). A display name is not part of the schema, so no migration of those apps is involved.
+HUMAN_NAMES: dict[str, tuple[str, str]] = {
+    "visits.HamD17": ("HAM-D-17", "HAM-D-17"),
+    "participants.EndOfStudy": ("end of study", "end of study"),
+    "randomization.ListEntry": ("list entry", "list entries"),
+    "auth.Group": ("role", "roles"),
+}
+
+
+def human_names_apply() -> None:
+    from django.apps import apps
+
+    for label, (singular, plural) in HUMAN_NAMES.items():
+        try:
+            opts = apps.get_model(label)._meta
+        except LookupError:  # an app that is not installed in these settings
+            continue
+        ours = opts.app_config.name.startswith("trial.")
+        if not ours or "verbose_name" not in opts.original_attrs:
+            opts.verbose_name = singular
+        if not ours or "verbose_name_plural" not in opts.original_attrs:
+            opts.verbose_name_plural = plural

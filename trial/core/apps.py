@@ -13,7 +13,10 @@ class CoreConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_save
 
         from trial.core import access_log, audit_chain, audit_triggers, permissions
+        from trial.core.admin import human_names_apply
         from trial.core.models import User
+
+        human_names_apply()
 
         # After every migrate: make history append-only and give each role its permissions.
         # Both are idempotent and cover models added later without a migration of their own.

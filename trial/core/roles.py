@@ -39,6 +39,15 @@ ROLE_LABELS: dict[Role, str] = {
     Role.MEDICAL_MONITOR: "Medical monitor",
 }
 
+
+def role_label(name: str) -> str:
+    """The human name of a role (a group's name is its code); a group that is no role keeps its name."""
+    try:
+        return ROLE_LABELS[Role(name)]
+    except ValueError:
+        return name
+
+
 # Django model permissions per role, for the admin site. Apps and models are listed by label;
 # "*" means every model of the app. Synced after every migrate (trial.core.apps).
 _CLINICAL_APPS = ("participants", "visits", "safety")

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from trial import blinding
-from trial.accounts.users import demo_site_users_ensure, demo_users_ensure
+from trial.accounts.users import DEMO_PASSWORD, SECOND_PHARMACIST, demo_site_users_ensure, demo_users_ensure
 from trial.core.roles import Role
 from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course
 from trial.demo.population import stratum
 from trial.demo.simulated_trial import finished_population, population_with_enrolled, recruitment_end
 from trial.participants.models import Participant
 from trial.participants.services import consent_record, end_of_study_record, participant_screen
-from trial.pharmacy.services import drug_lot_receive, preparation_create, preparation_dispense
+from trial.pharmacy.services import drug_lot_receive, preparation_create, preparation_dispense, second_check_sign
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
 from trial.protocol.services import protocol_load
@@ -83,7 +85,15 @@ def _list_length(population: list[SyntheticParticipant], config: ProtocolConfig,
     return (math.ceil(largest / block) + 1) * block
 
 
-def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, finished: bool = False) -> SeedReport:
+def demo_trial_seed(
+    *,
+    participants: int,
+    seed: int,
+    today: date | None = None,
+    finished: bool = False,
+    progress: Callable[[int, int, SeedReport], None] | None = None,
+    progress_every: int = 10,
+) -> SeedReport:
     """Seed a trial mid-way on `today`; with `finished`, recruitment ended long enough before `today`
     for every randomized participant's 12 weeks to be over (Schedule of assessments), and people whose
     screening or baseline would fall after it are never entered (recruitment closed)."""
@@ -111,6 +121,9 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
     # people and their courses, never the allocation, or anyone who knows the demo's seed replays every arm.
     randomization_list_create(by=unblinded, per_stratum=_list_length(population, config, sites))
     pharmacist = users[Role.PHARMACIST]
+    # The second pharmacist signs the checks of the demo's bags (21 CFR 11.200(a)); one signing serves
+    # the whole seeding run, so it costs one password hash, not one per bag.
+    second_check = second_check_sign(by=pharmacist, username=SECOND_PHARMACIST, password=DEMO_PASSWORD)
     # Enough infliximab for every infusion of an all-active trial at 120 kg at the highest dose, plus spare.
     highest = config.dose_matched_arm
     vials_at_120_kg = math.ceil(highest.dose_mg_per_kg * 120 / highest.vial_mg)
@@ -123,7 +136,7 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
         supplier="Demo supplier",
     )
     report = SeedReport()
-    for sp in population:
+    for done, sp in enumerate(population, start=1):
         # One transaction per participant: a failure leaves no half-entered person, and SQLite
         # commits once per participant instead of once per record.
         with transaction.atomic():
@@ -135,11 +148,15 @@ def demo_trial_seed(*, participants: int, seed: int, today: date | None = None, 
                 rater=rater,
                 unblinded=unblinded,
                 pharmacist=pharmacist,
+                second_check=second_check,
                 lot=lot,
                 seed=seed,
                 today=today,
                 config=config,
             )
+        # A large seeding takes minutes: say how far it got (after the commit, so it is true).
+        if progress is not None and (done % progress_every == 0 or done == len(population)):
+            progress(done, len(population), report)
     return report
 
 
@@ -152,6 +169,7 @@ def _seed_one(
     rater: Any,
     unblinded: Any,
     pharmacist: Any,
+    second_check: Any,
     lot: Any,
     seed: int,
     today: date,
@@ -191,7 +209,14 @@ def _seed_one(
     if sp.baseline_date is None:
         report.awaiting_randomization += 1
         return
-    participant_enrol(participant=participant, by=coordinator, baseline_date=sp.baseline_date)
+    # Randomized on the morning of the baseline visit, as at a site, not on the day the demo is seeded:
+    # a randomization dated after the participant's end of study would be an impossible record.
+    participant_enrol(
+        participant=participant,
+        by=coordinator,
+        baseline_date=sp.baseline_date,
+        randomized_at=min(_at(sp.baseline_date, time(8, 30)), timezone.now()),
+    )
     participant.refresh_from_db()
     report.randomized += 1
     report.by_stratum[participant_stratum(participant, config)] += 1
@@ -207,6 +232,7 @@ def _seed_one(
         coordinator=coordinator,
         rater=rater,
         pharmacist=pharmacist,
+        second_check=second_check,
         unblinded=unblinded,
         lot=lot,
         index=sp.index,
@@ -222,6 +248,7 @@ def _seed_course(
     coordinator: Any,
     rater: Any,
     pharmacist: Any,
+    second_check: Any,
     unblinded: Any,
     lot: Any,
     index: int,
@@ -278,7 +305,7 @@ def _seed_course(
                 by=pharmacist,
                 weight_kg=round(sv.weight_kg, 1),
                 saline_lot="NS-250-DEMO",
-                second_checker="Second pharmacist (demo)",
+                second_check=second_check,
                 lot=lot,
             )
             preparation_dispense(preparation=prep, by=pharmacist, dispensed_to="Infusion nurse (demo)")

@@ -23,7 +23,20 @@ class PrepareForm(forms.Form):
     )
     # Not required here: the rules say it in the record's words.
     saline_lot = forms.CharField(max_length=40, required=False, label="Saline bag (250 mL) lot")
-    second_checker = forms.CharField(max_length=100, required=False, label="Second check by (name)")
+    # 21 CFR 11.200(a)(1): the second pharmacist signs the check with their own user name and password,
+    # at the preparer's screen; the password is never shown back (render_value=False).
+    second_checker = forms.CharField(
+        max_length=150,
+        required=False,
+        label="Second check by (the second pharmacist's user name)",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    second_checker_password = forms.CharField(
+        required=False,
+        label="Second pharmacist's password",
+        help_text="The second pharmacist types their own password to sign the check.",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
     checked = forms.BooleanField(label="The second person checked drug, dose, volume and label against this sheet")
 
     def __init__(self, *args: Any, needs_lot: bool = True, **kwargs: Any) -> None:

@@ -64,6 +64,11 @@ class Preparation(ClinicalRecord):
     prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     prepared_at = models.DateTimeField()
     second_checker = models.CharField(max_length=100, help_text="Name of the second person who checked the bag.")
+    # The second pharmacist, who signed the check with their own user name and password (21 CFR 11.200(a)).
+    # Empty on bags recorded before the check was signed, which kept a typed name only.
+    second_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     second_checked_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREPARED)
     dispensed_by = models.ForeignKey(
@@ -75,6 +80,8 @@ class Preparation(ClinicalRecord):
 
     class Meta:
         ordering = ["-prepared_at"]
+        verbose_name = "infusion bag preparation"
+        verbose_name_plural = "infusion bag preparations"
         constraints = [
             # One usable bag per infusion visit; a wasted or voided one may be replaced.
             models.UniqueConstraint(
@@ -98,6 +105,10 @@ class Wastage(ClinicalRecord):
     vials = models.PositiveIntegerField(validators=stored_range(0, 100_000))
     wasted_on = models.DateField()
     reason = models.TextField()
+
+    class Meta:
+        verbose_name = "wastage record"
+        verbose_name_plural = "wastage records"
 
     def clean(self) -> None:
         rules_raise(self, wastage_rules(protocol()))

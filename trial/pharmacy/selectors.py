@@ -7,18 +7,19 @@ roles only, and the selectors refuse anyone else, so a future page cannot leak b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Sum
+from django.utils.timezone import localdate as timezone_localdate
 
 from trial import blinding
 from trial.participants.models import Participant
 from trial.participants.scope import site_filter
 from trial.pharmacy.models import DrugLot, Preparation, Wastage
 from trial.protocol.selectors import protocol
-from trial.visits.models import Visit, VitalSigns, arm_dose_mg, planned_dose_mg
+from trial.visits.models import Infusion, Visit, VitalSigns, arm_dose_mg, planned_dose_mg
 
 # Design: each infusion is given in a 250 mL saline bag.
 BAG_VOLUME_ML = 250
@@ -165,6 +166,12 @@ def queue_row(*, user: Any, visit: Visit) -> QueueRow | None:
     return None
 
 
+def preparation_use_by(preparation: Preparation) -> datetime:
+    """When the prepared bag must have been used: [pharmacy] infusion_use_by_hours after preparation
+    (the diluted infusion's stability). The same rule for every arm, so the label says nothing of it."""
+    return preparation.prepared_at + timedelta(hours=protocol().infusion_use_by_hours)
+
+
 def preparation_arm(*, user: Any, preparation: Preparation) -> tuple[str, str]:
     _require_unblinded(user)
     participant = preparation.visit.participant
@@ -229,3 +236,68 @@ def accountability(*, user: Any) -> list[LotBalance]:
 
 def usable_lots(on: date) -> Any:
     return DrugLot.objects.active().filter(expiry_date__gte=on)
+
+
+# --- Reconciliation of the clinic's infusion record with the pharmacy's dispensing ----------------
+# ICH E6(R3) investigational product accountability: every bag the pharmacy dispensed was given, and
+# every infusion given came from a dispensed bag. Kinds of mismatch (also the check codes of the
+# queries they raise, trial.closeout.reconciliation):
+GIVEN_NOT_DISPENSED = "given_not_dispensed"
+DISPENSED_NOT_GIVEN = "dispensed_not_given"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    kind: str
+    participant: Participant
+    visit: Visit
+    preparation: Preparation | None
+
+    @property
+    def text(self) -> str:
+        """The question the mismatch raises. Names the kit and the visit, never the arm, the dose or a
+        vial count (the query is for the pharmacy only, and says no more than it needs)."""
+        where = f"{self.participant.participant_id}, {self.visit.definition.name}"
+        if self.kind == GIVEN_NOT_DISPENSED:
+            return (
+                f"{where}: the clinic recorded an infusion, but the pharmacy dispensed no bag for this visit. "
+                "Record the dispensing, or ask the site to correct the infusion record."
+            )
+        kit = self.preparation.kit_id if self.preparation is not None else ""
+        return (
+            f"{where}: bag {kit} was dispensed, but no infusion was recorded and the visit window closed on "
+            f"{self.visit.window_end:%d %b %Y}. Was it given, returned or destroyed?"
+        )
+
+
+def reconciliation_mismatches(*, user: Any, today: date | None = None) -> list[Mismatch]:
+    """Infusions given with no bag dispensed, and bags dispensed with no infusion given once the visit's
+    window has closed (before, the infusion may simply not be entered yet). Three queries whatever
+    the size of the trial."""
+    _require_unblinded(user)
+    today = today or timezone_localdate()
+    given = {
+        inf.visit_id: inf.visit
+        for inf in Infusion.objects.active()
+        .filter(visit__voided_at__isnull=True)
+        .select_related("visit__participant", "visit__definition")
+    }
+    dispensed: dict[int, Preparation] = {}
+    for prep in (
+        Preparation.objects.active()
+        .filter(status=Preparation.Status.DISPENSED, visit__voided_at__isnull=True)
+        .select_related("visit__participant", "visit__definition")
+        .order_by("dispensed_at", "id")
+    ):
+        dispensed.setdefault(prep.visit_id, prep)
+    found = [
+        Mismatch(GIVEN_NOT_DISPENSED, visit.participant, visit, None)
+        for visit_id, visit in given.items()
+        if visit_id not in dispensed
+    ]
+    found += [
+        Mismatch(DISPENSED_NOT_GIVEN, prep.visit.participant, prep.visit, prep)
+        for visit_id, prep in dispensed.items()
+        if visit_id not in given and prep.visit.window_end < today
+    ]
+    return sorted(found, key=lambda m: (m.participant.participant_id, m.visit.scheduled_date, m.kind))

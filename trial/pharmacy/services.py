@@ -4,20 +4,25 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from trial import blinding
-from trial.access import Capability, require
+from trial.access import Capability, can, require
+from trial.core.models import User
 from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.pharmacy.models import DrugLot, Preparation, Wastage
-from trial.pharmacy.selectors import dose_plan, lot_balance
+from trial.pharmacy.selectors import dose_plan, lot_balance, preparation_use_by
 from trial.visits.models import Visit
 
 # Crockford base32 without I, L, O, U: easy to read aloud and to type from a label.
@@ -70,6 +75,74 @@ def _dispensable(participant: Participant) -> None:
         raise ValidationError(f"This participant is not on treatment (status: {participant.get_status_display()}).")
 
 
+# What the access log says a failed second-check sign-in was for (trial.core.access_log).
+SECOND_CHECK_PURPOSE = "second check of a prepared infusion bag"
+SECOND_CHECK_OWN = "You prepared this bag: the second check is signed by another pharmacist, with their own user name."
+SECOND_CHECK_WRONG = "The second pharmacist's user name or password is not correct: the bag was not recorded."
+SECOND_CHECK_LOCKED = (
+    "Sign-in is locked after repeated failures for this user name or this computer: the bag was not recorded."
+)
+SECOND_CHECK_NOT_PHARMACIST = "{name} is not a pharmacist: the second check is signed by another pharmacist."
+
+
+@dataclass(frozen=True)
+class SecondCheck:
+    """The second pharmacist's signature on one preparer's bag, made by `second_check_sign` only."""
+
+    checker: User
+    preparer_pk: int
+    signed_at: datetime
+
+
+def second_check_sign(*, by: Actor, username: str, password: str, request: HttpRequest | None = None) -> SecondCheck:
+    """The second pharmacist signs the check of a bag `by` prepared, with both identification components.
+
+    21 CFR 11.200(a)(1): a signature not made in one continuous session of the signer is made with the
+    user ID and the password; 11.100(a) and (b): it is the signer's own and they are identified, so a
+    preparer cannot sign for the checker by typing the checker's name. A wrong password is a failed
+    sign-in: it goes through Django's `user_login_failed` signal, like a failed login, so the access
+    log (21 CFR 11.10(e)) records it and django-axes counts it toward the lockout (11.300(d)).
+    """
+    preparer = require(by, Capability.DISPENSE)
+    typed = (username or "").strip()
+    if not typed:
+        raise ValidationError({"second_checker": "Name the second person who checked the bag."})
+    if typed.casefold() == preparer.get_username().casefold():
+        raise ValidationError({"second_checker": SECOND_CHECK_OWN})
+    if _locked_out(request, typed):
+        raise ValidationError({"second_checker_password": SECOND_CHECK_LOCKED})
+    checker = User.objects.filter(username=typed, is_active=True).first()
+    if checker is None or not checker.check_password(password or ""):
+        user_login_failed.send(
+            sender=__name__, credentials={"username": typed}, request=request, purpose=SECOND_CHECK_PURPOSE
+        )
+        raise ValidationError({"second_checker_password": SECOND_CHECK_WRONG})
+    if not can(checker, Capability.DISPENSE):
+        raise ValidationError({"second_checker": SECOND_CHECK_NOT_PHARMACIST.format(name=typed)})
+    return SecondCheck(checker=checker, preparer_pk=preparer.pk, signed_at=timezone.now())
+
+
+def _locked_out(request: HttpRequest | None, username: str) -> bool:
+    """Is this account, or the address the request comes from, locked after repeated failures?
+    The same lockout as the login page (21 CFR 11.300(d)), or the second check would be a way round it."""
+    if request is None or not settings.AXES_ENABLED:
+        return False
+    from axes.handlers.proxy import AxesProxyHandler
+
+    return bool(AxesProxyHandler.is_locked(request, {"username": username}))
+
+
+def _second_check_valid(second_check: SecondCheck, preparer: User) -> User:
+    # Checked again when the bag is saved: the signature is for this preparer, by someone else who is
+    # (still) a pharmacist.
+    checker = second_check.checker
+    if second_check.preparer_pk != preparer.pk or checker.pk == preparer.pk:
+        raise ValidationError({"second_checker": SECOND_CHECK_OWN})
+    if not can(checker, Capability.DISPENSE):
+        raise ValidationError({"second_checker": SECOND_CHECK_NOT_PHARMACIST.format(name=checker.get_username())})
+    return checker
+
+
 @transaction.atomic
 def preparation_create(
     *,
@@ -77,11 +150,12 @@ def preparation_create(
     by: Actor,
     weight_kg: Decimal | float,
     saline_lot: str,
-    second_checker: str,
+    second_check: SecondCheck,
     lot: DrugLot | None = None,
 ) -> Preparation:
     """Prepare the bag for one infusion visit. The arm is asked of trial.blinding, for this pharmacist."""
     by = require(by, Capability.DISPENSE)
+    checker = _second_check_valid(second_check, by)
     visit = (
         Visit.objects.select_for_update(of=("self",))
         .select_related("participant__allocation", "definition")
@@ -109,8 +183,10 @@ def preparation_create(
         saline_lot=saline_lot.strip(),
         prepared_by=by,
         prepared_at=timezone.now(),
-        second_checker=second_checker.strip(),
-        second_checked_at=timezone.now(),
+        # 21 CFR 11.50(a): the signer's printed name, and the time they signed.
+        second_checker=checker.get_full_name() or checker.get_username(),
+        second_checked_by=checker,
+        second_checked_at=second_check.signed_at,
     )
     if plan.draws_vials:
         if lot is None:
@@ -137,6 +213,12 @@ def preparation_dispense(*, preparation: Preparation, by: Actor, dispensed_to: s
     _dispensable(participant)
     if prep.is_voided or prep.status != Preparation.Status.PREPARED:
         raise ValidationError(f"This bag cannot be dispensed (status: {prep.get_status_display()}).")
+    use_by = preparation_use_by(prep)
+    if timezone.now() > use_by:
+        # Past the diluted infusion's stability ([pharmacy] infusion_use_by_hours): it is not given.
+        raise ValidationError(
+            f"This bag was to be used by {timezone.localtime(use_by):%d %b %Y %H:%M}: waste it and prepare another."
+        )
     prep.status = Preparation.Status.DISPENSED
     prep.dispensed_by = by
     prep.dispensed_at = timezone.now()

@@ -63,12 +63,18 @@ class PrepareView(CapabilityRequiredMixin, View):
         if form.is_valid():
             d = form.cleaned_data
             try:
+                second_check = services.second_check_sign(
+                    by=request.user,
+                    username=d["second_checker"],
+                    password=d["second_checker_password"],
+                    request=request,
+                )
                 prep = services.preparation_create(
                     visit=row.visit,
                     by=request.user,
                     weight_kg=d["weight_kg"],
                     saline_lot=d["saline_lot"],
-                    second_checker=d["second_checker"],
+                    second_check=second_check,
                     lot=d["lot"],
                 )
             except ValidationError as exc:
@@ -100,6 +106,7 @@ def _preparation_page(
             "waste_form": waste_form,
             "action_forms": [dispense_form, waste_form],
             "bag_ml": selectors.BAG_VOLUME_ML,
+            "use_by": selectors.preparation_use_by(prep),
         },
         status=status,
     )
@@ -121,7 +128,14 @@ class LabelView(CapabilityRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         prep = get_object_or_404(selectors.preparations(user=request.user), pk=pk)
         return render(
-            request, "pharmacy/label.html", {"prep": prep, "trial": protocol(), "bag_ml": selectors.BAG_VOLUME_ML}
+            request,
+            "pharmacy/label.html",
+            {
+                "prep": prep,
+                "trial": protocol(),
+                "bag_ml": selectors.BAG_VOLUME_ML,
+                "use_by": selectors.preparation_use_by(prep),
+            },
         )
 
 

@@ -258,6 +258,10 @@ class ProtocolConfig:
     def soft_check(self, code: str) -> SoftCheck | None:
         return next((c for c in self.soft_checks if c.code == code), None)
 
+    # [pharmacy]: a prepared (diluted) infusion bag is used within this many hours of its preparation;
+    # the kit label prints the use-by time.
+    infusion_use_by_hours: int = 3
+
     @property
     def active_arms(self) -> tuple[Arm, ...]:
         return tuple(a for a in self.arms if a.active)
@@ -522,6 +526,10 @@ def parse_protocol(text: str) -> ProtocolConfig:
     shelf_life = _req(dates, "lot_shelf_life_max_days", "[dates]", problems, int)
     if isinstance(shelf_life, int) and shelf_life <= 0:
         problems.append("[dates]: lot_shelf_life_max_days must be positive")
+    pharmacy = raw.get("pharmacy", {})
+    use_by_hours = _req(pharmacy, "infusion_use_by_hours", "[pharmacy]", problems, int)
+    if isinstance(use_by_hours, int) and not 0 < use_by_hours <= 24:
+        problems.append("[pharmacy]: infusion_use_by_hours must be between 1 and 24")
     safety = raw.get("safety", {})
     if safety.get("collection_starts") != "consent":
         problems.append("[safety]: collection_starts must be 'consent' (the only rule Stratum implements)")
@@ -599,6 +607,7 @@ def parse_protocol(text: str) -> ProtocolConfig:
         edit_checks=edit_checks,
         soft_checks=soft_checks,
         missed_visit_reasons=missed_reasons,
+        infusion_use_by_hours=int(use_by_hours or 0),
     )
 
 

@@ -24,6 +24,14 @@ class DataQuery(ClinicalRecord):
     class Source(models.TextChoices):
         MANUAL = "manual", "Data manager"
         EDIT_CHECK = "edit_check", "Edit check"
+        RECONCILIATION = "reconciliation", "Pharmacy reconciliation"
+
+    class Audience(models.TextChoices):
+        # Whoever may see the participant's data, less what trial.blinding hides from them.
+        ALL = "all", "Everyone who may see the participant"
+        # The unblinded pharmacy only: a query on the pharmacy's own records (its kits, its dispensing)
+        # is raised where blinded staff must not read it (ICH E6(R3) 4.2; trial.blinding).
+        PHARMACY = "pharmacy", "Unblinded pharmacy only"
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="data_queries")
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="data_queries")
@@ -33,6 +41,7 @@ class DataQuery(ClinicalRecord):
     text = models.TextField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
+    audience = models.CharField(max_length=20, choices=Audience.choices, default=Audience.ALL, db_index=True)
     # For edit-check queries: which check raised it, so a re-run finds it again instead of duplicating it.
     check_code = models.CharField(max_length=40, blank=True, db_index=True)
     opened_by = models.ForeignKey(

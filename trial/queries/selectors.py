@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
+from trial.access import Capability, can
 from trial.blinding import hidden_lab_analytes_for, is_unblinded_role, may_see_adverse_events
 from trial.participants.scope import site_filter
 from trial.queries.models import DataQuery
@@ -22,9 +26,12 @@ def queries_visible_to(user: Any) -> QuerySet[DataQuery]:
     A site-bound role sees the queries of its own sites' participants only.
     A query on a post-baseline value of an arm-revealing analyte quotes that value (e.g. the
     hs-CRP > 100 mg/L edit check), so it is hidden from whoever may not see the value itself.
+    A query for the unblinded pharmacy only (pharmacy reconciliation) is shown to pharmacists alone.
     """
     # Only the queries of participants at sites this user may reach (trial.participants.scope).
     qs = DataQuery.objects.active().filter(site_filter(user, "participant__site"))
+    if not may_see_pharmacy_queries(user):
+        qs = qs.exclude(audience=DataQuery.Audience.PHARMACY)
     hidden = hidden_lab_analytes_for(user)
     if hidden:
         qs = qs.exclude(form=LAB_FORM, field__in=sorted(hidden), visit__definition__week__gt=0)
@@ -33,13 +40,76 @@ def queries_visible_to(user: Any) -> QuerySet[DataQuery]:
     return qs
 
 
-def query_list(*, user: Any, status: str = "", participant_id: str = "") -> QuerySet[DataQuery]:
+def may_see_pharmacy_queries(user: Any) -> bool:
+    """The unblinded pharmacist: both the pharmacy's capability and an unblinded role, so a role
+    change that left one of them fails closed."""
+    return can(user, Capability.DISPENSE) and is_unblinded_role(user)
+
+
+# The list's sort keys (the page's column headers): a key, or "-" and a key for the other direction.
+# "age" ascending is the youngest first; the others are alphabetical. Ties fall back to the newest first.
+QUERY_SORTS: dict[str, tuple[str, ...]] = {
+    "age": ("-created_at",),
+    "status": ("status",),
+    "participant": ("participant__participant_id",),
+    "form": ("form", "field"),
+}
+QUERY_SORT_DEFAULT = "status"
+QUERIES_PER_PAGE = 50
+
+
+def query_list(
+    *, user: Any, status: str = "", participant_id: str = "", form: str = "", sort: str = ""
+) -> QuerySet[DataQuery]:
+    """The queries this user may see, filtered by status, participant and form, in the order asked."""
     qs = queries_visible_to(user).select_related("participant", "visit__definition", "opened_by")
     if status:
         qs = qs.filter(status=status)
     if participant_id:
         qs = qs.filter(participant__participant_id=participant_id)
-    return qs.order_by("status", "-created_at", "-id")
+    if form:
+        qs = qs.filter(form=form)
+    key = sort.removeprefix("-")
+    if key not in QUERY_SORTS:
+        return qs.order_by("status", "-created_at", "-id")
+    fields = QUERY_SORTS[key]
+    if sort.startswith("-"):
+        fields = tuple(f.removeprefix("-") if f.startswith("-") else f"-{f}" for f in fields)
+    return qs.order_by(*fields, "-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class QueryRow:
+    query: DataQuery
+    # Whole days since the query was opened; for a closed query, the days it stayed open.
+    age_days: int
+
+
+def query_page(
+    *,
+    user: Any,
+    page: str | int | None = 1,
+    status: str = "",
+    participant_id: str = "",
+    form: str = "",
+    sort: str = "",
+    today: datetime | None = None,
+) -> tuple[Page[Any], list[QueryRow]]:
+    """One page of `query_list`, each query with its age in days. Three database queries (the count,
+    the page, nothing per row) whatever the number of queries."""
+    qs = query_list(user=user, status=status, participant_id=participant_id, form=form, sort=sort)
+    page_obj = Paginator(qs, QUERIES_PER_PAGE).get_page(page)
+    now = today or timezone.now()
+    rows = [
+        QueryRow(q, ((q.closed_at if q.status == DataQuery.Status.CLOSED and q.closed_at else now) - q.created_at).days)
+        for q in page_obj.object_list
+    ]
+    return page_obj, rows
+
+
+def query_forms(*, user: Any) -> list[str]:
+    """The forms that the queries this user may see are on, for the form filter (one database query)."""
+    return sorted(set(queries_visible_to(user).order_by().values_list("form", flat=True).distinct()))
 
 
 def query_detail(*, pk: int, user: Any) -> DataQuery:

@@ -18,7 +18,7 @@ from trial.core.models import User
 from trial.core.services import record_save
 from trial.core.types import Actor
 from trial.participants.models import Participant
-from trial.queries.checks import participant_findings
+from trial.queries.checks import Finding, participant_findings
 from trial.queries.models import DataQuery, QueryMessage
 from trial.visits.models import Visit
 
@@ -75,7 +75,10 @@ def _unblinded_review(query: DataQuery) -> bool:
 def query_step_capability(query: DataQuery, capability: Capability) -> Capability:
     """The capability a step on this query needs: the usual one, or, on an arm-revealing value, the
     unblinded reviewer's. The query page offers its buttons by the same answer, so the reviewer
-    sees the buttons and nobody sees a button that would be refused."""
+    sees the buttons and nobody sees a button that would be refused. A pharmacy-only query is the
+    pharmacy's to answer and close: nobody else may read it."""
+    if query.audience == DataQuery.Audience.PHARMACY:
+        return Capability.DISPENSE
     return Capability.ENTER_REVEALING_LABS if _unblinded_review(query) else capability
 
 
@@ -139,19 +142,42 @@ def edit_checks_run(*, participant: Participant, by: Actor) -> dict[str, int]:
     # reads the queries the first opened (ICH E6(R3): one question per finding).
     with transaction.atomic():
         Participant.objects.select_for_update().filter(pk=participant.pk).first()
-        return _edit_checks_run_locked(participant=participant, by=by)
+        return _findings_sync_locked(
+            participant=participant,
+            findings=participant_findings(participant),
+            source=DataQuery.Source.EDIT_CHECK,
+            audience=DataQuery.Audience.ALL,
+            by=by,
+        )
 
 
-def _edit_checks_run_locked(*, participant: Participant, by: User) -> dict[str, int]:
-    findings = {f.key: f for f in participant_findings(participant)}
+@transaction.atomic
+def findings_sync(
+    *, participant: Participant, findings: list[Finding], source: str, audience: str, by: Actor
+) -> dict[str, int]:
+    """As `edit_checks_run`, for findings another part of the system computed (e.g. the pharmacy
+    reconciliation): one query per finding of this `source`, closed when the finding goes away.
+
+    Only a caller who may read queries of that `audience` may run it, so a blinded role can never
+    open, close or count a pharmacy-only query."""
+    capability = Capability.DISPENSE if audience == DataQuery.Audience.PHARMACY else Capability.VIEW_PARTICIPANTS
+    user = require(by, capability)
+    if source in (DataQuery.Source.MANUAL, DataQuery.Source.EDIT_CHECK):
+        raise ValueError("Manual queries and edit checks have their own services.")
+    Participant.objects.select_for_update().filter(pk=participant.pk).first()
+    return _findings_sync_locked(participant=participant, findings=findings, source=source, audience=audience, by=user)
+
+
+def _findings_sync_locked(
+    *, participant: Participant, findings: list[Finding], source: str, audience: str, by: User
+) -> dict[str, int]:
+    found = {f.key: f for f in findings}
     counts = {"opened": 0, "closed": 0, "reopened": 0}
     existing: dict[tuple[str, int | None, str, str], DataQuery] = {}
-    for q in (
-        DataQuery.objects.active().filter(participant=participant, source=DataQuery.Source.EDIT_CHECK).order_by("id")
-    ):
+    for q in DataQuery.objects.active().filter(participant=participant, source=source).order_by("id"):
         existing[(q.check_code, q.visit_id, q.form, q.field)] = q  # the latest per key wins
     for key, query in existing.items():
-        finding = findings.get(key)
+        finding = found.get(key)
         if finding is None and query.status != DataQuery.Status.CLOSED:
             query.status = DataQuery.Status.CLOSED
             query.closed_at = timezone.now()
@@ -178,7 +204,7 @@ def _edit_checks_run_locked(*, participant: Participant, by: User) -> dict[str, 
                 reason="Edit check fails again",
             )
             counts["reopened"] += 1
-    for key, finding in findings.items():
+    for key, finding in found.items():
         if key in existing:
             continue
         query = DataQuery(
@@ -187,7 +213,8 @@ def _edit_checks_run_locked(*, participant: Participant, by: User) -> dict[str, 
             form=finding.form,
             field=finding.field,
             text=finding.text,
-            source=DataQuery.Source.EDIT_CHECK,
+            source=source,
+            audience=audience,
             check_code=finding.check_code,
         )
         _step(query, action=QueryMessage.Action.OPENED, text=finding.text, by=None, audit_by=by, reason="")

@@ -24,18 +24,43 @@ from trial.visits.selectors import visit_get
 
 
 class QueryListView(CapabilityRequiredMixin, TemplateView):
+    """Paginated, sortable by age, status, participant and form, filtered by status, form and participant."""
+
     capability = Capability.VIEW_PARTICIPANTS
     template_name = "queries/list.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        status = self.request.GET.get("status", "")
-        pid = self.request.GET.get("participant", "").strip()
+        get = self.request.GET
+        status, form = get.get("status", ""), get.get("form", "")
+        pid, sort = get.get("participant", "").strip(), get.get("sort", "")
+        page, rows = selectors.query_page(
+            user=self.request.user, page=get.get("page"), status=status, participant_id=pid, form=form, sort=sort
+        )
+        current = sort if sort.removeprefix("-") in selectors.QUERY_SORTS else ""
+        columns = [
+            # (key, heading, the sort a click on the heading asks for, the column's aria-sort)
+            (key, label, f"-{key}" if current == key else key, _aria_sort(current, key))
+            for key, label in (("participant", "Participant"), ("form", "Field"), ("status", "Status"), ("age", "Age"))
+        ]
         return super().get_context_data(**kwargs) | {
-            "queries": selectors.query_list(user=self.request.user, status=status, participant_id=pid)[:200],
+            "page": page,
+            "rows": rows,
             "status": status,
             "participant": pid,
+            "form": form,
+            "sort": current,
+            "columns": {key: (label, next_sort, aria) for key, label, next_sort, aria in columns},
             "statuses": DataQuery.Status.choices,
+            "forms": selectors.query_forms(user=self.request.user),
         }
+
+
+def _aria_sort(current: str, key: str) -> str:
+    if current == key:
+        return "ascending"
+    if current == f"-{key}":
+        return "descending"
+    return "none"
 
 
 class QueryDetailView(CapabilityRequiredMixin, RecordFormView):

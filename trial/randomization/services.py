@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -323,8 +323,13 @@ def participant_randomize(
     by: Actor,
     baseline_date: date | None = None,
     then: Callable[[Participant, date], None] | None = None,
+    randomized_at: datetime | None = None,
 ) -> RandomizationResult:
     """Allocate the next unused entry of the participant's stratum, in list order, atomically.
+
+    `randomized_at` is for a randomization entered after the fact (a trial seeded from, or moved over
+    from, earlier records): the clinical time of the allocation, not in the future; the pages never
+    pass it, and the audit trail keeps the time it was written (21 CFR 11.10(e)).
 
     Idempotent: a repeated request for a randomized participant returns the existing allocation and
     takes no second slot. Concurrency: on PostgreSQL the participant row and the stratum's cursor row
@@ -338,7 +343,13 @@ def participant_randomize(
     by = require(by, Capability.RANDOMIZE)
     participant_require(by, participant)
     try:
-        return _randomize(participant_id=participant.pk, by=by, baseline_date=baseline_date or date.today(), then=then)
+        return _randomize(
+            participant_id=participant.pk,
+            by=by,
+            baseline_date=baseline_date or date.today(),
+            then=then,
+            randomized_at=randomized_at,
+        )
     except StratumExhaustedError as exc:
         _after_exhausted(exc, by=by)
         raise
@@ -364,7 +375,11 @@ def _randomize(
     by: User,
     baseline_date: date,
     then: Callable[[Participant, date], None] | None,
+    randomized_at: datetime | None = None,
 ) -> RandomizationResult:
+    now = timezone.now()
+    if randomized_at is not None and randomized_at > now:
+        raise ValidationError("A randomization cannot be dated in the future.")
     # Lock the participant first: two clicks on "Randomize" for one person serialise here. of=self: on
     # PostgreSQL a plain FOR UPDATE would also lock the joined site row and serialise every allocation.
     participant = Participant.objects.select_for_update(of=("self",)).select_related("site").get(pk=participant_id)
@@ -408,7 +423,11 @@ def _randomize(
     entry = ListEntry.objects.get(randomization_list=rl, stratum=stratum, sequence=cursor.next_sequence)
     allocation = record_save(
         Allocation(
-            participant=participant, entry=entry, stratum=stratum, randomized_at=timezone.now(), randomized_by=by
+            participant=participant,
+            entry=entry,
+            stratum=stratum,
+            randomized_at=randomized_at or now,
+            randomized_by=by,
         ),
         by=by,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from trial.core.types import Actor
 from trial.participants.models import Participant
@@ -10,7 +10,9 @@ from trial.randomization.services import RandomizationResult, participant_random
 from trial.visits.services import visits_schedule
 
 
-def participant_enrol(*, participant: Participant, by: Actor, baseline_date: date | None = None) -> RandomizationResult:
+def participant_enrol(
+    *, participant: Participant, by: Actor, baseline_date: date | None = None, randomized_at: datetime | None = None
+) -> RandomizationResult:
     """Randomize the participant and schedule every protocol visit from the baseline date.
 
     Both happen in the allocation's one transaction (protocol: Schedule of assessments, visits are
@@ -21,4 +23,6 @@ def participant_enrol(*, participant: Participant, by: Actor, baseline_date: dat
     def schedule(randomized: Participant, baseline: date) -> None:
         visits_schedule(participant=randomized, baseline_date=baseline, by=by)
 
-    return participant_randomize(participant=participant, by=by, baseline_date=baseline_date, then=schedule)
+    return participant_randomize(
+        participant=participant, by=by, baseline_date=baseline_date, then=schedule, randomized_at=randomized_at
+    )

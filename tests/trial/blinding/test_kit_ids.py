@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import second_check_for
 from trial.pharmacy.services import kit_id_new
 
 
@@ -66,7 +67,7 @@ def test_kit_ids_of_prepared_bags_do_not_correlate_with_the_arm(
                 by=users["pharmacist"],
                 weight_kg=82,
                 saline_lot="NS",
-                second_checker="B",
+                second_check=second_check_for(users),
                 lot=pharmacy_lot if arm == "IFX" else None,
             )
             kits[arm].append(prep.kit_id)

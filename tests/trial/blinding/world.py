@@ -53,6 +53,7 @@ def _at(d: date) -> datetime:
 
 
 def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: int = 8) -> World:
+    from tests.conftest import second_check_for
     from trial.accounts.users import user_create_with_role
     from trial.core.roles import Role
     from trial.participants.services import end_of_study_record
@@ -76,6 +77,7 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
 
     config = protocol()
     coordinator, pharmacist = users["coordinator"], users["pharmacist"]
+    second_check = second_check_for(users)
     w = World()
     today = date.today()
     baseline = today - timedelta(days=15)
@@ -141,7 +143,7 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
                     by=pharmacist,
                     weight_kg=70 + 3 * i,
                     saline_lot="NS-77",
-                    second_checker="A. Checker",
+                    second_check=second_check,
                     lot=lot if config.arm(w.arms[p.pk]).active else None,
                 )
                 if week == 0:

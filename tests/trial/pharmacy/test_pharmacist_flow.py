@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from trial.accounts.users import DEMO_PASSWORD
 from trial.pharmacy.models import Preparation
 from trial.randomization.models import ListEntry
 
@@ -35,7 +36,8 @@ def test_the_pharmacist_prepares_labels_and_dispenses_the_week_2_infusion(
             "weight_kg": "82",
             "saline_lot": "NS-1",
             "lot": pharmacy_lot.pk,
-            "second_checker": "B. Second",
+            "second_checker": "pharmacist2",
+            "second_checker_password": DEMO_PASSWORD,
             "checked": "on",
         },
     )

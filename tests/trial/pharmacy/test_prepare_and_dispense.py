@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from tests.conftest import second_check_for
 from trial.participants.services import end_of_study_record
 from trial.pharmacy.models import Preparation
 from trial.pharmacy.selectors import infusion_queue, lot_balance
@@ -63,14 +64,21 @@ def test_an_active_bag_draws_vials_from_the_lot_and_accountability_adds_up(
     w0, w2 = (p.visits.get(definition__code=c) for c in ("W0", "W2"))
     pharmacist = users["pharmacist"]
     with pytest.raises(ValidationError, match="Choose the drug lot"):
-        preparation_create(visit=w0, by=pharmacist, weight_kg=82, saline_lot="NS1", second_checker="B. Second")
+        preparation_create(
+            visit=w0, by=pharmacist, weight_kg=82, saline_lot="NS1", second_check=second_check_for(users)
+        )
     bag = preparation_create(
-        visit=w0, by=pharmacist, weight_kg=82, saline_lot="NS1", second_checker="B. Second", lot=pharmacy_lot
+        visit=w0, by=pharmacist, weight_kg=82, saline_lot="NS1", second_check=second_check_for(users), lot=pharmacy_lot
     )
-    assert bag.vials_from_lot == 4 and bag.prepared_by == pharmacist and bag.second_checker == "B. Second"
+    assert (
+        bag.vials_from_lot == 4
+        and bag.prepared_by == pharmacist
+        and bag.second_checker == "pharmacist2"
+        and bag.second_checked_by == users["pharmacist2"]
+    )
     preparation_dispense(preparation=bag, by=pharmacist, dispensed_to="Nurse Ada")
     bag2 = preparation_create(
-        visit=w2, by=pharmacist, weight_kg=95, saline_lot="NS1", second_checker="B. Second", lot=pharmacy_lot
+        visit=w2, by=pharmacist, weight_kg=95, saline_lot="NS1", second_check=second_check_for(users), lot=pharmacy_lot
     )
     preparation_waste(preparation=bag2, by=pharmacist, reason="Bag punctured")
     wastage_record(lot=pharmacy_lot, by=pharmacist, vials=2, wasted_on=date.today(), reason="Dropped")
@@ -78,12 +86,17 @@ def test_an_active_bag_draws_vials_from_the_lot_and_accountability_adds_up(
     assert (b.received, b.dispensed, b.prepared_not_dispensed, b.wasted, b.balance) == (200, 4, 0, 5 + 2, 189)
     # A wasted bag can be replaced.
     again = preparation_create(
-        visit=w2, by=pharmacist, weight_kg=95, saline_lot="NS1", second_checker="B. Second", lot=pharmacy_lot
+        visit=w2, by=pharmacist, weight_kg=95, saline_lot="NS1", second_check=second_check_for(users), lot=pharmacy_lot
     )
     assert again.status == Preparation.Status.PREPARED and lot_balance(pharmacy_lot).balance == 184
     with pytest.raises(ValidationError, match="already been prepared"):
         preparation_create(
-            visit=w2, by=pharmacist, weight_kg=95, saline_lot="NS1", second_checker="B", lot=pharmacy_lot
+            visit=w2,
+            by=pharmacist,
+            weight_kg=95,
+            saline_lot="NS1",
+            second_check=second_check_for(users),
+            lot=pharmacy_lot,
         )
 
 
@@ -97,7 +110,7 @@ def test_a_placebo_bag_draws_nothing_from_a_lot(
         by=users["pharmacist"],
         weight_kg=82,
         saline_lot="NS1",
-        second_checker="B. Second",
+        second_check=second_check_for(users),
         lot=pharmacy_lot,
     )
     assert bag.lot is None and bag.vials_from_lot == 0 and bag.dose_mg == 400 and bag.volume_ml == 40
@@ -123,7 +136,7 @@ def test_it_refuses_a_lot_without_enough_vials_or_out_of_date(
             by=pharmacist,
             weight_kg=82,
             saline_lot="NS",
-            second_checker="B",
+            second_check=second_check_for(users),
             lot=small,
         )
 
@@ -135,7 +148,7 @@ def test_nothing_is_prepared_or_dispensed_for_a_withdrawn_participant(
     pharmacist = users["pharmacist"]
     w0, w2 = (randomized.visits.get(definition__code=c) for c in ("W0", "W2"))
     bag = preparation_create(
-        visit=w0, by=pharmacist, weight_kg=82, saline_lot="NS", second_checker="B", lot=pharmacy_lot
+        visit=w0, by=pharmacist, weight_kg=82, saline_lot="NS", second_check=second_check_for(users), lot=pharmacy_lot
     )
     end_of_study_record(
         participant=randomized, outcome="withdrawn", end_date=date.today(), reason="withdrew consent", by=coordinator
@@ -143,7 +156,14 @@ def test_nothing_is_prepared_or_dispensed_for_a_withdrawn_participant(
     with pytest.raises(ValidationError, match="has withdrawn"):
         preparation_dispense(preparation=bag, by=pharmacist, dispensed_to="Nurse")
     with pytest.raises(ValidationError, match="has withdrawn"):
-        preparation_create(visit=w2, by=pharmacist, weight_kg=82, saline_lot="NS", second_checker="B", lot=pharmacy_lot)
+        preparation_create(
+            visit=w2,
+            by=pharmacist,
+            weight_kg=82,
+            saline_lot="NS",
+            second_check=second_check_for(users),
+            lot=pharmacy_lot,
+        )
     assert infusion_queue(user=pharmacist) == []
 
 
@@ -165,7 +185,12 @@ def test_nothing_is_prepared_before_randomization(
     record_save(visit, by=coordinator)
     with pytest.raises(ValidationError, match="has not been randomized"):
         preparation_create(
-            visit=visit, by=users["pharmacist"], weight_kg=82, saline_lot="NS", second_checker="B", lot=pharmacy_lot
+            visit=visit,
+            by=users["pharmacist"],
+            weight_kg=82,
+            saline_lot="NS",
+            second_check=second_check_for(users),
+            lot=pharmacy_lot,
         )
 
 
@@ -175,5 +200,10 @@ def test_only_a_pharmacist_prepares_and_dispenses(randomized: Any, users: Any, p
     for name in ("coordinator", "unblinded", "dsmb", "investigator"):
         with pytest.raises(PermissionDenied):
             preparation_create(
-                visit=w0, by=users[name], weight_kg=82, saline_lot="NS", second_checker="B", lot=pharmacy_lot
+                visit=w0,
+                by=users[name],
+                weight_kg=82,
+                saline_lot="NS",
+                second_check=second_check_for(users),
+                lot=pharmacy_lot,
             )

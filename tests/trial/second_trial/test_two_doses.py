@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PROTOCOL_DIR
+from tests.conftest import PROTOCOL_DIR, second_check_for
 
 SECOND = pytest.param(PROTOCOL_DIR / "infliximab_trd_dose.toml", id="infliximab_trd_dose")
 pytestmark = pytest.mark.parametrize("protocol_file", [SECOND], indirect=True)
@@ -58,7 +58,7 @@ def test_kit_labels_and_the_infusion_form_say_the_same_for_every_arm(
             by=users["pharmacist"],
             weight_kg=82,
             saline_lot="NS-1",
-            second_checker="B. Second",
+            second_check=second_check_for(users),
             lot=pharmacy_lot if arm != "PBO" else None,
         )
         client.force_login(users["pharmacist"])

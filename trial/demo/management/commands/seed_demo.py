@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trial.demo.closing import demo_trial_close
-from trial.demo.seeding import AlreadySeededError, demo_trial_seed
+from trial.demo.seeding import AlreadySeededError, SeedReport, demo_trial_seed
 
 
 class Command(BaseCommand):
@@ -27,19 +27,36 @@ class Command(BaseCommand):
             "verified, signed and locked, the database locked (two approvals) and formally unblinded.",
         )
         parser.add_argument(
+            "--progress-every",
+            type=int,
+            default=10,
+            help="Print a progress line every N people seeded (none at --verbosity 0).",
+        )
+        parser.add_argument(
             "--if-empty", action="store_true", help="Say so and exit 0 when data already exist (make demo)."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["participants"] < 1:
             raise CommandError("--participants must be at least 1.")
+        if options["progress_every"] < 1:
+            raise CommandError("--progress-every must be at least 1.")
         started = time.perf_counter()
+
+        def progress(done: int, total: int, report: SeedReport) -> None:
+            self.stdout.write(
+                f"  {done}/{total} people seeded ({report.randomized} randomized) "
+                f"in {time.perf_counter() - started:.1f}s"
+            )
+
         try:
             report = demo_trial_seed(
                 participants=options["participants"],
                 seed=options["seed"],
                 today=options["today"],
                 finished=options["closed"],
+                progress=progress if options["verbosity"] >= 1 else None,
+                progress_every=options["progress_every"],
             )
         except AlreadySeededError as exc:
             if options["if_empty"]:
