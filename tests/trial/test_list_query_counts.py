@@ -57,6 +57,7 @@ def _counts(client: Any, users: dict[str, Any]) -> dict[tuple[str, str], int]:
 def _grow(users: dict[str, Any], make_participant: Any, lot: Any, k: int) -> None:
     """k more randomized participants, each with a done baseline visit, ratings, a dispensed
     preparation, an adverse event and an open query."""
+    from tests.conftest import second_check_for
     from trial.pharmacy.services import preparation_create, preparation_dispense
     from trial.protocol.selectors import protocol
     from trial.queries.services import query_open
@@ -66,6 +67,7 @@ def _grow(users: dict[str, Any], make_participant: Any, lot: Any, k: int) -> Non
     from trial.workspace.services import participant_enrol
 
     coordinator, pharmacist = users["coordinator"], users["pharmacist"]
+    second_check = second_check_for(users)
     baseline = date.today() - timedelta(days=15)
     for i in range(k):
         p = make_participant(sex="FM"[i % 2], screened_days_ago=20, screening_crp_mg_l=3.4 + i)
@@ -83,7 +85,7 @@ def _grow(users: dict[str, Any], make_participant: Any, lot: Any, k: int) -> Non
                 by=pharmacist,
                 weight_kg=75,
                 saline_lot="NS-78",
-                second_checker="A. Checker",
+                second_check=second_check,
                 lot=lot if protocol().arm(arm).active else None,
             )
             preparation_dispense(preparation=prep, by=pharmacist, dispensed_to="Nurse Ada")
