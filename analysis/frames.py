@@ -245,3 +245,12 @@ DATASETS = {
     "labs": labs_long_frame,
     "adverse_events": adverse_events_frame,
 }
+
+
+def queries_frame(*, user: Any) -> pd.DataFrame:
+    """One row per data query this user may see (trial.queries.selectors.queries_visible_to: the
+    queries on values hidden from them stay hidden): participant_id, form, status, opened_at. No arm."""
+    from trial.queries.selectors import queries_visible_to
+
+    rows = queries_visible_to(user).values_list("participant__participant_id", "form", "status", "created_at")
+    return pd.DataFrame(list(rows), columns=["participant_id", "form", "status", "opened_at"])

@@ -28,6 +28,7 @@ _TITLES = {
     "enrolment": "Enrolment and retention (pooled over arms)",
     "by_week": "By week: HAM-D and missingness (due visits only)",
     "time_effect": "Pooled MMRM coefficients",
+    "data_quality": "Data quality (pooled over arms)",
     "consort": "CONSORT flow",
     "table1": "Table 1. Baseline characteristics by arm",
     "primary_coefficients": "Primary MMRM coefficients",
@@ -88,6 +89,7 @@ def run_tables(run: AnalysisRun) -> dict[str, pd.DataFrame]:
         found["enrolment"] = _records(result.get("enrolment"))
         found["time_effect"] = _records(result.get("coefficients"))
         found["by_week"] = _records(result.get("by_week"))
+        found["data_quality"] = _records(result.get("data_quality"))
     else:
         if isinstance(result.get("consort"), dict) and "error" not in result["consort"]:
             found["consort"] = _consort_rows(result["consort"])

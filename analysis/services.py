@@ -305,6 +305,12 @@ def _mmrm_pooled(run: AnalysisRun) -> tuple[dict[str, Any], dict[str, str]]:
     result["code_broken"] = frames.code_broken_count()
     participants = frames.participants_frame(user=user)
     result["enrolment"] = sap._json_safe(report_tables.enrolment_retention(participants))
+    queries = frames.queries_frame(user=user)
+    _section(
+        result,
+        "data_quality",
+        lambda: report_tables.data_quality(visits, queries, today=timezone.localdate()),
+    )
     return result, {
         "hamd": provenance.frame_csv(frame),
         "visits_due": provenance.frame_csv(due if due is not None else pd.DataFrame()),

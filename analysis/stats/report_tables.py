@@ -356,6 +356,42 @@ def data_counts(hamd: pd.DataFrame, visits: pd.DataFrame, participants: pd.DataF
 
 
 # ------------------------------------------------------------------------ blinded (pooled)
+def data_quality(visits: pd.DataFrame, queries: pd.DataFrame, *, today: Any) -> pd.DataFrame:
+    """Blinded data-quality metrics (ICH E6(R3) risk-based quality management), pooled over arms and
+    read from columns that hold no arm: visits due, done, missed and done after their window;
+    HAM-D-bearing visits still without a date once due; data queries by status, open ones' ages in
+    days, and queries per 100 visits done. Each row: metric, value, and the denominator it is of."""
+    due = visits.loc[visits["due"].astype(bool)] if len(visits) else visits
+    done = due.loc[due["status"] == "done"] if len(due) else due
+    late = int((pd.to_datetime(done["actual_date"]) > pd.to_datetime(done["window_end"])).sum()) if len(done) else 0
+    missed = int((due["status"] == "missed").sum()) if len(due) else 0
+    not_entered = int((due["status"] == "scheduled").sum()) if len(due) else 0
+    status = queries["status"] if len(queries) else pd.Series(dtype=str)
+    open_q = queries.loc[status.isin(["open", "answered"])] if len(queries) else queries
+    # Calendar days since the query was opened (its UTC date), as the query list shows ages.
+    ages = (
+        (
+            pd.Timestamp(today) - pd.to_datetime(open_q["opened_at"], utc=True).dt.tz_localize(None).dt.normalize()
+        ).dt.days
+        if len(open_q)
+        else pd.Series(dtype=float)
+    )
+    rows = [
+        ("Visits due", len(due), None),
+        ("Visits done", len(done), _pct(len(done), len(due)) if len(due) else None),
+        ("Visits missed", missed, _pct(missed, len(due)) if len(due) else None),
+        ("Due visits not yet entered", not_entered, _pct(not_entered, len(due)) if len(due) else None),
+        ("Visits done after their window", late, _pct(late, len(done)) if len(done) else None),
+        ("Data queries", len(queries), None),
+        ("Queries open or answered", len(open_q), _pct(len(open_q), len(queries)) if len(queries) else None),
+        ("Queries closed", int((status == "closed").sum()), None),
+        ("Median age of open queries (days)", float(ages.median()) if len(ages) else None, None),
+        ("Oldest open query (days)", int(ages.max()) if len(ages) else None, None),
+        ("Queries per 100 visits done", round(100 * len(queries) / len(done), 1) if len(done) else None, None),
+    ]
+    return pd.DataFrame(rows, columns=["metric", "value", "percent"])
+
+
 def enrolment_retention(participants: pd.DataFrame) -> pd.DataFrame:
     """Pooled over arms (no arm column is read): screened, screen failures, randomized, and of
     those still on study, completed and withdrawn, with the percentage of the randomized."""

@@ -175,6 +175,9 @@ def test_the_pooled_run_reports_enrolment_and_retention_without_arms(pooled_run:
     assert enrolment["Randomized"] == active.filter(allocation__isnull=False).count()
     assert enrolment["Completed"] + enrolment["Withdrawn"] + enrolment["On study"] == enrolment["Randomized"]
     assert enrolment["On study"] == 0  # the trial is closed
+    quality = pd.DataFrame(pooled_run.result["data_quality"]).set_index("metric")["value"]
+    assert quality["Visits due"] > 0 and quality["Queries open or answered"] == 0  # every query closed at lock
+    assert "data_quality" in report.run_tables(pooled_run)
     assert "enrolment" in report.run_tables(pooled_run)
 
 
