@@ -41,6 +41,7 @@ _BY_PK: dict[tuple[str, str], tuple[type[Model], str]] = {
     ("randomization", "code_break_decide"): (CodeBreak, _SITE),
     ("randomization", "code_break_review"): (CodeBreak, _SITE),
     ("safety", "ae_edit"): (AdverseEvent, _SITE),
+    ("safety", "ae_code"): (AdverseEvent, _SITE),
     ("safety", "conmed_edit"): (ConcomitantMedication, _SITE),
     ("safety", "deviation_edit"): (ProtocolDeviation, _SITE),
 }
