@@ -74,6 +74,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/mmrm.py
 	$(PY) benchmarks/randomization.py
 	$(PY) benchmarks/forms.py
+	$(PY) benchmarks/growth.py --sizes 60,1000,10000 --explain 3
 	$(PY) benchmarks/exports.py --participants 10000
 	$(PY) benchmarks/powersim.py
 	$(PY) benchmarks/calibration.py

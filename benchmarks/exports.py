@@ -3,8 +3,9 @@
 
     .venv/bin/python benchmarks/exports.py [--participants 10000] [--formats csv,xlsx,...]
 
-Seeds a temporary SQLite database with `seed_demo` (the seeding time is reported apart). Speed is
-measured here, never asserted in tests.
+Uses the seeded SQLite database that benchmarks/growth.py keeps in var/bench/ for that size (seeding
+it first, through `seed_demo`, if there is none; the seeding time is reported apart). Speed is measured
+here, never asserted in tests.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,27 +33,26 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=10000)
     parser.add_argument("--formats", default="csv,xlsx,xpt,sav,dta,r,odm,sdtm")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        setup_django(Path(tmp) / "bench.sqlite3")
-        from django.contrib.auth import get_user_model
-        from django.core.management import call_command
+    from benchmarks.growth import database_for
 
-        started = time.perf_counter()
-        call_command("migrate", verbosity=0)
-        call_command("load_protocol", verbosity=0)
-        call_command("seed_demo", participants=args.participants, seed=2013, verbosity=0)
-        print(f"seeded {args.participants} participants in {time.perf_counter() - started:.1f} s")
+    protocol = (ROOT / os.environ.get("STRATUM_PROTOCOL", "protocols/infliximab_trd.toml")).resolve()
+    path, seeded = database_for(args.participants, protocol, reseed=False)
+    if seeded is not None:
+        print(f"seeded {args.participants} participants in {seeded:.0f} s")
+    os.environ["STRATUM_PROTOCOL"] = str(protocol)
+    setup_django(path)
+    from django.contrib.auth import get_user_model
 
-        from trial.exports.services import export_bundle
+    from trial.exports.services import export_bundle
 
-        users = get_user_model().objects
-        print(f"{'format':<6} {'as':<13} {'seconds':>8} {'MB':>8}")
-        for fmt in args.formats.split(","):
-            for username, with_arm in (("statistician", False), ("unblinded", True)):
-                t0 = time.perf_counter()
-                bundle = export_bundle(by=users.get(username=username), fmt=fmt, include_arm=with_arm)
-                elapsed = time.perf_counter() - t0
-                print(f"{fmt:<6} {username:<13} {elapsed:8.1f} {len(bundle.content) / 1e6:8.1f}")
+    users = get_user_model().objects
+    print(f"{'format':<6} {'as':<13} {'seconds':>8} {'MB':>8}")
+    for fmt in args.formats.split(","):
+        for username, with_arm in (("statistician", False), ("unblinded", True)):
+            t0 = time.perf_counter()
+            bundle = export_bundle(by=users.get(username=username), fmt=fmt, include_arm=with_arm)
+            elapsed = time.perf_counter() - t0
+            print(f"{fmt:<6} {username:<13} {elapsed:8.1f} {len(bundle.content) / 1e6:8.1f}")
 
 
 if __name__ == "__main__":

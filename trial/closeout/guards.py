@@ -28,9 +28,14 @@ SIGNATURE_VOID_REASON = "void: data changed after signing"
 
 
 def database_lock_refusal() -> str | None:
-    lock = selectors.database_locked()
-    if lock is None:
+    # Asked before every write: the cheap question first, the lock's details only for the message.
+    if not selectors.write_blocks(None, None)[0]:
         return None
+    lock = selectors.database_locked()
+    return None if lock is None else database_lock_message(lock)
+
+
+def database_lock_message(lock: Any) -> str:
     return (
         f"The study database is locked (since {lock.locked_at:%d %b %Y %H:%M} UTC): no data can be entered or "
         "changed. An unlock needs a reason and two approvals."
@@ -40,21 +45,22 @@ def database_lock_refusal() -> str | None:
 def record_write_guard(instance: Any) -> None:
     if isinstance(instance, OPEN_AFTER_LOCK):
         return
-    refusal = database_lock_refusal()
-    if refusal:
-        raise RecordLockedError(refusal)
     participant_id = participant_of(instance)
-    if participant_id is None:
-        return
-    lock = selectors.casebook_lock_live(participant_id)
-    if lock is not None:
-        raise RecordLockedError(
-            f"This participant's casebook is locked (since {lock.locked_at:%d %b %Y %H:%M} UTC by {lock.locked_by}): "
-            "no data can be changed. An unlock needs a reason and two approvals."
-        )
-    unit = unit_of(instance)
-    if unit is not None:
-        freeze = selectors.form_freeze_live(participant_id, unit[1])
+    unit = unit_of(instance) if participant_id is not None else None
+    database, casebook, form = selectors.write_blocks(participant_id, unit[1] if unit else None)
+    if database:
+        lock = selectors.database_locked()
+        if lock is not None:
+            raise RecordLockedError(database_lock_message(lock))
+    if casebook and participant_id is not None:
+        casebook_lock = selectors.casebook_lock_live(participant_id)
+        if casebook_lock is not None:
+            raise RecordLockedError(
+                f"This participant's casebook is locked (since {casebook_lock.locked_at:%d %b %Y %H:%M} UTC by "
+                f"{casebook_lock.locked_by}): no data can be changed. An unlock needs a reason and two approvals."
+            )
+    if form and unit is not None:
+        freeze = selectors.form_freeze_live(unit[0], unit[1])
         if freeze is not None:
             raise RecordLockedError(
                 f"The form {unit[1].label} is frozen (since {freeze.frozen_at:%d %b %Y %H:%M} UTC by "
@@ -67,8 +73,13 @@ def after_record_save(*, instance: Any, by: Any) -> None:
     if unit is None:
         return
     participant_id, key = unit
+    verified, signed = selectors.marks_to_clear(participant_id, key)
     now = timezone.now()
-    marks = SourceVerification.objects.filter(participant_id=participant_id, cleared_at__isnull=True, **key.lookup())
+    marks = (
+        SourceVerification.objects.filter(participant_id=participant_id, cleared_at__isnull=True, **key.lookup())
+        if verified
+        else []
+    )
     for mark in marks:
         mark.cleared_at = now
         mark.cleared_reason = (
@@ -76,7 +87,8 @@ def after_record_save(*, instance: Any, by: Any) -> None:
         )
         mark._history_user = by  # type: ignore[attr-defined]  # simple-history hook for the history row's user
         mark.save(update_fields=["cleared_at", "cleared_reason"])
-    for signature in Signature.objects.filter(participant_id=participant_id, voided_at__isnull=True):
+    signatures = Signature.objects.filter(participant_id=participant_id, voided_at__isnull=True) if signed else []
+    for signature in signatures:
         signature.voided_at = now
         signature.void_reason = SIGNATURE_VOID_REASON
         signature._history_user = by  # type: ignore[attr-defined]  # simple-history hook, as above

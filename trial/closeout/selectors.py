@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Model, Q
 
 from trial.closeout.models import (
@@ -43,6 +44,58 @@ def database_lock_live() -> DatabaseLock | None:
         .select_related("data_manager_approved_by", "statistician_approved_by", "unlock_requested_by")
         .first()
     )
+
+
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _unit_sql(unit: UnitKey | None) -> tuple[str, list[Any]]:
+    if unit is None:
+        return "", []
+    if unit.visit_id is None:
+        return " AND visit_id IS NULL AND form = %s", [unit.form]
+    return " AND visit_id = %s AND form = %s", [unit.visit_id, unit.form]
+
+
+def write_blocks(participant_id: int | None, unit: UnitKey | None) -> tuple[bool, bool, bool]:
+    """(database locked, casebook locked, form frozen) for a save of this participant's unit.
+
+    Asked before every clinical save (trial.closeout.guards), so one statement rather than three ORM
+    queries: written out here because the ORM's per-query cost was most of a form save's time. The
+    details for a refusal message are read only when something blocks."""
+    # Table names come from the models, values are parameters: nothing entered is spliced in.
+    parts = [f"EXISTS(SELECT 1 FROM {_table(DatabaseLock)} WHERE unlocked_at IS NULL AND locked_at IS NOT NULL)"]  # noqa: S608
+    params: list[Any] = []
+    if participant_id is not None:
+        parts.append(f"EXISTS(SELECT 1 FROM {_table(CasebookLock)} WHERE participant_id = %s AND unlocked_at IS NULL)")  # noqa: S608
+        params.append(participant_id)
+        if unit is not None:
+            where, unit_params = _unit_sql(unit)
+            parts.append(
+                f"EXISTS(SELECT 1 FROM {_table(FormFreeze)} WHERE participant_id = %s AND unfrozen_at IS NULL{where})"  # noqa: S608
+            )
+            params += [participant_id, *unit_params]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = [bool(v) for v in cursor.fetchone()]
+    row += [False] * (3 - len(row))
+    return row[0], row[1], row[2]
+
+
+def marks_to_clear(participant_id: int, unit: UnitKey) -> tuple[bool, bool]:
+    """(a live source verification of this unit, a valid signature of the casebook): what a save of the
+    unit must clear (trial.closeout.guards). One statement, asked after every clinical save."""
+    where, unit_params = _unit_sql(unit)
+    with connection.cursor() as cursor:
+        verified_sql = f"SELECT 1 FROM {_table(SourceVerification)} WHERE participant_id = %s AND cleared_at IS NULL"  # noqa: S608  (as in write_blocks)
+        signed_sql = f"SELECT 1 FROM {_table(Signature)} WHERE participant_id = %s AND voided_at IS NULL"  # noqa: S608  (as above)
+        cursor.execute(
+            f"SELECT EXISTS({verified_sql}{where}), EXISTS({signed_sql})",
+            [participant_id, *unit_params, participant_id],
+        )
+        verified, signed = cursor.fetchone()
+    return bool(verified), bool(signed)
 
 
 def database_locked() -> DatabaseLock | None:

@@ -77,8 +77,8 @@ def unit_of(instance: models.Model) -> tuple[int, UnitKey] | None:
     if model is Visit:
         return int(instance.participant_id), UnitKey(instance.pk, "visit")  # type: ignore[attr-defined]  # Visit has the FK
     if model in VISIT_FORM_MODELS:
-        participant_id = Visit.objects.filter(pk=instance.visit_id).values_list("participant_id", flat=True).get()  # type: ignore[attr-defined]  # every model listed has the FK
-        return int(participant_id), UnitKey(instance.visit_id, VISIT_FORM_MODELS[model])  # type: ignore[attr-defined]  # as above
+        visit_id = instance.visit_id  # type: ignore[attr-defined]  # every model listed has the FK
+        return _visit_owner(instance, visit_id), UnitKey(visit_id, VISIT_FORM_MODELS[model])
     return None
 
 
@@ -91,8 +91,19 @@ def participant_of(instance: models.Model) -> int | None:
         return int(participant_id)
     visit_id = getattr(instance, "visit_id", None)
     if visit_id is not None:
-        return int(Visit.objects.filter(pk=visit_id).values_list("participant_id", flat=True).get())
+        return _visit_owner(instance, visit_id)
     return None
+
+
+def _visit_owner(instance: models.Model, visit_id: int) -> int:
+    """The participant of a record's visit. A visit never changes participant, so the visit object the
+    service already holds answers without a query; only a bare visit id is looked up."""
+    field = instance._meta.get_field("visit")
+    if field.is_cached(instance):  # type: ignore[union-attr]  # a ForeignKey
+        visit = field.get_cached_value(instance)  # type: ignore[union-attr]  # as above
+        if isinstance(visit, Visit) and visit.pk == visit_id:
+            return int(visit.participant_id)
+    return int(Visit.objects.filter(pk=visit_id).values_list("participant_id", flat=True).get())
 
 
 def casebook_records_of(participant_ids: list[int]) -> dict[int, dict[UnitKey, list[models.Model]]]:

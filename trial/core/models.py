@@ -13,6 +13,7 @@ Every clinical model inherits `ClinicalRecord`:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, NoReturn, Self, TypeVar
 
 from django.conf import settings
@@ -95,6 +96,27 @@ class ClinicalRecord(models.Model):
     @property
     def is_voided(self) -> bool:
         return self.voided_at is not None
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        """Validate the fields, except a foreign key whose object the service already holds, saved.
+
+        Django checks a foreign key with one query per field on every save; a service passes the
+        visit, participant or user it has just read, so that query can only confirm what is known, and
+        the database's own foreign-key constraint still refuses a row that points nowhere. A bare id
+        (a form, the API) is still checked, with its message. The audit fields (who created, changed or
+        voided it) are never entered: record_save sets them from the signed-in user."""
+        skip = set(exclude or ())
+        for f in self._meta.concrete_fields:
+            if not isinstance(f, models.ForeignKey) or f.remote_field.limit_choices_to:
+                continue
+            if not f.editable:
+                # Who created, changed or voided the record: set by record_save from the signed-in user.
+                skip.add(f.name)
+            elif f.is_cached(self):
+                related = f.get_cached_value(self)
+                if related is not None and not related._state.adding and related.pk == getattr(self, f.attname):
+                    skip.add(f.name)
+        super().clean_fields(exclude=skip)
 
 
 class AccessEvent(models.Model):

@@ -7,6 +7,7 @@ to the services in the order a site would: screen, consent, randomize, then each
 from __future__ import annotations
 
 import math
+import string
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,17 +125,24 @@ def demo_trial_seed(
     # The second pharmacist signs the checks of the demo's bags (21 CFR 11.200(a)); one signing serves
     # the whole seeding run, so it costs one password hash, not one per bag.
     second_check = second_check_sign(by=pharmacist, username=SECOND_PHARMACIST, password=DEMO_PASSWORD)
-    # Enough infliximab for every infusion of an all-active trial at 120 kg at the highest dose, plus spare.
+    # Enough infliximab for every infusion of an all-active trial at 120 kg at the highest dose, plus spare,
+    # in as many lots as the lot form allows (a large trial is supplied in several lots).
     highest = config.dose_matched_arm
     vials_at_120_kg = math.ceil(highest.dose_mg_per_kg * 120 / highest.vial_mg)
-    lot = drug_lot_receive(
-        by=pharmacist,
-        lot_number=f"IFX-{seed}-A",
-        expiry_date=today + timedelta(days=730),
-        vials_received=len(population) * len(config.infusion_weeks) * vials_at_120_kg + 50,
-        received_on=min(p.screening_date for p in population),
-        supplier="Demo supplier",
-    )
+    per_person = len(config.infusion_weeks) * vials_at_120_kg
+    lot_count = math.ceil((len(population) * per_person + 50) / (int(config.measure("vials").max) - 50))
+    people_per_lot = math.ceil(len(population) / lot_count)
+    lots = [
+        drug_lot_receive(
+            by=pharmacist,
+            lot_number=f"IFX-{seed}-{string.ascii_uppercase[i] if i < 26 else i + 1}",
+            expiry_date=today + timedelta(days=730),
+            vials_received=people_per_lot * per_person + 50,
+            received_on=min(p.screening_date for p in population),
+            supplier="Demo supplier",
+        )
+        for i in range(lot_count)
+    ]
     report = SeedReport()
     for done, sp in enumerate(population, start=1):
         # One transaction per participant: a failure leaves no half-entered person, and SQLite
@@ -149,7 +157,7 @@ def demo_trial_seed(
                 unblinded=unblinded,
                 pharmacist=pharmacist,
                 second_check=second_check,
-                lot=lot,
+                lot=lots[(done - 1) // people_per_lot],
                 seed=seed,
                 today=today,
                 config=config,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from simple_history.models import HistoricalRecords
 
 from trial.core.models import ClinicalRecord
@@ -56,15 +56,26 @@ class Participant(ClinicalRecord):
         """The dates that bound this participant's other records (trial.participants.rules.Timeline)."""
         if self._state.adding:
             return Timeline(date_of_birth=self.date_of_birth)
-        screening = Screening.objects.filter(participant=self).values_list("screening_date", flat=True).first()
-        consent = (
-            Consent.objects.active()
-            .filter(participant=self)
-            .order_by("consent_date")
-            .values_list("consent_date", flat=True)
-            .first()
-        )
-        end = EndOfStudy.objects.filter(participant=self).values_list("end_date", "reason").first()
+        # One statement for the three dates, written out: every clinical record's validation asks for
+        # them, and three ORM queries were a large part of a form save's time.
+        q = connection.ops.quote_name
+        screening_t, consent_t, end_t = (q(m._meta.db_table) for m in (Screening, Consent, EndOfStudy))
+        with connection.cursor() as cursor:
+            # Table names come from the models; the participant's id is a parameter.
+            first = "SELECT {} FROM {} WHERE participant_id = %s{} ORDER BY {} LIMIT 1"
+            cursor.execute(
+                "SELECT ({}), ({}), ({}), ({})".format(
+                    first.format("screening_date", screening_t, "", "id"),
+                    first.format("consent_date", consent_t, " AND voided_at IS NULL", "consent_date"),
+                    first.format("end_date", end_t, "", "id"),
+                    first.format("reason", end_t, "", "id"),
+                ),
+                [self.pk] * 4,
+            )
+            screening_raw, consent_raw, end_raw, end_reason = cursor.fetchone()
+        as_date = models.DateField().to_python
+        screening, consent = as_date(screening_raw), as_date(consent_raw)
+        end = (as_date(end_raw), end_reason or "") if end_raw is not None else None
         return Timeline(
             date_of_birth=self.date_of_birth,
             screening_date=screening,
