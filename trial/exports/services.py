@@ -210,6 +210,13 @@ def api_token_create(*, by: Any, name: str) -> tuple[ApiToken, str]:
         )
         token.full_clean()
         token.save()
+        # 21 CFR 11.10(d), (e): who gave a script their access, when, and until when (never the key).
+        access_event_record(
+            kind=AccessEvent.Kind.API_TOKEN_CREATED,
+            user=user,
+            target=f"API token {token.key_prefix}",
+            detail={"name": token.name, "expires_at": token.expires_at, "roles": token.roles_at_issue},
+        )
     return token, key
 
 
@@ -224,6 +231,12 @@ def api_token_revoke(*, by: Any, token_id: int) -> ApiToken:
             token.revoked_at = timezone.now()
             token.revoked_by = user
             token.save(update_fields=["revoked_at", "revoked_by"])
+            access_event_record(
+                kind=AccessEvent.Kind.API_TOKEN_REVOKED,
+                user=user,
+                target=f"API token {token.key_prefix}",
+                detail={"name": token.name},
+            )
     return token
 
 
