@@ -7,12 +7,17 @@
   var url = box.getAttribute("data-status-url");
   var bar = document.getElementById("job-progress-bar");
   var step = document.getElementById("job-progress-step");
+  var status = document.getElementById("job-status");
   var poll = function () {
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json(); })
       .then(function (s) {
         bar.value = s.percent;
         bar.textContent = s.percent + "%";
+        if (status) {
+          status.textContent = s.status_label;
+          status.className = "status status-" + s.status;
+        }
         step.textContent = s.total ? s.step + " (" + s.done + " of " + s.total + ")" : (s.step || s.status_label);
         if (s.finished) { window.location.reload(); } else { window.setTimeout(poll, 1500); }
       })
