@@ -152,6 +152,9 @@ class AccessEvent(models.Model):
         TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Two-factor authenticator set up"
         TWO_FACTOR_FAILED = "two_factor_failed", "Two-factor code refused"
         TWO_FACTOR_RESET = "two_factor_reset", "Two-factor authenticator reset"
+        # A token lets a script read as its owner: issuing and ending one is access control (11.10(d)).
+        API_TOKEN_CREATED = "api_token_created", "API token created"
+        API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
 
     at = models.DateTimeField(db_index=True)
     kind = models.CharField(max_length=40, choices=Kind.choices)

@@ -487,7 +487,9 @@ def _model_variables(code: str, protocol_sha256: str) -> tuple[Variable, ...]:
     # protocol in force, so a process that loads another file must not reuse the first file's labels.
     ds = DATASETS_BY_CODE[code]
     if ds.model is None:
-        return ds.extra
+        # A dataset built by hand but anchored on visits (the pharmacy's) carries the same keys as the
+        # others, so its rows can be joined to the participant and visit they belong to.
+        return (*key_variables(ds.anchor), *ds.extra) if ds.anchor == "visit" else ds.extra
     fields = ds.fields or _auto_fields(ds.model, ds.anchor)
     keys = key_variables(ds.anchor) if ds.anchor else ()
     return (*keys, *(variable_for_field(ds.model, f) for f in fields), *ds.extra)

@@ -4,12 +4,14 @@ from typing import Any
 
 from django import forms
 
+from trial.core.forms import OneTimeForm
 from trial.exports.datasets import datasets_for, may_include_arm
 from trial.exports.formats import FORMATS
 
 
-class ExportForm(forms.Form):
-    """Datasets offered are the ones this user may export; the arm box only to an unblinded role."""
+class ExportForm(OneTimeForm):
+    """Datasets offered are the ones this user may export; the arm box only to an unblinded role.
+    One job per page view: a double click on "Export" does not queue the bundle twice."""
 
     datasets = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, required=True)
     format = forms.ChoiceField(choices=list(FORMATS.items()), widget=forms.RadioSelect, initial="csv")

@@ -6,14 +6,17 @@ allow a masked arm in an interim transfer; ICH E6(R3) 4.2 keeps it masked until 
 
 SDTMIG rules followed: STUDYID/DOMAIN/USUBJID (STUDYID-SUBJID)/--SEQ (per subject, from 1) keys;
 variable names <= 8 and labels <= 40 characters; --TESTCD <= 8 characters; ISO 8601 dates and
-date-times (--DTC); VISITNUM = protocol week; numeric results in --STRESN with --STRESU. Not yet:
-controlled terminology beyond the codes used here (no MedDRA coding of AEDECOD, no WHO Drug for
-CMDECOD), EPOCH, --DY study days, SUPPQUAL, trial design domains (TA, TE, TV, TI, TS) and the
-ELISA replicates (kept in the item-level LB dataset of the other formats).
+date-times (--DTC); VISITNUM = protocol week; numeric results in --STRESN with --STRESU; AELLT,
+AEDECOD and AEBODSYS from the AE coding (the trial's MedDRA-shaped dictionary, named in define.xml);
+EXDOSE, with the arm, the dose the pharmacy prepared. Not yet: licensed MedDRA and its codes
+(AELLTCD, AEPTCD, AEHLT...), AEDECOD of an event not yet coded (left empty, though SDTMIG requires
+it), WHO Drug for CMDECOD, EPOCH, --DY study days, SUPPQUAL, trial design domains (TA, TE, TV, TI,
+TS) and the ELISA replicates (kept in the item-level LB dataset of the other formats).
 """
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +29,8 @@ import pyreadstat
 from lxml import etree
 
 from trial.protocol.selectors import protocol
+from trial.safety.coding import DICTIONARY_FILE
+from trial.visits.models import arm_dose_mg
 
 SDTM_SOURCES = ("dm", "sv", "ex", "ae", "cm", "lb", "vs", "hamd", "cgis", "eos")
 BLINDED = "BLINDED"
@@ -231,16 +236,17 @@ def build_domains(tables: dict[str, Any], *, with_arm: bool) -> list[Domain]:
         sv_rows,
     )
 
+    prepared = _prepared_doses(tables) if with_arm else {}
     ex_rows = []
     for r in _records(tables, "ex"):
         armcd, armlabel = arm(r["SUBJID"])
-        active = next((a for a in cfg.arms if a.code == armcd), None)
+        given = next((a for a in cfg.arms if a.code == armcd), None) if with_arm else None
         ex_rows.append(
             {
                 "_subj": r["SUBJID"],
                 "_order": r["WEEK"],
                 "EXTRT": armlabel if with_arm else BLINDED,
-                "EXDOSE": (_num(r["DOSE"]) if active and active.active else 0.0) if with_arm and active else None,
+                "EXDOSE": _ex_dose(given, prepared.get((r["SUBJID"], r["VISIT"])), r),
                 "EXDOSU": "mg",
                 "EXROUTE": "INTRAVENOUS",
                 "VISITNUM": r["WEEK"],
@@ -273,7 +279,7 @@ def build_domains(tables: dict[str, Any], *, with_arm: bool) -> list[Domain]:
             "_subj": r["SUBJID"],
             "_order": _iso(r["ONSET"]),
             "AETERM": r["TERM"],
-            "AEDECOD": str(r["TERM"]).upper(),
+            **_ae_coding(r),
             "AESEV": str(r["SEVERITY"]).upper(),
             "AESER": "Y" if r["SERIOUS"] == 1 else "N",
             "AEREL": str(r["RELATED"]).upper(),
@@ -292,7 +298,9 @@ def build_domains(tables: dict[str, Any], *, with_arm: bool) -> list[Domain]:
         (
             SdtmVar("AESEQ", "Sequence Number", "integer"),
             SdtmVar("AETERM", "Reported Term for the Adverse Event"),
+            SdtmVar("AELLT", "Lowest Level Term"),
             SdtmVar("AEDECOD", "Dictionary-Derived Term"),
+            SdtmVar("AEBODSYS", "Body System or Organ Class"),
             SdtmVar("AESEV", "Severity/Intensity"),
             SdtmVar("AESER", "Serious Event"),
             SdtmVar("AEREL", "Causality"),
@@ -408,6 +416,57 @@ def build_domains(tables: dict[str, Any], *, with_arm: bool) -> list[Domain]:
     return [dm, ds, sv, ex, ae, cm, lb, vs, qs]
 
 
+def _prepared_doses(tables: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """(participant, visit) -> the dose in mg the pharmacy prepared for that infusion (trial.pharmacy
+    Preparation, through the pharmacy dataset the exporting role may take): the bag dispensed, else
+    the bag prepared; a wasted bag was never given."""
+    rank = {"dispensed": 0, "prepared": 1}
+    best: dict[tuple[str, str], tuple[int, float]] = {}
+    for r in _records(tables, "pharm"):
+        status, dose = str(r.get("STATUS") or ""), _num(r.get("DOSE"))
+        if status not in rank or dose is None:
+            continue
+        key = (r["SUBJID"], r["VISIT"])
+        if key not in best or rank[status] < best[key][0]:
+            best[key] = (rank[status], dose)
+    return {key: dose for key, (_rank, dose) in best.items()}
+
+
+def _ex_dose(arm: Any, prepared_mg: float | None, infusion: dict[str, Any]) -> float | None:
+    """EXDOSE of one infusion, in mg (SDTMIG 3.2 EX: the dose actually given).
+
+    Masked (empty) without the arm. With it: 0 for an arm with no drug (a placebo bag is made up to
+    the matched volume, and its preparation record names the dose it is matched to, not a dose
+    given); else the dose the pharmacy prepared, which with several active doses (a 5 mg/kg arm made
+    up to a 10 mg/kg bag's volume) differs from the infusion form's planned dose; with no preparation
+    record, the arm's own dose for the infusion's weight (protocol: Design, study drug)."""
+    if arm is None:
+        return None
+    if not arm.active or arm.dose_mg_per_kg <= 0:
+        return 0.0
+    if prepared_mg is not None:
+        return prepared_mg
+    weight = _num(infusion.get("WEIGHT"))
+    return float(arm_dose_mg(arm, weight)) if weight is not None else None
+
+
+# The AE variables coded against the AE dictionary (trial.safety.coding): in define.xml their origin
+# is "Assigned" and they refer to the dictionary as an external code list (Define-XML 2.0, 4.4).
+AE_CODED = ("AELLT", "AEDECOD", "AEBODSYS")
+_CODED_STATES = {"auto", "manual"}
+
+
+def _ae_coding(r: dict[str, Any]) -> dict[str, str]:
+    """AELLT, AEDECOD (the preferred term) and AEBODSYS (the system organ class) of a coded event,
+    from the coding the data manager sees on the AE coding page (SDTMIG 3.2 AE; MedDRA's LLT -> PT ->
+    SOC). An event not yet coded leaves all three empty rather than guessing from the verbatim term:
+    SDTMIG makes AEDECOD required, so such a transfer is not conformant until the event is coded."""
+    coded = str(r.get("AECODST") or "") in _CODED_STATES and bool(r.get("AEDECOD"))
+    if not coded:
+        return dict.fromkeys(AE_CODED, "")
+    return {name: str(r.get(name) or "") for name in AE_CODED}
+
+
 def _qs(
     r: dict[str, Any], visits: dict[str, tuple[int, str]], cat: str, testcd: str, test: str, value: Any, order: Any
 ) -> dict[str, Any]:
@@ -465,6 +524,15 @@ def write_sdtm(domains: list[Domain]) -> dict[str, bytes]:
             files[path.name] = path.read_bytes()
     files["define.xml"] = define_xml(domains)
     return files
+
+
+# The coded AE terms come from the trial's own MedDRA-shaped dictionary (trial/safety/ae_dictionary.csv),
+# not from licensed MedDRA: define.xml names it and gives the digest of the file as its version.
+AE_DICTIONARY_NAME = "Stratum AE dictionary (MedDRA-shaped LLT/PT/SOC)"
+
+
+def ae_dictionary_version() -> str:
+    return "sha256:" + hashlib.sha256(DICTIONARY_FILE.read_bytes()).hexdigest()[:16]
 
 
 ODM = "http://www.cdisc.org/ns/odm/v1.3"
@@ -550,5 +618,14 @@ def define_xml(domains: list[Domain], now: Callable[[], datetime] = lambda: date
                 attrs["Length"] = length
             item = e(mdv, "ItemDef", **attrs)
             described(item, v.label)
-            e(item, "Origin", ns=DEF, Type="Assigned" if v.name in {"STUDYID", "DOMAIN", "USUBJID"} else "CRF")
+            coded = d.code == "AE" and v.name in AE_CODED
+            if coded:
+                e(item, "CodeListRef", CodeListOID=f"CL.AEDICT.{v.name}")
+            assigned = coded or v.name in {"STUDYID", "DOMAIN", "USUBJID"}
+            e(item, "Origin", ns=DEF, Type="Assigned" if assigned else "CRF")
+    if any(d.code == "AE" for d in domains):
+        version = ae_dictionary_version()
+        for name in AE_CODED:
+            cl = e(mdv, "CodeList", OID=f"CL.AEDICT.{name}", Name=f"AE dictionary ({name})", DataType="text")
+            e(cl, "ExternalCodeList", Dictionary=AE_DICTIONARY_NAME, Version=version)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))

@@ -1,5 +1,6 @@
-"""The export pages: choose datasets and a format, the codebook (HTML and CSV), API tokens, and the
-single-dataset CSV downloads kept from the first export version."""
+"""The export pages: choose datasets and a format (made by a worker as an export job, followed on
+the job's page), the codebook (HTML and CSV), API tokens, and the single-dataset CSV downloads kept
+from the first export version."""
 
 from __future__ import annotations
 
@@ -7,19 +8,25 @@ from typing import Any
 
 import pandas as pd
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views import View
 
 from analysis import frames
 from analysis import services as analysis_services
 from trial.access import Capability, CapabilityRequiredMixin
+from trial.core.views import submit_once
 from trial.exports import selectors, services
 from trial.exports.formats import FORMATS, neutralise_formulas
 from trial.exports.forms import ExportForm, TokenCreateForm
 
 
 class ExportPageView(CapabilityRequiredMixin, View):
+    """Choose datasets and a format; the bundle is made by a worker (an export job), and the user is
+    taken to the job's page to follow it and download the ZIP."""
+
     capability = Capability.EXPORT
     template_name = "exports/index.html"
 
@@ -30,23 +37,74 @@ class ExportPageView(CapabilityRequiredMixin, View):
         form = ExportForm(request.POST, user=request.user)
         if not form.is_valid():
             return self._render(request, form, status=400)
-        try:
-            bundle = services.export_bundle(
+
+        def job_request() -> str:
+            job = services.export_job_request(
                 by=request.user,
                 fmt=form.cleaned_data["format"],
                 datasets=form.cleaned_data["datasets"],
                 include_arm=form.cleaned_data.get("include_arm", False),
             )
+            return reverse("exports:job", kwargs={"pk": job.pk})
+
+        try:
+            return submit_once(request, form, job_request)
         except services.ExportError as exc:
             form.add_error(None, str(exc))
             return self._render(request, form, status=400)
-        response = HttpResponse(bundle.content, content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="{bundle.filename}"'
-        return response
 
     def _render(self, request: HttpRequest, form: ExportForm, status: int = 200) -> HttpResponse:
-        context = {"form": form, "formats": FORMATS, "state": services.database_state()}
+        context = {
+            "form": form,
+            "formats": FORMATS,
+            "state": services.database_state(),
+            "jobs": selectors.export_jobs_of(request.user)[: selectors.RECENT_JOBS],
+        }
         return render(request, self.template_name, context, status=status)
+
+
+class ExportJobView(CapabilityRequiredMixin, View):
+    """One export job: its progress bar while it runs, the download link when done, the reason if it failed."""
+
+    capability = Capability.EXPORT
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = selectors.export_job_get(user=request.user, pk=pk)
+        return render(request, "exports/job.html", {"job": job, "formats": FORMATS})
+
+
+class ExportJobStatusView(CapabilityRequiredMixin, View):
+    """The job's progress as JSON, polled by the job page's progress bar."""
+
+    capability = Capability.EXPORT
+
+    def get(self, request: HttpRequest, pk: int) -> JsonResponse:
+        job = selectors.export_job_get(user=request.user, pk=pk)
+        return JsonResponse(
+            {
+                "status": job.status,
+                "status_label": job.get_status_display(),
+                "step": job.step,
+                "done": job.progress_done,
+                "total": job.progress_total,
+                "percent": job.percent,
+                "finished": job.finished,
+            }
+        )
+
+
+class ExportJobDownloadView(CapabilityRequiredMixin, View):
+    """The finished bundle, as a download (checked and logged by the service)."""
+
+    capability = Capability.EXPORT
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        try:
+            job, path = services.export_job_download(by=request.user, pk=pk)
+        except services.ExportError as exc:
+            messages.error(request, str(exc))
+            return redirect("exports:job", pk=pk)
+        return FileResponse(path.open("rb"), as_attachment=True, filename=job.filename, content_type="application/zip")
 
 
 class CodebookView(CapabilityRequiredMixin, View):

@@ -244,6 +244,9 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 STRATUM_PROTOCOL_FILE = BASE_DIR / os.environ.get("STRATUM_PROTOCOL", "protocols/infliximab_trd.toml")
 # `manage.py flush` would erase clinical data and its audit trail; only the test settings allow it.
 STRATUM_ALLOW_FLUSH = False
+# Export bundles made by the Celery worker (trial.exports.models.ExportJob), read back by the web
+# process for download: a directory both see, outside the static and media roots (never served as is).
+EXPORT_JOB_DIR = Path(os.environ.get("STRATUM_EXPORT_JOB_DIR", VAR_DIR / "export-jobs"))
 
 CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
 CELERY_RESULT_BACKEND = "django-db"
@@ -258,10 +261,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker killed mid-task leaves its message to be delivered again (with acks_late), not lost.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# celery beat: fail analysis runs left running past their limit (analysis.tasks).
+# celery beat: fail analysis runs and export jobs left running past their limit (analysis.tasks,
+# trial.exports.tasks).
 # ... and retry SAE alerts whose sending failed (trial.safety.notifications).
 CELERY_BEAT_SCHEDULE = {
     "analysis-runs-sweep": {"task": "analysis.runs_sweep", "schedule": 5 * 60},
+    "export-jobs-sweep": {"task": "exports.jobs_sweep", "schedule": 5 * 60},
     "sae-alerts-resend-due": {"task": "safety.notifications_resend_due", "schedule": 60},
 }
 

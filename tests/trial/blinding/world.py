@@ -202,5 +202,10 @@ def build_world(*, users: dict[str, Any], make_participant: Any, lot: Any, n: in
 
     analysis_run_request(kind="dataset_summary", by=users["statistician"])
     analysis_run_request(kind="dsmb_closed", by=users["unblinded"])  # the by-arm run before lock
+    # Export jobs too, queued (no worker either), blinded and with the arm.
+    from trial.exports.services import export_job_request
+
+    export_job_request(by=users["statistician"], fmt="csv", datasets=["dm"])
+    export_job_request(by=users["unblinded"], fmt="csv", datasets=["dm", "pharm"], include_arm=True)
     assert set(w.arms.values()) == {a.code for a in config.arms}, "the scan needs every arm"
     return w

@@ -20,14 +20,16 @@ def test_the_nav_links_to_exports_for_the_roles_that_may_export(login: Any, rand
     assert 'href="/exports/"' not in login("coordinator").get("/").content.decode()
 
 
-def test_the_page_exports_the_chosen_datasets_as_a_zip_with_a_manifest_and_logs_it(login: Any, randomized: Any) -> None:
+def test_the_page_exports_the_chosen_datasets_as_a_zip_with_a_manifest_and_logs_it(
+    login: Any, randomized: Any, export_on_page: Any
+) -> None:
     client = login("statistician")
     page = client.get("/exports/").content.decode()
     assert 'value="hamd"' in page and 'value="pharm"' not in page and "include_arm" not in page
-    response = client.post("/exports/", {"datasets": ["dm", "hamd"], "format": "csv"})
+    _job, response = export_on_page(client, {"datasets": ["dm", "hamd"], "format": "csv"})
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]
-    files = unzip(response.content)
+    files = unzip(b"".join(response.streaming_content))
     assert sorted(files) == ["codebook.csv", "dm.csv", "hamd.csv", "manifest.json"]
     manifest = json.loads(files["manifest.json"])
     assert manifest["made_by"] == "statistician"
@@ -48,11 +50,13 @@ def test_an_invalid_choice_is_explained_and_the_choices_are_kept(login: Any, ran
     assert not re.search(r'value="hamd"[^>]*checked', body)
 
 
-def test_the_unblinded_statistician_is_offered_the_arm_and_the_pharmacy(login: Any, randomized: Any) -> None:
+def test_the_unblinded_statistician_is_offered_the_arm_and_the_pharmacy(
+    login: Any, randomized: Any, export_on_page: Any
+) -> None:
     page = login("unblinded").get("/exports/").content.decode()
     assert 'value="pharm"' in page and "include_arm" in page
-    response = login("unblinded").post("/exports/", {"datasets": ["dm"], "format": "csv", "include_arm": "on"})
-    files = unzip(response.content)
+    _job, response = export_on_page(login("unblinded"), {"datasets": ["dm"], "format": "csv", "include_arm": "on"})
+    files = unzip(b"".join(response.streaming_content))
     assert "ARM" in files["dm.csv"].decode().splitlines()[0].split(",")
     assert AccessEvent.objects.filter(kind=AccessEvent.Kind.UNBLINDING, username="unblinded").exists()
 
