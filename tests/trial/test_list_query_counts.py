@@ -37,6 +37,21 @@ LIST_PAGES = [
     ("/api/adverse-events/", "datamanager"),
     ("/api/randomization/allocations/", "unblinded"),
     ("/api/pharmacy/queue/", "pharmacist"),
+    ("/safety/coding/", "datamanager"),
+    ("/randomization/lists/", "unblinded"),
+    ("/closeout/pharmacy-reconciliation/", "pharmacist"),
+    ("/exports/tokens/", "datamanager"),
+    ("/api/exports/", "datamanager"),
+    ("/api/exports/hamd/", "datamanager"),
+    ("/api/exports/ae/", "datamanager"),
+    # The admin's change lists: one per clinical model a trial fills.
+    ("/admin/participants/participant/", "datamanager"),
+    ("/admin/visits/visit/", "datamanager"),
+    ("/admin/visits/hamd17/", "datamanager"),
+    ("/admin/visits/labresult/", "datamanager"),
+    ("/admin/safety/adverseevent/", "datamanager"),
+    ("/admin/randomization/allocation/", "unblinded"),
+    ("/admin/pharmacy/preparation/", "pharmacist"),
 ]
 
 
