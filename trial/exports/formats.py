@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyreadstat
+import xlsxwriter
 
 from trial.core.spreadsheet import neutralise_formulas
 from trial.exports.dictionary import CHAR, DATE, DATETIME, NUM, codebook_rows
@@ -77,12 +78,42 @@ def write_csv(tables: list[Any]) -> dict[str, bytes]:
     return files
 
 
+# Excel's sheet holds 1,048,576 rows: the header and this many data rows. A longer dataset (the audit
+# trail of a large trial) goes on in sheets named audit_2, audit_3, ..., each with the header again.
+XLSX_MAX_ROWS = 1_048_575
+
+
+def _sheet_rows(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    # Missing values (None, NaN, pd.NA) become empty cells, not the text "nan".
+    cells = frame.astype(object).where(frame.notna(), None)
+    yield from cells.itertuples(index=False, name=None)
+
+
 def write_xlsx(tables: list[Any]) -> dict[str, bytes]:
+    """XlsxWriter in constant-memory mode, row by row: a 10,000-participant audit trail would not
+    fit in memory cell by cell. URLs and formula-like text are written as plain text (formulas are
+    neutralised first, as in CSV)."""
     out = io.BytesIO()
-    with pd.ExcelWriter(out, engine="openpyxl") as xl:
-        neutralise_formulas(_codebook_frame(tables)).to_excel(xl, sheet_name="codebook", index=False)
-        for t in tables:
-            _csv_frame(t).to_excel(xl, sheet_name=t.code, index=False)
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_urls": False, "strings_to_formulas": False})
+    sheets = [("codebook", neutralise_formulas(_codebook_frame(tables)))]
+    sheets += [(t.code, _csv_frame(t)) for t in tables]
+    for name, frame in sheets:
+        header = [str(c) for c in frame.columns]
+        rows = _sheet_rows(frame)
+        pending = next(rows, None)
+        part = 1
+        while True:
+            sheet = book.add_worksheet(name if part == 1 else f"{name}_{part}")
+            sheet.write_row(0, 0, header)
+            written = 0
+            while pending is not None and written < XLSX_MAX_ROWS:
+                written += 1
+                sheet.write_row(written, 0, pending)
+                pending = next(rows, None)
+            if pending is None:
+                break
+            part += 1
+    book.close()
     return {"datasets.xlsx": out.getvalue()}
 
 

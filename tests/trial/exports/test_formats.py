@@ -206,3 +206,29 @@ def test_sdtm_domains_follow_sdtmig_names_labels_dates_and_define_xml_validates(
     unblinded = bundle_files("unblinded", "sdtm", include_arm=True)
     dm, _ = _read(pyreadstat.read_xport, unblinded["dm.xpt"], ".xpt", tmp_path)
     assert set(dm["ARMCD"]) == {baseline_visit.participant.allocation.entry.arm}
+
+
+def test_xlsx_continues_a_dataset_past_the_sheet_limit_on_further_sheets(trial_world, bundle_files, monkeypatch):
+    """Excel's 1,048,576-row sheet would cut a large trial's audit trail; the rows go on in hamd_2,
+    hamd_3, ... with the header repeated, and together they are the CSV's rows, in its order."""
+    from trial.exports import formats
+
+    monkeypatch.setattr(formats, "XLSX_MAX_ROWS", 2)
+    csv = pd.read_csv(io.BytesIO(bundle_files("unblinded", "csv", datasets=["hamd"])["hamd.csv"]))
+    assert len(csv) > 4
+    book = openpyxl.load_workbook(
+        io.BytesIO(bundle_files("unblinded", "xlsx", datasets=["hamd"])["datasets.xlsx"]), read_only=True
+    )
+    parts = [name for name in book.sheetnames if name.startswith("hamd")]
+    assert parts == ["hamd"] + [f"hamd_{i}" for i in range(2, len(parts) + 1)]
+    assert len(parts) == -(-len(csv) // 2)
+    rows: list[tuple[Any, ...]] = []
+    for name in parts:
+        header, *body = book[name].iter_rows(values_only=True)
+        assert list(header) == list(csv.columns)
+        rows += body
+    assert [(r[csv.columns.get_loc("SUBJID")], r[csv.columns.get_loc("TOTAL")]) for r in rows] == list(
+        zip(csv["SUBJID"], csv["TOTAL"], strict=True)
+    )
+    # Empty cells stay empty, not the text "nan".
+    assert all("nan" not in {str(v) for v in r} for r in rows)
