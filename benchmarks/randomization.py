@@ -1,21 +1,30 @@
-"""Allocation throughput and latency under 20 concurrent clients, on SQLite and on PostgreSQL.
+"""Allocation throughput and latency under concurrent clients, on SQLite and on PostgreSQL.
 
     .venv/bin/python benchmarks/randomization.py [--clients 20] [--participants 400] [--only sqlite|postgres]
                                                  [--mode processes|threads|both]
+    .venv/bin/python benchmarks/randomization.py --compare-with [REF]   # before/after, in one run
+
+`--compare-with REF` (default 33b10a2, the commit before the allocation path was made bulk) checks
+REF out into a temporary git worktree, runs the same measurements against that code and against
+this one, one after the other, and prints them side by side: the service's p50 for one client and
+throughput and p95 at 40 clients on PostgreSQL, and the same at 1 and 10 clients on SQLite. Only the
+trial code differs between the two columns: this file does the measuring in both.
 
 Each backend runs in its own process against a throwaway database: a SQLite file in a temporary
 directory, and a PostgreSQL database `stratum_bench` (created and dropped; server from
-BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432). Each client has its own connection and
-calls `participant_randomize`, the same service the pages use (all the work of a real allocation:
-locks, hash check, audit, visit schedule). Clients are processes (like web workers) and, for
-comparison, threads of one process (which also compete for the GIL). Run it with --clients 1 too:
-on a small machine the 20-client latency is mostly queueing for the CPU, not for the locks.
+BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432; BENCH_PG_DB names another database).
+Each client has its own connection and calls `participant_enrol`, the same service the pages use
+(all the work of a real allocation: locks, hash check, audit, visit schedule). Clients are
+processes (like web workers) and, for comparison, threads of one process (which also compete for
+the GIL). Run it with --clients 1 too: on a small machine the latency under many clients is mostly
+queueing for the CPU, not for the locks.
 Speed is measured here, never asserted in tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import queue
 import statistics
@@ -30,12 +39,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
-PG_DB = "stratum_bench"
+PG_DB = os.environ.get("BENCH_PG_DB", "stratum_bench")
+# The commit before the allocation path was made bulk: what --compare-with measures against by default.
+DEFAULT_REF = "33b10a2"
 
 
-def child(clients: int, participants: int, mode: str) -> None:
-    """Runs inside the per-backend process: DATABASE_URL is already set."""
-    sys.path.insert(0, str(ROOT))
+def child(clients_list: list[int], participants: int, mode: str, root: Path, as_json: bool) -> None:
+    """Runs inside the per-backend process: DATABASE_URL is already set; `root` is the code to measure."""
+    os.chdir(root)
+    sys.path.insert(0, str(root))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trial.settings.test")
     import django
 
@@ -56,11 +68,12 @@ def child(clients: int, participants: int, mode: str) -> None:
     users = demo_users_ensure()
     coordinator = next(u for u in users.values() if u.username == "coordinator")
     unblinded = next(u for u in users.values() if u.username == "unblinded")
-    randomization_list_create(by=unblinded, per_stratum=participants // 4 + 8)
+    total = participants * len(clients_list)
+    randomization_list_create(by=unblinded, per_stratum=total // 4 + 8)
     today = date.today()
     strata = [("F", 3.4), ("M", 3.4), ("F", 1.2), ("M", 1.2)]
     people = []
-    for i in range(participants):
+    for i in range(total):
         sex, crp = strata[i % 4]
         p = participant_screen(
             site=site,
@@ -71,33 +84,50 @@ def child(clients: int, participants: int, mode: str) -> None:
         )
         consent_record(participant=p, consent_date=today - timedelta(days=3), by=coordinator)
         people.append(p)
+    vendor = connection.vendor
     connections.close_all()
 
-    ids = [p.pk for p in people]
-    if mode == "threads":
-        latencies, errors, wall = _measure_threads(ids, coordinator.pk, clients)
-    else:
-        latencies, errors, wall = _measure_processes(ids, coordinator.pk, clients)
-    q = statistics.quantiles(latencies, n=100)
-    print(
-        f"{connection.vendor:<10} {mode:<9} clients={clients} allocations={len(latencies)} errors={len(errors)} "
-        f"wall={wall:.2f}s throughput={len(latencies) / wall:.1f}/s "
-        f"p50={q[49] * 1000:.0f}ms p95={q[94] * 1000:.0f}ms max={max(latencies) * 1000:.0f}ms"
-    )
-    if errors:
-        print("  first error:", errors[0])
+    for n, clients in enumerate(clients_list):
+        ids = [p.pk for p in people[n * participants : (n + 1) * participants]]
+        if mode == "threads":
+            latencies, errors, wall = _measure_threads(ids, coordinator.pk, clients)
+        else:
+            latencies, errors, wall = _measure_processes(ids, coordinator.pk, clients)
+        q = statistics.quantiles(latencies, n=100)
+        result = {
+            "backend": vendor,
+            "mode": mode,
+            "clients": clients,
+            "allocations": len(latencies),
+            "errors": len(errors),
+            "wall_s": wall,
+            "throughput": len(latencies) / wall,
+            "p50_ms": q[49] * 1000,
+            "p95_ms": q[94] * 1000,
+            "max_ms": max(latencies) * 1000,
+        }
+        if as_json:
+            print("RESULT " + json.dumps(result), flush=True)
+        else:
+            print(
+                f"{vendor:<10} {mode:<9} clients={clients} allocations={len(latencies)} errors={len(errors)} "
+                f"wall={wall:.2f}s throughput={len(latencies) / wall:.1f}/s "
+                f"p50={q[49] * 1000:.0f}ms p95={q[94] * 1000:.0f}ms max={max(latencies) * 1000:.0f}ms"
+            )
+        if errors:
+            print("  first error:", errors[0], file=sys.stderr)
 
 
 def _randomize_timed(participant_id: int, user_id: int) -> float:
     from django.contrib.auth import get_user_model
 
     from trial.participants.models import Participant
-    from trial.randomization.services import participant_randomize
+    from trial.workspace.services import participant_enrol
 
     user = get_user_model().objects.get(pk=user_id)
     participant = Participant.objects.get(pk=participant_id)
     t0 = time.perf_counter()
-    participant_randomize(participant=participant, by=user)
+    participant_enrol(participant=participant, by=user)
     return time.perf_counter() - t0
 
 
@@ -183,13 +213,14 @@ def _measure_processes(ids: list[int], user_id: int, clients: int) -> tuple[list
     return [v for k, v in out if k == "ok"], [v for k, v in out if k == "error"], wall
 
 
-def run(backend: str, clients: int, participants: int, mode: str) -> None:
+def run(
+    backend: str, clients: list[int], participants: int, mode: str, root: Path = ROOT, as_json: bool = False
+) -> list[dict[str, Any]]:
     env = os.environ.copy()
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
-            _spawn(env, clients, participants, mode)
-        return
+            return _spawn(env, clients, participants, mode, root, as_json)
     import psycopg
 
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
@@ -197,46 +228,93 @@ def run(backend: str, clients: int, participants: int, mode: str) -> None:
         conn.execute(f"CREATE DATABASE {PG_DB}")
     try:
         env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DB}"
-        _spawn(env, clients, participants, mode)
+        return _spawn(env, clients, participants, mode, root, as_json)
     finally:
         with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
 
 
-def _spawn(env: dict[str, str], clients: int, participants: int, mode: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            "--clients",
-            str(clients),
-            "--participants",
-            str(participants),
-            "--mode",
-            mode,
-        ],
-        env=env,
-        check=True,
-        cwd=ROOT,
-    )
+def _spawn(
+    env: dict[str, str], clients: list[int], participants: int, mode: str, root: Path, as_json: bool
+) -> list[dict[str, Any]]:
+    args = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--clients",
+        ",".join(str(c) for c in clients),
+        "--participants",
+        str(participants),
+        "--mode",
+        mode,
+        "--root",
+        str(root),
+    ]
+    if not as_json:
+        subprocess.run(args, env=env, check=True, cwd=root)
+        return []
+    out = subprocess.run([*args, "--json"], env=env, check=True, cwd=root, stdout=subprocess.PIPE, text=True).stdout
+    return [json.loads(line[len("RESULT ") :]) for line in out.splitlines() if line.startswith("RESULT ")]
+
+
+# What --compare-with measures: (backend, client counts, participants per measurement).
+COMPARISON = [("postgres", [1, 40], 400), ("sqlite", [1, 10], 200)]
+
+
+def compare(ref: str, only: str | None) -> None:
+    """Measure REF (in a temporary worktree) and this code in one run; print them side by side."""
+    with tempfile.TemporaryDirectory(prefix="stratum-bench-ref-") as tmp:
+        ref_root = Path(tmp) / "ref"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(ref_root), ref], cwd=ROOT, check=True)
+        try:
+            rows = []
+            for backend, clients, participants in COMPARISON:
+                if only and backend != only:
+                    continue
+                print(f"measuring {backend} at {clients} clients: {ref} ...", file=sys.stderr, flush=True)
+                before = run(backend, clients, participants, "processes", ref_root, as_json=True)
+                print(f"measuring {backend} at {clients} clients: this tree ...", file=sys.stderr, flush=True)
+                after = run(backend, clients, participants, "processes", ROOT, as_json=True)
+                rows += list(zip(before, after, strict=True))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(ref_root)], cwd=ROOT, check=False)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    print(f"\nAllocation (participant_enrol), processes as clients: before = {ref}, after = this tree ({head}).")
+    print(f"{'backend':<10} {'clients':>7} {'measure':<16} {'before':>10} {'after':>10} {'ratio':>7}")
+    for b, a in rows:
+        measures = [("p50 ms", "p50_ms", False), ("p95 ms", "p95_ms", False), ("allocations/s", "throughput", True)]
+        for label, key, higher_is_better in measures:
+            ratio = a[key] / b[key] if higher_is_better else b[key] / a[key]
+            print(f"{b['backend']:<10} {b['clients']:>7} {label:<16} {b[key]:>10.1f} {a[key]:>10.1f} {ratio:>6.1f}x")
+        if a["errors"] or b["errors"]:
+            print(f"{'':<10} {'':>7} errors: before {b['errors']}, after {a['errors']}")
+    print("ratio: how many times better after (lower latency, higher throughput).")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--clients", default="20", help="a number, or several: 1,40")
     parser.add_argument("--participants", type=int, default=400)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--mode", choices=["processes", "threads", "both"], default="both")
+    parser.add_argument("--compare-with", nargs="?", const=DEFAULT_REF, metavar="REF")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    clients = [int(c) for c in str(args.clients).split(",")]
     if args.child:
-        child(args.clients, args.participants, args.mode)
+        child(clients, args.participants, args.mode, args.root, args.json)
+        return
+    if args.compare_with:
+        compare(args.compare_with, args.only)
         return
     modes = ["processes", "threads"] if args.mode == "both" else [args.mode]
     for backend in [args.only] if args.only else ["sqlite", "postgres"]:
         for mode in modes:
-            run(backend, args.clients, args.participants, mode)
+            run(backend, clients, args.participants, mode)
 
 
 if __name__ == "__main__":
