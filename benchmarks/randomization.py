@@ -6,8 +6,10 @@
 
 `--compare-with REF` (default 33b10a2, the commit before the allocation path was made bulk) checks
 REF out into a temporary git worktree, runs the same measurements against that code and against
-this one, one after the other, and prints them side by side: the service's p50 for one client and
-throughput and p95 at 40 clients on PostgreSQL, and the same at 1 and 10 clients on SQLite. Only the
+this one, one after the other, and prints them side by side. On PostgreSQL: one client calling the
+randomization service alone (`participant_randomize`), then one and 40 clients enrolling
+(`participant_enrol`: the allocation and the visit schedule, what the Randomize page does); on
+SQLite: enrolments at 1 and 10 clients. For each: p50, p95 and allocations per second. Only the
 trial code differs between the two columns: this file does the measuring in both.
 
 Each backend runs in its own process against a throwaway database: a SQLite file in a temporary
@@ -44,7 +46,7 @@ PG_DB = os.environ.get("BENCH_PG_DB", "stratum_bench")
 DEFAULT_REF = "33b10a2"
 
 
-def child(clients_list: list[int], participants: int, mode: str, root: Path, as_json: bool) -> None:
+def child(clients_list: list[int], calls: list[str], participants: int, mode: str, root: Path, as_json: bool) -> None:
     """Runs inside the per-backend process: DATABASE_URL is already set; `root` is the code to measure."""
     os.chdir(root)
     sys.path.insert(0, str(root))
@@ -87,15 +89,16 @@ def child(clients_list: list[int], participants: int, mode: str, root: Path, as_
     vendor = connection.vendor
     connections.close_all()
 
-    for n, clients in enumerate(clients_list):
+    for n, (clients, call) in enumerate(zip(clients_list, calls, strict=True)):
         ids = [p.pk for p in people[n * participants : (n + 1) * participants]]
         if mode == "threads":
-            latencies, errors, wall = _measure_threads(ids, coordinator.pk, clients)
+            latencies, errors, wall = _measure_threads(ids, coordinator.pk, clients, call)
         else:
-            latencies, errors, wall = _measure_processes(ids, coordinator.pk, clients)
+            latencies, errors, wall = _measure_processes(ids, coordinator.pk, clients, call)
         q = statistics.quantiles(latencies, n=100)
         result = {
             "backend": vendor,
+            "call": call,
             "mode": mode,
             "clients": clients,
             "allocations": len(latencies),
@@ -110,7 +113,7 @@ def child(clients_list: list[int], participants: int, mode: str, root: Path, as_
             print("RESULT " + json.dumps(result), flush=True)
         else:
             print(
-                f"{vendor:<10} {mode:<9} clients={clients} allocations={len(latencies)} errors={len(errors)} "
+                f"{vendor:<10} {mode:<9} {call:<9} clients={clients} allocations={len(latencies)} errors={len(errors)} "
                 f"wall={wall:.2f}s throughput={len(latencies) / wall:.1f}/s "
                 f"p50={q[49] * 1000:.0f}ms p95={q[94] * 1000:.0f}ms max={max(latencies) * 1000:.0f}ms"
             )
@@ -118,20 +121,24 @@ def child(clients_list: list[int], participants: int, mode: str, root: Path, as_
             print("  first error:", errors[0], file=sys.stderr)
 
 
-def _randomize_timed(participant_id: int, user_id: int) -> float:
+def _randomize_timed(participant_id: int, user_id: int, call: str) -> float:
+    """One allocation: `enrol` is what the Randomize page does (allocation and visit schedule in one
+    transaction); `randomize` is the randomization service alone, without the schedule."""
     from django.contrib.auth import get_user_model
 
     from trial.participants.models import Participant
+    from trial.randomization.services import participant_randomize
     from trial.workspace.services import participant_enrol
 
+    service = participant_enrol if call == "enrol" else participant_randomize
     user = get_user_model().objects.get(pk=user_id)
     participant = Participant.objects.get(pk=participant_id)
     t0 = time.perf_counter()
-    participant_enrol(participant=participant, by=user)
+    service(participant=participant, by=user)
     return time.perf_counter() - t0
 
 
-def _measure_threads(ids: list[int], user_id: int, clients: int) -> tuple[list[float], list[str], float]:
+def _measure_threads(ids: list[int], user_id: int, clients: int, call: str) -> tuple[list[float], list[str], float]:
     """Clients as threads of one process: they also compete for Python's GIL, which stretches lock hold times."""
     from django.db import connections
 
@@ -152,7 +159,7 @@ def _measure_threads(ids: list[int], user_id: int, clients: int) -> tuple[list[f
                 except queue.Empty:
                     return
                 try:
-                    dt = _randomize_timed(pid, user_id)
+                    dt = _randomize_timed(pid, user_id, call)
                 except Exception as exc:
                     with lock:
                         errors.append(repr(exc))
@@ -172,7 +179,7 @@ def _measure_threads(ids: list[int], user_id: int, clients: int) -> tuple[list[f
     return latencies, errors, time.perf_counter() - start
 
 
-def _process_client(todo: Any, results: Any, barrier: Any, user_id: int) -> None:
+def _process_client(todo: Any, results: Any, barrier: Any, user_id: int, call: str) -> None:
     from django.db import connections
 
     connections.close_all()  # never share the parent's connection across fork
@@ -183,13 +190,13 @@ def _process_client(todo: Any, results: Any, barrier: Any, user_id: int) -> None
         except queue.Empty:
             break
         try:
-            results.put(("ok", _randomize_timed(pid, user_id)))
+            results.put(("ok", _randomize_timed(pid, user_id, call)))
         except Exception as exc:
             results.put(("error", repr(exc)))
     connections.close_all()
 
 
-def _measure_processes(ids: list[int], user_id: int, clients: int) -> tuple[list[float], list[str], float]:
+def _measure_processes(ids: list[int], user_id: int, clients: int, call: str) -> tuple[list[float], list[str], float]:
     """Clients as separate processes, like web server workers: each has its own interpreter and connection."""
     import multiprocessing as mp
 
@@ -201,7 +208,7 @@ def _measure_processes(ids: list[int], user_id: int, clients: int) -> tuple[list
     for i in ids:
         todo.put(i)
     time.sleep(0.2)  # let the feeder thread fill the queue before workers test for empty
-    procs = [ctx.Process(target=_process_client, args=(todo, results, barrier, user_id)) for _ in range(clients)]
+    procs = [ctx.Process(target=_process_client, args=(todo, results, barrier, user_id, call)) for _ in range(clients)]
     for proc in procs:
         proc.start()
     barrier.wait()
@@ -214,13 +221,20 @@ def _measure_processes(ids: list[int], user_id: int, clients: int) -> tuple[list
 
 
 def run(
-    backend: str, clients: list[int], participants: int, mode: str, root: Path = ROOT, as_json: bool = False
+    backend: str,
+    clients: list[int],
+    participants: int,
+    mode: str,
+    root: Path = ROOT,
+    as_json: bool = False,
+    calls: list[str] | None = None,
 ) -> list[dict[str, Any]]:
+    calls = calls or ["enrol"] * len(clients)
     env = os.environ.copy()
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
-            return _spawn(env, clients, participants, mode, root, as_json)
+            return _spawn(env, clients, calls, participants, mode, root, as_json)
     import psycopg
 
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
@@ -228,14 +242,14 @@ def run(
         conn.execute(f"CREATE DATABASE {PG_DB}")
     try:
         env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DB}"
-        return _spawn(env, clients, participants, mode, root, as_json)
+        return _spawn(env, clients, calls, participants, mode, root, as_json)
     finally:
         with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
 
 
 def _spawn(
-    env: dict[str, str], clients: list[int], participants: int, mode: str, root: Path, as_json: bool
+    env: dict[str, str], clients: list[int], calls: list[str], participants: int, mode: str, root: Path, as_json: bool
 ) -> list[dict[str, Any]]:
     args = [
         sys.executable,
@@ -243,6 +257,8 @@ def _spawn(
         "--child",
         "--clients",
         ",".join(str(c) for c in clients),
+        "--calls",
+        ",".join(calls),
         "--participants",
         str(participants),
         "--mode",
@@ -257,8 +273,11 @@ def _spawn(
     return [json.loads(line[len("RESULT ") :]) for line in out.splitlines() if line.startswith("RESULT ")]
 
 
-# What --compare-with measures: (backend, client counts, participants per measurement).
-COMPARISON = [("postgres", [1, 40], 400), ("sqlite", [1, 10], 200)]
+# What --compare-with measures: (backend, [(call, clients), ...], participants per measurement).
+COMPARISON = [
+    ("postgres", [("randomize", 1), ("enrol", 1), ("enrol", 40)], 400),
+    ("sqlite", [("enrol", 1), ("enrol", 10)], 200),
+]
 
 
 def compare(ref: str, only: str | None) -> None:
@@ -268,28 +287,33 @@ def compare(ref: str, only: str | None) -> None:
         subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(ref_root), ref], cwd=ROOT, check=True)
         try:
             rows = []
-            for backend, clients, participants in COMPARISON:
+            for backend, plan, participants in COMPARISON:
                 if only and backend != only:
                     continue
-                print(f"measuring {backend} at {clients} clients: {ref} ...", file=sys.stderr, flush=True)
-                before = run(backend, clients, participants, "processes", ref_root, as_json=True)
-                print(f"measuring {backend} at {clients} clients: this tree ...", file=sys.stderr, flush=True)
-                after = run(backend, clients, participants, "processes", ROOT, as_json=True)
+                calls, clients = [c for c, _ in plan], [n for _, n in plan]
+                for label, root in ((ref, ref_root), ("this tree", ROOT)):
+                    print(f"measuring {backend} {plan}: {label} ...", file=sys.stderr, flush=True)
+                    measured = run(backend, clients, participants, "processes", root, as_json=True, calls=calls)
+                    if root == ref_root:
+                        before = measured
+                    else:
+                        after = measured
                 rows += list(zip(before, after, strict=True))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(ref_root)], cwd=ROOT, check=False)
     head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
-    print(f"\nAllocation (participant_enrol), processes as clients: before = {ref}, after = this tree ({head}).")
-    print(f"{'backend':<10} {'clients':>7} {'measure':<16} {'before':>10} {'after':>10} {'ratio':>7}")
+    print(f"\nAllocations, processes as clients: before = {ref}, after = this tree ({head}).")
+    print("randomize: participant_randomize alone; enrol: participant_enrol (allocation + visit schedule, the page's).")
+    print(f"{'backend':<10} {'call':<9} {'clients':>7} {'measure':<16} {'before':>10} {'after':>10} {'ratio':>7}")
     for b, a in rows:
         measures = [("p50 ms", "p50_ms", False), ("p95 ms", "p95_ms", False), ("allocations/s", "throughput", True)]
         for label, key, higher_is_better in measures:
             ratio = a[key] / b[key] if higher_is_better else b[key] / a[key]
             print(f"{b['backend']:<10} {b['clients']:>7} {label:<16} {b[key]:>10.1f} {a[key]:>10.1f} {ratio:>6.1f}x")
         if a["errors"] or b["errors"]:
-            print(f"{'':<10} {'':>7} errors: before {b['errors']}, after {a['errors']}")
+            print(f"{'':<10} {'':<9} {'':>7} errors: before {b['errors']}, after {a['errors']}")
     print("ratio: how many times better after (lower latency, higher throughput).")
 
 
@@ -299,14 +323,20 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=400)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--mode", choices=["processes", "threads", "both"], default="both")
+    parser.add_argument(
+        "--calls", help="per client count: enrol (default, what the page does) or randomize (the service alone)"
+    )
     parser.add_argument("--compare-with", nargs="?", const=DEFAULT_REF, metavar="REF")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     clients = [int(c) for c in str(args.clients).split(",")]
+    calls = str(args.calls).split(",") if args.calls else ["enrol"] * len(clients)
+    if len(calls) != len(clients) or not set(calls) <= {"enrol", "randomize"}:
+        parser.error("--calls: enrol or randomize, one per client count")
     if args.child:
-        child(clients, args.participants, args.mode, args.root, args.json)
+        child(clients, calls, args.participants, args.mode, args.root, args.json)
         return
     if args.compare_with:
         compare(args.compare_with, args.only)
@@ -314,7 +344,7 @@ def main() -> None:
     modes = ["processes", "threads"] if args.mode == "both" else [args.mode]
     for backend in [args.only] if args.only else ["sqlite", "postgres"]:
         for mode in modes:
-            run(backend, clients, args.participants, mode)
+            run(backend, clients, args.participants, mode, calls=calls)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from trial.closeout import selectors
 from trial.closeout.models import Signature, SourceVerification
-from trial.closeout.units import participant_of, unit_of
+from trial.closeout.units import UnitKey, participant_of, unit_of
 from trial.core.services import RecordLockedError
 from trial.pharmacy.models import DrugLot, Wastage
 from trial.randomization.models import CodeBreak
@@ -82,25 +82,44 @@ def records_write_guard(instances: Sequence[Any]) -> None:
 
 
 def after_records_save(*, instances: Sequence[Any], by: Any) -> None:
-    """after_record_save for many records at once: the same marks cleared, with two queries in all."""
-    units = {u for instance in instances if (u := unit_of(instance)) is not None}
-    if not units:
-        return
-    lookup = Q()
-    for participant_id, key in units:
-        lookup |= Q(participant_id=participant_id, **key.lookup())
-    keys = {(participant_id, key.visit_id, key.form): key for participant_id, key in units}
+    """after_record_save for many records at once: one statement per casebook asks whether anything
+    is to be cleared (records created in bulk are new: usually nothing is)."""
+    by_participant: dict[int, set[UnitKey]] = {}
+    for instance in instances:
+        unit = unit_of(instance)
+        if unit is not None:
+            by_participant.setdefault(unit[0], set()).add(unit[1])
+    for participant_id, keys in by_participant.items():
+        verified, signed = selectors.marks_to_clear_many(participant_id, sorted(keys, key=repr))
+        if verified:
+            lookup = Q()
+            for key in keys:
+                lookup |= Q(**key.lookup())
+            by_key = {(key.visit_id, key.form): key for key in keys}
+            _verification_clear(
+                SourceVerification.objects.filter(lookup, participant_id=participant_id, cleared_at__isnull=True),
+                labels={k: v.label for k, v in by_key.items()},
+                by=by,
+            )
+        if signed:
+            _signatures_void(participant_id, by=by)
+
+
+def _verification_clear(marks: Any, *, labels: dict[tuple[int | None, str], str], by: Any) -> None:
     now = timezone.now()
-    for mark in SourceVerification.objects.filter(lookup, cleared_at__isnull=True):
-        key = keys[(mark.participant_id, mark.visit_id, mark.form)]
+    for mark in marks:
+        label = labels[(mark.visit_id, mark.form)]
         mark.cleared_at = now
         mark.cleared_reason = (
-            f"Verification cleared: {key.label} was changed by {by} at {now:%d %b %Y %H:%M} UTC after it was verified."
+            f"Verification cleared: {label} was changed by {by} at {now:%d %b %Y %H:%M} UTC after it was verified."
         )
-        mark._history_user = by  # type: ignore[attr-defined]  # simple-history hook for the history row's user
+        mark._history_user = by  # simple-history hook for the history row's user
         mark.save(update_fields=["cleared_at", "cleared_reason"])
-    participant_ids = {participant_id for participant_id, _ in units}
-    for signature in Signature.objects.filter(participant_id__in=participant_ids, voided_at__isnull=True):
+
+
+def _signatures_void(participant_id: int, *, by: Any) -> None:
+    now = timezone.now()
+    for signature in Signature.objects.filter(participant_id=participant_id, voided_at__isnull=True):
         signature.voided_at = now
         signature.void_reason = SIGNATURE_VOID_REASON
         signature._history_user = by  # type: ignore[attr-defined]  # simple-history hook, as above

@@ -109,7 +109,8 @@ def audit_rows_seal(instances: Sequence[models.Model]) -> list[AuditSeal]:
     todo = [key for key in dict.fromkeys(order) if key in hashes]
     if not todo:
         return []
-    with transaction.atomic():
+    # No savepoint: a failure here fails the transaction that wrote the rows, as it must.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])

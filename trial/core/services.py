@@ -132,7 +132,10 @@ def records_create(records: Sequence[R], *, by: User) -> list[R]:
         instance._history_user = by  # type: ignore[attr-defined]  # simple-history hook, as in record_save
         instance._change_reason = INITIAL_ENTRY  # type: ignore[attr-defined]  # simple-history hook
     history: Any = model.history  # added by HistoricalRecords(inherit=True)
-    with transaction.atomic():
+    # No savepoint (two round trips fewer): the guards and validation have run above, so what can
+    # fail here is the database refusing the insert (a unique constraint), and then the caller's
+    # transaction must roll back as a whole anyway.
+    with transaction.atomic(savepoint=False):
         # The audited manager refuses bulk_create (it would skip the history); this is the one path
         # that writes the history itself, so it uses a plain queryset of the model.
         plain: models.QuerySet[R] = models.QuerySet(model=model)
