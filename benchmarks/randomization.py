@@ -311,7 +311,10 @@ def compare(ref: str, only: str | None) -> None:
         measures = [("p50 ms", "p50_ms", False), ("p95 ms", "p95_ms", False), ("allocations/s", "throughput", True)]
         for label, key, higher_is_better in measures:
             ratio = a[key] / b[key] if higher_is_better else b[key] / a[key]
-            print(f"{b['backend']:<10} {b['clients']:>7} {label:<16} {b[key]:>10.1f} {a[key]:>10.1f} {ratio:>6.1f}x")
+            print(
+                f"{b['backend']:<10} {b['call']:<9} {b['clients']:>7} {label:<16} "
+                f"{b[key]:>10.1f} {a[key]:>10.1f} {ratio:>6.1f}x"
+            )
         if a["errors"] or b["errors"]:
             print(f"{'':<10} {'':<9} {'':>7} errors: before {b['errors']}, after {a['errors']}")
     print("ratio: how many times better after (lower latency, higher throughput).")
