@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/randomization.py [--clients 20] [--participants 400] [--only sqlite|postgres]
                                                  [--mode processes|threads|both]
-    .venv/bin/python benchmarks/randomization.py --compare-with [REF]   # before/after, in one run
+    .venv/bin/python benchmarks/randomization.py --compare-with [REF] [--rounds 2]   # before/after, one run
 
 `--compare-with REF` (default 33b10a2, the commit before the allocation path was made bulk) checks
 REF out into a temporary git worktree, runs the same measurements against that code and against
@@ -275,13 +275,28 @@ def _spawn(
 
 # What --compare-with measures: (backend, [(call, clients), ...], participants per measurement).
 COMPARISON = [
-    ("postgres", [("randomize", 1), ("enrol", 1), ("enrol", 40)], 400),
+    ("postgres", [("randomize", 1), ("enrol", 1), ("enrol", 40)], 320),
     ("sqlite", [("enrol", 1), ("enrol", 10)], 200),
 ]
 
 
-def compare(ref: str, only: str | None) -> None:
-    """Measure REF (in a temporary worktree) and this code in one run; print them side by side."""
+def _medians(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per measurement, the median of each number over the rounds."""
+    out = []
+    for same in zip(*runs, strict=True):
+        row = dict(same[0])
+        for key in ("throughput", "p50_ms", "p95_ms", "max_ms", "wall_s"):
+            row[key] = statistics.median(m[key] for m in same)
+        row["errors"] = sum(m["errors"] for m in same)
+        out.append(row)
+    return out
+
+
+def compare(ref: str, only: str | None, rounds: int) -> None:
+    """Measure REF (in a temporary worktree) and this code in one run; print them side by side.
+
+    Each round measures both, the order alternating from round to round, and the table gives each
+    measure's median over the rounds: on a shared machine the load drifts within minutes."""
     with tempfile.TemporaryDirectory(prefix="stratum-bench-ref-") as tmp:
         ref_root = Path(tmp) / "ref"
         subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(ref_root), ref], cwd=ROOT, check=True)
@@ -291,20 +306,23 @@ def compare(ref: str, only: str | None) -> None:
                 if only and backend != only:
                     continue
                 calls, clients = [c for c, _ in plan], [n for _, n in plan]
-                for label, root in ((ref, ref_root), ("this tree", ROOT)):
-                    print(f"measuring {backend} {plan}: {label} ...", file=sys.stderr, flush=True)
-                    measured = run(backend, clients, participants, "processes", root, as_json=True, calls=calls)
-                    if root == ref_root:
-                        before = measured
-                    else:
-                        after = measured
-                rows += list(zip(before, after, strict=True))
+                measured: dict[str, list[list[dict[str, Any]]]] = {"before": [], "after": []}
+                for r in range(rounds):
+                    order = [("before", ref_root), ("after", ROOT)]
+                    for side, root in order if r % 2 == 0 else order[::-1]:
+                        print(f"round {r + 1}: {backend} {plan}: {side} ...", file=sys.stderr, flush=True)
+                        measured[side].append(
+                            run(backend, clients, participants, "processes", root, as_json=True, calls=calls)
+                        )
+                rows += list(zip(_medians(measured["before"]), _medians(measured["after"]), strict=True))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(ref_root)], cwd=ROOT, check=False)
     head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
-    print(f"\nAllocations, processes as clients: before = {ref}, after = this tree ({head}).")
+    print(
+        f"\nAllocations, processes as clients: before = {ref}, after = this tree ({head}); median of {rounds} rounds."
+    )
     print("randomize: participant_randomize alone; enrol: participant_enrol (allocation + visit schedule, the page's).")
     print(f"{'backend':<10} {'call':<9} {'clients':>7} {'measure':<16} {'before':>10} {'after':>10} {'ratio':>7}")
     for b, a in rows:
@@ -330,6 +348,7 @@ def main() -> None:
         "--calls", help="per client count: enrol (default, what the page does) or randomize (the service alone)"
     )
     parser.add_argument("--compare-with", nargs="?", const=DEFAULT_REF, metavar="REF")
+    parser.add_argument("--rounds", type=int, default=2, help="with --compare-with: rounds of both (median)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
@@ -342,7 +361,7 @@ def main() -> None:
         child(clients, calls, args.participants, args.mode, args.root, args.json)
         return
     if args.compare_with:
-        compare(args.compare_with, args.only)
+        compare(args.compare_with, args.only, args.rounds)
         return
     modes = ["processes", "threads"] if args.mode == "both" else [args.mode]
     for backend in [args.only] if args.only else ["sqlite", "postgres"]:
