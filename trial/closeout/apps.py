@@ -13,8 +13,8 @@ class CloseoutConfig(AppConfig):
 
         # The one save path of clinical records refuses writes to frozen or locked data, and
         # reports a change after verification or signing (21 CFR 11.10(a), (d), 11.70).
-        core_services.record_write_guard_register(guards.record_write_guard)
-        core_services.after_record_save_register(guards.after_record_save)
+        core_services.record_write_guard_register(guards.record_write_guard, many=guards.records_write_guard)
+        core_services.after_record_save_register(guards.after_record_save, many=guards.after_records_save)
         # Services that write trial data are refused while the database is locked.
         access.write_refusal_register(guards.database_lock_refusal)
         # trial.blinding learns the study phase (Design: blind until the whole trial is complete).

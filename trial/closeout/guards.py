@@ -9,13 +9,15 @@ signature, saying so (21 CFR 11.70: a signature stays linked to the exact conten
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from trial.closeout import selectors
 from trial.closeout.models import Signature, SourceVerification
-from trial.closeout.units import participant_of, unit_of
+from trial.closeout.units import UnitKey, participant_of, unit_of
 from trial.core.services import RecordLockedError
 from trial.pharmacy.models import DrugLot, Wastage
 from trial.randomization.models import CodeBreak
@@ -66,6 +68,62 @@ def record_write_guard(instance: Any) -> None:
                 f"The form {unit[1].label} is frozen (since {freeze.frozen_at:%d %b %Y %H:%M} UTC by "
                 f"{freeze.frozen_by}): ask the data manager to unfreeze it, with a reason."
             )
+
+
+def records_write_guard(instances: Sequence[Any]) -> None:
+    """record_write_guard for many new records at once (trial.core.services.records_create): asked
+    once per participant and form among them, since that is all the answer depends on."""
+    asked = set()
+    for instance in instances:
+        key = (isinstance(instance, OPEN_AFTER_LOCK), participant_of(instance), unit_of(instance))
+        if key not in asked:
+            asked.add(key)
+            record_write_guard(instance)
+
+
+def after_records_save(*, instances: Sequence[Any], by: Any) -> None:
+    """after_record_save for many records at once: one statement per casebook asks whether anything
+    is to be cleared (records created in bulk are new: usually nothing is)."""
+    by_participant: dict[int, set[UnitKey]] = {}
+    for instance in instances:
+        unit = unit_of(instance)
+        if unit is not None:
+            by_participant.setdefault(unit[0], set()).add(unit[1])
+    for participant_id, keys in by_participant.items():
+        verified, signed = selectors.marks_to_clear_many(participant_id, sorted(keys, key=repr))
+        if verified:
+            lookup = Q()
+            for key in keys:
+                lookup |= Q(**key.lookup())
+            by_key = {(key.visit_id, key.form): key for key in keys}
+            _verification_clear(
+                SourceVerification.objects.filter(lookup, participant_id=participant_id, cleared_at__isnull=True),
+                labels={k: v.label for k, v in by_key.items()},
+                by=by,
+            )
+        if signed:
+            _signatures_void(participant_id, by=by)
+
+
+def _verification_clear(marks: Any, *, labels: dict[tuple[int | None, str], str], by: Any) -> None:
+    now = timezone.now()
+    for mark in marks:
+        label = labels[(mark.visit_id, mark.form)]
+        mark.cleared_at = now
+        mark.cleared_reason = (
+            f"Verification cleared: {label} was changed by {by} at {now:%d %b %Y %H:%M} UTC after it was verified."
+        )
+        mark._history_user = by  # simple-history hook for the history row's user
+        mark.save(update_fields=["cleared_at", "cleared_reason"])
+
+
+def _signatures_void(participant_id: int, *, by: Any) -> None:
+    now = timezone.now()
+    for signature in Signature.objects.filter(participant_id=participant_id, voided_at__isnull=True):
+        signature.voided_at = now
+        signature.void_reason = SIGNATURE_VOID_REASON
+        signature._history_user = by  # type: ignore[attr-defined]  # simple-history hook, as above
+        signature.save(update_fields=["voided_at", "void_reason"])
 
 
 def after_record_save(*, instance: Any, by: Any) -> None:

@@ -23,7 +23,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,10 +73,6 @@ def chain_sha256(previous: str, table: str, row_id: str, row_hash: str) -> str:
     return hashlib.sha256(f"{previous}|{table}|{row_id}|{row_hash}".encode()).hexdigest()
 
 
-def _stored_values(model: type[models.Model], pk: Any) -> dict[str, Any]:
-    return dict(model._base_manager.filter(pk=pk).values().get())
-
-
 def _chain_head_sha256() -> str:
     # Written out: asked on every audited write, where the ORM's cost of building the query was most of it.
     with connection.cursor() as cursor:
@@ -86,25 +85,103 @@ def _chain_head_sha256() -> str:
 
 def audit_row_seal(instance: models.Model) -> AuditSeal:
     """Seal one newly written audit row into the chain, in the transaction that wrote it."""
-    model = type(instance)
-    table = model._meta.db_table
-    row_hash = row_sha256(_stored_values(model, instance.pk))
-    with transaction.atomic():
+    return audit_rows_seal([instance])[0]
+
+
+def audit_rows_seal(instances: Sequence[models.Model]) -> list[AuditSeal]:
+    """Seal many newly written audit rows into the chain in one pass, in the transaction that wrote them.
+
+    The stored values are read back with one query per table, and the seals are chained and written
+    with one insert under one take of the chain lock: the lock every auditing transaction queues on
+    is held for a few statements, not for one round of them per row. A row that is no longer there
+    (written in a savepoint that was rolled back) is not sealed: it is in no table to verify.
+    """
+    by_model: dict[type[models.Model], list[Any]] = defaultdict(list)
+    for instance in instances:
+        by_model[type(instance)].append(instance.pk)
+    hashes: dict[tuple[str, str], str] = {}
+    for model, pks in by_model.items():
+        table = model._meta.db_table
+        attname = model._meta.pk.attname
+        for values in model._base_manager.filter(pk__in=pks).values():
+            hashes[(table, str(values[attname]))] = row_sha256(dict(values))
+    order = [(type(i)._meta.db_table, str(i.pk)) for i in instances]
+    todo = [key for key in dict.fromkeys(order) if key in hashes]
+    if not todo:
+        return []
+    # No savepoint: a failure here fails the transaction that wrote the rows, as it must.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
         previous = _chain_head_sha256()
-        row_id = str(instance.pk)
-        seal = AuditSeal(
-            table_name=table,
-            row_id=row_id,
-            row_sha256=row_hash,
-            previous_sha256=previous,
-            chain_sha256=chain_sha256(previous, table, row_id, row_hash),
-            sealed_at=timezone.now(),
-        )
-        seal.save()
-    return seal
+        now = timezone.now()
+        seals = []
+        for table, row_id in todo:
+            row_hash = hashes[(table, row_id)]
+            chained = chain_sha256(previous, table, row_id, row_hash)
+            seals.append(
+                AuditSeal(
+                    table_name=table,
+                    row_id=row_id,
+                    row_sha256=row_hash,
+                    previous_sha256=previous,
+                    chain_sha256=chained,
+                    sealed_at=now,
+                )
+            )
+            previous = chained
+        if len(seals) == 1:
+            seals[0].save()
+        else:
+            # One multi-row INSERT: its ids follow the list's order (one statement under the chain lock),
+            # which is the order verification walks the chain in.
+            seals = AuditSeal.objects.bulk_create(seals)
+    return seals
+
+
+# Rows written inside `audit_seals_deferred()`, per thread (each thread has its own connection and
+# transaction): a stack, so a nested block seals its own rows when it ends.
+_deferred = threading.local()
+
+
+def _deferred_stack() -> list[list[models.Model]]:
+    stack: list[list[models.Model]] | None = getattr(_deferred, "stack", None)
+    if stack is None:
+        stack = _deferred.stack = []
+    return stack
+
+
+@contextmanager
+def audit_seals_deferred() -> Iterator[None]:
+    """Seal the audit rows written in this block all at once, when it ends, instead of one by one.
+
+    For a service that writes many audit rows in one transaction (an allocation: the visit schedule,
+    the allocation, the participant, the list's events): its rows are sealed in one pass at the end,
+    so the chain lock is taken once and held only from there to the commit, not from the first audit
+    row on. Use it inside the transaction (`transaction.atomic`): if the block raises, nothing is
+    sealed, and the transaction rolls the rows back with it.
+    """
+    stack = _deferred_stack()
+    stack.append([])
+    try:
+        yield
+    except BaseException:
+        stack.pop()
+        raise
+    rows = stack.pop()
+    if rows:
+        audit_rows_seal(rows)
+
+
+def audit_rows_written(instances: Sequence[models.Model]) -> None:
+    """Seal audit rows written without a post_save signal (in bulk): now, or at the end of the
+    enclosing `audit_seals_deferred()` block."""
+    stack = _deferred_stack()
+    if stack:
+        stack[-1].extend(instances)
+    else:
+        audit_rows_seal(instances)
 
 
 def seal_after_save(sender: type[models.Model], instance: models.Model, created: bool, **kwargs: Any) -> None:
@@ -112,7 +189,7 @@ def seal_after_save(sender: type[models.Model], instance: models.Model, created:
     rows are written by django-simple-history and by several apps, and a row that one path forgot to
     seal would look forged."""
     if created and sender in _sealed_model_set():
-        audit_row_seal(instance)
+        audit_rows_written([instance])
 
 
 # --- Verification ------------------------------------------------------------------------------

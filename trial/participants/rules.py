@@ -60,6 +60,9 @@ class OnOrAfterScreening:
         self.fields = fields
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
+        # The timeline costs a query (a record's is read from the database): only when a date is entered.
+        if not any(isinstance(data.get(f), date) for f in self.fields):
+            return {}
         t = _timeline(data)
         if t is None or t.screening_date is None:
             return {}
@@ -77,6 +80,9 @@ class NotAfterEndOfStudy:
         self.fields = fields
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
+        # As OnOrAfterScreening: the timeline only when there is a date to compare with it.
+        if not any(isinstance(data.get(f), date) for f in self.fields):
+            return {}
         t = _timeline(data)
         if t is None or t.ended_on is None:
             return {}
@@ -102,9 +108,11 @@ class SafetyCollectionWindow:
         self.before_consent_allowed = before_consent_allowed
 
     def __call__(self, data: Mapping[str, Any]) -> dict[str, str]:
-        t = _timeline(data)
         day = data.get(self.field)
-        if t is None or not isinstance(day, date):
+        if not isinstance(day, date):
+            return {}  # no date, nothing to bound: the timeline (a query) is not read
+        t = _timeline(data)
+        if t is None:
             return {}
         if t.consent_date is None:
             return {self.field: f"{self.what} are recorded from written informed consent on; none is recorded yet."}

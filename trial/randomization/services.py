@@ -24,6 +24,7 @@ from django.utils import timezone
 from trial import blinding
 from trial.access import Capability, require, users_with
 from trial.core.access_log import access_event_record
+from trial.core.audit_chain import audit_seals_deferred
 from trial.core.models import AccessEvent, User
 from trial.core.roles import Role, user_roles
 from trial.core.services import record_save
@@ -41,6 +42,7 @@ from trial.randomization.generation import (
     list_random,
     parse_list_csv,
 )
+from trial.randomization.list_hash import stored_list_sha256
 from trial.randomization.models import (
     Allocation,
     CodeBreak,
@@ -87,10 +89,8 @@ def participant_stratum(participant: Participant, config: ProtocolConfig | None 
 
 
 def entries_digest(randomization_list: RandomizationList) -> str:
-    rows = randomization_list.entries.order_by().values_list(
-        "stratum", "sequence", "block_number", "block_size", "arm", "randomization_number"
-    )
-    return list_digest(rows)
+    """The SHA-256 of the list's entries as stored now, computed by the database in one statement."""
+    return stored_list_sha256(randomization_list.pk)
 
 
 def list_event_record(
@@ -377,6 +377,23 @@ def _randomize(
     then: Callable[[Participant, date], None] | None,
     randomized_at: datetime | None = None,
 ) -> RandomizationResult:
+    # Every audit row of the allocation (visit schedule, allocation, participant, list event) is sealed
+    # into the hash chain in one pass at the end: the chain lock, which every auditing transaction of
+    # the trial queues on, is then held from that pass to the commit, not for the whole allocation.
+    with audit_seals_deferred():
+        return _allocate(
+            participant_id=participant_id, by=by, baseline_date=baseline_date, then=then, randomized_at=randomized_at
+        )
+
+
+def _allocate(
+    *,
+    participant_id: int,
+    by: User,
+    baseline_date: date,
+    then: Callable[[Participant, date], None] | None,
+    randomized_at: datetime | None,
+) -> RandomizationResult:
     now = timezone.now()
     if randomized_at is not None and randomized_at > now:
         raise ValidationError("A randomization cannot be dated in the future.")
@@ -491,9 +508,23 @@ def _emails_of(capability: Capability, exclude: Iterable[str] = ()) -> list[str]
 
 
 def _notify_unblinded_statisticians(*, subject: str, message: str) -> None:
+    """Queue the alert to whoever manages the lists, once the refusal's record is committed.
+
+    Off the request: the recipients' look-up and the mail server's round trip are the worker's
+    (trial.randomization.tasks). After the commit: an alert whose record was rolled back would
+    announce an event the trial has no trace of.
+    """
+    from trial.randomization.tasks import list_alert_send_task
+
+    transaction.on_commit(lambda: list_alert_send_task.delay(subject=subject, message=message))
+
+
+def list_alert_send(*, subject: str, message: str) -> int:
+    """Send a randomization-list alert to every user who manages the lists (the unblinded statistician)."""
     emails = _emails_of(Capability.MANAGE_LISTS)
-    if emails:
-        send_mail(subject=subject, message=message, from_email=None, recipient_list=emails)
+    if not emails:
+        return 0
+    return send_mail(subject=subject, message=message, from_email=None, recipient_list=emails)
 
 
 # --- Emergency unblinding (code break) ---------------------------------------------------------

@@ -14,7 +14,7 @@ from django.utils import timezone
 from trial import blinding
 from trial.access import Capability, can, require
 from trial.core.models import ClinicalRecord, User
-from trial.core.services import form_entry_save, record_apply, record_save
+from trial.core.services import form_entry_save, record_apply, record_save, records_create
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.protocol.models import VisitDefinition
@@ -33,27 +33,30 @@ def _due(baseline: date, definition: VisitDefinition) -> tuple[date, date, date]
 
 @transaction.atomic
 def visits_schedule(*, participant: Participant, baseline_date: date, by: Actor) -> list[Visit]:
-    """Create the on-study visits (week >= 0) with due dates from the baseline date (Schedule)."""
+    """Create the on-study visits (week >= 0) with due dates from the baseline date (Schedule).
+
+    Under the participant's row lock (two schedules of one person cannot interleave), then in bulk:
+    one insert of the visits and one of their history rows (`records_create`), not a round of audited
+    saves per visit; an enrolment schedules every visit of the protocol at once.
+    """
     by = require(by, Capability.ENTER_DATA)
-    created = []
-    existing = set(participant.visits.values_list("definition_id", flat=True))
+    locked = Participant.objects.select_for_update(of=("self",)).only("pk").get(pk=participant.pk)
+    existing = set(Visit.objects.filter(participant_id=locked.pk).values_list("definition_id", flat=True))
+    planned = []
     for definition in VisitDefinition.objects.filter(week__gte=0).order_by("week"):
         if definition.pk in existing:
             continue
         due, start, end = _due(baseline_date, definition)
-        created.append(
-            record_save(
-                Visit(
-                    participant=participant,
-                    definition=definition,
-                    scheduled_date=due,
-                    window_start=start,
-                    window_end=end,
-                ),
-                by=by,
+        planned.append(
+            Visit(
+                participant=participant,
+                definition=definition,
+                scheduled_date=due,
+                window_start=start,
+                window_end=end,
             )
         )
-    return created
+    return records_create(planned, by=by)
 
 
 @transaction.atomic

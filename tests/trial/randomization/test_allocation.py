@@ -91,14 +91,18 @@ def test_it_only_lets_coordinators_and_investigators_randomize(
 
 @pytest.mark.django_db
 def test_an_exhausted_stratum_allocates_nothing_and_alerts_the_unblinded_statistician(
-    make_participant: Any, users: Any, protocol_loaded: Any, coordinator: Any
+    make_participant: Any, users: Any, protocol_loaded: Any, coordinator: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     rl = randomization_list_create(by=users["unblinded"], per_stratum=2, block_sizes=[2])
     for _ in range(2):
         participant_randomize(participant=make_participant(sex="M", screening_crp_mg_l=1.0), by=coordinator)
     mail.outbox.clear()
     late = make_participant(sex="M", screening_crp_mg_l=1.0)
-    with pytest.raises(StratumExhaustedError, match="no free entry left in stratum CRP<2\\|M"):
+    # The alert is queued on commit (the test's transaction never commits: run the callbacks).
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(StratumExhaustedError, match="no free entry left in stratum CRP<2\\|M"),
+    ):
         participant_randomize(participant=late, by=coordinator)
     late.refresh_from_db()
     assert late.status == Participant.Status.ELIGIBLE and not hasattr(late, "allocation")
@@ -143,14 +147,15 @@ def _tamper(entry: ListEntry, arm: str) -> None:
 
 @pytest.mark.django_db
 def test_a_changed_row_fails_the_hash_check_at_allocation_and_at_start_up(
-    make_participant: Any, active_list: Any, coordinator: Any, users: Any
+    make_participant: Any, active_list: Any, coordinator: Any, users: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     assert check_randomization_list_integrity() == []
     entry = ListEntry.objects.filter(randomization_list=active_list, stratum="CRP>=2|M").order_by("sequence").last()
     _tamper(entry, "PBO" if entry.arm == "IFX" else "IFX")
     mail.outbox.clear()
-    with pytest.raises(ListIntegrityError):
-        participant_randomize(participant=make_participant(sex="F"), by=coordinator)
+    late = make_participant(sex="F")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ListIntegrityError):
+        participant_randomize(participant=late, by=coordinator)
     assert not Allocation.objects.exists()
     assert ListEvent.objects.filter(kind="integrity_failed").exists()
     assert mail.outbox and "integrity" in mail.outbox[0].subject
