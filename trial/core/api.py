@@ -112,10 +112,11 @@ class WriteThrottle(ScopedRateThrottle):
     cache: per process unless CACHES points at Redis (trial.settings.production)."""
 
     def get_rate(self) -> str | None:
-        rates: dict[str, str | None] = api_settings.DEFAULT_THROTTLE_RATES or {}
+        rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES or {}
         if self.scope not in rates:
             raise ImproperlyConfigured(f"No throttle rate set for the scope {self.scope!r}.")
-        return rates[self.scope]
+        rate = rates[self.scope]
+        return None if rate is None else str(rate)
 
 
 _FIELD_ERRORS = {
