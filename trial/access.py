@@ -43,6 +43,8 @@ class Capability(StrEnum):
     VIEW_PHARMACY = "view_pharmacy"
     DISPENSE = "dispense"  # prepare, label, dispense, waste; receive lots
     EXPORT = "export"
+    # Create, list and revoke one's own API tokens: every role that reads or writes through the API.
+    USE_API_TOKENS = "use_api_tokens"
     POOLED_ANALYSIS = "pooled_analysis"
     FINAL_ANALYSIS = "final_analysis"
     MANAGE_USERS = "manage_users"
@@ -88,6 +90,17 @@ POLICY: dict[Capability, frozenset[Role]] = {
     Capability.VIEW_PHARMACY: _UNBLINDED_STATS | {Role.PHARMACIST},
     Capability.DISPENSE: frozenset({Role.PHARMACIST}),
     Capability.EXPORT: _UNBLINDED_STATS | {Role.ADMINISTRATOR, Role.DATA_MANAGER, Role.STATISTICIAN_BLINDED},
+    # A token acts with exactly its owner's roles and blind (trial.exports.authentication): the export
+    # roles for the datasets, and the data-entry roles for the write endpoints.
+    Capability.USE_API_TOKENS: _UNBLINDED_STATS
+    | _DATA_ENTRY
+    | {
+        Role.ADMINISTRATOR,
+        Role.DATA_MANAGER,
+        Role.STATISTICIAN_BLINDED,
+        Role.RATER,
+        Role.PHARMACIST,
+    },
     Capability.POOLED_ANALYSIS: _UNBLINDED_STATS | {Role.STATISTICIAN_BLINDED},
     Capability.FINAL_ANALYSIS: _UNBLINDED_STATS,
     Capability.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
