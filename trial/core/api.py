@@ -44,6 +44,9 @@ def _flatten(detail: Any, prefix: str = "") -> Errors:
     out: Errors = {}
     if isinstance(detail, Mapping):
         for key, value in detail.items():
+            if isinstance(key, int) or str(key).isdigit():  # a list serializer's errors, by row
+                out |= _flatten(value, f"{prefix}[{key}]")
+                continue
             name = api_settings.NON_FIELD_ERRORS_KEY if key == NON_FIELD_ERRORS else str(key)
             out |= _flatten(value, f"{prefix}.{name}" if prefix else name)
     elif isinstance(detail, list) and detail and all(isinstance(d, str) for d in detail):

@@ -74,7 +74,7 @@ def test_it_enters_and_corrects_a_visit_form_through_the_service(
 def test_a_correction_from_a_stale_version_is_409_and_changes_nothing(
     api: Any, baseline_visit: Visit, form: str
 ) -> None:
-    first, change, model, field, _new = _bodies(baseline_visit)[form]
+    first, change, model, _field, _new = _bodies(baseline_visit)[form]
     client = api("coordinator")
     client.put(_url(baseline_visit, form), first, format="json")
     version = model.objects.get(visit=baseline_visit).version
@@ -237,3 +237,11 @@ def test_a_missed_visit_past_its_window_is_recorded(api: Any, enrolled_a_month_a
     assert week2.status == Visit.Status.MISSED
     assert "Travelling" in week2.history.first().history_change_reason
     assert arm_keys(response.json()) == []
+
+
+def test_a_type_error_in_a_lab_row_names_the_row(api: Any, baseline_visit: Visit) -> None:
+    body = _lab_body(
+        baseline_visit, results=[{"analyte": "hs_crp", "value": "2.0"}, {"analyte": "tnf", "replicate_1": "x"}]
+    )
+    response = api("coordinator").put(_url(baseline_visit, "labs"), body, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["results[1].replicate_1"]
