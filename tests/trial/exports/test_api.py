@@ -12,7 +12,9 @@ import pytest
 def test_the_api_root_links_to_what_the_role_may_use(login: Any, randomized: Any) -> None:
     root = login("datamanager").get("/api/").json()
     assert root["participants"].endswith("/api/participants/") and "export_datasets" in root
-    assert "export_datasets" not in login("coordinator").get("/api/").json()
+    coordinator = login("coordinator").get("/api/").json()
+    assert "export_datasets" not in coordinator and coordinator["screen"].endswith("/api/participants/screen/")
+    assert "screen" not in login("rater").get("/api/").json()
 
 
 def test_page_two_is_the_second_page(login: Any, make_participant: Any, monkeypatch: Any) -> None:
