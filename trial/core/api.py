@@ -15,6 +15,7 @@ exception the form page shows next to its fields; here it becomes:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,8 @@ from rest_framework.views import APIView, exception_handler
 from trial.core.parsers import SafeJSONParser
 from trial.core.request_safety import BUSY_MESSAGE
 from trial.core.services import ConflictError, RecordLockedError, VersionMissingError
+
+logger = logging.getLogger(__name__)
 
 WRITE_SCOPE = "api-write"
 HTTP_423_LOCKED = 423
@@ -90,7 +93,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(django_errors(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, OperationalError):
         # The write lock was held past the busy timeout (SQLite) or the connection dropped: the
-        # transaction rolled back, as on the web form (trial.core.views.RecordFormView).
+        # transaction rolled back, as on the web form (trial.core.views.RecordFormView). Logged, so
+        # an operator sees a database that is busy often, or not there.
+        logger.warning("API request refused, database busy or unreachable: %s", exc)
         return Response({"detail": BUSY_MESSAGE, "code": "busy"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, exceptions.ValidationError):
         return Response(_flatten(exc.detail), status=status.HTTP_400_BAD_REQUEST)
