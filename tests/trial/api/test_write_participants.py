@@ -137,6 +137,7 @@ def test_randomize_answers_the_number_and_date_never_the_arm(
     assert body["randomization_number"] == participant.allocation.entry.randomization_number
     assert body["created"] is True and body["randomized_at"]
     assert arm_keys(body) == []
+    assert participant.allocation.history.first().history_user == coordinator
     assert participant.visits.count() > 0  # enrolment scheduled the visits
     again = api("coordinator").post(url, {}, format="json")
     assert again.status_code == 200 and again.json()["created"] is False
