@@ -54,6 +54,7 @@ urlpatterns = [
     path("visits/<int:visit_pk>/hamd/", visits_api.HamdApi.as_view(), name="api-visit-hamd"),
     path("visits/<int:visit_pk>/cgis/", visits_api.CgisApi.as_view(), name="api-visit-cgis"),
     path("visits/<int:visit_pk>/labs/", visits_api.LabsApi.as_view(), name="api-visit-labs"),
+    path("visits/<int:visit_pk>/labs/sample/", visits_api.LabSampleApi.as_view(), name="api-visit-lab-sample"),
     path("visits/<int:visit_pk>/vitals/", visits_api.VitalsApi.as_view(), name="api-visit-vitals"),
     path("visits/<int:visit_pk>/infusion/", visits_api.InfusionApi.as_view(), name="api-visit-infusion"),
     path("adverse-events/", safety_api.AdverseEventListApi.as_view(), name="api-adverse-event-list"),

@@ -23,7 +23,16 @@ from trial.core.services import VersionMissingError
 from trial.participants.api import participants_for_api
 from trial.protocol.selectors import protocol
 from trial.visits import selectors, soft_checks
-from trial.visits.forms import CgisForm, HamdForm, InfusionForm, LabsForm, MissedVisitForm, VisitDateForm, VitalsForm
+from trial.visits.forms import (
+    CgisForm,
+    HamdForm,
+    InfusionForm,
+    LabSampleForm,
+    LabsForm,
+    MissedVisitForm,
+    VisitDateForm,
+    VitalsForm,
+)
 from trial.visits.lab_visibility import visible_labs
 from trial.visits.models import LabResult, Visit
 from trial.visits.services import (
@@ -32,6 +41,7 @@ from trial.visits.services import (
     hamd_record,
     infusion_record,
     lab_record,
+    lab_sample_record,
     missed_before_window_finding,
     soft_checks_fired_log,
     visit_complete,
@@ -416,6 +426,38 @@ class LabsApi(_VisitFormApi):
                     raise ValidationError({f"{code}_{k}": v for k, v in exc.error_dict.items()}) from exc
                 raise
         return saved
+
+
+class LabSampleApi(_VisitFormApi):
+    """The sample for the analytes whose post-baseline values reveal the arm: when the blood was drawn
+    and the tube's label, what blinded staff record (trial.blinding; the laboratory's file brings the
+    results to the unblinded statistician)."""
+
+    form_class = LabSampleForm
+
+    class Input(_VisitInput):
+        drawn_at = serializers.DateTimeField()
+        tube_id = serializers.CharField(max_length=40)
+
+    class Output(_RecordOutput):
+        drawn_at = serializers.DateTimeField()
+        tube_id = serializers.CharField()
+
+    @extend_schema(request=Input, responses=write_responses(Output, created=True, also_ok=True))
+    def put(self, request: Request, visit_pk: int) -> Response:
+        return super().put(request, visit_pk)
+
+    def existing(self, visit: Visit) -> Any:
+        return selectors.visit_lab_sample(visit)
+
+    def form_soft_warnings(self, visit: Visit, form: Any) -> list[SoftFinding]:
+        return soft_checks.draw_time_warnings(visit.pk, "drawn_at", form.cleaned_data.get("drawn_at"))
+
+    def record(self, visit: Visit, form: Any, *, by: Any, version: int | None, reason: str) -> Any:
+        d = form.cleaned_data
+        return lab_sample_record(
+            visit=visit, drawn_at=d["drawn_at"], tube_id=d["tube_id"], by=by, reason=reason, version=version
+        )
 
 
 class VisitDateApi(WriteApi):

@@ -29,6 +29,7 @@ def _write_requests(participant: Any) -> list[tuple[str, str]]:
         ("put", f"/api/visits/{visit.pk}/hamd/"),
         ("put", f"/api/visits/{visit.pk}/cgis/"),
         ("put", f"/api/visits/{visit.pk}/labs/"),
+        ("put", f"/api/visits/{visit.pk}/labs/sample/"),
         ("put", f"/api/visits/{visit.pk}/vitals/"),
         ("put", f"/api/visits/{visit.pk}/infusion/"),
     ]

@@ -245,3 +245,26 @@ def test_a_type_error_in_a_lab_row_names_the_row(api: Any, baseline_visit: Visit
     )
     response = api("coordinator").put(_url(baseline_visit, "labs"), body, format="json")
     assert response.status_code == 400 and list(response.json()) == ["results[1].replicate_1"]
+
+
+def test_a_blinded_coordinator_records_the_post_baseline_sample(
+    api: Any, randomized: Any, baseline_visit: Visit, coordinator: Any
+) -> None:
+    from trial.visits.models import LabSample
+    from trial.visits.services import visit_complete
+
+    week1 = randomized.visits.get(definition__week=1)
+    visit_complete(visit=week1, actual_date=baseline_visit.actual_date, by=coordinator)
+    url = f"/api/visits/{week1.pk}/labs/sample/"
+    client = api("coordinator")
+    created = client.put(url, {"drawn_at": _morning(week1), "tube_id": "T-17"}, format="json")
+    assert created.status_code == 201, created.json()
+    sample = LabSample.objects.get(visit=week1)
+    assert sample.tube_id == "T-17" and sample.history.first().history_user == coordinator
+    assert arm_keys(created.json()) == []
+    edit = {"drawn_at": _morning(week1), "tube_id": "T-18", "version": sample.version}
+    assert client.put(url, edit, format="json").status_code == 400  # no reason
+    changed = client.put(url, edit | {"reason": "Label misread"}, format="json")
+    assert changed.status_code == 200 and LabSample.objects.get(visit=week1).tube_id == "T-18"
+    assert client.put(url, edit | {"reason": "Again"}, format="json").status_code == 409
+    assert api("rater").put(url, edit, format="json").status_code == 403

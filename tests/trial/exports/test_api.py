@@ -152,7 +152,7 @@ def test_schemathesis_writes_as_a_coordinator_without_a_server_error(
         "/api/adverse-events/{id}/": {"id": ae.pk},
         "/api/conmeds/{id}/": {"id": med.pk},
         **{f"/api/visits/{{visit_pk}}/{form}/": visit for form in ("date", "missed", "hamd", "cgis", "labs")},
-        **{f"/api/visits/{{visit_pk}}/{form}/": visit for form in ("vitals", "infusion")},
+        **{f"/api/visits/{{visit_pk}}/{form}/": visit for form in ("vitals", "infusion", "labs/sample")},
     }
 
     def writes(operation: Any) -> bool:
