@@ -44,6 +44,7 @@ DJANGO_SECRET_KEY=$(cat "$STATE/secret_key")
 DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost
 DATABASE_URL=postgres://postgres@$PG_HOST:5432/$DB
 CELERY_BROKER_URL=redis://127.0.0.1:6379/1
+DJANGO_CACHE_URL=redis://127.0.0.1:6379/2
 DJANGO_EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
 STRATUM_SITE_URL=https://127.0.0.1:$PORT
 ENV

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from trial.core.models import User
 from trial.core.roles import Role, user_roles
@@ -43,6 +43,8 @@ class Capability(StrEnum):
     VIEW_PHARMACY = "view_pharmacy"
     DISPENSE = "dispense"  # prepare, label, dispense, waste; receive lots
     EXPORT = "export"
+    # Create, list and revoke one's own API tokens: every role that reads or writes through the API.
+    USE_API_TOKENS = "use_api_tokens"
     POOLED_ANALYSIS = "pooled_analysis"
     FINAL_ANALYSIS = "final_analysis"
     MANAGE_USERS = "manage_users"
@@ -88,6 +90,17 @@ POLICY: dict[Capability, frozenset[Role]] = {
     Capability.VIEW_PHARMACY: _UNBLINDED_STATS | {Role.PHARMACIST},
     Capability.DISPENSE: frozenset({Role.PHARMACIST}),
     Capability.EXPORT: _UNBLINDED_STATS | {Role.ADMINISTRATOR, Role.DATA_MANAGER, Role.STATISTICIAN_BLINDED},
+    # A token acts with exactly its owner's roles and blind (trial.exports.authentication): the export
+    # roles for the datasets, and the data-entry roles for the write endpoints.
+    Capability.USE_API_TOKENS: _UNBLINDED_STATS
+    | _DATA_ENTRY
+    | {
+        Role.ADMINISTRATOR,
+        Role.DATA_MANAGER,
+        Role.STATISTICIAN_BLINDED,
+        Role.RATER,
+        Role.PHARMACIST,
+    },
     Capability.POOLED_ANALYSIS: _UNBLINDED_STATS | {Role.STATISTICIAN_BLINDED},
     Capability.FINAL_ANALYSIS: _UNBLINDED_STATS,
     Capability.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
@@ -152,6 +165,16 @@ def write_refusal_register(check: Callable[[], str | None]) -> None:
         _WRITE_REFUSALS.append(check)
 
 
+def write_refusal(capability: Capability) -> str | None:
+    """Why writes under this capability are closed now (the database lock), or None if they are open."""
+    if capability in WRITES_TRIAL_DATA:
+        for check in _WRITE_REFUSALS:
+            refusal = check()
+            if refusal:
+                return refusal
+    return None
+
+
 def roles_for(capability: Capability) -> frozenset[Role]:
     return POLICY[capability]
 
@@ -174,11 +197,9 @@ def require(user: Actor | None, capability: Capability) -> User:
     """
     if not isinstance(user, User) or not can(user, capability):
         raise PermissionDenied(f"Your role does not allow this: {_describe(capability)}.")
-    if capability in WRITES_TRIAL_DATA:
-        for check in _WRITE_REFUSALS:
-            refusal = check()
-            if refusal:
-                raise RecordLockedError(refusal)
+    refusal = write_refusal(capability)
+    if refusal:
+        raise RecordLockedError(refusal)
     return user
 
 
@@ -212,3 +233,19 @@ class CapabilityPermission(BasePermission):
         if capability is None:
             return False
         return bool(request.user and request.user.is_authenticated and can(request.user, capability))
+
+
+class WritesOpenPermission(BasePermission):
+    """DRF, a default for every endpoint: while the database is locked, a write (POST, PUT, PATCH,
+    DELETE) to an endpoint whose capability writes trial data answers 423 before the body is read:
+    the lock, not a complaint about the input, is what the client must hear (ICH E6(R3): data are
+    final at lock). The services refuse again on their own (`require`)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        capability: Capability | None = getattr(view, "capability", None)
+        refusal = write_refusal(capability) if capability is not None else None
+        if refusal:
+            raise RecordLockedError(refusal)
+        return True

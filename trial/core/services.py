@@ -65,6 +65,15 @@ class ConflictError(Exception):
         )
 
 
+class VersionMissingError(ValidationError):
+    """An edit of a saved record that does not say which version it started from: without it no
+    conflict could ever be seen, so the change is refused as a conflict would be."""
+
+    def __init__(self, message: str, *, current_version: int | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
 def record_save(instance: R, *, by: User, reason: str = "") -> R:
     """Validate and save a clinical record, auditing who, when and why.
 
@@ -158,9 +167,10 @@ def record_apply(instance: R, data: Mapping[str, Any], *, version: int | None) -
     in record_save would compare the record with itself and could never see a conflict.
     """
     if not instance._state.adding and version is None:
-        raise ValidationError(
+        raise VersionMissingError(
             "This record was saved before, but the version you started from is missing. "
-            "Reload the form and apply your change again."
+            "Reload the form and apply your change again.",
+            current_version=instance.version,
         )
     for key, value in data.items():
         setattr(instance, key, value)

@@ -66,6 +66,9 @@ class ApiRootApi(APIView):
             "schema": reverse("api-schema"),
             "docs": reverse("api-docs"),
         }
+        if can(request.user, Capability.ENTER_DATA):
+            # The other write endpoints hang off a participant or a visit (README, "REST API: write endpoints").
+            links["screen"] = reverse("api-participant-screen")
         if can(request.user, Capability.EXPORT):
             links["export_datasets"] = reverse("api-export-datasets")
             links["codebook"] = reverse("api-export-codebook")

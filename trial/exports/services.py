@@ -435,8 +435,9 @@ TOKEN_LIFETIME = timedelta(days=90)
 
 
 def api_token_create(*, by: Any, name: str) -> tuple[ApiToken, str]:
-    """A new token for the user's own scripts; the token itself is returned once and never stored."""
-    user = require(by, Capability.EXPORT)
+    """A new token for the user's own scripts; the token itself is returned once and never stored.
+    It carries exactly the user's roles (a change of roles invalidates it) and so their blind."""
+    user = require(by, Capability.USE_API_TOKENS)
     name = name.strip()
     if not name:
         raise ExportError("Give the token a name: what script or person will use it.")
@@ -470,7 +471,7 @@ def api_token_create(*, by: Any, name: str) -> tuple[ApiToken, str]:
 
 def api_token_revoke(*, by: Any, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens. Kept, with who revoked it and when."""
-    user = require(by, Capability.EXPORT)
+    user = require(by, Capability.USE_API_TOKENS)
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().filter(pk=token_id, user=user).first()
         if token is None:

@@ -125,9 +125,10 @@ class CodebookCsvView(CapabilityRequiredMixin, View):
 
 
 class ApiTokensView(CapabilityRequiredMixin, View):
-    """The user's own API tokens: create (shown once), list, revoke."""
+    """The user's own API tokens: create (shown once), list, revoke. Every role that uses the API
+    (the export roles, and the data-entry roles for the write endpoints) has this page."""
 
-    capability = Capability.EXPORT
+    capability = Capability.USE_API_TOKENS
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(request, TokenCreateForm())

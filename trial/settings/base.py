@@ -196,8 +196,16 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "trial.exports.schema.StratumAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_PERMISSION_CLASSES": ["trial.access.CapabilityPermission", "trial.workspace.scope.SiteScopePermission"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "trial.access.CapabilityPermission",
+        "trial.workspace.scope.SiteScopePermission",
+        "trial.access.WritesOpenPermission",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # The services' refusals as status codes: 400 validation, 409 version conflict, 423 locked.
+    "EXCEPTION_HANDLER": "trial.core.api.api_exception_handler",
+    # Write endpoints (trial.core.api.WriteApi) per user; counted in the default cache (CACHES).
+    "DEFAULT_THROTTLE_RATES": {"api-write": os.environ.get("STRATUM_API_WRITE_RATE", "120/min")},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -206,7 +214,11 @@ SPECTACULAR_SETTINGS = {
     # would fail a deployment that is otherwise sound.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
     "TITLE": "Stratum API",
-    "DESCRIPTION": "Read API of Stratum: participants, adverse events and the export datasets, blinded by role.",
+    "DESCRIPTION": (
+        "API of Stratum: participants, adverse events and the export datasets, blinded by role; data entry "
+        "(screening, consent, randomization, visit forms, adverse events, medications) through the same "
+        "services as the web forms, with version and reason for change."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
 }

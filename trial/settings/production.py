@@ -9,6 +9,10 @@ SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
 DATABASES = {"default": database_from_env(os.environ["DATABASE_URL"])}
 CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"]
+# The cache holds the API write throttle's counts. Django's default is per process, so with several
+# gunicorn workers each would allow the full rate; one Redis makes the limit one per deployment.
+if cache_url := os.environ.get("DJANGO_CACHE_URL") or os.environ.get("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}}
 
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -3,7 +3,7 @@
 import os
 
 from trial.settings.base import *  # noqa: F403
-from trial.settings.base import BASE_DIR, DATABASES
+from trial.settings.base import BASE_DIR, DATABASES, REST_FRAMEWORK
 
 # Fast hashing: tests log in hundreds of times; production keeps Django's default hasher.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -32,3 +32,7 @@ AXES_ENABLED = False
 # The suite logs in with force_login and no authenticator; tests/trial/security/test_two_factor.py
 # switches the requirement on, as production has it.
 STRATUM_REQUIRE_TWO_FACTOR = False
+
+# The suite writes as the same few named users many times a minute in each worker, and the default
+# cache lives for the whole process: the write throttle would refuse them. Its test sets a small rate.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api-write": "100000/min"}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from trial.visits.models import CGIS, HamD17, Infusion, LabResult, LabSample, So
 from trial.visits.soft_checks import SoftFinding
 
 R = TypeVar("R", bound=ClinicalRecord)
+T = TypeVar("T")
 
 
 def _due(baseline: date, definition: VisitDefinition) -> tuple[date, date, date]:
@@ -105,6 +106,19 @@ def visit_complete(*, visit: Visit, actual_date: date, by: Actor, reason: str = 
             visit=visit, anchor=actual_date, by=by, reason="Due dates follow the actual baseline date"
         )
     return visit
+
+
+def visit_form_save(*, visit: Visit, by: Actor, write: Callable[[], T], visit_date: date | None = None) -> T:
+    """One form entered at a visit, from the web page or the API: the visit's date first when the
+    form gives it (a visit not yet done), then the form's records (`write` calls their services),
+    then the edit checks, all in one transaction (trial.core.services.form_entry_save)."""
+
+    def run() -> T:
+        if visit_date is not None:
+            visit_complete(visit=visit, actual_date=visit_date, by=by)
+        return write()
+
+    return form_entry_save(participant=visit.participant, by=by, write=run)
 
 
 def _in_order(visit: Visit, actual_date: date) -> None:

@@ -45,6 +45,7 @@ from trial.visits.services import (
     missed_before_window_finding,
     soft_checks_fired_log,
     visit_complete,
+    visit_form_save,
     visit_miss,
     vitals_record,
 )
@@ -113,14 +114,13 @@ class VisitFormView(CapabilityRequiredMixin, RecordFormView):
         return message
 
     def save(self, form: Any) -> Any:
-        visit, by, d = self.visit, self.request.user, form.cleaned_data
-
-        def write() -> Any:
-            if "visit_date" in d:
-                visit_complete(visit=visit, actual_date=d["visit_date"], by=by)
-            return self.record(form, version=d.get("version") or None, reason=d.get("reason") or "")
-
-        return form_entry_save(participant=self.participant, by=by, write=write)
+        d = form.cleaned_data
+        return visit_form_save(
+            visit=self.visit,
+            by=self.request.user,
+            visit_date=d.get("visit_date"),
+            write=lambda: self.record(form, version=d.get("version") or None, reason=d.get("reason") or ""),
+        )
 
     def record(self, form: Any, *, version: int | None, reason: str) -> Any:
         raise NotImplementedError

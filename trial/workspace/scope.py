@@ -44,6 +44,9 @@ _BY_PK: dict[tuple[str, str], tuple[type[Model], str]] = {
     ("safety", "ae_code"): (AdverseEvent, _SITE),
     ("safety", "conmed_edit"): (ConcomitantMedication, _SITE),
     ("safety", "deviation_edit"): (ProtocolDeviation, _SITE),
+    # The REST API's write endpoints (trial.api_urls, no namespace).
+    ("", "api-adverse-event-update"): (AdverseEvent, _SITE),
+    ("", "api-conmed-update"): (ConcomitantMedication, _SITE),
 }
 # Every `pk` in the visits namespace is a visit (the visit page, its CRFs, its blank CRFs).
 _PK_NAMESPACES: dict[str, tuple[type[Model], str]] = {"visits": (Visit, _SITE)}

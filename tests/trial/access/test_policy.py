@@ -38,6 +38,7 @@ EXPECTED = {
         Role.STATISTICIAN_UNBLINDED,
         Role.DSMB,
     },
+    "use_api_tokens": set(Role) - {Role.MEDICAL_MONITOR},
     "pooled_analysis": {Role.STATISTICIAN_BLINDED, Role.STATISTICIAN_UNBLINDED, Role.DSMB},
     "final_analysis": {Role.STATISTICIAN_UNBLINDED, Role.DSMB},
     "manage_users": {Role.ADMINISTRATOR},

@@ -83,7 +83,7 @@ def test_after_lock_the_api_refuses(locked_database: Any, locked_casebook: Any, 
     client = APIClient()
     client.force_authenticate(users["coordinator"])
     response = client.post(f"/api/randomization/participants/{locked_casebook.pk}/randomize/", {}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 423  # Locked: the write API's answer to a lock (trial.core.api)
     assert "database is locked" in response.content.decode()
 
 

@@ -1,4 +1,5 @@
-"""Nav link to the exports page, shown only to the roles the export views let in."""
+"""Nav link to the exports page for the roles the export views let in; to the API tokens page for the
+other roles that use the API."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def exports_nav(context: Any) -> str:
     request = context.get("request")
-    if not can(getattr(request, "user", None), Capability.EXPORT):
-        return ""
-    return format_html('<a href="{}">Exports</a>', reverse("exports:index"))
+    user = getattr(request, "user", None)
+    if can(user, Capability.EXPORT):
+        return format_html('<a href="{}">Exports</a>', reverse("exports:index"))
+    if can(user, Capability.USE_API_TOKENS):
+        # The data-entry roles export nothing, but write through the API with a token of their own.
+        return format_html('<a href="{}">API tokens</a>', reverse("exports:tokens"))
+    return ""
