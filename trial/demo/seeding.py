@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from trial import blinding
 from trial.accounts.users import DEMO_PASSWORD, SECOND_PHARMACIST, demo_site_users_ensure, demo_users_ensure
+from trial.core.audit_chain import audit_seals_deferred
 from trial.core.roles import Role
 from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course
 from trial.demo.population import stratum
@@ -146,8 +147,10 @@ def demo_trial_seed(
     report = SeedReport()
     for done, sp in enumerate(population, start=1):
         # One transaction per participant: a failure leaves no half-entered person, and SQLite
-        # commits once per participant instead of once per record.
-        with transaction.atomic():
+        # commits once per participant instead of once per record. Its audit rows are sealed into the
+        # chain in one pass at the end of the participant (the same seals, in the same order, as
+        # sealing each row when written), so the chain lock is taken once per person, not per record.
+        with transaction.atomic(), audit_seals_deferred():
             _seed_one(
                 sp,
                 report=report,

@@ -155,3 +155,14 @@ def test_pooled_and_final_runs_on_the_seeded_demo(
     page = login("unblinded").get(reverse("analysis:detail", args=[final.pk])).content.decode()
     assert "Treatment x time x log hs-CRP" in page
     assert f"{moderation['key_test']['t']:.2f}" in page
+
+
+def test_every_audit_row_the_seeding_wrote_is_sealed_in_one_intact_chain(seeded_demo: str) -> None:
+    """Seeding seals each participant's audit rows in one pass at the end of that participant: every
+    history row, access-log entry and list event must still get its seal, in a chain that verifies."""
+    from trial.core.audit_chain import audit_verify
+    from trial.core.models import AuditSeal
+
+    assert audit_verify() == []
+    sealed_histories = AuditSeal.objects.filter(table_name=HamD17.history.model._meta.db_table).count()
+    assert sealed_histories == HamD17.history.count() > 0
