@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
-from simple_history.models import HistoricalRecords
 
+from trial.core.models import audit_history
 from trial.participants.models import Participant
 from trial.visits.models import Visit
 
@@ -24,7 +24,7 @@ _USER = settings.AUTH_USER_MODEL
 
 
 class CloseoutRecord(models.Model):
-    history = HistoricalRecords(inherit=True)
+    history = audit_history()
 
     class Meta:
         abstract = True

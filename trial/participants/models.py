@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connection, models
 from simple_history.models import HistoricalRecords
 
-from trial.core.models import ClinicalRecord
+from trial.core.models import AuditHistoryManager, ClinicalRecord
 from trial.core.validators import rules_raise, stored_range
 from trial.participants.eligibility import age_on
 from trial.participants.rules import (
@@ -116,7 +116,7 @@ class SiteMembership(models.Model):
     )
     revoke_reason = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(history_manager=AuditHistoryManager)
 
     class Meta:
         ordering = ["site__code", "granted_at"]
