@@ -30,8 +30,7 @@ def _finish(df: pd.DataFrame, *, user: Any, include_arm: bool) -> pd.DataFrame:
     """Add the arm column when asked (access already checked), then drop the internal participant key."""
     if include_arm and len(df):
         participants = Participant.objects.filter(pk__in=list(df["pk"].unique())).select_related("allocation__entry")
-        arms = {p.pk: blinding.arm_code(user, p) for p in participants}
-        df["arm"] = df["pk"].map(arms)
+        df["arm"] = df["pk"].map(blinding.arm_codes(user, participants))
     return df.drop(columns=["pk"]) if "pk" in df.columns else df
 
 
@@ -44,7 +43,9 @@ def participants_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
         .order_by("participant_id")
     )
     rows = []
-    broken = blinding.code_broken_among(qs) if blinding.is_unblinded_role(user) else set()
+    # Asked once, not per participant: after a formal unblinding the answer is a query.
+    unblinded = blinding.is_unblinded_role(user)
+    broken = blinding.code_broken_among(qs) if unblinded else set()
     for p in qs:
         scr = getattr(p, "screening", None)
         alloc = getattr(p, "allocation", None)
@@ -68,7 +69,7 @@ def participants_frame(*, user: Any, include_arm: bool = False) -> pd.DataFrame:
             "end_of_study": eos.outcome if eos else None,
             "end_reason": eos.reason if eos else None,
         }
-        if blinding.is_unblinded_role(user):
+        if unblinded:
             # Which participants were unblinded is itself for unblinded readers only: with it, a blinded
             # reader learns whose arm someone needed, and from whom to learn it. Blinded readers get
             # the count (`code_broken_count`).

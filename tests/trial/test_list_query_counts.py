@@ -131,3 +131,44 @@ def test_every_list_page_runs_the_same_queries_at_two_trial_sizes(
     large = _counts(client, users)
     grew = {page: (small[page], large[page]) for page in small if large[page] != small[page]}
     assert not grew, f"query count grew with the trial (small, large): {grew}"
+
+
+def _job_counts(users: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """The analysis frames and the export's tables, as the blinded statistician (whose role sees arms
+    once the study is formally unblinded, so the blinding module's answer is a query) and as the
+    unblinded statistician with the arm."""
+    from analysis import frames
+    from trial.exports.services import export_tables
+
+    blinded, unblinded = users["statistician"], users["unblinded"]
+    with_arm = (frames.participants_frame, frames.hamd_long_frame, frames.labs_long_frame, frames.visits_frame)
+    jobs = {
+        ("analysis frames", "statistician"): lambda: [
+            *(f(user=blinded) for f in with_arm),
+            frames.adverse_events_frame(user=blinded),
+            frames.queries_frame(user=blinded),
+        ],
+        ("analysis frames with the arm", "unblinded"): lambda: [
+            *(f(user=unblinded, include_arm=True) for f in with_arm),
+            frames.adverse_events_frame(user=unblinded, include_arm=True),
+        ],
+        ("export tables", "statistician"): lambda: export_tables(by=blinded),
+        ("export tables with the arm", "unblinded"): lambda: export_tables(by=unblinded, include_arm=True),
+    }
+    counts = {}
+    for key, job in jobs.items():
+        job()  # warm the protocol cache, so both sizes start alike
+        with CaptureQueriesContext(connection) as ctx:
+            job()
+        counts[key] = len(ctx.captured_queries)
+    return counts
+
+
+def test_the_analysis_frames_and_export_tables_run_the_same_queries_at_two_trial_sizes(
+    users: dict[str, Any], trial_world: Any, make_participant: Any, pharmacy_lot: Any
+) -> None:
+    small = _job_counts(users)
+    _grow(users, make_participant, pharmacy_lot, k=8)
+    large = _job_counts(users)
+    grew = {job: (small[job], large[job]) for job in small if large[job] != small[job]}
+    assert not grew, f"query count grew with the trial (small, large): {grew}"

@@ -176,8 +176,11 @@ def _dm_rows(user: Any, include_arm: bool) -> list[dict[str, Any]]:
     qs = (
         scope.participants_for(user).select_related("site", "screening", "allocation__entry").order_by("participant_id")
     )
+    participants = list(qs)
+    # One question to the blinding module for all of them, so the export's cost does not grow per row.
+    arms = blinding.arm_codes(user, participants) if include_arm else {}
     rows = []
-    for p in qs:
+    for p in participants:
         scr = getattr(p, "screening", None)
         alloc = getattr(p, "allocation", None)
         row = {
@@ -192,7 +195,7 @@ def _dm_rows(user: Any, include_arm: bool) -> list[dict[str, Any]]:
             "stratum": alloc.stratum if alloc else None,
         }
         if include_arm:
-            row[ARM_VARIABLE_SOURCE] = blinding.arm_code(user, p)
+            row[ARM_VARIABLE_SOURCE] = arms[p.pk]
         rows.append(row)
     return rows
 
@@ -367,6 +370,8 @@ def _pharmacy_rows(user: Any) -> list[dict[str, Any]]:
         .select_related("visit__participant__allocation__entry", "visit__definition", "lot")
         .order_by("visit__participant__participant_id", "visit__definition__week", "pk")
     )
+    preparations = list(qs)
+    arms = blinding.arm_codes(user, {p.visit.participant for p in preparations})
     return [
         {
             "participant_id": p.visit.participant.participant_id,
@@ -376,7 +381,7 @@ def _pharmacy_rows(user: Any) -> list[dict[str, Any]]:
             "record_id": p.pk,
             "version": p.version,
             "kit_id": p.kit_id,
-            "arm": blinding.arm_code(user, p.visit.participant),
+            "arm": arms[p.visit.participant.pk],
             "weight_kg": p.weight_kg,
             "dose_mg": p.dose_mg,
             "vials": p.vials,
@@ -387,7 +392,7 @@ def _pharmacy_rows(user: Any) -> list[dict[str, Any]]:
             "status": p.status,
             "dispensed_at": p.dispensed_at,
         }
-        for p in qs
+        for p in preparations
     ]
 
 
