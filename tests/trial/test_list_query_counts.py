@@ -22,6 +22,8 @@ LIST_PAGES = [
     ("/", "coordinator"),
     ("/", "unblinded"),
     ("/participants/", "coordinator"),
+    # The visits-due page, on a list that holds visits at both sizes (an empty page skips a query).
+    ("/visits/due/?list=this_week", "coordinator"),
     ("/randomization/", "unblinded"),
     ("/randomization/code-breaks/", "unblinded"),
     ("/pharmacy/", "pharmacist"),

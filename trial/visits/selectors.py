@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from trial.blinding import hidden_lab_analytes_for
@@ -117,31 +117,61 @@ def visit_labs(visit: Visit, user: Any) -> dict[str, LabResult]:
     return {lab.analyte: lab for lab in getattr(visit, "live_labs", []) if lab.analyte not in hidden}
 
 
+# How many visits of each list the dashboard shows; the visits-due page pages through all of them.
+DUE_LIST_LIMIT = 10
+DUE_LISTS = {
+    "today": "Due today (window open)",
+    "this_week": "Due in the next 7 days",
+    "overdue": "Overdue (window closed)",
+}
+
+
 @dataclass(frozen=True)
 class VisitsDue:
     today: list[Visit]
     this_week: list[Visit]
     overdue: list[Visit]
+    counts: dict[str, int]  # every visit of each list, not only those shown
 
 
-def visits_due(*, user: Any, today: date | None = None) -> VisitsDue:
-    """Scheduled visits due today, in the next 7 days, and past their window (one query), at the
-    sites this user may reach."""
-    today = today or date.today()
-    rows = list(
+def _due_scope(user: Any) -> QuerySet[Visit]:
+    """Scheduled visits of randomized participants, at the sites this user may reach."""
+    return (
         Visit.objects.active()
         .filter(site_filter(user, "participant__site"))
         .filter(status=Visit.Status.SCHEDULED, participant__status=Participant.Status.RANDOMIZED)
-        .filter(scheduled_date__lte=today + timedelta(days=7))
-        .select_related("definition", "participant")
-        .order_by("scheduled_date", "participant__participant_id")
     )
-    return VisitsDue(
+
+
+def _due_conditions(today: date) -> dict[str, Q]:
+    return {
         # "Due today" is every visit whose window is open today, not only those whose day it is.
-        today=[v for v in rows if v.window_start <= today <= v.window_end],
-        this_week=[v for v in rows if today < v.scheduled_date <= today + timedelta(days=7)],
-        overdue=[v for v in rows if v.window_end < today],
+        "today": Q(window_start__lte=today, window_end__gte=today, scheduled_date__lte=today + timedelta(days=7)),
+        "this_week": Q(scheduled_date__gt=today, scheduled_date__lte=today + timedelta(days=7)),
+        "overdue": Q(window_end__lt=today),
+    }
+
+
+def visits_due_list(which: str, *, user: Any, today: date | None = None) -> QuerySet[Visit]:
+    """One list of the visits due (`today`, `this_week` or `overdue`), in date order, to page through."""
+    condition = _due_conditions(today or date.today())[which]
+    return (
+        _due_scope(user)
+        .filter(condition)
+        .select_related("definition", "participant")
+        .order_by("scheduled_date", "participant__participant_id", "pk")
     )
+
+
+def visits_due(*, user: Any, today: date | None = None, limit: int = DUE_LIST_LIMIT) -> VisitsDue:
+    """Scheduled visits due today, in the next 7 days, and past their window, at the sites this user
+    may reach: the count of each list (one aggregate query) and its first `limit` visits (one query
+    each), so the dashboard's cost does not grow with the trial."""
+    today = today or date.today()
+    conditions = _due_conditions(today)
+    counts = _due_scope(user).aggregate(**{k: Count("pk", filter=q) for k, q in conditions.items()})
+    lists = {k: list(visits_due_list(k, user=user, today=today)[:limit]) for k in conditions}
+    return VisitsDue(**lists, counts={k: counts[k] or 0 for k in conditions})
 
 
 def visit_vitals(visit: Visit) -> Any:

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
+from django.db.models.functions import TruncDate
 from django.urls import reverse
 
 from trial import blinding
@@ -25,7 +26,7 @@ from trial.queries.selectors import open_queries_by_visit, open_query_counts, qu
 from trial.randomization.models import Allocation
 from trial.randomization.selectors import code_breaks_for
 from trial.visits.models import Visit
-from trial.visits.selectors import visit_grid, visits_due
+from trial.visits.selectors import DUE_LISTS, visit_grid, visits_due
 from trial.workspace import charts
 
 ON_STUDY = ("randomized", "withdrawn", "completed")
@@ -61,6 +62,7 @@ def dashboard_summary(*, user: Any) -> dict[str, Any]:
     target = trial.target_enrollment if trial else 0
     queries = open_query_counts(user=user)
     status_labels = dict(Participant.Status.choices)
+    due = visits_due(user=user)
     return {
         "trial": trial,
         "participants_by_status": {status_labels.get(s, s): n for s, n in by_status.items()},
@@ -68,7 +70,9 @@ def dashboard_summary(*, user: Any) -> dict[str, Any]:
         "target": target,
         "percent_enrolled": round(100 * randomized / target) if target else 0,
         "strata": enrollment_by_stratum(user=user),
-        "due": visits_due(user=user),
+        "due": due,
+        # (list, heading, its first visits, how many in all): the page links to the rest.
+        "due_lists": [(k, label, getattr(due, k), due.counts[k]) for k, label in DUE_LISTS.items()],
         "queries_open": queries.get("open", 0),
         "queries_answered": queries.get("answered", 0),
         "screen_failures": screen_failures(user=user),
@@ -251,20 +255,25 @@ def dashboard_charts(*, user: Any, target: int, by_status: dict[str, int], today
 
 
 def enrolment_series(*, user: Any, today: date) -> tuple[list[charts.Series], date]:
-    """Cumulative randomizations by day: overall first, then each stratum of the protocol (one query)."""
+    """Cumulative randomizations by day: overall first, then each stratum of the protocol (one query
+    that counts by day and stratum, so its rows grow with the days of recruitment, not the participants)."""
     rows = list(
         Allocation.objects.active()
         .filter(site_filter(user, "participant__site"))
-        .order_by("randomized_at", "id")
-        .values_list("randomized_at", "stratum")
+        .annotate(day=TruncDate("randomized_at"))
+        .values_list("day", "stratum")
+        .annotate(n=Count("id"))
+        .order_by("day", "stratum")
     )
-    start = rows[0][0].date() if rows else today
+    start = rows[0][0] if rows else today
     overall: list[tuple[date, int]] = []
     by_stratum: dict[str, list[tuple[date, int]]] = {s: [] for s in protocol().strata()}
-    for n, (at, stratum) in enumerate(rows, start=1):
-        overall = _bump(overall, at.date(), n)
+    total = 0
+    for day, stratum, n in rows:
+        total += n
+        overall = _bump(overall, day, total)
         points = by_stratum.setdefault(stratum, [])
-        by_stratum[stratum] = _bump(points, at.date(), (points[-1][1] if points else 0) + 1)
+        by_stratum[stratum] = _bump(points, day, (points[-1][1] if points else 0) + n)
     series = [charts.Series("All strata", overall)]
     series += [charts.Series(stratum_label(code), pts) for code, pts in by_stratum.items()]
     return series, start
@@ -330,13 +339,20 @@ def _consort(by_status: dict[str, int]) -> Any:
 
 
 def query_ages(*, user: Any, today: date) -> list[tuple[str, int]]:
-    """Open and answered queries this user may see, by age in days (one query)."""
-    created = queries_visible_to(user).filter(status__in=("open", "answered")).values_list("created_at", flat=True)
+    """Open and answered queries this user may see, by age in days (one query, counted by the day opened)."""
+    by_day = (
+        queries_visible_to(user)
+        .filter(status__in=("open", "answered"))
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     counts = dict.fromkeys((label for _, label in QUERY_AGE_BUCKETS), 0)
-    for at in created:
-        age = (today - at.date()).days
+    for day, n in by_day:
+        age = (today - day).days
         label = next(label for limit, label in QUERY_AGE_BUCKETS if limit is None or age <= limit)
-        counts[label] += 1
+        counts[label] += n
     return list(counts.items())
 
 

@@ -17,6 +17,7 @@ participant_urlpatterns = [
 ]
 
 visit_urlpatterns = [
+    path("due/", views.VisitsDueView.as_view(), name="due"),
     path("<int:pk>/", views.VisitDetailView.as_view(), name="detail"),
     path("<int:pk>/blank-crf/", views.BlankCrfView.as_view(), name="blank_crf"),
 ]

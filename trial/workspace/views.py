@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.generic import TemplateView, View
@@ -30,6 +31,24 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(**kwargs) | selectors.dashboard_summary(user=self.request.user)
+
+
+class VisitsDueView(CapabilityRequiredMixin, TemplateView):
+    """Every visit of one of the dashboard's lists (due today, in the next 7 days, overdue), 50 a page."""
+
+    capability = Capability.VIEW_PARTICIPANTS
+    template_name = "workspace/visits_due.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        which = self.request.GET.get("list", "overdue")
+        if which not in visit_selectors.DUE_LISTS:
+            which = "overdue"
+        visits = visit_selectors.visits_due_list(which, user=self.request.user)
+        return super().get_context_data(**kwargs) | {
+            "which": which,
+            "lists": visit_selectors.DUE_LISTS,
+            "page": Paginator(visits, 50).get_page(self.request.GET.get("page")),
+        }
 
 
 class ParticipantDetailView(CapabilityRequiredMixin, TemplateView):

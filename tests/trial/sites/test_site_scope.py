@@ -98,7 +98,8 @@ def test_a_token_client_of_another_site_gets_404_from_the_api(client: Any, site_
 def test_another_sites_participant_is_in_no_list(client: Any, site_world: Any) -> None:
     a, b = site_world.a.participant_id, site_world.b.participant_id
     client.force_login(site_world.coordinator_a)
-    for url in ("/participants/", "/", "/queries/", "/randomization/", "/closeout/"):
+    due = [f"/visits/due/?list={which}" for which in ("today", "this_week", "overdue")]
+    for url in ("/participants/", "/", "/queries/", "/randomization/", "/closeout/", *due):
         text = client.get(url).content.decode()
         assert b not in text, url
     assert a in client.get("/participants/").content.decode()
