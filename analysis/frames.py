@@ -15,6 +15,7 @@ import pandas as pd
 from django.utils import timezone
 
 from trial import blinding
+from trial.core.batches import in_batches
 from trial.participants.models import Participant
 from trial.safety.models import AdverseEvent
 from trial.visits.lab_visibility import visible_labs
@@ -29,8 +30,11 @@ def _check_arm_access(user: Any, include_arm: bool) -> None:
 def _finish(df: pd.DataFrame, *, user: Any, include_arm: bool) -> pd.DataFrame:
     """Add the arm column when asked (access already checked), then drop the internal participant key."""
     if include_arm and len(df):
-        participants = Participant.objects.filter(pk__in=list(df["pk"].unique())).select_related("allocation__entry")
-        df["arm"] = df["pk"].map(blinding.arm_codes(user, participants))
+        arms: dict[int, str | None] = {}
+        for batch in in_batches(sorted(int(pk) for pk in df["pk"].unique())):
+            participants = Participant.objects.filter(pk__in=batch).select_related("allocation__entry")
+            arms |= blinding.arm_codes(user, participants)
+        df["arm"] = df["pk"].map(arms)
     return df.drop(columns=["pk"]) if "pk" in df.columns else df
 
 

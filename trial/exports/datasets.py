@@ -203,7 +203,8 @@ def _dm_rows(user: Any, include_arm: bool) -> list[dict[str, Any]]:
 def _query_history_rows(user: Any) -> list[dict[str, Any]]:
     visible = queries_visible_to(user).values_list("pk", flat=True)
     qs = (
-        QueryMessage.objects.filter(query_id__in=list(visible))
+        # A subquery, not a list of ids: a large trial's queries would pass SQLite's limit on bound values.
+        QueryMessage.objects.filter(query_id__in=visible)
         .select_related("query__participant", "author")
         .order_by("query__participant__participant_id", "query_id", "created_at", "pk")
     )

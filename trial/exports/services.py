@@ -34,6 +34,7 @@ from trial.accounts.two_factor import two_factor_required
 from trial.closeout.models import DatabaseLock, Signature
 from trial.closeout.selectors import study_is_formally_unblinded
 from trial.core.access_log import access_event_record
+from trial.core.batches import in_batches
 from trial.core.models import AccessEvent
 from trial.exports.datasets import Table, dataset_table, datasets_for, may_include_arm
 from trial.exports.dictionary import DATASETS_BY_CODE
@@ -82,14 +83,15 @@ def _odm_context(user: Any, tables: list[Table], now: datetime) -> OdmContext:
         model = DATASETS_BY_CODE[t.code].model
         if model is None or "RECID" not in t.frame.columns:
             continue
-        ids = {int(x) for x in t.frame["RECID"].dropna()}
+        ids = sorted({int(x) for x in t.frame["RECID"].dropna()})
         history = model.history.model  # type: ignore[attr-defined]
-        for rid, user_name, at, reason in (
-            history.objects.filter(id__in=ids)
-            .order_by("id", "history_date", "history_id")
-            .values_list("id", "history_user__username", "history_date", "history_change_reason")
-        ):
-            audit[(t.code, rid)] = (user_name or "system", at, reason or "")
+        for batch in in_batches(ids):
+            for rid, user_name, at, reason in (
+                history.objects.filter(id__in=batch)
+                .order_by("id", "history_date", "history_id")
+                .values_list("id", "history_user__username", "history_date", "history_change_reason")
+            ):
+                audit[(t.code, rid)] = (user_name or "system", at, reason or "")
     signatures = {
         s.participant.participant_id: (s.signer.get_username(), s.signed_at, s.meaning)
         for s in Signature.objects.filter(voided_at__isnull=True)
@@ -143,7 +145,11 @@ def _only_records(table: Table, record_ids: set[int]) -> Table:
     if "RECID" in table.frame.columns:
         keep = table.frame["RECID"].isin(list(record_ids))
     else:  # participants: keyed by participant id
-        ids = set(Participant.objects.filter(pk__in=record_ids).values_list("participant_id", flat=True))
+        ids = {
+            pid
+            for batch in in_batches(sorted(record_ids))
+            for pid in Participant.objects.filter(pk__in=batch).values_list("participant_id", flat=True)
+        }
         keep = table.frame["SUBJID"].isin(list(ids))
     return Table(
         code=table.code, label=table.label, variables=table.variables, frame=table.frame[keep].reset_index(drop=True)
