@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,7 +28,7 @@ from trial.core.access_log import access_event_record
 from trial.core.audit_chain import audit_seals_deferred
 from trial.core.models import AccessEvent, User
 from trial.core.roles import Role, user_roles
-from trial.core.services import record_save
+from trial.core.services import record_save, records_create
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.participants.rules import BaselineWithinScreeningWindow
@@ -336,9 +337,9 @@ def participant_randomize(
     are locked (SELECT ... FOR UPDATE); on SQLite the IMMEDIATE transaction takes the write lock at
     BEGIN. The one-to-one constraints on Allocation are the second line of defence.
 
-    `then(participant, baseline_date)` runs inside the allocation's transaction, before the slot is
-    taken, so what the caller adds (the visit schedule: `trial.workspace.services.participant_enrol`)
-    is saved together with the allocation or not at all.
+    `then(participant, baseline_date)` runs inside the allocation's transaction, under the
+    participant's row lock, before the slot is taken, so what the caller adds (the visit schedule:
+    `trial.workspace.services.participant_enrol`) is saved together with the allocation or not at all.
     """
     by = require(by, Capability.RANDOMIZE)
     participant_require(by, participant)
@@ -429,33 +430,42 @@ def _allocate(
         )
     if then is not None:
         then(participant, baseline_date)
-    # The per-stratum lock: concurrent allocations in one stratum queue here, in arrival order.
-    cursor = StratumCursor.objects.select_for_update().filter(randomization_list=rl, stratum=stratum).first()
-    if cursor is None or cursor.next_sequence > cursor.size:
+    # The per-stratum lock: concurrent allocations in one stratum queue here, in arrival order. One
+    # statement takes the cursor row's lock and moves it on (PostgreSQL: a waiting UPDATE re-reads the
+    # row its predecessor committed; SQLite: the IMMEDIATE transaction already holds the write lock),
+    # and the next reads the slot it passed, through the cursor as this transaction now sees it.
+    cursors = StratumCursor.objects.filter(randomization_list=rl, stratum=stratum)
+    if not cursors.filter(next_sequence__lte=F("size")).update(next_sequence=F("next_sequence") + 1):
         raise StratumExhaustedError(
             f"The randomization list has no free entry left in stratum {stratum}. Nothing was allocated; "
             "the unblinded statistician has been alerted.",
             params={"stratum": stratum, "list_id": rl.pk},
         )
-    entry = ListEntry.objects.get(randomization_list=rl, stratum=stratum, sequence=cursor.next_sequence)
-    allocation = record_save(
-        Allocation(
-            participant=participant,
-            entry=entry,
-            stratum=stratum,
-            randomized_at=randomized_at or now,
-            randomized_by=by,
-        ),
+    taken = cursors.annotate(taken=F("next_sequence") - 1).values("taken")
+    entry = ListEntry.objects.get(randomization_list=rl, stratum=stratum, sequence=Subquery(taken))
+    # From here on only what needs the slot, and without savepoints or uniqueness queries: a failure
+    # fails the whole allocation, and a second allocation of this participant or of this entry (which
+    # the locks above rule out) is refused by the one-to-one constraints, reported by
+    # participant_randomize as "could not be completed safely".
+    (allocation,) = records_create(
+        [
+            Allocation(
+                participant=participant,
+                entry=entry,
+                stratum=stratum,
+                randomized_at=randomized_at or now,
+                randomized_by=by,
+            )
+        ],
         by=by,
     )
-    cursor.next_sequence += 1
-    cursor.save(update_fields=["next_sequence"])
     if rl.frozen_at is None:
         rl.frozen_at = allocation.randomized_at
         rl.save(update_fields=["frozen_at"])
         list_event_record(kind=ListEvent.Kind.FROZEN, randomization_list=rl, by=by)
     participant.status = Participant.Status.RANDOMIZED
-    record_save(participant, by=by, reason=f"Randomized: {entry.randomization_number}")
+    # Read under its row lock at the start of this transaction; its unique numbers are not changed.
+    record_save(participant, by=by, reason=f"Randomized: {entry.randomization_number}", locked=True)
     return RandomizationResult(allocation, created=True)
 
 
