@@ -302,6 +302,7 @@ def compare(ref: str, only: str | None, rounds: int) -> None:
         subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(ref_root), ref], cwd=ROOT, check=True)
         try:
             rows = []
+            rounds_seen: list[tuple[tuple[dict[str, Any], dict[str, Any]], ...]] = []
             for backend, plan, participants in COMPARISON:
                 if only and backend != only:
                     continue
@@ -315,6 +316,8 @@ def compare(ref: str, only: str | None, rounds: int) -> None:
                             run(backend, clients, participants, "processes", root, as_json=True, calls=calls)
                         )
                 rows += list(zip(_medians(measured["before"]), _medians(measured["after"]), strict=True))
+                per_round = [list(zip(measured["before"][r], measured["after"][r], strict=True)) for r in range(rounds)]
+                rounds_seen += list(zip(*per_round, strict=True))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(ref_root)], cwd=ROOT, check=False)
     head = subprocess.run(
@@ -336,6 +339,19 @@ def compare(ref: str, only: str | None, rounds: int) -> None:
         if a["errors"] or b["errors"]:
             print(f"{'':<10} {'':<9} {'':>7} errors: before {b['errors']}, after {a['errors']}")
     print("ratio: how many times better after (lower latency, higher throughput).")
+    # Each round on its own: on a shared machine the medians hide how far the rounds spread.
+    print("\nEach round (in the order measured: round 1 before first, round 2 after first, and so on):")
+    print(
+        f"{'backend':<10} {'call':<9} {'clients':>7} {'round':>5} "
+        f"{'p50 ms b/a':>17} {'allocations/s b/a':>19} {'ratio':>6}"
+    )
+    for per_round in rounds_seen:
+        for r, (b, a) in enumerate(per_round, start=1):
+            print(
+                f"{b['backend']:<10} {b['call']:<9} {b['clients']:>7} {r:>5} "
+                f"{b['p50_ms']:>8.1f} {a['p50_ms']:>8.1f} {b['throughput']:>9.1f} {a['throughput']:>9.1f} "
+                f"{a['throughput'] / b['throughput']:>5.1f}x"
+            )
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
@@ -73,6 +73,18 @@ def chain_sha256(previous: str, table: str, row_id: str, row_hash: str) -> str:
     return hashlib.sha256(f"{previous}|{table}|{row_id}|{row_hash}".encode()).hexdigest()
 
 
+def _stored_row_hashes(by_model: dict[type[models.Model], list[Any]]) -> dict[tuple[str, str], str]:
+    """The hash of each row as stored, keyed by (table, row id): one query per table."""
+    hashes: dict[tuple[str, str], str] = {}
+    for model, pks in by_model.items():
+        table = model._meta.db_table
+        attname = model._meta.pk.attname
+        # Unordered (a history model's default ordering would only add a sort): keyed by row id.
+        for values in model._base_manager.filter(pk__in=pks).order_by().values():
+            hashes[(table, str(values[attname]))] = row_sha256(dict(values))
+    return hashes
+
+
 def _chain_head_sha256() -> str:
     # Written out: asked on every audited write, where the ORM's cost of building the query was most of it.
     with connection.cursor() as cursor:
@@ -88,34 +100,34 @@ def audit_row_seal(instance: models.Model) -> AuditSeal:
     return audit_rows_seal([instance])[0]
 
 
-def audit_rows_seal(instances: Sequence[models.Model]) -> list[AuditSeal]:
+def audit_rows_seal(
+    instances: Sequence[models.Model], *, hashes: dict[tuple[str, str], str] | None = None
+) -> list[AuditSeal]:
     """Seal many newly written audit rows into the chain in one pass, in the transaction that wrote them.
 
     The stored values are read back with one query per table, and the seals are chained and written
-    with one insert under one take of the chain lock: the lock every auditing transaction queues on
-    is held for a few statements, not for one round of them per row. A row that is no longer there
+    with one insert under one take of the chain lock (on PostgreSQL, by one call of a database
+    function): the lock every auditing transaction queues on is held for a few statements, not for
+    one round of them per row. A row that is no longer there
     (written in a savepoint that was rolled back) is not sealed: it is in no table to verify.
+    `hashes` are rows already read back (`audit_seals_deferred`), keyed by (table, row id).
     """
+    hashes = dict(hashes or {})
     by_model: dict[type[models.Model], list[Any]] = defaultdict(list)
     for instance in instances:
-        by_model[type(instance)].append(instance.pk)
-    hashes: dict[tuple[str, str], str] = {}
-    for model, pks in by_model.items():
-        table = model._meta.db_table
-        attname = model._meta.pk.attname
-        for values in model._base_manager.filter(pk__in=pks).values():
-            hashes[(table, str(values[attname]))] = row_sha256(dict(values))
+        if (type(instance)._meta.db_table, str(instance.pk)) not in hashes:
+            by_model[type(instance)].append(instance.pk)
+    hashes.update(_stored_row_hashes(by_model))
     order = [(type(i)._meta.db_table, str(i.pk)) for i in instances]
     todo = [key for key in dict.fromkeys(order) if key in hashes]
     if not todo:
         return []
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _seals_write_postgresql(todo, hashes, now)
     # No savepoint: a failure here fails the transaction that wrote the rows, as it must.
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
         previous = _chain_head_sha256()
-        now = timezone.now()
         seals = []
         for table, row_id in todo:
             row_hash = hashes[(table, row_id)]
@@ -140,16 +152,60 @@ def audit_rows_seal(instances: Sequence[models.Model]) -> list[AuditSeal]:
     return seals
 
 
-# Rows written inside `audit_seals_deferred()`, per thread (each thread has its own connection and
+def _seals_write_postgresql(
+    todo: list[tuple[str, str]], hashes: dict[tuple[str, str], str], now: Any
+) -> list[AuditSeal]:
+    """The seals chained and written by the database function `stratum_audit_seal` (migration
+    core 0007): the chain lock, the chain's head and the insert in one statement instead of three, so
+    an allocation holds its stratum's lock for two round trips fewer. Its statements each take a new
+    snapshot (a VOLATILE function under READ COMMITTED), so the head is read once the lock is held,
+    as `_chain_head_sha256` is; it chains with `chain_sha256`'s formula, and the ids follow the chain."""
+    row_hashes = [hashes[key] for key in todo]
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seal_id, seal_previous, seal_chain FROM stratum_audit_seal(%s, %s, %s, %s, %s)",
+            [_CHAIN_LOCK_KEY, [t for t, _ in todo], [r for _, r in todo], row_hashes, now],
+        )
+        written = cursor.fetchall()
+    seals = []
+    for (table, row_id), row_hash, (pk, previous, chained) in zip(todo, row_hashes, written, strict=True):
+        seal = AuditSeal(
+            pk=pk,
+            table_name=table,
+            row_id=row_id,
+            row_sha256=row_hash,
+            previous_sha256=previous,
+            chain_sha256=chained,
+            sealed_at=now,
+        )
+        seal._state.adding = False
+        seal._state.db = connection.alias
+        seals.append(seal)
+    return seals
+
+
+@dataclass
+class _DeferredBlock:
+    rows: list[models.Model] = field(default_factory=list)  # to seal at the block's end, in write order
+    hashes: dict[tuple[str, str], str] = field(default_factory=dict)  # those already read back
+    savepoints: int = 0  # savepoints open when the block began
+
+
+# The `audit_seals_deferred()` blocks open now, per thread (each thread has its own connection and
 # transaction): a stack, so a nested block seals its own rows when it ends.
 _deferred = threading.local()
 
 
-def _deferred_stack() -> list[list[models.Model]]:
-    stack: list[list[models.Model]] | None = getattr(_deferred, "stack", None)
+def _deferred_stack() -> list[_DeferredBlock]:
+    stack: list[_DeferredBlock] | None = getattr(_deferred, "stack", None)
     if stack is None:
         stack = _deferred.stack = []
     return stack
+
+
+def _open_savepoints() -> int:
+    # Django keeps one entry per open atomic block, None for a block that made no savepoint.
+    return sum(1 for sid in connection.savepoint_ids if sid is not None)
 
 
 @contextmanager
@@ -161,27 +217,40 @@ def audit_seals_deferred() -> Iterator[None]:
     so the chain lock is taken once and held only from there to the commit, not from the first audit
     row on. Use it inside the transaction (`transaction.atomic`): if the block raises, nothing is
     sealed, and the transaction rolls the rows back with it.
+
+    A row written while no savepoint is open that was not open when the block began is read back
+    (hashed) as it is written: it can then only be rolled back together with the seals the block
+    writes at its end, and audit rows are append-only, so its stored values are final. The reading
+    is then done before whatever lock the service takes later (the stratum's), not under it. A row
+    written inside a newer savepoint is read back at the end, and not sealed if that savepoint was
+    rolled back.
     """
     stack = _deferred_stack()
-    stack.append([])
+    stack.append(_DeferredBlock(savepoints=_open_savepoints()))
     try:
         yield
     except BaseException:
         stack.pop()
         raise
-    rows = stack.pop()
-    if rows:
-        audit_rows_seal(rows)
+    block = stack.pop()
+    if block.rows:
+        audit_rows_seal(block.rows, hashes=block.hashes)
 
 
 def audit_rows_written(instances: Sequence[models.Model]) -> None:
     """Seal audit rows written without a post_save signal (in bulk): now, or at the end of the
     enclosing `audit_seals_deferred()` block."""
     stack = _deferred_stack()
-    if stack:
-        stack[-1].extend(instances)
-    else:
+    if not stack:
         audit_rows_seal(instances)
+        return
+    block = stack[-1]
+    block.rows.extend(instances)
+    if _open_savepoints() == block.savepoints:
+        by_model: dict[type[models.Model], list[Any]] = defaultdict(list)
+        for instance in instances:
+            by_model[type(instance)].append(instance.pk)
+        block.hashes.update(_stored_row_hashes(by_model))
 
 
 def seal_after_save(sender: type[models.Model], instance: models.Model, created: bool, **kwargs: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -74,21 +75,44 @@ class VersionMissingError(ValidationError):
         self.current_version = current_version
 
 
-def record_save(instance: R, *, by: User, reason: str = "") -> R:
+def record_save(instance: R, *, by: User, reason: str = "", locked: bool = False) -> R:
     """Validate and save a clinical record, auditing who, when and why.
 
     A new record needs no reason. A change to a saved record needs one (Part 11: the reason for
     change is part of the audit trail), and must start from the version now in the database;
     otherwise ConflictError, so two people cannot silently overwrite each other.
+
+    `locked=True` is for a service that read this saved record with `select_for_update()` in the
+    transaction it is still in, changed none of its unique fields, and lets any failure here fail
+    that whole transaction (the allocation: the participant's status). The row lock then already
+    guarantees what the checks would ask again: nobody saved a newer version or voided the record
+    since it was read. So: no second read of the row, no savepoint, and the uniqueness is left to
+    the database's unique constraints (a clash is an IntegrityError, which the caller reports).
+    The write guards, the field validation, the version increment and the history row are the same.
     """
     reason = (reason or "").strip()
     is_new = instance._state.adding
     if not is_new and not reason:
         raise ValidationError(ReasonForChangeRequired()({"version": instance.version, "reason": reason}))
+    if locked and (is_new or not transaction.get_connection().in_atomic_block):
+        raise ValueError("record_save(locked=True) takes a saved record read under a row lock in this transaction.")
     # First, so a locked record says so rather than listing what else is wrong with the change.
     for guard in _WRITE_GUARDS:
         guard(instance)
     _floats_to_decimals(instance)
+    if locked:
+        instance.full_clean(validate_unique=False, validate_constraints=False)
+        if instance.is_voided:
+            raise ValidationError("This record has been voided and can no longer be changed.")
+        instance.version += 1
+        instance.updated_by = by
+        instance._history_user = by  # type: ignore[attr-defined]  # simple-history hook, as below
+        instance._change_reason = reason  # type: ignore[attr-defined]  # simple-history hook
+        with transaction.atomic(savepoint=False):
+            instance.save()
+            for step in _AFTER_RECORD_SAVE:
+                step(instance=instance, by=by)
+        return instance
     instance.full_clean()
     with transaction.atomic():
         if not is_new:
@@ -140,7 +164,7 @@ def records_create(records: Sequence[R], *, by: User) -> list[R]:
         instance.updated_by = by
         instance._history_user = by  # type: ignore[attr-defined]  # simple-history hook, as in record_save
         instance._change_reason = INITIAL_ENTRY  # type: ignore[attr-defined]  # simple-history hook
-    history: Any = model.history  # added by HistoricalRecords(inherit=True)
+    history = _history_manager(model)
     # No savepoint (two round trips fewer): the guards and validation have run above, so what can
     # fail here is the database refusing the insert (a unique constraint), and then the caller's
     # transaction must roll back as a whole anyway.
@@ -158,6 +182,13 @@ def records_create(records: Sequence[R], *, by: User) -> list[R]:
                 for instance in created:
                     step(instance=instance, by=by)
     return created
+
+
+@functools.cache
+def _history_manager(model: type[ClinicalRecord]) -> Any:
+    # `model.history` (added by HistoricalRecords(inherit=True)) builds a new manager class on every
+    # access; without an instance the manager holds nothing but the model, so one per model serves.
+    return model.history
 
 
 def record_apply(instance: R, data: Mapping[str, Any], *, version: int | None) -> R:

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,7 +28,7 @@ from trial.core.access_log import access_event_record
 from trial.core.audit_chain import audit_seals_deferred
 from trial.core.models import AccessEvent, User
 from trial.core.roles import Role, user_roles
-from trial.core.services import record_save
+from trial.core.services import record_save, records_create
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.participants.rules import BaselineWithinScreeningWindow
@@ -336,9 +337,9 @@ def participant_randomize(
     are locked (SELECT ... FOR UPDATE); on SQLite the IMMEDIATE transaction takes the write lock at
     BEGIN. The one-to-one constraints on Allocation are the second line of defence.
 
-    `then(participant, baseline_date)` runs inside the allocation's transaction, before the slot is
-    taken, so what the caller adds (the visit schedule: `trial.workspace.services.participant_enrol`)
-    is saved together with the allocation or not at all.
+    `then(participant, baseline_date)` runs inside the allocation's transaction, under the
+    participant's row lock, before the slot is taken, so what the caller adds (the visit schedule:
+    `trial.workspace.services.participant_enrol`) is saved together with the allocation or not at all.
     """
     by = require(by, Capability.RANDOMIZE)
     participant_require(by, participant)
@@ -430,33 +431,63 @@ def _allocate(
     if then is not None:
         then(participant, baseline_date)
     # The per-stratum lock: concurrent allocations in one stratum queue here, in arrival order.
-    cursor = StratumCursor.objects.select_for_update().filter(randomization_list=rl, stratum=stratum).first()
-    if cursor is None or cursor.next_sequence > cursor.size:
+    entry = _slot_take(rl, stratum)
+    if entry is None:
         raise StratumExhaustedError(
             f"The randomization list has no free entry left in stratum {stratum}. Nothing was allocated; "
             "the unblinded statistician has been alerted.",
             params={"stratum": stratum, "list_id": rl.pk},
         )
-    entry = ListEntry.objects.get(randomization_list=rl, stratum=stratum, sequence=cursor.next_sequence)
-    allocation = record_save(
-        Allocation(
-            participant=participant,
-            entry=entry,
-            stratum=stratum,
-            randomized_at=randomized_at or now,
-            randomized_by=by,
-        ),
+    # From here on only what needs the slot, and without savepoints or uniqueness queries: a failure
+    # fails the whole allocation, and a second allocation of this participant or of this entry (which
+    # the locks above rule out) is refused by the one-to-one constraints, reported by
+    # participant_randomize as "could not be completed safely".
+    (allocation,) = records_create(
+        [
+            Allocation(
+                participant=participant,
+                entry=entry,
+                stratum=stratum,
+                randomized_at=randomized_at or now,
+                randomized_by=by,
+            )
+        ],
         by=by,
     )
-    cursor.next_sequence += 1
-    cursor.save(update_fields=["next_sequence"])
     if rl.frozen_at is None:
         rl.frozen_at = allocation.randomized_at
         rl.save(update_fields=["frozen_at"])
         list_event_record(kind=ListEvent.Kind.FROZEN, randomization_list=rl, by=by)
     participant.status = Participant.Status.RANDOMIZED
-    record_save(participant, by=by, reason=f"Randomized: {entry.randomization_number}")
+    # Read under its row lock at the start of this transaction; its unique numbers are not changed.
+    record_save(participant, by=by, reason=f"Randomized: {entry.randomization_number}", locked=True)
     return RandomizationResult(allocation, created=True)
+
+
+def _slot_take(rl: RandomizationList, stratum: str) -> ListEntry | None:
+    """Move the stratum's cursor on by one and return the entry it passed; None if none is left.
+
+    The UPDATE takes the cursor row's lock, held to the commit, so allocations in one stratum are
+    served one after the other in list order: on PostgreSQL a waiting UPDATE re-reads the row its
+    predecessor committed; on SQLite the IMMEDIATE transaction holds the write lock already. On
+    PostgreSQL the entry comes back in the same statement: one round trip fewer under the lock.
+    """
+    if connection.vendor == "postgresql":
+        cursors = connection.ops.quote_name(StratumCursor._meta.db_table)
+        entries = connection.ops.quote_name(ListEntry._meta.db_table)
+        sql = (
+            f"WITH taken AS (UPDATE {cursors} SET next_sequence = next_sequence + 1"  # noqa: S608  (the models' tables; values are parameters)
+            " WHERE randomization_list_id = %s AND stratum = %s AND next_sequence <= size"
+            " RETURNING next_sequence - 1 AS sequence)"
+            f" SELECT e.* FROM {entries} e JOIN taken ON e.sequence = taken.sequence"
+            " WHERE e.randomization_list_id = %s AND e.stratum = %s"
+        )
+        return next(iter(ListEntry.objects.raw(sql, [rl.pk, stratum, rl.pk, stratum])), None)
+    cursor = StratumCursor.objects.filter(randomization_list=rl, stratum=stratum)
+    if not cursor.filter(next_sequence__lte=F("size")).update(next_sequence=F("next_sequence") + 1):
+        return None
+    taken = cursor.annotate(taken=F("next_sequence") - 1).values("taken")
+    return ListEntry.objects.get(randomization_list=rl, stratum=stratum, sequence=Subquery(taken))
 
 
 def randomization_preconditions(*, participant: Participant, baseline_date: date | None = None) -> list[str]:

@@ -32,17 +32,31 @@ def _due(baseline: date, definition: VisitDefinition) -> tuple[date, date, date]
     return due, due - timedelta(days=definition.window_before_days), due + timedelta(days=definition.window_after_days)
 
 
-@transaction.atomic
-def visits_schedule(*, participant: Participant, baseline_date: date, by: Actor) -> list[Visit]:
+def visits_schedule(
+    *, participant: Participant, baseline_date: date, by: Actor, participant_locked: bool = False
+) -> list[Visit]:
     """Create the on-study visits (week >= 0) with due dates from the baseline date (Schedule).
 
     Under the participant's row lock (two schedules of one person cannot interleave), then in bulk:
     one insert of the visits and one of their history rows (`records_create`), not a round of audited
     saves per visit; an enrolment schedules every visit of the protocol at once.
+
+    `participant_locked=True` is for a caller whose transaction already holds that row lock and
+    fails as a whole if the schedule fails (the enrolment, `trial.workspace.services`): the schedule
+    is then written in that transaction as it stands, without taking the lock again in a savepoint.
     """
     by = require(by, Capability.ENTER_DATA)
-    locked = Participant.objects.select_for_update(of=("self",)).only("pk").get(pk=participant.pk)
-    existing = set(Visit.objects.filter(participant_id=locked.pk).values_list("definition_id", flat=True))
+    if participant_locked:
+        if not transaction.get_connection().in_atomic_block:
+            raise ValueError("visits_schedule(participant_locked=True) runs inside the transaction holding the lock.")
+        return _visits_schedule(participant=participant, baseline_date=baseline_date, by=by)
+    with transaction.atomic():
+        Participant.objects.select_for_update(of=("self",)).only("pk").get(pk=participant.pk)
+        return _visits_schedule(participant=participant, baseline_date=baseline_date, by=by)
+
+
+def _visits_schedule(*, participant: Participant, baseline_date: date, by: User) -> list[Visit]:
+    existing = set(Visit.objects.filter(participant_id=participant.pk).values_list("definition_id", flat=True))
     planned = []
     for definition in VisitDefinition.objects.filter(week__gte=0).order_by("week"):
         if definition.pk in existing:

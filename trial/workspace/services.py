@@ -21,7 +21,8 @@ def participant_enrol(
     """
 
     def schedule(randomized: Participant, baseline: date) -> None:
-        visits_schedule(participant=randomized, baseline_date=baseline, by=by)
+        # Called inside the allocation's transaction, under the participant's row lock.
+        visits_schedule(participant=randomized, baseline_date=baseline, by=by, participant_locked=True)
 
     return participant_randomize(
         participant=participant, by=by, baseline_date=baseline_date, then=schedule, randomized_at=randomized_at
