@@ -126,11 +126,11 @@ def database_from_env(default_url: str) -> dict[str, Any]:
 DATABASES = {"default": database_from_env(f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Passwords are stored as Argon2id hashes (memory-hard; Django's and OWASP's first choice). A login and
-# every re-entry of the password for an electronic signature (21 CFR 11.200(a)) hashes it once: Argon2 at
-# Django's settings costs about a quarter of the CPU of PBKDF2 at 1,000,000 iterations, which under load
-# is the difference between a login that waits for the CPU and one that does not. Hashes made by the
-# other hashers still verify and are re-hashed with Argon2 at the user's next login.
+# Passwords are stored as Argon2id hashes (memory-hard, so costlier to guess on graphics cards; Django's
+# and OWASP's first choice). A login and every re-entry of the password for an electronic signature
+# (21 CFR 11.200(a)) hashes it once, and Argon2 at Django's settings takes about a quarter of the CPU time
+# of PBKDF2 at 1,000,000 iterations. Hashes made by the other hashers still verify and are re-hashed with
+# Argon2 at the user's next login.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
