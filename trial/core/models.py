@@ -19,7 +19,8 @@ from typing import Any, NoReturn, Self, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models, router
 from simple_history.manager import HistoryManager
 from simple_history.models import HistoricalRecords
 
@@ -138,6 +139,118 @@ class ClinicalRecord(models.Model):
                 if related is not None and not related._state.adding and related.pk == getattr(self, f.attname):
                     skip.add(f.name)
         super().clean_fields(exclude=skip)
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        """Django's constraint validation, with the conditions of conditional unique constraints
+        ("one live result per analyte": not voided, not wasted) decided on this row's own values.
+
+        Django asks the database to evaluate such a condition: a savepoint and a SELECT per
+        constraint per save, most of the cost of saving a record. A condition on this row's own
+        fields needs no database, so it is decided here (`condition_holds`), and only the uniqueness
+        itself is asked, with one EXISTS. A clash, or a condition this cannot read, goes to
+        Django's own check, so the refusal and its message are Django's, word for word.
+        """
+        skip = set(exclude or ())
+        rest: list[tuple[type[models.Model], models.BaseConstraint]] = []
+        for model_class, constraints in self.get_constraints():
+            for constraint in constraints:
+                if not _unique_clash_possible(self, model_class, constraint, skip):
+                    continue
+                rest.append((model_class, constraint))
+        if not rest:
+            return
+        errors: dict[str, Any] = {}
+        using = router.db_for_write(type(self), instance=self)
+        for model_class, constraint in rest:
+            try:
+                constraint.validate(model_class, self, exclude=exclude, using=using)
+            except ValidationError as e:
+                fields = getattr(constraint, "fields", ())
+                if getattr(e, "code", None) == "unique" and len(fields) == 1:
+                    errors.setdefault(fields[0], []).append(e)
+                else:
+                    errors = e.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+
+_UNDECIDED = object()
+
+
+def condition_holds(condition: models.Q, instance: models.Model) -> bool | None:
+    """Whether a constraint's condition is true of this row, from its values in memory; None when
+    it cannot tell (a lookup other than exact or isnull, a field it does not hold, a NULL compared).
+
+    SQL's three-valued logic is kept by answering None rather than guessing: a comparison with NULL
+    is neither true nor false, and Django's own check (in the database) then decides.
+    """
+    result = _q_value(condition, instance)
+    return None if result is _UNDECIDED else bool(result)
+
+
+def _q_value(q: models.Q, instance: models.Model) -> object:
+    values = []
+    for child in q.children:
+        if isinstance(child, models.Q):
+            value = _q_value(child, instance)
+        elif isinstance(child, tuple) and len(child) == 2:
+            value = _lookup_value(child[0], child[1], instance)
+        else:
+            value = _UNDECIDED
+        if value is _UNDECIDED:
+            return _UNDECIDED
+        values.append(bool(value))
+    combined = all(values) if q.connector == models.Q.AND else any(values)
+    return not combined if q.negated else combined
+
+
+def _lookup_value(lookup: str, expected: Any, instance: models.Model) -> object:
+    name, _, kind = lookup.partition("__")
+    kind = kind or "exact"
+    try:
+        field = instance._meta.get_field(name)
+    except FieldDoesNotExist:
+        return _UNDECIDED
+    if (
+        not getattr(field, "concrete", False)
+        or kind not in ("exact", "isnull")
+        or hasattr(expected, "resolve_expression")
+    ):
+        return _UNDECIDED
+    value = getattr(instance, field.attname)
+    if kind == "isnull":
+        return (value is None) == bool(expected)
+    if value is None or expected is None:
+        return _UNDECIDED
+    return value == expected
+
+
+def _unique_clash_possible(
+    instance: models.Model, model_class: type[models.Model], constraint: models.BaseConstraint, skip: set[str]
+) -> bool:
+    """False when a conditional unique constraint cannot refuse this row: its condition is false for
+    the row, or no other row that meets it shares the row's values. True sends the constraint to
+    Django's check (also every constraint this does not read)."""
+    if not isinstance(constraint, models.UniqueConstraint) or constraint.condition is None or not constraint.fields:
+        return True
+    if constraint.expressions or constraint.nulls_distinct is False or any(f in skip for f in constraint.fields):
+        return True
+    holds = condition_holds(constraint.condition, instance)
+    if holds is None:
+        return True
+    if not holds:
+        return False
+    lookup = {}
+    for name in constraint.fields:
+        field = model_class._meta.get_field(name)
+        value = getattr(instance, field.attname)
+        if value is None:
+            return False  # NULL is distinct from NULL: no clash (as Django's own check)
+        lookup[field.attname] = value
+    others = model_class._default_manager.filter(constraint.condition, **lookup)
+    if not instance._state.adding and instance.pk is not None:
+        others = others.exclude(pk=instance.pk)
+    return bool(others.exists())
 
 
 class AccessEvent(models.Model):

@@ -266,6 +266,14 @@ def _seed_course(
     aspirin_mg: float,
 ) -> None:
     visits = {v.definition.week: v for v in participant.visits.select_related("definition")}
+    # The visits are done (and the infusions given) one by one, as the schedule moves with them; the
+    # forms of the visits are then entered together, each form through its bulk service (the same
+    # checks, one insert per form), as a casebook transcribed after the fact would be.
+    ratings: list[tuple[Any, dict[int, int]]] = []
+    scores: list[tuple[Any, int]] = []
+    samples: list[tuple[Any, datetime, str]] = []
+    labs: dict[bool, list[visit_services.LabEntry]] = {False: [], True: []}
+    vitals: list[tuple[Any, dict[str, Any]]] = []
     for sv in course.visits:
         visit = visits[sv.week]
         visit.refresh_from_db()
@@ -276,38 +284,38 @@ def _seed_course(
         visit = visit_services.visit_complete(visit=visit, actual_date=sv.date, by=coordinator)
         report.visits_done += 1
         if sv.hamd_items is not None:
-            visit_services.hamd_record(visit=visit, items=dict(enumerate(sv.hamd_items, start=1)), by=rater)
+            ratings.append((visit, dict(enumerate(sv.hamd_items, start=1))))
         if sv.cgi_s is not None:
-            visit_services.cgis_record(visit=visit, score=sv.cgi_s, by=rater)
+            scores.append((visit, sv.cgi_s))
         if sv.labs and any(blinding.lab_reveals_arm(code, sv.week) for code in sv.labs):
             # The site records the sample; the laboratory's results are entered by the unblinded
             # statistician (trial.blinding: these analytes reveal the arm after baseline).
-            visit_services.lab_sample_record(
-                visit=visit,
-                drawn_at=_at(sv.date, time(8, 45)),
-                tube_id=f"{participant.participant_id}-W{sv.week:02d}",
-                by=coordinator,
-            )
+            samples.append((visit, _at(sv.date, time(8, 45)), f"{participant.participant_id}-W{sv.week:02d}"))
         for analyte, (value, r1, r2) in sv.labs.items():
-            visit_services.lab_record(
-                visit=visit,
-                analyte=analyte,
-                sample_time=_at(sv.date, time(8, 45)),
-                by=unblinded if blinding.lab_reveals_arm(analyte, sv.week) else coordinator,
-                value=None if r1 is not None else round(value, 3),
-                replicate_1=None if r1 is None else round(r1, 3),
-                replicate_2=None if r2 is None else round(r2, 3),
-                assay_batch=f"B{sv.date:%y%m}",
+            labs[blinding.lab_reveals_arm(analyte, sv.week)].append(
+                visit_services.LabEntry(
+                    visit=visit,
+                    analyte=analyte,
+                    sample_time=_at(sv.date, time(8, 45)),
+                    value=None if r1 is not None else round(value, 3),
+                    replicate_1=None if r1 is None else round(r1, 3),
+                    replicate_2=None if r2 is None else round(r2, 3),
+                    assay_batch=f"B{sv.date:%y%m}",
+                )
             )
         if sv.systolic is not None and sv.weight_kg is not None:
-            vitals = {
-                "weight_kg": round(sv.weight_kg, 1),
-                "systolic_mmhg": sv.systolic,
-                "diastolic_mmhg": sv.diastolic,
-                "heart_rate_bpm": sv.heart_rate,
-                "temperature_c": None if sv.temperature_c is None else round(sv.temperature_c, 1),
-            }
-            visit_services.vitals_record(visit=visit, data=vitals, by=coordinator)
+            vitals.append(
+                (
+                    visit,
+                    {
+                        "weight_kg": round(sv.weight_kg, 1),
+                        "systolic_mmhg": sv.systolic,
+                        "diastolic_mmhg": sv.diastolic,
+                        "heart_rate_bpm": sv.heart_rate,
+                        "temperature_c": None if sv.temperature_c is None else round(sv.temperature_c, 1),
+                    },
+                )
+            )
         if sv.infusion is not None and sv.weight_kg is not None:
             inf = sv.infusion
             # The pharmacy prepares and dispenses the bag first, so accountability balances.
@@ -333,6 +341,12 @@ def _seed_course(
                 },
                 by=coordinator,
             )
+    visit_services.hamd_records_create(ratings=ratings, by=rater)
+    visit_services.cgis_records_create(scores=scores, by=rater)
+    visit_services.lab_samples_create(samples=samples, by=coordinator)
+    visit_services.lab_results_create(results=labs[False], by=coordinator)
+    visit_services.lab_results_create(results=labs[True], by=unblinded)
+    visit_services.vitals_records_create(entries=vitals, by=coordinator)
     for ae in course.adverse_events:
         adverse_event_record(
             participant=participant,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -145,26 +146,29 @@ def _in_order(visit: Visit, actual_date: date) -> None:
     accepted with a flag: the schedule's due dates, and the analysis' time axis, follow these dates.
     """
     week = visit.definition.week
-    done = participant_visits(visit.participant).filter(status=Visit.Status.DONE).exclude(pk=visit.pk)
-    if week > 0 and not done.filter(definition__week=0).exists():
+    # One read of the participant's other done visits (a handful), checked here, rather than a
+    # query per rule on every visit saved.
+    done = [
+        (w, d, name)
+        for w, d, name in Visit.objects.active()
+        .filter(participant_id=visit.participant_id, status=Visit.Status.DONE)
+        .exclude(pk=visit.pk)
+        .values_list("definition__week", "actual_date", "definition__name")
+        if d is not None
+    ]
+    if week > 0 and not any(w == 0 for w, _, _ in done):
         raise ValidationError(
             {"actual_date": "Record the baseline (week 0) visit first: every later visit follows it (Design)."}
         )
-    before = done.filter(definition__week__lt=week, actual_date__gt=actual_date).order_by("-actual_date").first()
+    before = max(((d, name) for w, d, name in done if w < week and d > actual_date), default=None)
     if before is not None:
         raise ValidationError(
-            {
-                "actual_date": f"{before.definition.name} was on {before.actual_date:%d %b %Y}: "
-                f"{visit.definition.name} cannot be earlier."
-            }
+            {"actual_date": f"{before[1]} was on {before[0]:%d %b %Y}: {visit.definition.name} cannot be earlier."}
         )
-    after = done.filter(definition__week__gt=week, actual_date__lt=actual_date).order_by("actual_date").first()
+    after = min(((d, name) for w, d, name in done if w > week and d < actual_date), default=None)
     if after is not None:
         raise ValidationError(
-            {
-                "actual_date": f"{after.definition.name} was on {after.actual_date:%d %b %Y}: "
-                f"{visit.definition.name} cannot be later."
-            }
+            {"actual_date": f"{after[1]} was on {after[0]:%d %b %Y}: {visit.definition.name} cannot be later."}
         )
 
 
@@ -262,7 +266,7 @@ def hamd_record(
 ) -> HamD17:
     by = require(by, Capability.RATE)
     _require_done(visit)
-    data: dict[str, int] = {(str(k) if str(k).startswith("item_") else f"item_{k}"): v for k, v in items.items()}
+    data = _hamd_items(items)
     instance = HamD17.objects.filter(visit=visit).first() or HamD17(visit=visit, rated_by=by)
     return _upsert(instance, data, by=by, reason=reason, version=version)
 
@@ -297,6 +301,17 @@ def lab_record(
     instance = LabResult.objects.active().filter(visit=visit, analyte=analyte).first() or LabResult(
         visit=visit, analyte=analyte
     )
+    data = _lab_data(sample_time, value, replicate_1, replicate_2, assay_batch)
+    return _upsert(instance, data, by=by, reason=reason, version=version)
+
+
+def _lab_data(
+    sample_time: datetime,
+    value: Decimal | float | None,
+    replicate_1: Decimal | float | None,
+    replicate_2: Decimal | float | None,
+    assay_batch: str,
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "sample_time": sample_time,
         "replicate_1": None if replicate_1 is None else Decimal(str(replicate_1)),
@@ -308,7 +323,7 @@ def lab_record(
     elif replicate_1 is not None and replicate_2 is not None:
         # Placeholder until clean() derives the mean of the duplicates.
         data["value"] = Decimal("0")
-    return _upsert(instance, data, by=by, reason=reason, version=version)
+    return data
 
 
 def lab_sample_record(
@@ -401,6 +416,113 @@ def vitals_record(
     _require_done(visit)
     instance = VitalSigns.objects.filter(visit=visit).first() or VitalSigns(visit=visit)
     return _upsert(instance, data, by=by, reason=reason, version=version)
+
+
+@dataclass(frozen=True)
+class LabEntry:
+    """One laboratory result for `lab_results_create`: the arguments of `lab_record` for one analyte."""
+
+    visit: Visit
+    analyte: str
+    sample_time: datetime
+    value: Decimal | float | None = None
+    replicate_1: Decimal | float | None = None
+    replicate_2: Decimal | float | None = None
+    assay_batch: str = ""
+
+
+# Entering many visits' forms at once: a casebook transcribed from paper, data carried over from
+# another system, a synthetic trial. Each record passes the checks its one-at-a-time service makes
+# (who may enter it, a visit that was done, the record's own validation, the closeout guards), and
+# all are written with one insert per form (trial.core.services.records_create), all or nothing.
+# They create; a record already entered is changed on its form, with a reason for the change.
+
+
+def hamd_records_create(*, ratings: Sequence[tuple[Visit, Mapping[int | str, int]]], by: Actor) -> list[HamD17]:
+    """HAM-D-17 ratings at many visits (`hamd_record` for each)."""
+    user = require(by, Capability.RATE)
+    rows = [HamD17(visit=visit, rated_by=user, **_hamd_items(items)) for visit, items in ratings]
+    return _visit_forms_create(rows, by=user, label="HAM-D-17", same=("visit_id",))
+
+
+def cgis_records_create(*, scores: Sequence[tuple[Visit, int]], by: Actor) -> list[CGIS]:
+    """CGI-S scores at many visits (`cgis_record` for each)."""
+    user = require(by, Capability.RATE)
+    return _visit_forms_create(
+        [CGIS(visit=visit, rated_by=user, score=score) for visit, score in scores],
+        by=user,
+        label="CGI-S",
+        same=("visit_id",),
+    )
+
+
+def vitals_records_create(*, entries: Sequence[tuple[Visit, Mapping[str, Any]]], by: Actor) -> list[VitalSigns]:
+    """Vital signs at many visits (`vitals_record` for each)."""
+    user = require(by, Capability.ENTER_DATA)
+    rows = [VitalSigns(visit=visit, **data) for visit, data in entries]
+    return _visit_forms_create(rows, by=user, label="Vital signs", same=("visit_id",))
+
+
+def lab_samples_create(*, samples: Sequence[tuple[Visit, datetime, str]], by: Actor) -> list[LabSample]:
+    """The blood samples drawn at many visits (`lab_sample_record` for each)."""
+    user = require(by, Capability.ENTER_DATA)
+    rows = [LabSample(visit=visit, drawn_at=drawn_at, tube_id=tube_id.strip()) for visit, drawn_at, tube_id in samples]
+    return _visit_forms_create(rows, by=user, label="Lab sample", same=("visit_id",), live_only=True)
+
+
+def lab_results_create(*, results: Sequence[LabEntry], by: Actor) -> list[LabResult]:
+    """Laboratory results at many visits (`lab_record` for each). As there, a post-baseline value of an
+    analyte that reveals the arm is an unblinded role's to enter (trial.blinding; ICH E6(R3) 4.2): one
+    such value among them makes the whole entry an unblinded one."""
+    revealing = any(blinding.lab_reveals_arm(e.analyte, e.visit.definition.week) for e in results)
+    unblinded_entry = revealing or can(by, Capability.ENTER_REVEALING_LABS)
+    user = require(by, Capability.ENTER_REVEALING_LABS if unblinded_entry else Capability.ENTER_DATA)
+    rows = [
+        LabResult(
+            visit=e.visit,
+            analyte=e.analyte,
+            **_lab_data(e.sample_time, e.value, e.replicate_1, e.replicate_2, e.assay_batch),
+        )
+        for e in results
+    ]
+    return _visit_forms_create(rows, by=user, label="Lab result", same=("visit_id", "analyte"), live_only=True)
+
+
+def _hamd_items(items: Mapping[int | str, int]) -> dict[str, int]:
+    return {(str(k) if str(k).startswith("item_") else f"item_{k}"): v for k, v in items.items()}
+
+
+@transaction.atomic
+def _visit_forms_create(
+    rows: Sequence[R], *, by: User, label: str, same: tuple[str, ...], live_only: bool = False
+) -> list[R]:
+    """New records of one visit form, checked as their one-at-a-time services check them, then
+    written together. `same` names what one record of the form is per (the visit; the visit and
+    analyte); `live_only` when a voided record leaves room for a new one."""
+    if not rows:
+        return []
+    model = type(rows[0])
+    seen: dict[tuple[Any, ...], R] = {}
+    for row in rows:
+        _require_done(row.visit)  # type: ignore[attr-defined]  # every visit form has a visit
+        key = tuple(getattr(row, f) for f in same)
+        if key in seen:
+            raise ValidationError(f"{_form_at(label, row, key)} is given twice.")
+        seen[key] = row
+    existing = model._default_manager.filter(visit_id__in={row.visit_id for row in rows})  # type: ignore[attr-defined]
+    if live_only:
+        existing = existing.filter(voided_at__isnull=True)
+    for key in existing.values_list(*same):
+        if key in seen:
+            raise ValidationError(
+                f"{_form_at(label, seen[key], key)} is already entered: "
+                "change it on its form, with a reason for the change."
+            )
+    return records_create(rows, by=by)
+
+
+def _form_at(label: str, row: ClinicalRecord, key: tuple[Any, ...]) -> str:
+    return f"{' '.join([label, *map(str, key[1:])])} at {row.visit}"  # type: ignore[attr-defined]  # every visit form has a visit
 
 
 @transaction.atomic
