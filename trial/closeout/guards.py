@@ -73,12 +73,20 @@ def record_write_guard(instance: Any) -> None:
 def records_write_guard(instances: Sequence[Any]) -> None:
     """record_write_guard for many new records at once (trial.core.services.records_create): asked
     once per participant and form among them, since that is all the answer depends on."""
-    asked = set()
+    firsts: dict[tuple[Any, ...], Any] = {}
     for instance in instances:
         key = (isinstance(instance, OPEN_AFTER_LOCK), participant_of(instance), unit_of(instance))
-        if key not in asked:
-            asked.add(key)
-            record_write_guard(instance)
+        firsts.setdefault(key, instance)
+    closed = [key for key in firsts if not key[0]]
+    if not closed:
+        return
+    # One statement asks whether anything blocks any of them; only then is each asked for its refusal.
+    participant_ids = {key[1] for key in closed if key[1] is not None}
+    units = {key[2] for key in closed if key[2] is not None}
+    if not selectors.anything_blocks(participant_ids, units):
+        return
+    for instance in firsts.values():
+        record_write_guard(instance)
 
 
 def after_records_save(*, instances: Sequence[Any], by: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,44 @@ def write_blocks(participant_id: int | None, unit: UnitKey | None) -> tuple[bool
         row = [bool(v) for v in cursor.fetchone()]
     row += [False] * (3 - len(row))
     return row[0], row[1], row[2]
+
+
+def anything_blocks(participant_ids: Collection[int], units: Collection[tuple[int, UnitKey]]) -> bool:
+    """Whether the database lock, a lock of one of these casebooks, or a freeze of one of these units
+    blocks a save: `write_blocks` for many records at once (records created in bulk), one statement
+    per 300 units. Only the yes-or-no: the refusal's details are asked unit by unit when it is yes."""
+    unit_list = sorted(units, key=repr)
+    ids = sorted(participant_ids)
+    chunks = [unit_list[i : i + 300] for i in range(0, len(unit_list), 300)] or [[]]
+    for number, chunk in enumerate(chunks):
+        parts: list[str] = []
+        params: list[Any] = []
+        if number == 0:
+            parts.append(
+                f"EXISTS(SELECT 1 FROM {_table(DatabaseLock)} WHERE unlocked_at IS NULL AND locked_at IS NOT NULL)"  # noqa: S608  (as in write_blocks)
+            )
+            for start in range(0, len(ids), 300):
+                batch = ids[start : start + 300]
+                marks = ", ".join(["%s"] * len(batch))
+                casebooks = f"SELECT 1 FROM {_table(CasebookLock)} WHERE participant_id IN ({marks})"  # noqa: S608  (as above)
+                parts.append(f"EXISTS({casebooks} AND unlocked_at IS NULL)")
+                params += batch
+        if chunk:
+            wheres = []
+            for participant_id, unit in chunk:
+                where, unit_params = _unit_sql(unit)
+                wheres.append(f"(participant_id = %s{where})")
+                params += [participant_id, *unit_params]
+            parts.append(
+                f"EXISTS(SELECT 1 FROM {_table(FormFreeze)} WHERE unfrozen_at IS NULL AND ({' OR '.join(wheres)}))"  # noqa: S608  (as above)
+            )
+        if not parts:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(parts), params)
+            if any(cursor.fetchone()):
+                return True
+    return False
 
 
 def marks_to_clear(participant_id: int, unit: UnitKey) -> tuple[bool, bool]:

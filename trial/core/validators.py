@@ -47,12 +47,17 @@ class InstanceValues(Mapping[str, Any]):
 
     def __init__(self, instance: models.Model) -> None:
         self._instance = instance
+        # Read once per validation: several rules ask for the same derived value (the participant's
+        # timeline is a query), and the instance does not change while its rules run.
+        self._read: dict[str, Any] = {}
 
     def __getitem__(self, key: str) -> Any:
-        try:
-            return getattr(self._instance, key)
-        except AttributeError:  # includes an unset related object
-            raise KeyError(key) from None
+        if key not in self._read:
+            try:
+                self._read[key] = getattr(self._instance, key)
+            except AttributeError:  # includes an unset related object
+                raise KeyError(key) from None
+        return self._read[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(f.name for f in self._instance._meta.concrete_fields)

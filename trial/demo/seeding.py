@@ -37,6 +37,9 @@ from trial.safety.models import AdverseEvent
 from trial.safety.services import adverse_event_record, conmed_record
 from trial.visits import services as visit_services
 
+# People entered per transaction (see demo_trial_seed).
+SEED_BATCH = 20
+
 
 class AlreadySeededError(Exception):
     pass
@@ -145,26 +148,33 @@ def demo_trial_seed(
         for i in range(lot_count)
     ]
     report = SeedReport()
-    for done, sp in enumerate(population, start=1):
-        # One transaction per participant: a failure leaves no half-entered person, and SQLite
-        # commits once per participant instead of once per record. Its audit rows are sealed into the
-        # chain in one pass at the end of the participant (the same seals, in the same order, as
-        # sealing each row when written), so the chain lock is taken once per person, not per record.
+    # One transaction per batch of people: a failure leaves no half-entered person (the batch is
+    # rolled back whole), and the database commits, and seals the batch's audit rows into the chain,
+    # once per batch instead of once per record: the rows are read back and sealed in one pass at the
+    # end of the batch (the same seals, in the same order, as sealing each row when written), so the
+    # chain lock is taken once per batch.
+    first = 0
+    while first < len(population):
+        # A batch also ends where a progress line is due, so each line is printed after its commit.
+        end = min((first // SEED_BATCH + 1) * SEED_BATCH, (first // progress_every + 1) * progress_every)
+        batch = population[first:end]
         with transaction.atomic(), audit_seals_deferred():
-            _seed_one(
-                sp,
-                report=report,
-                site=_site_of(sp, sites),
-                coordinator=coordinator,
-                rater=rater,
-                unblinded=unblinded,
-                pharmacist=pharmacist,
-                second_check=second_check,
-                lot=lots[(done - 1) // people_per_lot],
-                seed=seed,
-                today=today,
-                config=config,
-            )
+            for number, sp in enumerate(batch, start=first):
+                _seed_one(
+                    sp,
+                    report=report,
+                    site=_site_of(sp, sites),
+                    coordinator=coordinator,
+                    rater=rater,
+                    unblinded=unblinded,
+                    pharmacist=pharmacist,
+                    second_check=second_check,
+                    lot=lots[number // people_per_lot],
+                    seed=seed,
+                    today=today,
+                    config=config,
+                )
+        first = done = first + len(batch)
         # A large seeding takes minutes: say how far it got (after the commit, so it is true).
         if progress is not None and (done % progress_every == 0 or done == len(population)):
             progress(done, len(population), report)
@@ -275,8 +285,9 @@ def _seed_course(
     labs: dict[bool, list[visit_services.LabEntry]] = {False: [], True: []}
     vitals: list[tuple[Any, dict[str, Any]]] = []
     for sv in course.visits:
-        visit = visits[sv.week]
-        visit.refresh_from_db()
+        # Read again (the baseline and a delayed infusion move later visits), with its definition and
+        # its participant (already held) kept, so saving it reads neither again.
+        visit = participant.visits.select_related("definition").get(pk=visits[sv.week].pk)
         if sv.status == "missed":
             visit_services.visit_miss(visit=visit, reason=sv.missed_reason or "Missed", by=coordinator)
             report.visits_missed += 1

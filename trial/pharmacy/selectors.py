@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils.timezone import localdate as timezone_localdate
 
 from trial import blinding
@@ -214,18 +214,21 @@ class LotBalance:
 def lot_balance(lot: DrugLot) -> LotBalance:
     """Drug accountability for one lot: received, dispensed, wasted, balance (ICH E6(R3): investigational
     product accountability)."""
-    preps = Preparation.objects.active().filter(lot=lot)
-
-    def vials(status: str) -> int:
-        return int(preps.filter(status=status).aggregate(n=Sum("vials_from_lot"))["n"] or 0)
-
+    # One pass over the lot's bags for the three counts (asked at every preparation, under the lot's lock).
+    statuses = {"dispensed": Preparation.Status.DISPENSED, "prepared": Preparation.Status.PREPARED}
+    statuses["wasted"] = Preparation.Status.WASTED
+    bags = (
+        Preparation.objects.active()
+        .filter(lot=lot)
+        .aggregate(**{k: Sum("vials_from_lot", filter=Q(status=v)) for k, v in statuses.items()})
+    )
     wasted_loose = int(Wastage.objects.active().filter(lot=lot).aggregate(n=Sum("vials"))["n"] or 0)
     return LotBalance(
         lot=lot,
         received=lot.vials_received,
-        dispensed=vials(Preparation.Status.DISPENSED),
-        prepared_not_dispensed=vials(Preparation.Status.PREPARED),
-        wasted=vials(Preparation.Status.WASTED) + wasted_loose,
+        dispensed=int(bags["dispensed"] or 0),
+        prepared_not_dispensed=int(bags["prepared"] or 0),
+        wasted=int(bags["wasted"] or 0) + wasted_loose,
     )
 
 

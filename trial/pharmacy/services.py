@@ -207,7 +207,10 @@ def preparation_create(
 def preparation_dispense(*, preparation: Preparation, by: Actor, dispensed_to: str) -> Preparation:
     by = require(by, Capability.DISPENSE)
     prep = (
-        Preparation.objects.select_for_update(of=("self",)).select_related("visit__participant").get(pk=preparation.pk)
+        Preparation.objects.select_for_update(of=("self",))
+        # Its lot and signers with it, so validating the save need not read each of them again.
+        .select_related("visit__participant", "lot", "prepared_by", "second_checked_by")
+        .get(pk=preparation.pk)
     )
     participant = Participant.objects.select_for_update().get(pk=prep.visit.participant_id)
     _dispensable(participant)
