@@ -2,43 +2,22 @@
 
 Every allocation checks the active list against the SHA-256 recorded when it was made (21 CFR
 11.10(a): the record can be shown not to have changed; ICH E9 2.3.3). Loading every entry into
-Python for that grows with the list; here the database hashes the rows where they are and returns
-one value. The canonical form is `generation.list_digest`'s, so the two always agree:
-PostgreSQL concatenates the rows in (stratum, sequence) order ("C" collation: code-point order,
-Python's `sorted`) and hashes them with its own sha256(); SQLite has no hash function, so a small
-aggregate (registered on each new connection, `trial.randomization.apps`) feeds the rows it is
-given to `list_digest` itself.
+Python as model rows for that grows with the list; here the database does the work per row. The
+canonical form is `generation.list_digest`'s, so the two always agree: PostgreSQL concatenates the
+rows in (stratum, sequence) order ("C" collation: code-point order, Python's `sorted`) and hashes
+them with its own sha256(), one value back; SQLite, which has no hash function, returns each row's
+canonical line in that order and Python hashes the text once.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
 
 from django.db import connection
 
 from trial.randomization.generation import list_digest
 
-SQLITE_FUNCTION = "stratum_list_sha256"
 _COLUMNS = "stratum, sequence, block_number, block_size, arm, randomization_number"
-
-
-class _SQLiteListDigest:
-    """sqlite3 aggregate: the rows in any order, the digest of the sorted rows (list_digest sorts)."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[Any, ...]] = []
-
-    def step(self, *row: Any) -> None:
-        self.rows.append(row)  # six columns, as _COLUMNS names them
-
-    def finalize(self) -> str:
-        return list_digest(self.rows)
-
-
-def sqlite_functions_register(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """connection_created hook: give each new SQLite connection the list-digest aggregate."""
-    if connection.vendor == "sqlite":
-        connection.connection.create_aggregate(SQLITE_FUNCTION, 6, _SQLiteListDigest)
 
 
 def stored_list_sha256(randomization_list_id: int) -> str:
@@ -57,11 +36,16 @@ def stored_list_sha256(randomization_list_id: int) -> str:
             )
             return str(cursor.fetchone()[0])
         if connection.vendor == "sqlite":
+            # SQLite has no hash function: it writes each row's canonical line (in C, in the unique
+            # index's order) and Python hashes the text once. Its BINARY collation compares UTF-8
+            # bytes, which is code-point order, as Python's `sorted` in list_digest.
+            line = " || '|' || ".join(_COLUMNS.split(", "))
             cursor.execute(
-                f"SELECT {SQLITE_FUNCTION}({_COLUMNS}) FROM {table} WHERE randomization_list_id = %s",  # noqa: S608  (as above)
+                f"SELECT {line} || char(10) FROM {table} WHERE randomization_list_id = %s "  # noqa: S608  (as above)
+                "ORDER BY stratum, sequence",
                 [randomization_list_id],
             )
-            return str(cursor.fetchone()[0])
+            return hashlib.sha256("".join(row[0] for row in cursor.fetchall()).encode()).hexdigest()
     rows = (
         ListEntry.objects.filter(randomization_list_id=randomization_list_id)
         .order_by()

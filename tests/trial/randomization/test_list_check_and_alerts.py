@@ -111,3 +111,27 @@ def test_no_alert_is_mailed_when_the_transaction_around_the_refusal_rolls_back(
     assert callbacks == []
     assert alerts_sent == [] and mail.outbox == []
     assert not ListEvent.objects.filter(kind="integrity_failed").exists()
+
+
+@pytest.mark.django_db
+def test_the_database_orders_strata_by_code_point_as_the_digest_does(users: Any, protocol_loaded: Any) -> None:
+    # Strata whose order differs between a locale's collation, case-insensitive order and code-point
+    # order, and sequences past 9 (numeric, not text, order): the database's digest must still be
+    # the digest of Python's sort.
+    rl = randomization_list_create(by=users["unblinded"], per_stratum=4)
+    strata = ["Zürich|F", "zurich|F", "Émile|M", "a|M", "CRP<2|Ω", "CRP<2|z"]
+    for n, stratum in enumerate(strata):
+        for sequence in (2, 10, 1):
+            ListEntry.objects.create(
+                randomization_list=rl,
+                stratum=stratum,
+                sequence=sequence,
+                block_number=1,
+                block_size=4,
+                arm="IFX" if sequence % 2 else "PBO",
+                randomization_number=f"X{n:02d}{sequence:02d}",
+            )
+    rows = ListEntry.objects.filter(randomization_list=rl).values_list(
+        "stratum", "sequence", "block_number", "block_size", "arm", "randomization_number"
+    )
+    assert entries_digest(rl) == list_digest(rows) != rl.sha256
