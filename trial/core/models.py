@@ -163,9 +163,9 @@ class ClinicalRecord(models.Model):
         using = router.db_for_write(type(self), instance=self)
         for model_class, constraint in rest:
             try:
-                constraint.validate(model_class, self, exclude=exclude, using=using)
+                constraint.validate(model_class, self, exclude=exclude, using=using)  # type: ignore[attr-defined]  # every concrete constraint has it
             except ValidationError as e:
-                fields = getattr(constraint, "fields", ())
+                fields: tuple[str, ...] = tuple(getattr(constraint, "fields", ()))
                 if getattr(e, "code", None) == "unique" and len(fields) == 1:
                     errors.setdefault(fields[0], []).append(e)
                 else:
@@ -211,13 +211,15 @@ def _lookup_value(lookup: str, expected: Any, instance: models.Model) -> object:
         field = instance._meta.get_field(name)
     except FieldDoesNotExist:
         return _UNDECIDED
+    attname = getattr(field, "attname", None)
     if (
         not getattr(field, "concrete", False)
+        or attname is None
         or kind not in ("exact", "isnull")
         or hasattr(expected, "resolve_expression")
     ):
         return _UNDECIDED
-    value = getattr(instance, field.attname)
+    value = getattr(instance, attname)
     if kind == "isnull":
         return (value is None) == bool(expected)
     if value is None or expected is None:
@@ -242,11 +244,13 @@ def _unique_clash_possible(
         return False
     lookup = {}
     for name in constraint.fields:
-        field = model_class._meta.get_field(name)
-        value = getattr(instance, field.attname)
+        attname = getattr(model_class._meta.get_field(name), "attname", None)
+        if attname is None:
+            return True
+        value = getattr(instance, attname)
         if value is None:
             return False  # NULL is distinct from NULL: no clash (as Django's own check)
-        lookup[field.attname] = value
+        lookup[attname] = value
     others = model_class._default_manager.filter(constraint.condition, **lookup)
     if not instance._state.adding and instance.pk is not None:
         others = others.exclude(pk=instance.pk)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import string
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -279,7 +279,7 @@ def _seed_course(
     # The visits are done (and the infusions given) one by one, as the schedule moves with them; the
     # forms of the visits are then entered together, each form through its bulk service (the same
     # checks, one insert per form), as a casebook transcribed after the fact would be.
-    ratings: list[tuple[Any, dict[int, int]]] = []
+    ratings: list[tuple[Any, Mapping[int | str, int]]] = []
     scores: list[tuple[Any, int]] = []
     samples: list[tuple[Any, datetime, str]] = []
     labs: dict[bool, list[visit_services.LabEntry]] = {False: [], True: []}

@@ -509,7 +509,8 @@ def _visit_forms_create(
         if key in seen:
             raise ValidationError(f"{_form_at(label, row, key)} is given twice.")
         seen[key] = row
-    existing = model._default_manager.filter(visit_id__in={row.visit_id for row in rows})  # type: ignore[attr-defined]
+    visit_ids = {row.visit_id for row in rows}  # type: ignore[attr-defined]  # every visit form has a visit
+    existing = model._default_manager.filter(visit_id__in=visit_ids)  # type: ignore[misc]  # as above
     if live_only:
         existing = existing.filter(voided_at__isnull=True)
     for key in existing.values_list(*same):
