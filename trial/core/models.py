@@ -189,6 +189,8 @@ def condition_holds(condition: models.Q, instance: models.Model) -> bool | None:
 
 
 def _q_value(q: models.Q, instance: models.Model) -> object:
+    if q.connector not in (models.Q.AND, models.Q.OR):
+        return _UNDECIDED  # XOR: left to the database
     values = []
     for child in q.children:
         if isinstance(child, models.Q):
@@ -217,6 +219,7 @@ def _lookup_value(lookup: str, expected: Any, instance: models.Model) -> object:
         or attname is None
         or kind not in ("exact", "isnull")
         or hasattr(expected, "resolve_expression")
+        or isinstance(expected, models.Model)  # an object for a foreign key: left to the database
     ):
         return _UNDECIDED
     value = getattr(instance, attname)

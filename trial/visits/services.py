@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from trial import blinding
@@ -492,13 +492,25 @@ def _hamd_items(items: Mapping[int | str, int]) -> dict[str, int]:
     return {(str(k) if str(k).startswith("item_") else f"item_{k}"): v for k, v in items.items()}
 
 
-@transaction.atomic
 def _visit_forms_create(
     rows: Sequence[R], *, by: User, label: str, same: tuple[str, ...], live_only: bool = False
 ) -> list[R]:
     """New records of one visit form, checked as their one-at-a-time services check them, then
     written together. `same` names what one record of the form is per (the visit; the visit and
     analyte); `live_only` when a voided record leaves room for a new one."""
+    try:
+        return _visit_forms_insert(rows, by=by, label=label, same=same, live_only=live_only)
+    except IntegrityError as exc:
+        # Someone entered one of these forms between the check below and the insert: the database's
+        # unique constraint refused the batch (rolled back whole), said as the check would say it.
+        raise ValidationError(
+            f"{label} was entered at one of these visits by someone else a moment ago: nothing was saved. "
+            "Reload to see it, and change it on its form if needed."
+        ) from exc
+
+
+@transaction.atomic
+def _visit_forms_insert(rows: Sequence[R], *, by: User, label: str, same: tuple[str, ...], live_only: bool) -> list[R]:
     if not rows:
         return []
     model = type(rows[0])
@@ -513,12 +525,19 @@ def _visit_forms_create(
     existing = model._default_manager.filter(visit_id__in=visit_ids)  # type: ignore[misc]  # as above
     if live_only:
         existing = existing.filter(voided_at__isnull=True)
-    for key in existing.values_list(*same):
-        if key in seen:
+    for *key_values, voided_at in existing.values_list(*same, "voided_at"):
+        key = tuple(key_values)
+        if key not in seen:
+            continue
+        if voided_at is not None:
+            # One per visit, voided or not (as the form's own service says of it).
             raise ValidationError(
-                f"{_form_at(label, seen[key], key)} is already entered: "
-                "change it on its form, with a reason for the change."
+                f"{_form_at(label, seen[key], key)} was voided: it can no longer be entered or changed."
             )
+        raise ValidationError(
+            f"{_form_at(label, seen[key], key)} is already entered: "
+            "change it on its form, with a reason for the change."
+        )
     return records_create(rows, by=by)
 
 

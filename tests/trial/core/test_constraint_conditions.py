@@ -317,11 +317,9 @@ def test_a_row_whose_condition_is_false_is_validated_without_a_query(baseline_vi
 # --- Known wrong answers (reported; strict, so a fix makes these fail until the marks go) ---------
 
 
-@pytest.mark.xfail(strict=True, reason="condition_holds reads Q.XOR as OR: true XOR true is answered True")
 def test_an_exclusive_or_is_not_read_as_an_or() -> None:
     assert condition_holds(Q(analyte="hs_crp") ^ Q(voided_at__isnull=True), _lab()) in (False, None)
 
 
-@pytest.mark.xfail(strict=True, reason="condition_holds compares the row's visit_id with a Visit object: False")
 def test_a_foreign_key_compared_with_an_object_is_not_answered_false(baseline_visit: Visit) -> None:
     assert condition_holds(Q(visit=baseline_visit), _result(baseline_visit)) in (True, None)

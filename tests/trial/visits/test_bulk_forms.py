@@ -247,6 +247,44 @@ def test_a_voided_record_leaves_room_for_a_new_one(visits: dict[int, Visit], use
     assert model.objects.count() == 2
 
 
+@pytest.mark.parametrize("form", ["hamd17", "cgis", "vitals"])
+def test_a_voided_form_of_one_per_visit_says_it_can_no_longer_be_entered(
+    visits: dict[int, Visit], users: Any, form: str
+) -> None:
+    model, who, create = FORMS[form]
+    (first,) = create([visits[1]], users[who])
+    record_void(first, by=users[who], reason="Entered at the wrong visit")
+    with pytest.raises(ValidationError, match="was voided: it can no longer be entered or changed"):
+        create([visits[1]], users[who])
+    assert model.objects.count() == 1
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_an_entry_made_by_someone_else_during_the_batch_is_refused_in_words(
+    visits: dict[int, Visit], users: Any, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other entry lands between the check and the insert (a race): the database's constraint
+    # refuses the batch, and the user is told so, not shown an IntegrityError.
+    model, who, create = FORMS[form]
+    real = services.records_create
+    raced: list[Any] = []
+
+    def someone_else_first(rows: Any, *, by: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            monkeypatch.setattr(services, "records_create", real)
+            create([visits[1]], users[who])
+        return real(rows, by=by)
+
+    monkeypatch.setattr(services, "records_create", someone_else_first)
+    with pytest.raises(ValidationError, match="by someone else a moment ago: nothing was saved"):
+        create([visits[0], visits[1]], users[who])
+    # Nothing of the batch is left (here the other entry, made inside the batch's transaction to
+    # stand in for a concurrent one, is rolled back with it).
+    assert not model.objects.exists()
+    assert raced
+
+
 # --- All or nothing -------------------------------------------------------------------------------
 
 
