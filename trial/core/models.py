@@ -145,10 +145,11 @@ class ClinicalRecord(models.Model):
         ("one live result per analyte": not voided, not wasted) decided on this row's own values.
 
         Django asks the database to evaluate such a condition: a savepoint and a SELECT per
-        constraint per save, most of the cost of saving a record. A condition on this row's own
-        fields needs no database, so it is decided here (`condition_holds`), and only the uniqueness
-        itself is asked, with one EXISTS. A clash, or a condition this cannot read, goes to
-        Django's own check, so the refusal and its message are Django's, word for word.
+        constraint per save, a quarter of the time of saving a record (profiled over a seeding). A
+        condition on this row's own fields needs no database, so it is decided here
+        (`condition_holds`), and only the uniqueness itself is asked, with one EXISTS. A clash, or
+        a condition this cannot read, goes to Django's own check, so the refusal and its message are
+        Django's, word for word.
         """
         skip = set(exclude or ())
         rest: list[tuple[type[models.Model], models.BaseConstraint]] = []
@@ -247,14 +248,16 @@ def _unique_clash_possible(
         return False
     lookup = {}
     for name in constraint.fields:
-        attname = getattr(model_class._meta.get_field(name), "attname", None)
-        if attname is None:
-            return True
+        field = model_class._meta.get_field(name)
+        attname = getattr(field, "attname", None)
+        if attname is None or getattr(field, "generated", False):
+            return True  # a value only the database computes: Django's check asks it
         value = getattr(instance, attname)
         if value is None:
             return False  # NULL is distinct from NULL: no clash (as Django's own check)
         lookup[attname] = value
-    others = model_class._default_manager.filter(constraint.condition, **lookup)
+    using = router.db_for_write(type(instance), instance=instance)
+    others = model_class._default_manager.db_manager(using).filter(constraint.condition, **lookup)
     if not instance._state.adding and instance.pk is not None:
         others = others.exclude(pk=instance.pk)
     return bool(others.exists())
