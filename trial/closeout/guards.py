@@ -71,8 +71,9 @@ def record_write_guard(instance: Any) -> None:
 
 
 def records_write_guard(instances: Sequence[Any]) -> None:
-    """record_write_guard for many new records at once (trial.core.services.records_create): asked
-    once per participant and form among them, since that is all the answer depends on."""
+    """record_write_guard for many records at once (trial.core.services.records_create and
+    records_update): asked once per participant and form among them, since that is all the answer
+    depends on."""
     firsts: dict[tuple[Any, ...], Any] = {}
     for instance in instances:
         key = (isinstance(instance, OPEN_AFTER_LOCK), participant_of(instance), unit_of(instance))
@@ -91,7 +92,8 @@ def records_write_guard(instances: Sequence[Any]) -> None:
 
 def after_records_save(*, instances: Sequence[Any], by: Any) -> None:
     """after_record_save for many records at once: one statement per casebook asks whether anything
-    is to be cleared (records created in bulk are new: usually nothing is)."""
+    is to be cleared (records created in bulk are new: usually nothing is; records changed in bulk
+    clear their forms' verification and the casebook's signature, as one changed alone does)."""
     by_participant: dict[int, set[UnitKey]] = {}
     for instance in instances:
         unit = unit_of(instance)

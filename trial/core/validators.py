@@ -11,10 +11,12 @@ Rules that need the database (statuses, uniqueness) stay in the services.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -22,6 +24,31 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 ALL = "__all__"
+
+T = TypeVar("T")
+_HELD: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("stratum_reads_held", default=None)
+
+
+@contextmanager
+def reads_held() -> Iterator[None]:
+    """While many records are validated together, and nothing is written in between, a value several
+    of them read from the database (their participant's timeline) is read once, not once per record.
+    Only around a validation loop: a write inside it could make a held value stale."""
+    token = _HELD.set({})
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+
+
+def held_read(key: tuple[Any, ...], read: Callable[[], T]) -> T:
+    """`read()`, or its value already read under the same `reads_held()` (outside one: always read)."""
+    memo = _HELD.get()
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]  # type: ignore[no-any-return]  # stored by the same key's read
 
 
 # The largest value a PositiveIntegerField holds on every database we run on (PostgreSQL's integer).

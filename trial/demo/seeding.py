@@ -24,10 +24,17 @@ from trial.core.audit_chain import audit_seals_deferred
 from trial.core.roles import Role
 from trial.demo.generator import SyntheticCourse, SyntheticParticipant, generate_course
 from trial.demo.population import stratum
+from trial.demo.records import SyntheticVisit
 from trial.demo.simulated_trial import finished_population, population_with_enrolled, recruitment_end
 from trial.participants.models import Participant
 from trial.participants.services import consent_record, end_of_study_record, participant_screen
-from trial.pharmacy.services import drug_lot_receive, preparation_create, preparation_dispense, second_check_sign
+from trial.pharmacy.services import (
+    BagOrder,
+    drug_lot_receive,
+    preparations_create,
+    preparations_dispense,
+    second_check_sign,
+)
 from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
 from trial.protocol.services import protocol_load
@@ -36,6 +43,7 @@ from trial.randomization.services import participant_stratum, randomization_list
 from trial.safety.models import AdverseEvent
 from trial.safety.services import adverse_event_record, conmed_record
 from trial.visits import services as visit_services
+from trial.visits.models import Visit
 
 # People entered per transaction (see demo_trial_seed).
 SEED_BATCH = 20
@@ -159,26 +167,50 @@ def demo_trial_seed(
         end = min((first // SEED_BATCH + 1) * SEED_BATCH, (first // progress_every + 1) * progress_every)
         batch = population[first:end]
         with transaction.atomic(), audit_seals_deferred():
-            for number, sp in enumerate(batch, start=first):
-                _seed_one(
-                    sp,
-                    report=report,
-                    site=_site_of(sp, sites),
-                    coordinator=coordinator,
-                    rater=rater,
-                    unblinded=unblinded,
-                    pharmacist=pharmacist,
-                    second_check=second_check,
-                    lot=lots[number // people_per_lot],
-                    seed=seed,
-                    today=today,
-                    config=config,
+            enrolled = [
+                course
+                for number, sp in enumerate(batch, start=first)
+                if (
+                    course := _seed_one(
+                        sp,
+                        report=report,
+                        site=_site_of(sp, sites),
+                        coordinator=coordinator,
+                        unblinded=unblinded,
+                        lot=lots[number // people_per_lot],
+                        seed=seed,
+                        today=today,
+                        config=config,
+                    )
                 )
+                is not None
+            ]
+            _seed_courses(
+                enrolled,
+                report=report,
+                coordinator=coordinator,
+                rater=rater,
+                pharmacist=pharmacist,
+                second_check=second_check,
+                unblinded=unblinded,
+                aspirin_mg=config.aspirin_allowed_mg,
+            )
         first = done = first + len(batch)
         # A large seeding takes minutes: say how far it got (after the commit, so it is true).
         if progress is not None and (done % progress_every == 0 or done == len(population)):
             progress(done, len(population), report)
     return report
+
+
+@dataclass
+class _Enrolled:
+    """A participant randomized in this batch, with the course the generator gave them."""
+
+    participant: Participant
+    course: SyntheticCourse
+    lot: Any
+    index: int
+    visits: dict[int, Any] = field(default_factory=dict)  # week -> Visit, as last saved
 
 
 def _seed_one(
@@ -187,15 +219,14 @@ def _seed_one(
     report: SeedReport,
     site: Any,
     coordinator: Any,
-    rater: Any,
     unblinded: Any,
-    pharmacist: Any,
-    second_check: Any,
     lot: Any,
     seed: int,
     today: date,
     config: ProtocolConfig,
-) -> None:
+) -> _Enrolled | None:
+    """Screen, consent and randomize one person; their course, when randomized, is entered with the
+    batch's (`_seed_courses`)."""
     from trial.workspace.services import participant_enrol
 
     screening = {
@@ -222,14 +253,14 @@ def _seed_one(
     report.screened += 1
     if participant.status == Participant.Status.SCREEN_FAILED:
         report.screen_failed += 1
-        return
+        return None
     if sp.stage != "enrolled" or sp.consent_date is None:
         report.awaiting_randomization += 1
-        return
+        return None
     consent_record(participant=participant, consent_date=sp.consent_date, by=coordinator)
     if sp.baseline_date is None:
         report.awaiting_randomization += 1
-        return
+        return None
     # Randomized on the morning of the baseline visit, as at a site, not on the day the demo is seeded:
     # a randomization dated after the participant's end of study would be an impossible record.
     participant_enrol(
@@ -246,24 +277,22 @@ def _seed_one(
     arm = blinding.arm_code(unblinded, participant)
     assert arm is not None  # just randomized, and the unblinded statistician may see the arm
     course = generate_course(sp, arm=arm, seed=seed, today=today, protocol=config)
-    _seed_course(
-        participant,
-        course,
-        report=report,
-        coordinator=coordinator,
-        rater=rater,
-        pharmacist=pharmacist,
-        second_check=second_check,
-        unblinded=unblinded,
-        lot=lot,
-        index=sp.index,
-        aspirin_mg=config.aspirin_allowed_mg,
-    )
+    return _Enrolled(participant=participant, course=course, lot=lot, index=sp.index)
 
 
-def _seed_course(
-    participant: Participant,
-    course: SyntheticCourse,
+def _segments(course: SyntheticCourse) -> list[list[SyntheticVisit]]:
+    """The course's visits, cut after each visit whose infusion was delayed: the delay moves the later
+    visits' due dates (visits_reschedule_from), so those are done only after it is recorded."""
+    segments: list[list[SyntheticVisit]] = [[]]
+    for sv in course.visits:
+        segments[-1].append(sv)
+        if sv.status != "missed" and sv.infusion is not None and sv.infusion.delayed_days > 0:
+            segments.append([])
+    return [seg for seg in segments if seg]
+
+
+def _seed_courses(
+    enrolled: list[_Enrolled],
     *,
     report: SeedReport,
     coordinator: Any,
@@ -271,93 +300,135 @@ def _seed_course(
     pharmacist: Any,
     second_check: Any,
     unblinded: Any,
-    lot: Any,
-    index: int,
     aspirin_mg: float,
 ) -> None:
-    visits = {v.definition.week: v for v in participant.visits.select_related("definition")}
-    # The visits are done (and the infusions given) one by one, as the schedule moves with them; the
-    # forms of the visits are then entered together, each form through its bulk service (the same
-    # checks, one insert per form), as a casebook transcribed after the fact would be.
+    """The courses of a batch's randomized participants, entered together.
+
+    The visits are done in rounds: each round does, for every participant, the visits up to their next
+    delayed infusion (all in one `visits_complete`), then the infusions of those visits (the pharmacy
+    prepares and dispenses the bags first, so accountability balances), each step in one bulk call. The forms of
+    every visit are then entered together, each form through its bulk service (the same checks, one
+    insert per form), as a casebook transcribed after the fact would be; then each participant's
+    adverse events, edit checks and end of study.
+    """
+    if not enrolled:
+        return
+    by_pk = {e.participant.pk: e for e in enrolled}
+    pending = {e.participant.pk: _segments(e.course) for e in enrolled}
     ratings: list[tuple[Any, Mapping[int | str, int]]] = []
     scores: list[tuple[Any, int]] = []
     samples: list[tuple[Any, datetime, str]] = []
     labs: dict[bool, list[visit_services.LabEntry]] = {False: [], True: []}
     vitals: list[tuple[Any, dict[str, Any]]] = []
-    for sv in course.visits:
-        # Read again (the baseline and a delayed infusion move later visits), with its definition and
-        # its participant (already held) kept, so saving it reads neither again.
-        visit = participant.visits.select_related("definition").get(pk=visits[sv.week].pk)
-        if sv.status == "missed":
-            visit_services.visit_miss(visit=visit, reason=sv.missed_reason or "Missed", by=coordinator)
-            report.visits_missed += 1
-            continue
-        visit = visit_services.visit_complete(visit=visit, actual_date=sv.date, by=coordinator)
-        report.visits_done += 1
-        if sv.hamd_items is not None:
-            ratings.append((visit, dict(enumerate(sv.hamd_items, start=1))))
-        if sv.cgi_s is not None:
-            scores.append((visit, sv.cgi_s))
-        if sv.labs and any(blinding.lab_reveals_arm(code, sv.week) for code in sv.labs):
-            # The site records the sample; the laboratory's results are entered by the unblinded
-            # statistician (trial.blinding: these analytes reveal the arm after baseline).
-            samples.append((visit, _at(sv.date, time(8, 45)), f"{participant.participant_id}-W{sv.week:02d}"))
-        for analyte, (value, r1, r2) in sv.labs.items():
-            labs[blinding.lab_reveals_arm(analyte, sv.week)].append(
-                visit_services.LabEntry(
-                    visit=visit,
-                    analyte=analyte,
-                    sample_time=_at(sv.date, time(8, 45)),
-                    value=None if r1 is not None else round(value, 3),
-                    replicate_1=None if r1 is None else round(r1, 3),
-                    replicate_2=None if r2 is None else round(r2, 3),
-                    assay_batch=f"B{sv.date:%y%m}",
-                )
-            )
-        if sv.systolic is not None and sv.weight_kg is not None:
-            vitals.append(
-                (
-                    visit,
-                    {
-                        "weight_kg": round(sv.weight_kg, 1),
-                        "systolic_mmhg": sv.systolic,
-                        "diastolic_mmhg": sv.diastolic,
-                        "heart_rate_bpm": sv.heart_rate,
-                        "temperature_c": None if sv.temperature_c is None else round(sv.temperature_c, 1),
-                    },
-                )
-            )
-        if sv.infusion is not None and sv.weight_kg is not None:
-            inf = sv.infusion
-            # The pharmacy prepares and dispenses the bag first, so accountability balances.
-            prep = preparation_create(
-                visit=visit,
-                by=pharmacist,
-                weight_kg=round(sv.weight_kg, 1),
-                saline_lot="NS-250-DEMO",
-                second_check=second_check,
-                lot=lot,
-            )
-            preparation_dispense(preparation=prep, by=pharmacist, dispensed_to="Infusion nurse (demo)")
-            visit_services.infusion_record(
-                visit=visit,
-                data={
-                    "weight_kg": round(sv.weight_kg, 1),
-                    "start_time": _at(sv.date, inf.start_time),
-                    "stop_time": _at(sv.date, inf.stop_time),
-                    "reaction": inf.reaction or "",
-                    "delayed_for_infection": inf.delayed_days > 0,
-                    "delay_days": inf.delayed_days,
-                    "delay_reason": inf.delay_reason or "",
-                },
-                by=coordinator,
-            )
+    while any(pending.values()):
+        now = {pk: segs.pop(0) for pk, segs in pending.items() if segs}
+        # Read again each round: a baseline on another day, or a delayed infusion, moved later visits.
+        for visit in Visit.objects.filter(participant_id__in=now).select_related("definition"):
+            e = by_pk[visit.participant_id]
+            visit.participant = e.participant
+            e.visits[visit.definition.week] = visit
+        to_do = []
+        for pk, segment in now.items():
+            e = by_pk[pk]
+            for sv in segment:
+                if sv.status == "missed":
+                    visit_services.visit_miss(
+                        visit=e.visits[sv.week], reason=sv.missed_reason or "Missed", by=coordinator
+                    )
+                    report.visits_missed += 1
+                else:
+                    to_do.append((e.visits[sv.week], sv.date))
+        visit_services.visits_complete(visits=to_do, by=coordinator)
+        report.visits_done += len(to_do)
+        bags: list[BagOrder] = []
+        given: list[tuple[Any, dict[str, Any]]] = []
+        for pk, segment in now.items():
+            e = by_pk[pk]
+            for sv in segment:
+                if sv.status == "missed":
+                    continue
+                visit = e.visits[sv.week]
+                _forms_of(sv, visit, e.participant, ratings, scores, samples, labs, vitals)
+                if sv.infusion is not None and sv.weight_kg is not None:
+                    bags.append(BagOrder(visit=visit, weight_kg=round(sv.weight_kg, 1), lot=e.lot))
+                    given.append((visit, _infusion_data(sv)))
+        # The pharmacy prepares and dispenses the bags first, so accountability balances.
+        preps = preparations_create(bags=bags, by=pharmacist, saline_lot="NS-250-DEMO", second_check=second_check)
+        preparations_dispense(preparations=preps, by=pharmacist, dispensed_to="Infusion nurse (demo)")
+        visit_services.infusions_create(entries=given, by=coordinator)
     visit_services.hamd_records_create(ratings=ratings, by=rater)
     visit_services.cgis_records_create(scores=scores, by=rater)
     visit_services.lab_samples_create(samples=samples, by=coordinator)
     visit_services.lab_results_create(results=labs[False], by=coordinator)
     visit_services.lab_results_create(results=labs[True], by=unblinded)
     visit_services.vitals_records_create(entries=vitals, by=coordinator)
+    for e in enrolled:
+        _seed_close(e, report=report, coordinator=coordinator, aspirin_mg=aspirin_mg)
+
+
+def _forms_of(
+    sv: SyntheticVisit,
+    visit: Any,
+    participant: Participant,
+    ratings: list[tuple[Any, Mapping[int | str, int]]],
+    scores: list[tuple[Any, int]],
+    samples: list[tuple[Any, datetime, str]],
+    labs: dict[bool, list[visit_services.LabEntry]],
+    vitals: list[tuple[Any, dict[str, Any]]],
+) -> None:
+    """What was recorded at one done visit, added to the batch's lists of each form."""
+    if sv.hamd_items is not None:
+        ratings.append((visit, dict(enumerate(sv.hamd_items, start=1))))
+    if sv.cgi_s is not None:
+        scores.append((visit, sv.cgi_s))
+    if sv.labs and any(blinding.lab_reveals_arm(code, sv.week) for code in sv.labs):
+        # The site records the sample; the laboratory's results are entered by the unblinded
+        # statistician (trial.blinding: these analytes reveal the arm after baseline).
+        samples.append((visit, _at(sv.date, time(8, 45)), f"{participant.participant_id}-W{sv.week:02d}"))
+    for analyte, (value, r1, r2) in sv.labs.items():
+        labs[blinding.lab_reveals_arm(analyte, sv.week)].append(
+            visit_services.LabEntry(
+                visit=visit,
+                analyte=analyte,
+                sample_time=_at(sv.date, time(8, 45)),
+                value=None if r1 is not None else round(value, 3),
+                replicate_1=None if r1 is None else round(r1, 3),
+                replicate_2=None if r2 is None else round(r2, 3),
+                assay_batch=f"B{sv.date:%y%m}",
+            )
+        )
+    if sv.systolic is not None and sv.weight_kg is not None:
+        vitals.append(
+            (
+                visit,
+                {
+                    "weight_kg": round(sv.weight_kg, 1),
+                    "systolic_mmhg": sv.systolic,
+                    "diastolic_mmhg": sv.diastolic,
+                    "heart_rate_bpm": sv.heart_rate,
+                    "temperature_c": None if sv.temperature_c is None else round(sv.temperature_c, 1),
+                },
+            )
+        )
+
+
+def _infusion_data(sv: SyntheticVisit) -> dict[str, Any]:
+    inf = sv.infusion
+    assert inf is not None and sv.weight_kg is not None  # the caller gives only visits with an infusion
+    return {
+        "weight_kg": round(sv.weight_kg, 1),
+        "start_time": _at(sv.date, inf.start_time),
+        "stop_time": _at(sv.date, inf.stop_time),
+        "reaction": inf.reaction or "",
+        "delayed_for_infection": inf.delayed_days > 0,
+        "delay_days": inf.delayed_days,
+        "delay_reason": inf.delay_reason or "",
+    }
+
+
+def _seed_close(e: _Enrolled, *, report: SeedReport, coordinator: Any, aspirin_mg: float) -> None:
+    """A participant's adverse events and medications, the edit checks, and the end of study."""
+    participant, course, index = e.participant, e.course, e.index
     for ae in course.adverse_events:
         adverse_event_record(
             participant=participant,
@@ -375,7 +446,7 @@ def _seed_course(
             by=coordinator,
         )
         report.adverse_events += 1
-    baseline = visits[0].actual_date or course.visits[0].date if course.visits else None
+    baseline = course.visits[0].date if course.visits else None
     if baseline is not None and index % 20 == 7:
         # Three or so participants take low-dose aspirin, the one NSAID the protocol allows
         # (Concomitant medications).

@@ -9,7 +9,7 @@ from django.db import connection, models
 from simple_history.models import HistoricalRecords
 
 from trial.core.models import AuditHistoryManager, ClinicalRecord
-from trial.core.validators import rules_raise, stored_range
+from trial.core.validators import held_read, rules_raise, stored_range
 from trial.participants.eligibility import age_on
 from trial.participants.rules import (
     Timeline,
@@ -56,6 +56,17 @@ class Participant(ClinicalRecord):
         """The dates that bound this participant's other records (trial.participants.rules.Timeline)."""
         if self._state.adding:
             return Timeline(date_of_birth=self.date_of_birth)
+        screening, consent, end = held_read(("participant-timeline", self.pk), self._timeline_dates)
+        return Timeline(
+            date_of_birth=self.date_of_birth,
+            screening_date=screening,
+            consent_date=consent,
+            screen_failed=self.status == self.Status.SCREEN_FAILED,
+            ended_on=end[0] if end else None,
+            ended_how=end[1] if end else "",
+        )
+
+    def _timeline_dates(self) -> tuple[Any, Any, tuple[Any, str] | None]:
         # One statement for the three dates, written out: every clinical record's validation asks for
         # them, and three ORM queries were a large part of a form save's time.
         q = connection.ops.quote_name
@@ -74,16 +85,8 @@ class Participant(ClinicalRecord):
             )
             screening_raw, consent_raw, end_raw, end_reason = cursor.fetchone()
         as_date = models.DateField().to_python
-        screening, consent = as_date(screening_raw), as_date(consent_raw)
         end = (as_date(end_raw), end_reason or "") if end_raw is not None else None
-        return Timeline(
-            date_of_birth=self.date_of_birth,
-            screening_date=screening,
-            consent_date=consent,
-            screen_failed=self.status == self.Status.SCREEN_FAILED,
-            ended_on=end[0] if end else None,
-            ended_how=end[1] if end else "",
-        )
+        return as_date(screening_raw), as_date(consent_raw), end
 
 
 def _timeline_of(record: models.Model) -> Timeline | None:

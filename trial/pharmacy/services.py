@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,11 +19,11 @@ from django.utils import timezone
 from trial import blinding
 from trial.access import Capability, can, require
 from trial.core.models import User
-from trial.core.services import record_save
+from trial.core.services import record_save, records_create, records_update
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.pharmacy.models import DrugLot, Preparation, Wastage
-from trial.pharmacy.selectors import dose_plan, lot_balance, preparation_use_by
+from trial.pharmacy.selectors import DosePlan, dose_plan, lot_balance, preparation_use_by
 from trial.visits.models import Visit
 
 # Crockford base32 without I, L, O, U: easy to read aloud and to type from a label.
@@ -173,34 +174,167 @@ def preparation_create(
     if arm is None:  # pragma: no cover - a pharmacist may always see the arm; kept so a role change fails closed
         raise PermissionDenied("The arm is not visible to you.")
     plan = dose_plan(arm_code=arm, weight_kg=float(weight_kg))
-    prep = Preparation(
+    prep = _bag(visit, plan, by=by, checker=checker, second_check=second_check, saline_lot=saline_lot)
+    prep.weight_kg = Decimal(str(weight_kg))
+    prep.prepared_at = timezone.now()
+    if plan.draws_vials:
+        if lot is None:
+            raise ValidationError({"lot": "Choose the drug lot the vials come from."})
+        lot = DrugLot.objects.select_for_update().get(pk=lot.pk)  # two bags cannot both take the last vials
+        _lot_check(lot, lot_balance(lot).balance, plan.vials)
+        prep.lot = lot
+        prep.vials_from_lot = plan.vials
+    # full_clean checks the kit id is unused; the unique constraint catches the remaining race.
+    return record_save(prep, by=by)
+
+
+@dataclass(frozen=True)
+class BagOrder:
+    """One bag for `preparations_create`: what `preparation_create` takes for one visit."""
+
+    visit: Visit
+    weight_kg: Decimal | float
+    lot: DrugLot | None = None
+
+
+@transaction.atomic
+def preparations_create(
+    *, bags: Sequence[BagOrder], by: Actor, saline_lot: str, second_check: SecondCheck
+) -> list[Preparation]:
+    """Prepare the bags of many infusion visits at once (`preparation_create` for each), all with one
+    second check, signed for this preparer: a pharmacy making up a clinic day's bags, a synthetic trial.
+
+    The same checks, bag by bag, each refusal naming its visit: a randomized participant still on
+    treatment, an infusion visit not missed, no usable bag already made for it (nor two in the list),
+    the arm asked of trial.blinding for this pharmacist, and for an active bag a lot that has not
+    expired and holds the vials of every bag drawn from it here. The visits and the lots are locked
+    for the transaction, as there. Then one insert of the bags with their history rows
+    (trial.core.services.records_create). All or nothing.
+    """
+    by = require(by, Capability.DISPENSE)
+    checker = _second_check_valid(second_check, by)
+    if not bags:
+        return []
+    visits = (
+        Visit.objects.select_for_update(of=("self",))
+        .select_related("participant__allocation__entry", "definition")
+        .in_bulk([bag.visit.pk for bag in bags])
+    )
+    if len(visits) != len(bags):
+        raise ValidationError("A visit is given twice: one bag is prepared per infusion visit.")
+    arms = blinding.arm_codes(by, {v.participant for v in visits.values()})
+    live = set(
+        Preparation.objects.active()
+        .filter(visit_id__in=visits)
+        .exclude(status=Preparation.Status.WASTED)
+        .values_list("visit_id", flat=True)
+    )
+    lots = DrugLot.objects.select_for_update().in_bulk({bag.lot.pk for bag in bags if bag.lot is not None})
+    left = {pk: lot_balance(lot).balance for pk, lot in lots.items()}
+    prepared_at = timezone.now()
+    preps = []
+    for bag in bags:
+        visit = visits[bag.visit.pk]
+        try:
+            _dispensable(visit.participant)
+            if not visit.definition.infusion:
+                raise ValidationError(f"No infusion is given at {visit.definition.name} (Schedule).")
+            if visit.status == Visit.Status.MISSED:
+                raise ValidationError("This visit is recorded as missed.")
+            if visit.pk in live:
+                raise ValidationError(
+                    "A bag has already been prepared for this visit; waste it first to prepare another."
+                )
+            arm = arms.get(visit.participant.pk)
+            if arm is None:  # pragma: no cover - a pharmacist may always see the arm; fails closed on a role change
+                raise PermissionDenied("The arm is not visible to you.")
+            plan = dose_plan(arm_code=arm, weight_kg=float(bag.weight_kg))
+            prep = _bag(visit, plan, by=by, checker=checker, second_check=second_check, saline_lot=saline_lot)
+            prep.weight_kg = Decimal(str(bag.weight_kg))
+            prep.prepared_at = prepared_at
+            if plan.draws_vials:
+                if bag.lot is None:
+                    raise ValidationError({"lot": "Choose the drug lot the vials come from."})
+                lot = lots[bag.lot.pk]
+                _lot_check(lot, left[lot.pk], plan.vials)
+                left[lot.pk] -= plan.vials
+                prep.lot = lot
+                prep.vials_from_lot = plan.vials
+        except ValidationError as exc:
+            raise ValidationError(f"{visit}: {' '.join(exc.messages)}") from exc
+        preps.append(prep)
+    # The kit ids are random and checked unique by the database's constraint (records_create).
+    return records_create(preps, by=by)
+
+
+def _bag(
+    visit: Visit, plan: DosePlan, *, by: User, checker: User, second_check: SecondCheck, saline_lot: str
+) -> Preparation:
+    return Preparation(
         visit=visit,
         kit_id=kit_id_new(),
-        weight_kg=Decimal(str(weight_kg)),
         dose_mg=plan.dose_mg,
         vials=plan.vials,
         volume_ml=plan.volume_ml,
         saline_lot=saline_lot.strip(),
         prepared_by=by,
-        prepared_at=timezone.now(),
         # 21 CFR 11.50(a): the signer's printed name, and the time they signed.
         second_checker=checker.get_full_name() or checker.get_username(),
         second_checked_by=checker,
         second_checked_at=second_check.signed_at,
     )
-    if plan.draws_vials:
-        if lot is None:
-            raise ValidationError({"lot": "Choose the drug lot the vials come from."})
-        lot = DrugLot.objects.select_for_update().get(pk=lot.pk)  # two bags cannot both take the last vials
-        if lot.expiry_date < timezone.localdate():
-            raise ValidationError({"lot": f"Lot {lot.lot_number} expired on {lot.expiry_date:%d %b %Y}."})
-        balance = lot_balance(lot).balance
-        if balance < plan.vials:
-            raise ValidationError({"lot": f"Lot {lot.lot_number} has {balance} vials left; {plan.vials} are needed."})
-        prep.lot = lot
-        prep.vials_from_lot = plan.vials
-    # full_clean checks the kit id is unused; the unique constraint catches the remaining race.
-    return record_save(prep, by=by)
+
+
+def _lot_check(lot: DrugLot, balance: int, vials: int) -> None:
+    if lot.expiry_date < timezone.localdate():
+        raise ValidationError({"lot": f"Lot {lot.lot_number} expired on {lot.expiry_date:%d %b %Y}."})
+    if balance < vials:
+        raise ValidationError({"lot": f"Lot {lot.lot_number} has {balance} vials left; {vials} are needed."})
+
+
+@transaction.atomic
+def preparations_dispense(*, preparations: Sequence[Preparation], by: Actor, dispensed_to: str) -> list[Preparation]:
+    """Dispense many prepared bags at once (`preparation_dispense` for each): the same checks, each
+    refusal naming its bag, under the same row locks; then one update of the bags and one insert of
+    their history rows (trial.core.services.records_update). All or nothing."""
+    by = require(by, Capability.DISPENSE)
+    if not preparations:
+        return []
+    locked = (
+        Preparation.objects.select_for_update(of=("self",))
+        .select_related("visit__participant", "lot", "prepared_by", "second_checked_by")
+        .in_bulk([p.pk for p in preparations])
+    )
+    if len(locked) != len(preparations):
+        raise ValidationError("A bag is given twice.")
+    participants = (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("allocation")
+        .in_bulk({p.visit.participant_id for p in locked.values()})
+    )
+    now = timezone.now()
+    to = dispensed_to.strip()
+    preps = []
+    for given in preparations:
+        prep = locked[given.pk]
+        try:
+            _dispensable(participants[prep.visit.participant_id])
+            if prep.is_voided or prep.status != Preparation.Status.PREPARED:
+                raise ValidationError(f"This bag cannot be dispensed (status: {prep.get_status_display()}).")
+            use_by = preparation_use_by(prep)
+            if now > use_by:
+                raise ValidationError(
+                    f"This bag was to be used by {timezone.localtime(use_by):%d %b %Y %H:%M}: "
+                    "waste it and prepare another."
+                )
+        except ValidationError as exc:
+            raise ValidationError(f"Bag {prep.kit_id}: {' '.join(exc.messages)}") from exc
+        prep.status = Preparation.Status.DISPENSED
+        prep.dispensed_by = by
+        prep.dispensed_at = now
+        prep.dispensed_to = to
+        preps.append(prep)
+    return records_update(preps, by=by, reason=f"Dispensed to {to}")
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from django.utils import timezone
 from trial import blinding
 from trial.access import Capability, can, require
 from trial.core.models import ClinicalRecord, User
-from trial.core.services import form_entry_save, record_apply, record_save, records_create
+from trial.core.services import form_entry_save, record_apply, record_save, records_create, records_update
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.protocol.models import VisitDefinition
@@ -123,6 +123,76 @@ def visit_complete(*, visit: Visit, actual_date: date, by: Actor, reason: str = 
     return visit
 
 
+def visits_complete(*, visits: Sequence[tuple[Visit, date]], by: Actor) -> list[Visit]:
+    """Many visits done at once, in the order given (`visit_complete` for each): a casebook
+    transcribed after the fact, data carried over from another system, a synthetic trial.
+
+    The same rules as one at a time: the visits' order (a baseline first; dates in the order of the
+    weeks, among the visits already done and those done before in the list), the window flag, the
+    record's validation and the close-out guards; a baseline done on another day than planned moves
+    the due dates of the later visits not yet done first, each change audited with its reason, as
+    `visits_reschedule_from` does. Then one update of the visits and one insert of their history rows
+    ("Visit done") (trial.core.services.records_update). All or nothing.
+    """
+    user = require(by, Capability.RATE)  # as visit_complete: the rater may date the visit
+    if not visits:
+        return []
+    with transaction.atomic():
+        in_call = {v.pk: v for v, _ in visits}
+        if len(in_call) != len(visits):
+            twice = next(v for v, _ in visits if sum(1 for w, _ in visits if w.pk == v.pk) > 1)
+            raise ValidationError(f"The visit {twice} is given twice.")
+        participant_ids = {v.participant_id for v, _ in visits}
+        done: dict[int, list[tuple[int, date, str]]] = {pid: [] for pid in participant_ids}
+        for pid, week, day, name in (
+            Visit.objects.active()
+            .filter(participant_id__in=participant_ids, status=Visit.Status.DONE)
+            .exclude(pk__in=in_call)
+            .values_list("participant_id", "definition__week", "actual_date", "definition__name")
+        ):
+            if day is not None:
+                done[pid].append((week, day, name))
+        for visit, actual_date in visits:
+            if visit.status == Visit.Status.DONE:
+                raise ValidationError(
+                    f"{visit} is already done (on {visit.actual_date:%d %b %Y}): change its date on its form, "
+                    "with a reason for the change."
+                )
+            _order_check(visit, actual_date, done[visit.participant_id])
+            done[visit.participant_id].append((visit.definition.week, actual_date, visit.definition.name))
+        baselines = {v.participant_id: d for v, d in visits if v.definition.week == 0}
+        if baselines:
+            moved = _baseline_moves(baselines, in_call)
+            records_update(moved, by=user, reason="Due dates follow the actual baseline date")
+        for visit, actual_date in visits:
+            visit.status = Visit.Status.DONE
+            visit.actual_date = actual_date
+            visit.out_of_window = not (visit.window_start <= actual_date <= visit.window_end)
+        return records_update([v for v, _ in visits], by=user, reason="Visit done")
+
+
+def _baseline_moves(baselines: Mapping[int, date], in_call: Mapping[int, Visit]) -> list[Visit]:
+    """The later visits, not yet done, whose due dates move to follow each participant's actual
+    baseline date (`visits_reschedule_from`), changed in memory; the visits of the call are changed
+    on the objects the caller holds."""
+    moved = []
+    later = (
+        Visit.objects.active()
+        .filter(participant_id__in=baselines, definition__week__gt=0, status=Visit.Status.SCHEDULED)
+        .select_related("definition", "participant")
+    )
+    for stored in later:
+        other = in_call.get(stored.pk, stored)
+        due = baselines[other.participant_id] + timedelta(days=7 * other.definition.week)
+        if due == other.scheduled_date:
+            continue
+        other.scheduled_date = due
+        other.window_start = due - timedelta(days=other.definition.window_before_days)
+        other.window_end = due + timedelta(days=other.definition.window_after_days)
+        moved.append(other)
+    return moved
+
+
 def visit_form_save(*, visit: Visit, by: Actor, write: Callable[[], T], visit_date: date | None = None) -> T:
     """One form entered at a visit, from the web page or the API: the visit's date first when the
     form gives it (a visit not yet done), then the form's records (`write` calls their services),
@@ -145,7 +215,6 @@ def _in_order(visit: Visit, actual_date: date) -> None:
     keep the order of their weeks. A visit entered out of order is refused with the reason, not
     accepted with a flag: the schedule's due dates, and the analysis' time axis, follow these dates.
     """
-    week = visit.definition.week
     # One read of the participant's other done visits (a handful), checked here, rather than a
     # query per rule on every visit saved.
     done = [
@@ -156,6 +225,12 @@ def _in_order(visit: Visit, actual_date: date) -> None:
         .values_list("definition__week", "actual_date", "definition__name")
         if d is not None
     ]
+    _order_check(visit, actual_date, done)
+
+
+def _order_check(visit: Visit, actual_date: date, done: Sequence[tuple[int, date, str]]) -> None:
+    """`_in_order` given the participant's other done visits (week, date, name)."""
+    week = visit.definition.week
     if week > 0 and not any(w == 0 for w, _, _ in done):
         raise ValidationError(
             {"actual_date": "Record the baseline (week 0) visit first: every later visit follows it (Design)."}
@@ -486,6 +561,33 @@ def lab_results_create(*, results: Sequence[LabEntry], by: Actor) -> list[LabRes
         for e in results
     ]
     return _visit_forms_create(rows, by=user, label="Lab result", same=("visit_id", "analyte"), live_only=True)
+
+
+def infusions_create(*, entries: Sequence[tuple[Visit, Mapping[str, Any]]], by: Actor) -> list[Infusion]:
+    """Infusions given at many visits (`infusion_record` for each, each new): an infusion visit of a
+    participant on study, one per visit, not at a missed visit. As there, an infusion delayed for
+    infection moves the later visits not yet done to keep their spacing (visits_reschedule_from)."""
+    user = require(by, Capability.ENTER_DATA)
+    for visit, _ in entries:
+        if not visit.definition.infusion:
+            raise ValidationError(f"No infusion is given at {visit.definition.name} (Schedule).")
+        if visit.participant.status != Participant.Status.RANDOMIZED:
+            raise ValidationError(
+                f"{visit}: infusions are recorded only for randomized participants who have not left the study."
+            )
+    with transaction.atomic():
+        created = _visit_forms_create(
+            [Infusion(visit=visit, **data) for visit, data in entries], by=user, label="Infusion", same=("visit_id",)
+        )
+        for infusion in created:
+            if infusion.delay_days:
+                visits_reschedule_from(
+                    visit=infusion.visit,
+                    anchor=infusion.visit.scheduled_date + timedelta(days=infusion.delay_days),
+                    by=user,
+                    reason=f"Infusion delayed {infusion.delay_days} days: {infusion.delay_reason}",
+                )
+    return created
 
 
 def _hamd_items(items: Mapping[int | str, int]) -> dict[str, int]:

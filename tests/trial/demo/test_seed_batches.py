@@ -19,11 +19,12 @@ def test_a_failure_rolls_back_its_batch_and_keeps_the_batches_before(monkeypatch
     real = seeding._seed_one
     entered: list[str] = []
 
-    def failing_sixth(sp: Any, **kwargs: Any) -> None:
+    def failing_sixth(sp: Any, **kwargs: Any) -> Any:
         if len(entered) == 5:
             raise RuntimeError("the sixth person fails")
-        real(sp, **kwargs)
+        enrolled = real(sp, **kwargs)
         entered.append(sp.screening_number)
+        return enrolled
 
     monkeypatch.setattr(seeding, "_seed_one", failing_sixth)
     with pytest.raises(RuntimeError, match="sixth"):
