@@ -36,6 +36,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalChanges
 
 from trial.core.models import AuditSeal, ClinicalRecord
+from trial.core.rows import rows_insert
 
 GENESIS = "0" * 64
 # PostgreSQL advisory lock key for the chain ("STRATUM" in ASCII): two transactions that seal at the
@@ -148,7 +149,7 @@ def audit_rows_seal(
         else:
             # One multi-row INSERT: its ids follow the list's order (one statement under the chain lock),
             # which is the order verification walks the chain in.
-            seals = AuditSeal.objects.bulk_create(seals)
+            seals = rows_insert(seals)
     return seals
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from trial.core.audit_chain import audit_rows_written
 from trial.core.models import ClinicalRecord, User
+from trial.core.rows import rows_insert, rows_update
 from trial.core.types import Actor
 from trial.core.validators import ReasonForChangeRequired, reads_held
 
@@ -168,16 +169,14 @@ def records_create(records: Sequence[R], *, by: User) -> list[R]:
         instance.updated_by = by
         instance._history_user = by  # type: ignore[attr-defined]  # simple-history hook, as in record_save
         instance._change_reason = INITIAL_ENTRY  # type: ignore[attr-defined]  # simple-history hook
-    history = _history_manager(model)
     # No savepoint (two round trips fewer): the guards and validation have run above, so what can
     # fail here is the database refusing the insert (a unique constraint), and then the caller's
     # transaction must roll back as a whole anyway.
     with transaction.atomic(savepoint=False):
         # The audited manager refuses bulk_create (it would skip the history); this is the one path
         # that writes the history itself, so it uses a plain queryset of the model.
-        plain: models.QuerySet[R] = models.QuerySet(model=model)
-        created: list[R] = plain.bulk_create(records)
-        snapshots = history.bulk_history_create(created, default_user=by, default_change_reason=INITIAL_ENTRY)
+        created: list[R] = rows_insert(records)
+        snapshots = _history_rows_insert(created, by=by, reason=INITIAL_ENTRY, changed=False, when=timezone.now())
         audit_rows_written(snapshots)
         for step in _AFTER_RECORD_SAVE:
             if step in _AFTER_RECORD_SAVE_MANY:
@@ -241,11 +240,8 @@ def records_update(records: Sequence[R], *, by: User, reason: str) -> list[R]:
             instance._change_reason = reason  # type: ignore[attr-defined]  # simple-history hook
         names = {f.attname: f.name for f in model._meta.concrete_fields}
         fields = sorted({names[a] for a in changed} | {"version", "updated_at", "updated_by"})
-        plain: models.QuerySet[R] = models.QuerySet(model=model)
-        plain.bulk_update(records, fields)
-        snapshots = _history_manager(model).bulk_history_create(
-            records, update=True, default_user=by, default_change_reason=reason, default_date=now
-        )
+        rows_update(records, fields)
+        snapshots = _history_rows_insert(records, by=by, reason=reason, changed=True, when=now)
         audit_rows_written(snapshots)
         for step in _AFTER_RECORD_SAVE:
             if step in _AFTER_RECORD_SAVE_MANY:
@@ -298,6 +294,30 @@ def _q_field_names(q: models.Q) -> set[str]:
         elif isinstance(child, tuple):
             names.add(child[0].split("__")[0])
     return names
+
+
+def _history_rows_insert(
+    records: Sequence[ClinicalRecord], *, by: User, reason: str, changed: bool, when: Any
+) -> list[models.Model]:
+    """The history snapshots of records just written in bulk, as django-simple-history writes them
+    (its `bulk_history_create`: every tracked field, who, when, why, "+" for a new record and "~" for
+    a change), inserted through `rows_insert`."""
+    history = _history_manager(type(records[0])).model
+    tracked = history.tracked_fields
+    related = hasattr(history, "history_relation")
+    rows = []
+    for instance in records:
+        row = history(
+            history_date=getattr(instance, "_history_date", when),
+            history_user=getattr(instance, "_history_user", by),
+            history_change_reason=getattr(instance, "_change_reason", "") or reason,
+            history_type="~" if changed else "+",
+            **{f.attname: getattr(instance, f.attname) for f in tracked},
+        )
+        if related:
+            row.history_relation_id = instance.pk
+        rows.append(row)
+    return rows_insert(rows)
 
 
 @functools.cache

@@ -61,14 +61,38 @@ def _next_number(prefix: str, field: str, width: int = 4) -> str:
     same highest number and collide on the unique constraint; the lock makes the second wait for
     the first to commit, as randomization does with the stratum cursor.
     """
+    series = _series_locked(prefix, field)
+    candidate = f"{prefix}{series.last + 1:0{width}d}"
+    # The counter is the series; the numbers in use are read (a scan of the prefix, which grows with
+    # the trial) only for a new counter, or when the next number is taken already (a participant
+    # written with its number outside screening).
+    if series.last == 0 or Participant.objects.filter(**{field: candidate}).exists():
+        series.last = max(series.last, _highest_in_use(prefix, field))
+        candidate = f"{prefix}{series.last + 1:0{width}d}"
+    series.last += 1
+    series.save(update_fields=["last"])
+    return candidate
+
+
+def _series_locked(prefix: str, field: str) -> NumberSeries:
     key = f"{field}:{prefix}"
     # Create the counter if it is missing; a concurrent creator makes this a no-op, never an error.
     NumberSeries.objects.bulk_create([NumberSeries(key=key, last=0)], ignore_conflicts=True)
-    series = NumberSeries.objects.select_for_update().get(key=key)
-    # A number given explicitly (an imported screening log) moves the series on too.
-    series.last = max(series.last, _highest_in_use(prefix, field)) + 1
-    series.save(update_fields=["last"])
-    return f"{prefix}{series.last:0{width}d}"
+    return NumberSeries.objects.select_for_update().get(key=key)
+
+
+def _number_given(prefix: str, field: str, number: str) -> None:
+    """A number given explicitly (an imported screening log) moves its series on, so the next number
+    handed out follows it."""
+    tail = number[len(prefix) :] if number.startswith(prefix) else ""
+    if not tail.isdigit():
+        return
+    series = _series_locked(prefix, field)
+    if series.last == 0:
+        series.last = _highest_in_use(prefix, field)
+    if int(tail) > series.last:
+        series.last = int(tail)
+        series.save(update_fields=["last"])
 
 
 def _apply_eligibility(screening: Screening, date_of_birth: date) -> None:
@@ -97,6 +121,8 @@ def participant_screen(
     """
     by = require(by, Capability.ENTER_DATA)
     site_require(by, site)
+    if screening_number:
+        _number_given("S", "screening_number", screening_number)
     participant = Participant(
         screening_number=screening_number or _next_number("S", "screening_number"),
         participant_id=_next_number(f"{site.code}-", "participant_id"),

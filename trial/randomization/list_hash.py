@@ -39,10 +39,11 @@ def stored_list_sha256(randomization_list_id: int) -> str:
             # SQLite has no hash function: it writes each row's canonical line (in C, in the unique
             # index's order) and Python hashes the text once. Its BINARY collation compares UTF-8
             # bytes, which is code-point order, as Python's `sorted` in list_digest.
-            line = " || '|' || ".join(_COLUMNS.split(", "))
+            # printf writes the line in one call where || converts and copies column by column; the
+            # integer columns print as the same decimal text either way.
             cursor.execute(
-                f"SELECT {line} || char(10) FROM {table} WHERE randomization_list_id = %s "  # noqa: S608  (as above)
-                "ORDER BY stratum, sequence",
+                "SELECT printf('%%s|%%d|%%d|%%d|%%s|%%s' || char(10), {}) FROM {} "  # noqa: S608  (as above)
+                "WHERE randomization_list_id = %s ORDER BY stratum, sequence".format(_COLUMNS, table),
                 [randomization_list_id],
             )
             return hashlib.sha256("".join(row[0] for row in cursor.fetchall()).encode()).hexdigest()

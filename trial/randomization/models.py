@@ -69,6 +69,23 @@ class ListEntry(models.Model):
                 fields=["randomization_list", "randomization_number"], name="unique_randomization_number"
             ),
         ]
+        indexes = [
+            # Every allocation hashes the whole list (trial.randomization.list_hash): with every column of
+            # the canonical line in the index, in its order, the database reads the index alone, not a
+            # table row per entry (half the time of the check on a 17,000-entry list).
+            models.Index(
+                fields=[
+                    "randomization_list",
+                    "stratum",
+                    "sequence",
+                    "block_number",
+                    "block_size",
+                    "arm",
+                    "randomization_number",
+                ],
+                name="listentry_digest_cover",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.randomization_number
