@@ -114,11 +114,15 @@ def record_save(instance: R, *, by: User, reason: str = "", locked: bool = False
             for step in _AFTER_RECORD_SAVE:
                 step(instance=instance, by=by)
         return instance
-    instance.full_clean()
     with transaction.atomic():
+        current = None
         if not is_new:
-            # Lock the row so two concurrent saves of one version cannot both pass the check.
+            # Lock the row so two concurrent saves of one version cannot both pass the check. Read
+            # before validating, so the validation need not ask the database again about what the change
+            # leaves as it is (`_unchanged_exempt`).
             current = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+        instance.full_clean(**_unchanged_exempt(instance, current))
+        if current is not None:
             if current.version != instance.version:
                 raise ConflictError(current=current, attempted=instance)
             if current.is_voided:
@@ -134,6 +138,23 @@ def record_save(instance: R, *, by: User, reason: str = "", locked: bool = False
         for step in _AFTER_RECORD_SAVE:
             step(instance=instance, by=by)
     return instance
+
+
+def _unchanged_exempt(instance: ClinicalRecord, stored: ClinicalRecord | None) -> dict[str, Any]:
+    """What the validation of a change need not ask the database again: a change that touches no field
+    of a uniqueness rule cannot make a clash, and a foreign key it leaves as stored points where it
+    did (the row it points to is protected from deletion). A new record, or a change to a field of a
+    uniqueness rule, is validated in full."""
+    if stored is None:
+        return {}
+    opts = instance._meta
+    changed = {f.attname for f in opts.concrete_fields if getattr(instance, f.attname) != getattr(stored, f.attname)}
+    if changed & _unique_field_names(type(instance)):
+        return {}
+    unchanged_keys = [
+        f.name for f in opts.concrete_fields if isinstance(f, models.ForeignKey) and f.attname not in changed
+    ]
+    return {"exclude": unchanged_keys, "validate_unique": False, "validate_constraints": False}
 
 
 def records_create(records: Sequence[R], *, by: User) -> list[R]:

@@ -41,7 +41,7 @@ from trial.protocol.services import protocol_load
 from trial.queries.services import edit_checks_run
 from trial.randomization.services import participant_stratum, randomization_list_create
 from trial.safety.models import AdverseEvent
-from trial.safety.services import adverse_event_record, conmed_record
+from trial.safety.services import adverse_events_create, conmed_record
 from trial.visits import services as visit_services
 from trial.visits.models import Visit
 
@@ -308,8 +308,8 @@ def _seed_courses(
     delayed infusion (all in one `visits_complete`), then the infusions of those visits (the pharmacy
     prepares and dispenses the bags first, so accountability balances), each step in one bulk call. The forms of
     every visit are then entered together, each form through its bulk service (the same checks, one
-    insert per form), as a casebook transcribed after the fact would be; then each participant's
-    adverse events, edit checks and end of study.
+    insert per form), as a casebook transcribed after the fact would be, and so are the adverse
+    events; then each participant's medications, edit checks and end of study.
     """
     if not enrolled:
         return
@@ -362,8 +362,25 @@ def _seed_courses(
     visit_services.lab_results_create(results=labs[False], by=coordinator)
     visit_services.lab_results_create(results=labs[True], by=unblinded)
     visit_services.vitals_records_create(entries=vitals, by=coordinator)
+    events = [(e.participant, _adverse_event_data(ae)) for e in enrolled for ae in e.course.adverse_events]
+    adverse_events_create(events=events, by=coordinator)
+    report.adverse_events += len(events)
     for e in enrolled:
         _seed_close(e, report=report, coordinator=coordinator, aspirin_mg=aspirin_mg)
+
+
+def _adverse_event_data(ae: Any) -> dict[str, Any]:
+    return {
+        "term": ae.term.capitalize(),
+        "onset_date": ae.onset_date,
+        "end_date": None if ae.ongoing else ae.end_date,
+        "ongoing": ae.ongoing,
+        "severity": ae.severity,
+        "serious": False,
+        "relatedness": _RELATEDNESS.get(ae.related, ae.related),
+        "action_taken": _ACTION.get(ae.action, "none"),
+        "outcome": _OUTCOME.get(ae.outcome, ae.outcome),
+    }
 
 
 def _forms_of(
@@ -427,25 +444,8 @@ def _infusion_data(sv: SyntheticVisit) -> dict[str, Any]:
 
 
 def _seed_close(e: _Enrolled, *, report: SeedReport, coordinator: Any, aspirin_mg: float) -> None:
-    """A participant's adverse events and medications, the edit checks, and the end of study."""
+    """A participant's medications, the edit checks, and the end of study."""
     participant, course, index = e.participant, e.course, e.index
-    for ae in course.adverse_events:
-        adverse_event_record(
-            participant=participant,
-            data={
-                "term": ae.term.capitalize(),
-                "onset_date": ae.onset_date,
-                "end_date": None if ae.ongoing else ae.end_date,
-                "ongoing": ae.ongoing,
-                "severity": ae.severity,
-                "serious": False,
-                "relatedness": _RELATEDNESS.get(ae.related, ae.related),
-                "action_taken": _ACTION.get(ae.action, "none"),
-                "outcome": _OUTCOME.get(ae.outcome, ae.outcome),
-            },
-            by=coordinator,
-        )
-        report.adverse_events += 1
     baseline = course.visits[0].date if course.visits else None
     if baseline is not None and index % 20 == 7:
         # Three or so participants take low-dose aspirin, the one NSAID the protocol allows

@@ -42,8 +42,8 @@ def stored_list_sha256(randomization_list_id: int) -> str:
             # printf writes the line in one call where || converts and copies column by column; the
             # integer columns print as the same decimal text either way.
             cursor.execute(
-                "SELECT printf('%%s|%%d|%%d|%%d|%%s|%%s' || char(10), {}) FROM {} "  # noqa: S608  (as above)
-                "WHERE randomization_list_id = %s ORDER BY stratum, sequence".format(_COLUMNS, table),
+                f"SELECT printf('%%s|%%d|%%d|%%d|%%s|%%s' || char(10), {_COLUMNS}) FROM {table} "  # noqa: S608  (as above)
+                "WHERE randomization_list_id = %s ORDER BY stratum, sequence",
                 [randomization_list_id],
             )
             return hashlib.sha256("".join(row[0] for row in cursor.fetchall()).encode()).hexdigest()

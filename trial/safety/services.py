@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from trial.access import Capability, require
-from trial.core.services import record_apply, record_save
+from trial.core.services import record_apply, record_save, records_create
 from trial.core.types import Actor
 from trial.participants.models import Participant
 from trial.safety.coding import term_lookup
@@ -49,6 +49,28 @@ def adverse_event_record(
         alert = sae_notification_create(adverse_event=ae)
         transaction.on_commit(partial(notification_send_task.delay, alert.pk))
     return ae
+
+
+def adverse_events_create(*, events: Sequence[tuple[Participant, Mapping[str, Any]]], by: Actor) -> list[AdverseEvent]:
+    """Many new adverse events at once (`adverse_event_record` for each): a casebook transcribed after
+    the fact, a synthetic trial. Each is coded from its term and validated as there; all are written
+    with one insert and their history rows (trial.core.services.records_create), all or nothing; and
+    each serious one puts its alert in the outbox in the same transaction, as there, so no write path
+    skips the SAE alert."""
+    user = require(by, Capability.ENTER_DATA)
+    rows = []
+    for participant, data in events:
+        ae = AdverseEvent(participant=participant)
+        _apply(ae, data, None)
+        _auto_code(ae)
+        rows.append(ae)
+    with transaction.atomic():
+        created = records_create(rows, by=user)
+        for ae in created:
+            if ae.serious:
+                alert = sae_notification_create(adverse_event=ae)
+                transaction.on_commit(partial(notification_send_task.delay, alert.pk))
+    return created
 
 
 def _auto_code(ae: AdverseEvent) -> None:
