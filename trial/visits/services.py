@@ -152,12 +152,16 @@ def visits_complete(*, visits: Sequence[tuple[Visit, date]], by: Actor) -> list[
         ):
             if day is not None:
                 done[pid].append((week, day, name))
-        for visit, actual_date in visits:
+        # Every visit already done is refused first: it is left out of the done visits the order is
+        # checked against (it is in the call), so a later one checked before it would otherwise be
+        # refused for a reason that is not true (its baseline "not yet recorded").
+        for visit, _ in visits:
             if visit.status == Visit.Status.DONE:
                 raise ValidationError(
                     f"{visit} is already done (on {visit.actual_date:%d %b %Y}): change its date on its form, "
                     "with a reason for the change."
                 )
+        for visit, actual_date in visits:
             _order_check(visit, actual_date, done[visit.participant_id])
             done[visit.participant_id].append((visit.definition.week, actual_date, visit.definition.name))
         baselines = {v.participant_id: d for v, d in visits if v.definition.week == 0}
