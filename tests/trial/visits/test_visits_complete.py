@@ -329,3 +329,20 @@ def test_one_infusion_per_visit(enrolled_a_month_ago: Any, coordinator: Any) -> 
     with pytest.raises(ValidationError, match="already entered"):
         infusions_create(entries=[(_week(enrolled_a_month_ago, 0), {"weight_kg": 81})], by=coordinator)
     assert Infusion.objects.get().weight_kg == 80
+
+
+def test_no_infusion_for_a_participant_who_left_after_the_visit_was_read(
+    enrolled_a_month_ago: Any, coordinator: Any
+) -> None:
+    p = enrolled_a_month_ago
+    w0 = _week(p, 0)  # read, with its participant, before the end of study below
+    end_of_study_record(
+        participant=Visit.objects.get(pk=w0.pk).participant,
+        outcome="withdrawn",
+        end_date=date.today(),
+        reason="withdrew consent",
+        by=coordinator,
+    )
+    with pytest.raises(ValidationError, match="only for randomized participants"):
+        infusions_create(entries=[(w0, {"weight_kg": 80})], by=coordinator)
+    assert not Infusion.objects.exists()
