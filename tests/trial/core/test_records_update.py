@@ -215,7 +215,7 @@ def test_a_new_record_is_refused(later: list[Visit], coordinator: Any) -> None:
 
 def test_records_of_two_models_are_refused(later: list[Visit], coordinator: Any) -> None:
     with pytest.raises(ValueError, match="saved records of one model"):
-        records_update([later[0], later[0].participant], by=coordinator, reason=REASON)  # type: ignore[list-item]
+        records_update([later[0], later[0].participant], by=coordinator, reason=REASON)
 
 
 def test_a_record_given_twice_is_refused(later: list[Visit], coordinator: Any) -> None:

@@ -114,11 +114,11 @@ def test_it_makes_the_bags_preparation_create_makes(in_arm: Any, users: Any, pha
     )
     assert _values(made[0]) == _values(one)
     # Design: 5 mg/kg for 82 kg, rounded to 4 vials of 100 mg, each reconstituted with 10 mL.
-    assert (made[0].dose_mg, made[0].vials, made[0].volume_ml, made[0].vials_from_lot) == (400, 4, 40, 4)
+    assert (made[0].dose_mg, made[0].vials, made[0].volume_ml, made[0].vials_from_lot) == (400, 4, Decimal(40), 4)
     assert made[0].second_checker == "pharmacist2" and made[0].second_checked_by == users["pharmacist2"]
     # The placebo bag looks the same and draws nothing from the lot (Design, Blinding).
     bag = Preparation.objects.get(pk=made[1].pk)
-    assert (bag.dose_mg, bag.vials, bag.volume_ml) == (400, 4, 40)
+    assert (bag.dose_mg, bag.vials, bag.volume_ml) == (400, 4, Decimal(40))
     assert (bag.lot, bag.vials_from_lot) == (None, 0)
     assert len({b.kit_id for b in (*made, one)}) == 3
     for bag in made:

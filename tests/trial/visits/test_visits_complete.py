@@ -68,6 +68,7 @@ def test_it_does_what_visit_complete_does_one_by_one(make_participant: Any, acti
     for week in offsets:
         a, b = _week(bulk, week), _week(single, week)
         assert a.status == b.status == Visit.Status.DONE
+        assert a.actual_date is not None and b.actual_date is not None
         assert a.actual_date - a.scheduled_date == b.actual_date - b.scheduled_date == timedelta(days=offsets[week])
         assert a.out_of_window == b.out_of_window == (week == 2)
         assert a.version == b.version
@@ -124,6 +125,7 @@ def test_a_date_earlier_than_an_earlier_weeks_is_refused(enrolled_a_month_ago: A
     p = enrolled_a_month_ago
     w0, w1, w2 = _week(p, 0), _week(p, 1), _week(p, 2)
     # Against a visit already done: week 1 the day before the baseline.
+    assert w0.actual_date is not None
     day = w0.actual_date - timedelta(days=1)
     expected = f"{w0.definition.name} was on {w0.actual_date:%d %b %Y}: {w1.definition.name} cannot be earlier."
     assert _refusal(lambda: visit_complete(visit=_week(p, 1), actual_date=day, by=coordinator)) == expected
@@ -204,6 +206,7 @@ def test_a_visit_already_done_is_refused(enrolled_a_month_ago: Any, coordinator:
     p = enrolled_a_month_ago
     before = _snapshot(p)
     w0 = _week(p, 0)
+    assert w0.actual_date is not None
     # Given after a later week, so that week is checked against the visits done without it.
     message = f"{w0} is already done (on {w0.actual_date:%d %b %Y})"
     with pytest.raises(ValidationError, match=re.escape(message)):
