@@ -220,8 +220,14 @@ def preparations_create(
         .select_related("participant__allocation__entry", "definition")
         .in_bulk([bag.visit.pk for bag in bags])
     )
-    if len(visits) != len(bags):
-        raise ValidationError("A visit is given twice: one bag is prepared per infusion visit.")
+    seen: set[int] = set()
+    for bag in bags:
+        if bag.visit.pk in seen:
+            # Named, as every other refusal here names its visit.
+            raise ValidationError(f"{bag.visit}: the visit is given twice: one bag is prepared per infusion visit.")
+        seen.add(bag.visit.pk)
+    if len(visits) != len(seen):
+        raise ValidationError("A visit given is not in the database.")
     arms = blinding.arm_codes(by, {v.participant for v in visits.values()})
     live = set(
         Preparation.objects.active()
@@ -305,8 +311,13 @@ def preparations_dispense(*, preparations: Sequence[Preparation], by: Actor, dis
         .select_related("visit__participant", "lot", "prepared_by", "second_checked_by")
         .in_bulk([p.pk for p in preparations])
     )
-    if len(locked) != len(preparations):
-        raise ValidationError("A bag is given twice.")
+    bag_pks: set[int] = set()
+    for bag in preparations:
+        if bag.pk in bag_pks:
+            raise ValidationError(f"Bag {bag.kit_id}: the bag is given twice.")
+        bag_pks.add(bag.pk)
+    if len(locked) != len(bag_pks):
+        raise ValidationError("A bag given is not in the database.")
     participants = (
         Participant.objects.select_for_update(of=("self",))
         .select_related("allocation")

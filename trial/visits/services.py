@@ -152,12 +152,16 @@ def visits_complete(*, visits: Sequence[tuple[Visit, date]], by: Actor) -> list[
         ):
             if day is not None:
                 done[pid].append((week, day, name))
-        for visit, actual_date in visits:
+        # Every visit already done is refused first: it is left out of the done visits the order is
+        # checked against (it is in the call), so a later one checked before it would otherwise be
+        # refused for a reason that is not true (its baseline "not yet recorded").
+        for visit, _ in visits:
             if visit.status == Visit.Status.DONE:
                 raise ValidationError(
                     f"{visit} is already done (on {visit.actual_date:%d %b %Y}): change its date on its form, "
                     "with a reason for the change."
                 )
+        for visit, actual_date in visits:
             _order_check(visit, actual_date, done[visit.participant_id])
             done[visit.participant_id].append((visit.definition.week, actual_date, visit.definition.name))
         baselines = {v.participant_id: d for v, d in visits if v.definition.week == 0}
@@ -568,14 +572,21 @@ def infusions_create(*, entries: Sequence[tuple[Visit, Mapping[str, Any]]], by: 
     participant on study, one per visit, not at a missed visit. As there, an infusion delayed for
     infection moves the later visits not yet done to keep their spacing (visits_reschedule_from)."""
     user = require(by, Capability.ENTER_DATA)
-    for visit, _ in entries:
-        if not visit.definition.infusion:
-            raise ValidationError(f"No infusion is given at {visit.definition.name} (Schedule).")
-        if visit.participant.status != Participant.Status.RANDOMIZED:
-            raise ValidationError(
-                f"{visit}: infusions are recorded only for randomized participants who have not left the study."
-            )
     with transaction.atomic():
+        # The participants' statuses as they are now, locked for the transaction: the visits the caller
+        # holds may have been read before an end of study was recorded.
+        statuses = dict(
+            Participant.objects.select_for_update()
+            .filter(pk__in={visit.participant_id for visit, _ in entries})
+            .values_list("pk", "status")
+        )
+        for visit, _ in entries:
+            if not visit.definition.infusion:
+                raise ValidationError(f"No infusion is given at {visit.definition.name} (Schedule).")
+            if statuses.get(visit.participant_id) != Participant.Status.RANDOMIZED:
+                raise ValidationError(
+                    f"{visit}: infusions are recorded only for randomized participants who have not left the study."
+                )
         created = _visit_forms_create(
             [Infusion(visit=visit, **data) for visit, data in entries], by=user, label="Infusion", same=("visit_id",)
         )
