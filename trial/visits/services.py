@@ -665,7 +665,10 @@ def infusion_record(
     by = require(by, Capability.ENTER_DATA)
     if not visit.definition.infusion:
         raise ValidationError(f"No infusion is given at {visit.definition.name} (Schedule).")
-    if visit.participant.status != Participant.Status.RANDOMIZED:
+    # The participant's status as it is now, locked for the transaction: the visit the caller holds
+    # may have been read before an end of study was recorded.
+    status = Participant.objects.select_for_update().values_list("status", flat=True).get(pk=visit.participant_id)
+    if status != Participant.Status.RANDOMIZED:
         raise ValidationError("Infusions are recorded only for randomized participants who have not left the study.")
     instance = Infusion.objects.filter(visit=visit).first() or Infusion(visit=visit)
     was_delay = instance.delay_days

@@ -349,3 +349,22 @@ def test_no_infusion_for_a_participant_who_left_after_the_visit_was_read(
     with pytest.raises(ValidationError, match="only for randomized participants"):
         infusions_create(entries=[(w0, {"weight_kg": 80})], by=coordinator)
     assert not Infusion.objects.exists()
+
+
+def test_one_infusion_is_refused_too_for_a_participant_who_left_after_the_visit_was_read(
+    enrolled_a_month_ago: Any, coordinator: Any
+) -> None:
+    # The one-at-a-time path reads the status under lock as the bulk one does.
+    p = enrolled_a_month_ago
+    w0 = _week(p, 0)
+    assert w0.participant.status == "randomized"  # the status the caller holds
+    end_of_study_record(
+        participant=Visit.objects.get(pk=w0.pk).participant,
+        outcome="withdrawn",
+        end_date=date.today(),
+        reason="withdrew consent",
+        by=coordinator,
+    )
+    with pytest.raises(ValidationError, match="only for randomized participants"):
+        infusion_record(visit=w0, data={"weight_kg": 80}, by=coordinator)
+    assert not Infusion.objects.exists()
