@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from trial.core.validators import held_read
 from trial.protocol.config import ProtocolConfig, load_protocol_file
 
 
@@ -14,6 +15,8 @@ def _load(path: str, mtime: float) -> ProtocolConfig:
 
 
 def protocol() -> ProtocolConfig:
-    """The protocol in force. Re-read when the file changes, so tests and reloads see edits."""
-    path = Path(settings.STRATUM_PROTOCOL_FILE)
-    return _load(str(path), path.stat().st_mtime)
+    """The protocol in force. Re-read when the file changes, so tests and reloads see edits; while many
+    records are validated together (trial.core.validators.reads_held), the file is looked at once,
+    not once per rule of every record."""
+    path = str(settings.STRATUM_PROTOCOL_FILE)
+    return held_read(("protocol", path), lambda: _load(path, Path(path).stat().st_mtime))
