@@ -110,7 +110,7 @@ def record_save(instance: R, *, by: User, reason: str = "", locked: bool = False
         instance._history_user = by  # type: ignore[attr-defined]  # simple-history hook, as below
         instance._change_reason = reason  # type: ignore[attr-defined]  # simple-history hook
         with transaction.atomic(savepoint=False):
-            instance.save()
+            _row_write(instance, by=by, reason=reason)
             for step in _AFTER_RECORD_SAVE:
                 step(instance=instance, by=by)
         return instance
@@ -134,10 +134,26 @@ def record_save(instance: R, *, by: User, reason: str = "", locked: bool = False
         # simple-history's documented hooks for the history row's user and reason (not model fields).
         instance._history_user = by  # type: ignore[attr-defined]  # simple-history hook, see above
         instance._change_reason = reason or INITIAL_ENTRY  # type: ignore[attr-defined]  # simple-history hook
-        instance.save()
+        _row_write(instance, by=by, reason=reason or INITIAL_ENTRY)
         for step in _AFTER_RECORD_SAVE:
             step(instance=instance, by=by)
     return instance
+
+
+def _row_write(instance: ClinicalRecord, *, by: User, reason: str) -> None:
+    """Write one validated record and its history snapshot, sealed: what `Model.save` and
+    django-simple-history's post_save hook would write (every field; "+" for a new record, "~" for a
+    change), through the same row writes as the bulk paths (trial.core.rows), which cost a third of
+    the ORM's per-statement compiling (profiled over a seeding)."""
+    now = timezone.now()
+    if instance._state.adding:
+        rows_insert([instance])
+        changed = False
+    else:
+        instance.updated_at = now
+        rows_update([instance], [f.name for f in instance._meta.concrete_fields if not f.primary_key])
+        changed = True
+    audit_rows_written(_history_rows_insert([instance], by=by, reason=reason, changed=changed, when=now))
 
 
 def _unchanged_exempt(instance: ClinicalRecord, stored: ClinicalRecord | None) -> dict[str, Any]:
