@@ -33,7 +33,7 @@ _INTEGERS: frozenset[type[models.Field]] = frozenset(  # type: ignore[type-arg] 
     }
 )
 _AS_IS: dict[type[models.Field], type] = {models.CharField: str, models.TextField: str, models.BooleanField: bool}  # type: ignore[type-arg]  # any field class
-_KEY_TARGETS = frozenset({models.AutoField, models.BigAutoField, models.SmallAutoField, *_INTEGERS})
+_AUTO_KEYS = frozenset({models.AutoField, models.BigAutoField, models.SmallAutoField})
 
 
 def _converter(f: Any, connection: Any) -> Any:
@@ -48,8 +48,18 @@ def _converter(f: Any, connection: Any) -> Any:
     integer_type = None
     if kind in _INTEGERS:
         integer_type = f.get_internal_type()
-    elif kind is models.ForeignKey and type(f.target_field) in _KEY_TARGETS:
+    elif kind is models.ForeignKey and type(f.target_field) in _INTEGERS:
         integer_type = f.target_field.get_internal_type()
+    elif kind is models.ForeignKey and type(f.target_field) in _AUTO_KEYS:
+        # A key the database assigned goes as it is (AutoFieldMixin.get_db_prep_value), after the
+        # backend's check of it.
+        check = connection.ops.validate_autopk_value
+
+        def key(obj: Any) -> Any:
+            value = getattr(obj, attname)
+            return check(value) if type(value) is int else full(obj)
+
+        return key
     if integer_type is not None:
         adapt = connection.ops.adapt_integerfield_value
 
@@ -89,7 +99,7 @@ def rows_insert(objs: Sequence[M]) -> list[M]:
     using = router.db_for_write(model)
     connection = connections[using]
     if not connection.features.can_return_rows_from_bulk_insert:  # pragma: no cover - SQLite 3.35+ and PostgreSQL can
-        return list(models.QuerySet(model=model).bulk_create(objs))
+        raise RuntimeError("rows_insert needs a database that returns the keys of a multi-row INSERT.")
     fields = [f for f in opts.concrete_fields if f is not pk and not getattr(f, "generated", False)]
     converters = [_converter(f, connection) for f in fields]
     qn = connection.ops.quote_name
@@ -127,13 +137,18 @@ def rows_update(objs: Sequence[M], fields: Sequence[str]) -> None:
     using = router.db_for_write(model)
     connection = connections[using]
     qn = connection.ops.quote_name
-    columns = [opts.get_field(name) for name in fields]
+    wanted = set(fields)
+    columns = [f for f in opts.concrete_fields if f.name in wanted]
+    if len(columns) != len(wanted):
+        raise ValueError(
+            f"rows_update: {sorted(wanted - {f.name for f in columns})} are not columns of {model.__name__}."
+        )
     # The model's own table and column names; every value is a parameter.
     sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
         qn(opts.db_table), ", ".join(f"{qn(f.column)} = %s" for f in columns), qn(opts.pk.column)
     )
     params = [
-        [f.get_db_prep_save(getattr(o, f.attname), connection) for f in columns]  # type: ignore[union-attr]  # concrete fields
+        [f.get_db_prep_save(getattr(o, f.attname), connection) for f in columns]
         + [opts.pk.get_db_prep_save(o.pk, connection)]
         for o in objs
     ]
