@@ -189,12 +189,7 @@ def records_create(records: Sequence[R], *, by: User) -> list[R]:
     model = type(records[0])
     if any(type(r) is not model or not r._state.adding for r in records):
         raise ValueError("records_create takes new records of one model.")
-    for guard in _WRITE_GUARDS:
-        if guard in _WRITE_GUARDS_MANY:
-            _WRITE_GUARDS_MANY[guard](records)
-        else:
-            for instance in records:
-                guard(instance)
+    _write_guards_many(records)
     # Validated together, nothing written in between: a value many of them read (their participant's
     # timeline) is read once per participant (trial.core.validators.reads_held).
     with reads_held():
@@ -215,12 +210,7 @@ def records_create(records: Sequence[R], *, by: User) -> list[R]:
         created: list[R] = rows_insert(records)
         snapshots = _history_rows_insert(created, by=by, reason=INITIAL_ENTRY, changed=False, when=timezone.now())
         audit_rows_written(snapshots)
-        for step in _AFTER_RECORD_SAVE:
-            if step in _AFTER_RECORD_SAVE_MANY:
-                _AFTER_RECORD_SAVE_MANY[step](instances=created, by=by)
-            else:
-                for instance in created:
-                    step(instance=instance, by=by)
+        _after_saves_many(created, by=by)
     return created
 
 
@@ -252,12 +242,7 @@ def records_update(records: Sequence[R], *, by: User, reason: str) -> list[R]:
         # Locked first, so the version check and the update see the same rows (as record_save's
         # select_for_update), and so what changed is known before validating.
         current = model._default_manager.select_for_update().in_bulk([r.pk for r in records])
-        for guard in _WRITE_GUARDS:
-            if guard in _WRITE_GUARDS_MANY:
-                _WRITE_GUARDS_MANY[guard](records)
-            else:
-                for instance in records:
-                    guard(instance)
+        _write_guards_many(records)
         changed: set[str] = set()
         unique = _unique_field_names(model)
         with reads_held():
@@ -280,13 +265,29 @@ def records_update(records: Sequence[R], *, by: User, reason: str) -> list[R]:
         rows_update(records, fields)
         snapshots = _history_rows_insert(records, by=by, reason=reason, changed=True, when=now)
         audit_rows_written(snapshots)
-        for step in _AFTER_RECORD_SAVE:
-            if step in _AFTER_RECORD_SAVE_MANY:
-                _AFTER_RECORD_SAVE_MANY[step](instances=records, by=by)
-            else:
-                for instance in records:
-                    step(instance=instance, by=by)
+        _after_saves_many(records, by=by)
     return records
+
+
+def _write_guards_many(records: Sequence[ClinicalRecord]) -> None:
+    """The write guards for many records at once: a guard's own many-records form when its app gives
+    one, else the guard per record."""
+    for guard in _WRITE_GUARDS:
+        if guard in _WRITE_GUARDS_MANY:
+            _WRITE_GUARDS_MANY[guard](records)
+        else:
+            for instance in records:
+                guard(instance)
+
+
+def _after_saves_many(records: Sequence[ClinicalRecord], *, by: User) -> None:
+    """The after-save steps for many records at once, as `_write_guards_many` runs the guards."""
+    for step in _AFTER_RECORD_SAVE:
+        if step in _AFTER_RECORD_SAVE_MANY:
+            _AFTER_RECORD_SAVE_MANY[step](instances=records, by=by)
+        else:
+            for instance in records:
+                step(instance=instance, by=by)
 
 
 def _validated_change(instance: R, stored: R | None, unique: frozenset[str]) -> tuple[R, set[str]]:
