@@ -91,15 +91,20 @@ def records_write_guard(instances: Sequence[Any]) -> None:
 
 
 def after_records_save(*, instances: Sequence[Any], by: Any) -> None:
-    """after_record_save for many records at once: one statement per casebook asks whether anything
-    is to be cleared (records created in bulk are new: usually nothing is; records changed in bulk
-    clear their forms' verification and the casebook's signature, as one changed alone does)."""
+    """after_record_save for many records at once: one statement asks which casebooks have anything
+    to be cleared, then one per such casebook what (records created in bulk are new: usually nothing
+    is; records changed in bulk clear their forms' verification and the casebook's signature, as one
+    changed alone does)."""
     by_participant: dict[int, set[UnitKey]] = {}
     for instance in instances:
         unit = unit_of(instance)
         if unit is not None:
             by_participant.setdefault(unit[0], set()).add(unit[1])
+    # One statement finds the casebooks with anything to clear; only those are asked what.
+    marked = selectors.casebooks_with_marks(by_participant) if len(by_participant) > 1 else set(by_participant)
     for participant_id, keys in by_participant.items():
+        if participant_id not in marked:
+            continue
         verified, signed = selectors.marks_to_clear_many(participant_id, sorted(keys, key=repr))
         if verified:
             lookup = Q()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
 from simple_history.models import HistoricalChanges
 
@@ -75,15 +75,75 @@ def chain_sha256(previous: str, table: str, row_id: str, row_hash: str) -> str:
 
 
 def _stored_row_hashes(by_model: dict[type[models.Model], list[Any]]) -> dict[tuple[str, str], str]:
-    """The hash of each row as stored, keyed by (table, row id): one query per table."""
+    """The hash of each row as stored, keyed by (table, row id): one query per table (per 500 rows).
+
+    The rows are read as `.values()` reads them at verification (`_verify_rows`): the same columns,
+    through the same converters, which `_ReadBack` takes from the ORM's own compiler once per model
+    and connection; only the statement is written once instead of compiled for every read."""
     hashes: dict[tuple[str, str], str] = {}
     for model, pks in by_model.items():
         table = model._meta.db_table
-        attname = model._meta.pk.attname
-        # Unordered (a history model's default ordering would only add a sort): keyed by row id.
-        for values in model._base_manager.filter(pk__in=pks).order_by().values():
-            hashes[(table, str(values[attname]))] = row_sha256(dict(values))
+        read = _read_back(model)
+        for start in range(0, len(pks), 500):
+            for values in read(pks[start : start + 500]):
+                hashes[(table, str(values[read.key]))] = row_sha256(values)
     return hashes
+
+
+class _ReadBack:
+    """Reads rows of one model by key as `model._base_manager.filter(pk__in=...).values()` would: the
+    column list and the converters come from the ORM's compiler of that very query."""
+
+    def __init__(self, model: type[models.Model], db: Any) -> None:
+        query = model._base_manager.using(db.alias).filter(pk__in=[0]).order_by().values().query
+        compiler = query.get_compiler(connection=db)
+        sql, _ = compiler.as_sql()
+        select, where = sql.split(" WHERE ", 1)
+        if " FROM " not in select or where.count("%s") != 1:  # pragma: no cover - the ORM's own shape of this query
+            raise RuntimeError(f"Unexpected read-back statement for {model.__name__}: {sql}")
+        expressions = [s[0] for s in compiler.select[: compiler.col_count]]
+        self.names = [*query.extra_select, *query.values_select, *query.annotation_select]
+        self.converters = [
+            (i, funcs, expression) for i, (funcs, expression) in compiler.get_converters(expressions).items()
+        ]
+        self.key = model._meta.pk.attname
+        self.select = select + " WHERE {} IN ".format(
+            f"{db.ops.quote_name(model._meta.db_table)}.{db.ops.quote_name(model._meta.pk.column)}"
+        )
+        self.pk = model._meta.pk
+        self.db = db
+
+    def __call__(self, pks: Sequence[Any]) -> list[dict[str, Any]]:
+        db = self.db
+        params = [self.pk.get_db_prep_value(pk, db) for pk in pks]
+        with db.cursor() as cursor:
+            cursor.execute(self.select + "({})".format(", ".join(["%s"] * len(params))), params)
+            rows = cursor.fetchall()
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, funcs, expression in self.converters:
+                value = values[i]
+                for convert in funcs:
+                    value = convert(value, expression, db)
+                values[i] = value
+            out.append(dict(zip(self.names, values, strict=True)))
+        return out
+
+
+# Per thread (each has its own connection), per model; made again if the thread's connection object is new.
+_read_backs = threading.local()
+
+
+def _read_back(model: type[models.Model]) -> _ReadBack:
+    db = connections[DEFAULT_DB_ALIAS]
+    cache: dict[type[models.Model], _ReadBack] | None = getattr(_read_backs, "cache", None)
+    if cache is None:
+        cache = _read_backs.cache = {}
+    read = cache.get(model)
+    if read is None or read.db is not db:
+        read = cache[model] = _ReadBack(model, db)
+    return read
 
 
 def _chain_head_sha256() -> str:
@@ -113,13 +173,22 @@ def audit_rows_seal(
     (written in a savepoint that was rolled back) is not sealed: it is in no table to verify.
     `hashes` are rows already read back (`audit_seals_deferred`), keyed by (table, row id).
     """
+    return _keys_seal([(type(i), i.pk) for i in instances], hashes=hashes)
+
+
+def _keys_seal(
+    keys: Sequence[tuple[type[models.Model], Any]], *, hashes: dict[tuple[str, str], str] | None = None
+) -> list[AuditSeal]:
+    """`audit_rows_seal` of rows given as (model, key)."""
     hashes = dict(hashes or {})
     by_model: dict[type[models.Model], list[Any]] = defaultdict(list)
-    for instance in instances:
-        if (type(instance)._meta.db_table, str(instance.pk)) not in hashes:
-            by_model[type(instance)].append(instance.pk)
+    order = []
+    for model, pk in keys:
+        key = (model._meta.db_table, str(pk))
+        order.append(key)
+        if key not in hashes:
+            by_model[model].append(pk)
     hashes.update(_stored_row_hashes(by_model))
-    order = [(type(i)._meta.db_table, str(i.pk)) for i in instances]
     todo = [key for key in dict.fromkeys(order) if key in hashes]
     if not todo:
         return []
@@ -187,7 +256,7 @@ def _seals_write_postgresql(
 
 @dataclass
 class _DeferredBlock:
-    rows: list[models.Model] = field(default_factory=list)  # to seal at the block's end, in write order
+    rows: list[tuple[type[models.Model], Any]] = field(default_factory=list)  # (model, key) to seal, in write order
     hashes: dict[tuple[str, str], str] = field(default_factory=dict)  # those already read back
     savepoints: int = 0  # savepoints open when the block began
 
@@ -235,22 +304,35 @@ def audit_seals_deferred() -> Iterator[None]:
         raise
     block = stack.pop()
     if block.rows:
-        audit_rows_seal(block.rows, hashes=block.hashes)
+        _keys_seal(block.rows, hashes=block.hashes)
 
 
 def audit_rows_written(instances: Sequence[models.Model]) -> None:
     """Seal audit rows written without a post_save signal (in bulk): now, or at the end of the
     enclosing `audit_seals_deferred()` block."""
+    by_model: dict[type[models.Model], list[Any]] = defaultdict(list)
+    for instance in instances:
+        by_model[type(instance)].append(instance.pk)
+    if len(by_model) == 1:
+        ((model, pks),) = by_model.items()
+        audit_keys_written(model, pks)
+        return
+    _keys_written([(type(i), i.pk) for i in instances], by_model)
+
+
+def audit_keys_written(model: type[models.Model], pks: Sequence[Any]) -> None:
+    """`audit_rows_written` of rows of one model given by their keys (rows written without an instance)."""
+    _keys_written([(model, pk) for pk in pks], {model: list(pks)})
+
+
+def _keys_written(keys: list[tuple[type[models.Model], Any]], by_model: dict[type[models.Model], list[Any]]) -> None:
     stack = _deferred_stack()
     if not stack:
-        audit_rows_seal(instances)
+        _keys_seal(keys)
         return
     block = stack[-1]
-    block.rows.extend(instances)
+    block.rows.extend(keys)
     if _open_savepoints() == block.savepoints:
-        by_model: dict[type[models.Model], list[Any]] = defaultdict(list)
-        for instance in instances:
-            by_model[type(instance)].append(instance.pk)
         block.hashes.update(_stored_row_hashes(by_model))
 
 

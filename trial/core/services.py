@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from trial.core.audit_chain import audit_rows_written
-from trial.core.models import ClinicalRecord, User
-from trial.core.rows import rows_insert, rows_update
+from trial.core.audit_chain import audit_keys_written
+from trial.core.models import ClinicalRecord, User, condition_holds
+from trial.core.rows import converters_for, insert_fields, rows_insert, rows_update, values_insert
 from trial.core.types import Actor
 from trial.core.validators import ReasonForChangeRequired, reads_held
 
@@ -83,11 +83,12 @@ def record_save(instance: R, *, by: User, reason: str = "", locked: bool = False
     change is part of the audit trail), and must start from the version now in the database;
     otherwise ConflictError, so two people cannot silently overwrite each other.
 
-    `locked=True` is for a service that read this saved record with `select_for_update()` in the
-    transaction it is still in, changed none of its unique fields, and lets any failure here fail
-    that whole transaction (the allocation: the participant's status). The row lock then already
-    guarantees what the checks would ask again: nobody saved a newer version or voided the record
-    since it was read. So: no second read of the row, no savepoint, and the uniqueness is left to
+    `locked=True` is for a service that read this saved record with `select_for_update()` (or wrote
+    it) in the transaction it is still in, changed none of its unique fields, and lets any failure
+    here fail that whole transaction (the allocation, the end of study and the screening: the
+    participant's status). The row lock (or the uncommitted insert, which no one else can see)
+    then already guarantees what the checks would ask again: nobody saved a newer version or
+    voided the record since it was read. So: no second read of the row, no savepoint, and the uniqueness is left to
     the database's unique constraints (a clash is an IntegrityError, which the caller reports).
     The write guards, the field validation, the version increment and the history row are the same.
     """
@@ -153,7 +154,7 @@ def _row_write(instance: ClinicalRecord, *, by: User, reason: str) -> None:
         instance.updated_at = now
         rows_update([instance], [f.name for f in instance._meta.concrete_fields if not f.primary_key])
         changed = True
-    audit_rows_written(_history_rows_insert([instance], by=by, reason=reason, changed=changed, when=now))
+    audit_keys_written(*_history_rows_insert([instance], by=by, reason=reason, changed=changed, when=now))
 
 
 def _unchanged_exempt(instance: ClinicalRecord, stored: ClinicalRecord | None) -> dict[str, Any]:
@@ -165,7 +166,7 @@ def _unchanged_exempt(instance: ClinicalRecord, stored: ClinicalRecord | None) -
         return {}
     opts = instance._meta
     changed = {f.attname for f in opts.concrete_fields if getattr(instance, f.attname) != getattr(stored, f.attname)}
-    if changed & _unique_field_names(type(instance)):
+    if _uniqueness_may_change(type(instance), stored, instance, changed):
         return {}
     unchanged_keys = [
         f.name for f in opts.concrete_fields if isinstance(f, models.ForeignKey) and f.attname not in changed
@@ -208,8 +209,9 @@ def records_create(records: Sequence[R], *, by: User) -> list[R]:
         # The audited manager refuses bulk_create (it would skip the history); this is the one path
         # that writes the history itself, so it uses a plain queryset of the model.
         created: list[R] = rows_insert(records)
-        snapshots = _history_rows_insert(created, by=by, reason=INITIAL_ENTRY, changed=False, when=timezone.now())
-        audit_rows_written(snapshots)
+        audit_keys_written(
+            *_history_rows_insert(created, by=by, reason=INITIAL_ENTRY, changed=False, when=timezone.now())
+        )
         _after_saves_many(created, by=by)
     return created
 
@@ -244,9 +246,8 @@ def records_update(records: Sequence[R], *, by: User, reason: str) -> list[R]:
         current = model._default_manager.select_for_update().in_bulk([r.pk for r in records])
         _write_guards_many(records)
         changed: set[str] = set()
-        unique = _unique_field_names(model)
         with reads_held():
-            changes = [_validated_change(instance, current.get(instance.pk), unique) for instance in records]
+            changes = [_validated_change(instance, current.get(instance.pk)) for instance in records]
         for instance, (stored, mine) in zip(records, changes, strict=True):
             if stored.version != instance.version:
                 raise ConflictError(current=stored, attempted=instance)
@@ -263,8 +264,7 @@ def records_update(records: Sequence[R], *, by: User, reason: str) -> list[R]:
         names = {f.attname: f.name for f in model._meta.concrete_fields}
         fields = sorted({names[a] for a in changed} | {"version", "updated_at", "updated_by"})
         rows_update(records, fields)
-        snapshots = _history_rows_insert(records, by=by, reason=reason, changed=True, when=now)
-        audit_rows_written(snapshots)
+        audit_keys_written(*_history_rows_insert(records, by=by, reason=reason, changed=True, when=now))
         _after_saves_many(records, by=by)
     return records
 
@@ -290,7 +290,7 @@ def _after_saves_many(records: Sequence[ClinicalRecord], *, by: User) -> None:
                 step(instance=instance, by=by)
 
 
-def _validated_change(instance: R, stored: R | None, unique: frozenset[str]) -> tuple[R, set[str]]:
+def _validated_change(instance: R, stored: R | None) -> tuple[R, set[str]]:
     """Validate one record of `records_update` as `record_save` would, and say which columns change."""
     if stored is None:
         raise ValueError(f"{type(instance).__name__} {instance.pk} is not in the database.")
@@ -298,30 +298,46 @@ def _validated_change(instance: R, stored: R | None, unique: frozenset[str]) -> 
     mine = {
         f.attname for f in instance._meta.concrete_fields if getattr(instance, f.attname) != getattr(stored, f.attname)
     }
-    touches_unique = bool(mine & unique)
+    touches_unique = _uniqueness_may_change(type(instance), stored, instance, mine)
     instance.full_clean(validate_unique=touches_unique, validate_constraints=touches_unique)
     return stored, mine
 
 
-@functools.cache
-def _unique_field_names(model: type[models.Model]) -> frozenset[str]:
-    """The columns (attnames) that take part in a uniqueness rule of `model`: unique fields, unique
-    together, and the fields and conditions of unique constraints."""
+def _uniqueness_may_change(
+    model: type[models.Model], stored: models.Model, instance: models.Model, changed: set[str]
+) -> bool:
+    """Whether a change of a stored row (`changed`: the attnames whose values differ) could make it clash
+    with another row under a uniqueness rule, so that the rules must be checked again.
+
+    The stored row met every rule (the database enforces them). A unique field, or a unique-together
+    group, can newly clash only if one of its fields changes. A conditional unique constraint also
+    when the row comes under its condition: so it is checked again when its fields change, or when
+    its condition held not before or cannot be decided from the two rows in memory (`condition_holds`),
+    unless it is decided false now. Any other constraint (an expression, a check) is always checked."""
+    if not changed:
+        return False
     opts = model._meta
     by_name = {f.name: f.attname for f in opts.concrete_fields} | {f.attname: f.attname for f in opts.concrete_fields}
-    names: set[str] = {f.attname for f in opts.concrete_fields if f.unique and not f.primary_key}
+    if any(f.unique and not f.primary_key and f.attname in changed for f in opts.concrete_fields):
+        return True
     for group in opts.unique_together:
-        names |= {by_name[n] for n in group}
+        if any(by_name[n] in changed for n in group):
+            return True
     for constraint in opts.constraints:
-        if not isinstance(constraint, models.UniqueConstraint):
+        if not isinstance(constraint, models.UniqueConstraint) or constraint.expressions or not constraint.fields:
+            return True
+        if any(by_name[n] in changed for n in constraint.fields):
+            return True
+        if constraint.condition is None:
             continue
-        names |= {by_name[n] for n in constraint.fields}
-        if constraint.condition is not None:
-            names |= {by_name.get(n, n) for n in _q_field_names(constraint.condition)}
-        if constraint.expressions:
-            # An expression's columns are not listed: any change is taken to touch it.
-            names |= set(by_name.values())
-    return frozenset(names)
+        if not changed & {by_name.get(n, n) for n in _q_field_names(constraint.condition)}:
+            continue
+        now = condition_holds(constraint.condition, instance)
+        if now is False:
+            continue
+        if now is None or condition_holds(constraint.condition, stored) is not True:
+            return True
+    return False
 
 
 def _q_field_names(q: models.Q) -> set[str]:
@@ -334,28 +350,51 @@ def _q_field_names(q: models.Q) -> set[str]:
     return names
 
 
+class _HistoryExtras:
+    """The columns of a history row that are not the record's: who, when, why, and what kind of change."""
+
+    __slots__ = ("history_change_reason", "history_date", "history_relation_id", "history_type", "history_user_id")
+
+    def __init__(self, *, date: Any, user_id: Any, reason: str, kind: str, relation_id: Any) -> None:
+        self.history_date = date
+        self.history_user_id = user_id
+        self.history_change_reason = reason
+        self.history_type = kind
+        self.history_relation_id = relation_id
+
+
 def _history_rows_insert(
     records: Sequence[ClinicalRecord], *, by: User, reason: str, changed: bool, when: Any
-) -> list[models.Model]:
-    """The history snapshots of records just written in bulk, as django-simple-history writes them
-    (its `bulk_history_create`: every tracked field, who, when, why, "+" for a new record and "~" for
-    a change), inserted through `rows_insert`."""
+) -> tuple[type[models.Model], list[Any]]:
+    """The history snapshots of records just written, as django-simple-history writes them (its
+    `bulk_history_create`: every tracked field, who, when, why, "+" for a new record and "~" for a
+    change), inserted in one statement per batch; returns the history model and the snapshots' keys.
+
+    Each tracked column is converted by the history model's own field from the record's attribute of
+    the same name (simple-history copies each field, without auto_now), so no history instance is
+    built: building them cost more than inserting them (profiled over a seeding)."""
     history = _history_manager(type(records[0])).model
-    tracked = history.tracked_fields
-    related = hasattr(history, "history_relation")
+    fields = insert_fields(history)
+    converters = converters_for(fields, history)
+    tracked = {f.attname for f in history.tracked_fields}
+    extras = set(_HistoryExtras.__slots__)
+    unknown = [f.attname for f in fields if f.attname not in tracked and f.attname not in extras]
+    if unknown:
+        raise RuntimeError(f"{history.__name__}: no value for the history columns {unknown}.")
+    from_record = [f.attname in tracked for f in fields]
+    kind = "~" if changed else "+"
     rows = []
     for instance in records:
-        row = history(
-            history_date=getattr(instance, "_history_date", when),
-            history_user=getattr(instance, "_history_user", by),
-            history_change_reason=getattr(instance, "_change_reason", "") or reason,
-            history_type="~" if changed else "+",
-            **{f.attname: getattr(instance, f.attname) for f in tracked},
+        user = getattr(instance, "_history_user", by)
+        extra = _HistoryExtras(
+            date=getattr(instance, "_history_date", when),
+            user_id=None if user is None else user.pk,
+            reason=getattr(instance, "_change_reason", "") or reason,
+            kind=kind,
+            relation_id=instance.pk,
         )
-        if related:
-            row.history_relation_id = instance.pk
-        rows.append(row)
-    return rows_insert(rows)
+        rows.append([convert(instance if own else extra) for convert, own in zip(converters, from_record, strict=True)])
+    return history, values_insert(history, fields, rows)
 
 
 @functools.cache

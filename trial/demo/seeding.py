@@ -39,7 +39,7 @@ from trial.protocol.config import ProtocolConfig
 from trial.protocol.selectors import protocol
 from trial.protocol.services import protocol_load
 from trial.queries.services import edit_checks_run
-from trial.randomization.services import participant_stratum, randomization_list_create
+from trial.randomization.services import randomization_list_create
 from trial.safety.models import AdverseEvent
 from trial.safety.services import adverse_events_create, conmed_record
 from trial.visits import services as visit_services
@@ -263,7 +263,7 @@ def _seed_one(
         return None
     # Randomized on the morning of the baseline visit, as at a site, not on the day the demo is seeded:
     # a randomization dated after the participant's end of study would be an impossible record.
-    participant_enrol(
+    result = participant_enrol(
         participant=participant,
         by=coordinator,
         baseline_date=sp.baseline_date,
@@ -271,7 +271,7 @@ def _seed_one(
     )
     participant.refresh_from_db()
     report.randomized += 1
-    report.by_stratum[participant_stratum(participant, config)] += 1
+    report.by_stratum[result.allocation.stratum] += 1
     # The seeding process acts as the unblinded statistician to learn the arm: the course the
     # generator simulates depends on it (infliximab lowers CRP; benefit depends on CRP).
     arm = blinding.arm_code(unblinded, participant)
@@ -328,16 +328,16 @@ def _seed_courses(
             visit.participant = e.participant
             e.visits[visit.definition.week] = visit
         to_do = []
+        missed = []
         for pk, segment in now.items():
             e = by_pk[pk]
             for sv in segment:
                 if sv.status == "missed":
-                    visit_services.visit_miss(
-                        visit=e.visits[sv.week], reason=sv.missed_reason or "Missed", by=coordinator
-                    )
-                    report.visits_missed += 1
+                    missed.append((e.visits[sv.week], sv.missed_reason or "Missed", "other"))
                 else:
                     to_do.append((e.visits[sv.week], sv.date))
+        visit_services.visits_miss(entries=missed, by=coordinator)
+        report.visits_missed += len(missed)
         visit_services.visits_complete(visits=to_do, by=coordinator)
         report.visits_done += len(to_do)
         bags: list[BagOrder] = []

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Length
 
 from trial.access import Capability, require
@@ -77,7 +77,15 @@ def _next_number(prefix: str, field: str, width: int = 4) -> str:
 def _series_locked(prefix: str, field: str) -> NumberSeries:
     key = f"{field}:{prefix}"
     # Create the counter if it is missing; a concurrent creator makes this a no-op, never an error.
-    NumberSeries.objects.bulk_create([NumberSeries(key=key, last=0)], ignore_conflicts=True)
+    # Written out (SQLite and PostgreSQL both take ON CONFLICT DO NOTHING): asked twice per screening,
+    # where building the ORM's bulk insert cost more than running it.
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(NumberSeries._meta.db_table)} ({qn('key')}, {qn('last')}) VALUES (%s, 0) "  # noqa: S608  (the model's table; the key is a parameter)
+            f"ON CONFLICT ({qn('key')}) DO NOTHING",
+            [key],
+        )
     return NumberSeries.objects.select_for_update().get(key=key)
 
 
@@ -131,13 +139,18 @@ def participant_screen(
         date_of_birth=date_of_birth,
     )
     record_save(participant, by=by)
-    scr = Screening(
-        participant=participant, **{k: v for k, v in screening.items() if k in SCREENING_MEASURES + attested_criteria()}
-    )
+    entered = set(SCREENING_MEASURES + attested_criteria())
+    scr = Screening(participant=participant, **{k: v for k, v in screening.items() if k in entered})
     _apply_eligibility(scr, date_of_birth)
     record_save(scr, by=by)
     participant.status = Participant.Status.ELIGIBLE if scr.eligible else Participant.Status.SCREEN_FAILED
-    record_save(participant, by=by, reason="Screening completed: " + ("eligible" if scr.eligible else "screen failure"))
+    # Written in this transaction, which fails as a whole if this fails: locked (see record_save).
+    record_save(
+        participant,
+        by=by,
+        reason="Screening completed: " + ("eligible" if scr.eligible else "screen failure"),
+        locked=True,
+    )
     return participant
 
 
@@ -212,7 +225,8 @@ def end_of_study_record(
     participant.status = (
         Participant.Status.COMPLETED if outcome == EndOfStudy.Outcome.COMPLETED else Participant.Status.WITHDRAWN
     )
-    record_save(participant, by=by, reason=f"End of study: {reason}")
+    # Read under its row lock above, in this transaction, which fails as a whole if this fails.
+    record_save(participant, by=by, reason=f"End of study: {reason}", locked=True)
     # The caller's copy follows, so it can be saved again without a false conflict.
     given.status, given.version, given.updated_at = participant.status, participant.version, participant.updated_at
     return eos

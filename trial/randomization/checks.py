@@ -13,13 +13,13 @@ from django.db import DatabaseError
 @register("stratum")
 def check_randomization_list_integrity(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     from trial.randomization.models import RandomizationList
-    from trial.randomization.services import entries_digest
+    from trial.randomization.services import list_intact
 
     try:
         lists = list(RandomizationList.objects.filter(is_active=True))
         errors = []
         for rl in lists:
-            if entries_digest(rl) != rl.sha256:
+            if not list_intact(rl):
                 errors.append(
                     Error(
                         f"Randomization list {rl.pk} ({rl.name}) does not match the SHA-256 recorded when it was made.",

@@ -43,7 +43,7 @@ from trial.randomization.generation import (
     list_random,
     parse_list_csv,
 )
-from trial.randomization.list_hash import stored_list_sha256
+from trial.randomization.list_hash import stored_list_matches, stored_list_sha256
 from trial.randomization.models import (
     Allocation,
     CodeBreak,
@@ -92,6 +92,11 @@ def participant_stratum(participant: Participant, config: ProtocolConfig | None 
 def entries_digest(randomization_list: RandomizationList) -> str:
     """The SHA-256 of the list's entries as stored now, computed by the database in one statement."""
     return stored_list_sha256(randomization_list.pk)
+
+
+def list_intact(randomization_list: RandomizationList) -> bool:
+    """Whether the list's entries as stored now are the ones it was made with (its recorded SHA-256)."""
+    return stored_list_matches(randomization_list.pk, randomization_list.sha256)
 
 
 def list_event_record(
@@ -291,7 +296,7 @@ def _activate(*, randomization_list_id: int, by: User) -> RandomizationList:
         return target
     if active is not None and active.frozen_at is not None:
         raise ListFrozenError("The active list is frozen: participants have been allocated from it.")
-    if entries_digest(target) != target.sha256:
+    if not list_intact(target):
         raise ListIntegrityError("This list failed its SHA-256 check and cannot be activated.")
     if active is not None:
         active.is_active = False
@@ -422,7 +427,7 @@ def _allocate(
     # Before the stratum lock, so the lock is held as briefly as possible: the hash (a frozen list's
     # entries cannot change: append-only trigger) and the visit schedule (it does not depend on the slot).
     # If anything below fails, the transaction rolls all of it back.
-    if entries_digest(rl) != rl.sha256:
+    if not list_intact(rl):
         log.critical("Randomization list %s failed its SHA-256 check", rl.pk)
         raise ListIntegrityError(
             "The randomization list failed its integrity check; allocation is stopped. "

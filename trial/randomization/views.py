@@ -166,7 +166,7 @@ class ListDetailView(CapabilityRequiredMixin, View):
                 "list": rl,
                 "entries": entries,
                 "review": selectors.list_review(entries, block_sizes=list(rl.block_sizes)),
-                "digest_ok": services.entries_digest(rl) == rl.sha256,
+                "digest_ok": services.list_intact(rl),
                 "use": selectors.stratum_use(rl),
                 "events": selectors.list_events(rl),
             },

@@ -17,6 +17,7 @@ from trial.access import Capability, can, require
 from trial.core.models import ClinicalRecord, User
 from trial.core.services import form_entry_save, record_apply, record_save, records_create, records_update
 from trial.core.types import Actor
+from trial.core.validators import reads_held
 from trial.participants.models import Participant
 from trial.protocol.models import VisitDefinition
 from trial.protocol.selectors import protocol
@@ -84,7 +85,7 @@ def visits_reschedule_from(*, visit: Visit, anchor: date, by: Actor, reason: str
     symptoms resolve): the later visits keep their distance from the delayed one.
     """
     by = require(by, Capability.RATE)  # follows visit_complete, which a rater may call
-    moved = 0
+    moved = []
     later = participant_visits(visit.participant).filter(definition__week__gt=visit.definition.week)
     for other in later.select_for_update():
         if other.status != Visit.Status.SCHEDULED:
@@ -96,9 +97,10 @@ def visits_reschedule_from(*, visit: Visit, anchor: date, by: Actor, reason: str
         other.scheduled_date = due
         other.window_start = due - timedelta(days=other.definition.window_before_days)
         other.window_end = due + timedelta(days=other.definition.window_after_days)
-        record_save(other, by=by, reason=reason)
-        moved += 1
-    return moved
+        moved.append(other)
+    # One audited change of them all: each visit's own history row with this reason (records_update).
+    records_update(moved, by=by, reason=reason)
+    return len(moved)
 
 
 def participant_visits(participant: Participant) -> Any:
@@ -266,8 +268,33 @@ def visit_miss(*, visit: Visit, reason: str, by: Actor, reason_code: str = "othe
     that it can still be done), unless the participant has left the study and it never will be.
     """
     by = require(by, Capability.ENTER_DATA)
+    return record_save(visit, by=by, reason=_missed(visit, reason=reason, reason_code=reason_code, today=today))
+
+
+def visits_miss(*, entries: Sequence[tuple[Visit, str, str]], by: Actor, today: date | None = None) -> list[Visit]:
+    """Many visits missed at once, each (visit, reason, reason code) as `visit_miss` takes them: the same
+    checks for each, then one audited change per distinct reason (trial.core.services.records_update),
+    each visit with its own history row and reason. All or nothing."""
+    user = require(by, Capability.ENTER_DATA)
+    if not entries:
+        return []
+    if len({v.pk for v, _, _ in entries}) != len(entries):
+        twice = next(v for v, _, _ in entries if sum(1 for w, _, _ in entries if w.pk == v.pk) > 1)
+        raise ValidationError(f"The visit {twice} is given twice.")
+    by_reason: dict[str, list[Visit]] = {}
+    with reads_held():
+        for visit, reason, reason_code in entries:
+            by_reason.setdefault(_missed(visit, reason=reason, reason_code=reason_code, today=today), []).append(visit)
+    with transaction.atomic():
+        for why, visits in by_reason.items():
+            records_update(visits, by=user, reason=why)
+    return [v for v, _, _ in entries]
+
+
+def _missed(visit: Visit, *, reason: str, reason_code: str, today: date | None) -> str:
+    """Check that this visit may be recorded as missed, mark it so in memory, and say why for its audit."""
     if visit.status == Visit.Status.DONE:
-        raise ValidationError("This visit has data entered; it cannot be marked as missed.")
+        raise ValidationError(f"{visit} has data entered; it cannot be marked as missed.")
     finding = missed_before_window_finding(visit, today=today)
     check = soft_checks.check_of(soft_checks.MISSED_BEFORE_WINDOW, "refusal")
     if finding is not None and check is not None:
@@ -278,7 +305,7 @@ def visit_miss(*, visit: Visit, reason: str, by: Actor, reason_code: str = "othe
     label = next((r.label for r in protocol().missed_visit_reasons if r.code == reason_code), reason_code)
     # "Other" is said by its text alone; a coded reason by its label, and the text beside it.
     why = visit.reason if reason_code == "other" else (f"{label}: {visit.reason}" if visit.reason else label)
-    return record_save(visit, by=by, reason=f"Visit missed: {why}")
+    return f"Visit missed: {why}"
 
 
 def missed_before_window_finding(visit: Visit, *, today: date | None = None) -> SoftFinding | None:

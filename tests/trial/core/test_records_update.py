@@ -142,6 +142,36 @@ def test_a_change_after_source_verification_clears_it_and_says_so(
     assert SourceVerification.objects.get(pk=untouched.pk).cleared_at is None
 
 
+def test_changes_to_many_casebooks_clear_the_marks_of_each_and_only_theirs(
+    make_participant: Any, active_list: Any, coordinator: Any, users: Any
+) -> None:
+    """One call changes visits of three participants: the first had the changed form verified, the
+    second a signed casebook, the third a verification of a form the call leaves alone."""
+    from tests.trial.visits.test_visits_complete import _enrolled
+    from trial.closeout.models import Signature
+
+    verified, signed, other = (_enrolled(make_participant, coordinator) for _ in range(3))
+    dm = users["datamanager"]
+    baseline = verified.visits.get(definition__week=0)
+    mark = source_verify(participant=verified, unit=UnitKey(baseline.pk, "visit"), by=dm)
+    kept = source_verify(participant=other, unit=UnitKey(other.visits.get(definition__week=0).pk, "visit"), by=dm)
+    signature = Signature.objects.create(
+        participant=signed,
+        signer=users["investigator"],
+        printed_name="Investigator",
+        meaning="Reviewed and approved",
+        signed_at=timezone.now(),
+        content_sha256="0" * 64,
+    )
+    changed = [baseline, *(p.visits.get(definition__week=3) for p in (signed, other))]
+    records_update(_moved(changed), by=coordinator, reason=REASON)
+    mark.refresh_from_db()
+    signature.refresh_from_db()
+    assert mark.cleared_at is not None and "after it was verified" in mark.cleared_reason
+    assert signature.voided_at is not None
+    assert SourceVerification.objects.get(pk=kept.pk).cleared_at is None
+
+
 # --- Uniqueness: asked when a change could break it, not otherwise ---------------------------------
 
 
@@ -174,6 +204,54 @@ def test_un_wasting_a_bag_while_another_is_live_is_refused(
         records_update([wasted], by=users["pharmacist"], reason="Not dropped after all")
     assert Preparation.objects.get(pk=wasted.pk).status == Preparation.Status.WASTED
     assert Preparation.objects.get(pk=live.pk).status == Preparation.Status.PREPARED
+
+
+def _spy_uniqueness(monkeypatch: pytest.MonkeyPatch, model: Any) -> list[tuple[str, int]]:
+    asked: list[tuple[str, int]] = []
+    unique, constraints = model.validate_unique, model.validate_constraints
+
+    def spy_unique(self: Any, *args: Any, **kwargs: Any) -> None:
+        asked.append(("unique", self.pk))
+        unique(self, *args, **kwargs)
+
+    def spy_constraints(self: Any, *args: Any, **kwargs: Any) -> None:
+        asked.append(("constraints", self.pk))
+        constraints(self, *args, **kwargs)
+
+    monkeypatch.setattr(model, "validate_unique", spy_unique)
+    monkeypatch.setattr(model, "validate_constraints", spy_constraints)
+    return asked
+
+
+@pytest.mark.parametrize("one_by_one", [False, True], ids=["records_update", "record_save"])
+def test_a_change_within_a_constraints_condition_is_not_asked_again(
+    wasted_and_live: tuple[Preparation, Preparation],
+    users: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    one_by_one: bool,
+) -> None:
+    """The live bag's status moves from prepared to dispensed: it was under the one-live-bag rule and
+    stays under it with the same visit, so it cannot newly clash. Un-wasting the other bag brings it
+    under the rule: asked, and refused, by both paths."""
+    wasted, live = wasted_and_live
+    asked = _spy_uniqueness(monkeypatch, Preparation)
+    live.status = Preparation.Status.DISPENSED
+    live.dispensed_to = "Infusion nurse"
+    live.dispensed_at = timezone.now()
+    if one_by_one:
+        record_save(live, by=users["pharmacist"], reason="Dispensed")
+    else:
+        records_update([live], by=users["pharmacist"], reason="Dispensed")
+    assert asked == []
+    assert Preparation.objects.get(pk=live.pk).status == Preparation.Status.DISPENSED
+    wasted.status = Preparation.Status.PREPARED
+    with pytest.raises(ValidationError, match="one_live_preparation_per_visit"):
+        if one_by_one:
+            record_save(wasted, by=users["pharmacist"], reason="Not dropped after all")
+        else:
+            records_update([wasted], by=users["pharmacist"], reason="Not dropped after all")
+    assert ("constraints", wasted.pk) in asked
+    assert Preparation.objects.get(pk=wasted.pk).status == Preparation.Status.WASTED
 
 
 def test_uniqueness_is_asked_only_of_a_change_that_touches_it(

@@ -135,3 +135,35 @@ def test_the_database_orders_strata_by_code_point_as_the_digest_does(users: Any,
         "stratum", "sequence", "block_number", "block_size", "arm", "randomization_number"
     )
     assert entries_digest(rl) == list_digest(rows) != rl.sha256
+
+
+@pytest.mark.django_db
+def test_the_check_stands_whatever_order_the_database_hands_the_lines_back_in(
+    users: Any, protocol_loaded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's group_concat does not promise its input's order: lines in another order fall back to the
+    ordered hash, which passes an intact list and refuses a tampered one."""
+    from trial.randomization import list_hash
+
+    rl = randomization_list_create(by=users["unblinded"], per_stratum=8)
+    assert list_hash.stored_list_matches(rl.pk, rl.sha256)
+    ordered = list_hash.stored_list_sha256
+    canonical: list[int] = []
+
+    def counted(list_id: int) -> str:
+        canonical.append(list_id)
+        return ordered(list_id)
+
+    monkeypatch.setattr(list_hash, "stored_list_sha256", counted)
+    if list_hash.connection.vendor == "sqlite":
+        # In order, the one text decides: the ordered hash is not asked.
+        assert list_hash.stored_list_matches(rl.pk, rl.sha256) and canonical == []
+        real = list_hash._lines_any_order
+        monkeypatch.setattr(
+            list_hash, "_lines_any_order", lambda list_id: "".join(reversed(real(list_id).splitlines(keepends=True)))
+        )
+    assert list_hash.stored_list_matches(rl.pk, rl.sha256)
+    entry = ListEntry.objects.filter(randomization_list=rl).order_by("stratum", "sequence").last()
+    _tamper(entry, "PBO" if entry.arm == "IFX" else "IFX")
+    assert not list_hash.stored_list_matches(rl.pk, rl.sha256)
+    assert canonical  # the mismatches were decided by the ordered hash
