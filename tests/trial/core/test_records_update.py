@@ -257,19 +257,7 @@ def test_a_change_within_a_constraints_condition_is_not_asked_again(
 def test_uniqueness_is_asked_only_of_a_change_that_touches_it(
     later: list[Visit], coordinator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[tuple[str, int]] = []
-    unique, constraints = Visit.validate_unique, Visit.validate_constraints
-
-    def spy_unique(self: Visit, *args: Any, **kwargs: Any) -> None:
-        asked.append(("unique", self.pk))
-        unique(self, *args, **kwargs)
-
-    def spy_constraints(self: Visit, *args: Any, **kwargs: Any) -> None:
-        asked.append(("constraints", self.pk))
-        constraints(self, *args, **kwargs)
-
-    monkeypatch.setattr(Visit, "validate_unique", spy_unique)
-    monkeypatch.setattr(Visit, "validate_constraints", spy_constraints)
+    asked = _spy_uniqueness(monkeypatch, Visit)
     # Due dates are in no uniqueness rule of a visit (one per participant and definition).
     records_update(_moved(later), by=coordinator, reason=REASON)
     assert asked == []
