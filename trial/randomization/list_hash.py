@@ -12,8 +12,10 @@ canonical line in that order and Python hashes the text once.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
 from trial.randomization.generation import list_digest
 
@@ -33,6 +35,88 @@ def stored_list_matches(randomization_list_id: int, expected: str) -> bool:
     if fast and hashlib.sha256(_lines_any_order(randomization_list_id).encode()).hexdigest() == expected:
         return True
     return stored_list_sha256(randomization_list_id) == expected
+
+
+def stored_list_matches_in_transaction(randomization_list_id: int, expected: str) -> bool:
+    """`stored_list_matches`, answered without reading the list again when this transaction has
+    already found it intact and nothing can have written to it since.
+
+    Only on SQLite, and only inside a transaction. SQLite's transactions are serializable and this
+    project opens them IMMEDIATE (settings: the write lock is taken at BEGIN), so no other connection
+    can write a row until this transaction ends; the list this transaction proved intact is still
+    the list it reads. This connection's own writes to the entries, by any route (the ORM, raw SQL,
+    a dropped append-only trigger), are counted by a temporary trigger that exists only on this
+    connection, where no other connection can drop it; any such write since the proof, a rolled-back
+    savepoint that held the proof, or the end of the transaction makes the next call read the whole
+    list again. So every allocation is still made from a list proven intact as this transaction
+    sees it (21 CFR 11.10(a)); a batch of allocations in one transaction pays for the reading once.
+    PostgreSQL reads committed rows statement by statement, so there every call reads the list."""
+    key = (randomization_list_id, expected)
+    writes = _entry_writes() if connection.vendor == "sqlite" and connection.in_atomic_block else None
+    if writes is not None:
+        proof = _proofs().get(key)
+        if proof is not None and proof.writes == writes and proof.registered():
+            return True
+    if not stored_list_matches(randomization_list_id, expected):
+        return False
+    if writes is not None:
+        proof = _Proof(writes=writes, token=_new_token())
+        # The token lives in the transaction's on-commit list: Django empties it at the commit or the
+        # rollback and drops it with a rolled-back savepoint, and the proof dies with it.
+        transaction.on_commit(proof.token)
+        _proofs()[key] = proof
+    return True
+
+
+@dataclass(frozen=True)
+class _Proof:
+    writes: int
+    token: Callable[[], None]
+
+    def registered(self) -> bool:
+        return any(entry[1] is self.token for entry in connection.run_on_commit)
+
+
+def _new_token() -> Callable[[], None]:
+    def token() -> None:
+        """Nothing to do at the commit: its presence in the on-commit list is what counts."""
+
+    return token
+
+
+def _proofs() -> dict[tuple[int, str], _Proof]:
+    proofs: dict[tuple[int, str], _Proof] | None = getattr(connection, "_stratum_list_proofs", None)
+    if proofs is None:
+        proofs = {}
+        connection._stratum_list_proofs = proofs  # type: ignore[attr-defined]  # per connection, as the trigger
+    return proofs
+
+
+_WRITES_TABLE = "stratum_list_entry_writes"
+
+
+def _entry_writes() -> int:
+    """SQLite: how many entry rows this connection has inserted, changed or deleted since its
+    temporary trigger was made (made here on first use, with the transaction that asks)."""
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(f"SELECT n FROM temp.{_WRITES_TABLE}")  # noqa: S608  (a constant name)
+        except OperationalError:
+            _entry_writes_watch(cursor)
+            cursor.execute(f"SELECT n FROM temp.{_WRITES_TABLE}")  # noqa: S608  (as above)
+        return int(cursor.fetchone()[0])
+
+
+def _entry_writes_watch(cursor: object) -> None:
+    from trial.randomization.models import ListEntry
+
+    table = connection.ops.quote_name(ListEntry._meta.db_table)
+    execute = cursor.execute  # type: ignore[attr-defined]
+    execute(f"CREATE TEMP TABLE IF NOT EXISTS {_WRITES_TABLE} (n INTEGER NOT NULL)")
+    execute(f"INSERT INTO temp.{_WRITES_TABLE} (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM temp.{_WRITES_TABLE})")  # noqa: S608  (constant names)
+    for op in ("INSERT", "UPDATE", "DELETE"):
+        trigger = f"{_WRITES_TABLE}_{op.lower()} AFTER {op} ON main.{table}"
+        execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger} BEGIN UPDATE {_WRITES_TABLE} SET n = n + 1; END")  # noqa: S608  (constant names)
 
 
 def _lines_any_order(randomization_list_id: int) -> str:

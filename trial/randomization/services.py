@@ -43,7 +43,7 @@ from trial.randomization.generation import (
     list_random,
     parse_list_csv,
 )
-from trial.randomization.list_hash import stored_list_matches, stored_list_sha256
+from trial.randomization.list_hash import stored_list_matches_in_transaction, stored_list_sha256
 from trial.randomization.models import (
     Allocation,
     CodeBreak,
@@ -95,8 +95,10 @@ def entries_digest(randomization_list: RandomizationList) -> str:
 
 
 def list_intact(randomization_list: RandomizationList) -> bool:
-    """Whether the list's entries as stored now are the ones it was made with (its recorded SHA-256)."""
-    return stored_list_matches(randomization_list.pk, randomization_list.sha256)
+    """Whether the list's entries as stored now are the ones it was made with (its recorded SHA-256);
+    within one SQLite transaction the list is read once while nothing can have changed it
+    (`stored_list_matches_in_transaction`)."""
+    return stored_list_matches_in_transaction(randomization_list.pk, randomization_list.sha256)
 
 
 def list_event_record(

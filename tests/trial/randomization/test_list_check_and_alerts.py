@@ -167,3 +167,75 @@ def test_the_check_stands_whatever_order_the_database_hands_the_lines_back_in(
     _tamper(entry, "PBO" if entry.arm == "IFX" else "IFX")
     assert not list_hash.stored_list_matches(rl.pk, rl.sha256)
     assert canonical  # the mismatches were decided by the ordered hash
+
+
+@pytest.fixture
+def list_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ids of the lists read from the database for the check (each a read of every entry)."""
+    from trial.randomization import list_hash
+
+    reads: list[int] = []
+    real = list_hash.stored_list_matches
+
+    def counted(list_id: int, expected: str) -> bool:
+        reads.append(list_id)
+        return real(list_id, expected)
+
+    monkeypatch.setattr(list_hash, "stored_list_matches", counted)
+    return reads
+
+
+@pytest.mark.django_db
+def test_within_one_sqlite_transaction_an_intact_list_is_read_once_until_a_savepoint_holding_the_proof_rolls_back(
+    users: Any, protocol_loaded: Any, list_reads: list[int]
+) -> None:
+    rl = randomization_list_create(by=users["unblinded"], per_stratum=8)
+    once = transaction.get_connection().vendor == "sqlite"
+
+    class Undone(Exception):
+        pass
+
+    with pytest.raises(Undone), transaction.atomic():
+        assert services.list_intact(rl)
+        assert services.list_intact(rl)
+        assert len(list_reads) == (1 if once else 2)
+        raise Undone
+    # The proof was made inside the rolled-back savepoint: it went with it, and the list is read again.
+    assert services.list_intact(rl)
+    assert len(list_reads) == (2 if once else 3)
+    assert services.list_intact(rl)
+    assert len(list_reads) == (2 if once else 4)
+
+
+@pytest.mark.django_db
+def test_a_write_to_the_entries_on_this_connection_after_the_proof_is_seen_by_the_next_check(
+    users: Any, protocol_loaded: Any, list_reads: list[int]
+) -> None:
+    rl = randomization_list_create(by=users["unblinded"], per_stratum=8)
+    assert services.list_intact(rl)
+    entry = ListEntry.objects.filter(randomization_list=rl).order_by("stratum", "sequence").last()
+    # Changed and changed back: the list is intact again, but it was written to, so it is read again.
+    _tamper(entry, "PBO" if entry.arm == "IFX" else "IFX")
+    assert not services.list_intact(rl)
+    _tamper(entry, entry.arm)
+    assert services.list_intact(rl)
+    assert services.list_intact(rl)
+    once = transaction.get_connection().vendor == "sqlite"
+    assert len(list_reads) == (3 if once else 4)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_transaction_reads_the_list_again_and_allocations_in_one_transaction_share_one_read(
+    make_participant: Any, active_list: Any, coordinator: Any, list_reads: list[int]
+) -> None:
+    first, second = make_participant(sex="F"), make_participant(sex="M")
+    assert participant_enrol(participant=first, by=coordinator).created  # its own transaction
+    assert participant_enrol(participant=second, by=coordinator).created  # and another
+    assert list_reads == [active_list.pk, active_list.pk]
+    third, fourth = make_participant(sex="F"), make_participant(sex="M")
+    with transaction.atomic():  # a batch, as the demo's seeding enters its participants
+        assert participant_enrol(participant=third, by=coordinator).created
+        assert participant_enrol(participant=fourth, by=coordinator).created
+    once = transaction.get_connection().vendor == "sqlite"
+    assert len(list_reads) == (3 if once else 4)
+    assert Allocation.objects.count() == 4
