@@ -41,26 +41,30 @@ def stored_list_matches_in_transaction(randomization_list_id: int, expected: str
     """`stored_list_matches`, answered without reading the list again when this transaction has
     already found it intact and nothing can have written to it since.
 
-    Only on SQLite, and only inside a transaction. SQLite's transactions are serializable and this
-    project opens them IMMEDIATE (settings: the write lock is taken at BEGIN), so no other connection
-    can write a row until this transaction ends; the list this transaction proved intact is still
-    the list it reads. This connection's own writes to the entries, by any route (the ORM, raw SQL,
-    a dropped append-only trigger), are counted by a temporary trigger that exists only on this
-    connection, where no other connection can drop it; any such write since the proof, a rolled-back
-    savepoint that held the proof, or the end of the transaction makes the next call read the whole
-    list again. So every allocation is still made from a list proven intact as this transaction
-    sees it (21 CFR 11.10(a)); a batch of allocations in one transaction pays for the reading once.
+    Only on SQLite, and only inside a transaction that SQLite itself has open. SQLite's transactions
+    are serializable and this project opens them IMMEDIATE (settings: the write lock is taken at
+    BEGIN), so no other connection, and so no other process, can write a row until this transaction
+    ends: the list this transaction proved intact is still the list it reads. This connection's own
+    SQL writes to the entries are counted by temporary triggers that exist only on this connection,
+    and any schema change in either schema (a dropped or moved trigger, a table rebuilt by a
+    migration, a temporary table or view shadowing the entries) is seen in SQLite's schema versions.
+    A write or schema change since the proof, a rolled-back savepoint that held the proof, or the
+    end of the transaction makes the next call read the whole list again. So every allocation is
+    made from a list proven intact as its transaction sees it (21 CFR 11.10(a)); a batch of
+    allocations in one transaction pays for one reading. What this does not see is code running in
+    this process that drives the connection below SQL (the blob interface) or rewinds it behind
+    Django's back (a raw ROLLBACK TO): such code could as well replace the check itself.
     PostgreSQL reads committed rows statement by statement, so there every call reads the list."""
     key = (randomization_list_id, expected)
-    writes = _entry_writes() if connection.vendor == "sqlite" and connection.in_atomic_block else None
-    if writes is not None:
+    state = _watch_state() if _in_sqlite_transaction() else None
+    if state is not None:
         proof = _proofs().get(key)
-        if proof is not None and proof.writes == writes and proof.registered():
+        if proof is not None and proof.state == state and proof.registered():
             return True
     if not stored_list_matches(randomization_list_id, expected):
         return False
-    if writes is not None:
-        proof = _Proof(writes=writes, token=_new_token())
+    if state is not None:
+        proof = _Proof(state=state, token=_new_token())
         # The token lives in the transaction's on-commit list: Django empties it at the commit or the
         # rollback and drops it with a rolled-back savepoint, and the proof dies with it.
         transaction.on_commit(proof.token)
@@ -68,9 +72,20 @@ def stored_list_matches_in_transaction(randomization_list_id: int, expected: str
     return True
 
 
+def _in_sqlite_transaction() -> bool:
+    # Django's atomic block and SQLite's own transaction: with autocommit switched off by hand,
+    # Python's sqlite3 would begin one only at the first write.
+    return (
+        connection.vendor == "sqlite"
+        and connection.in_atomic_block
+        and connection.connection is not None
+        and bool(connection.connection.in_transaction)
+    )
+
+
 @dataclass(frozen=True)
 class _Proof:
-    writes: int
+    state: tuple[int, int, int]
     token: Callable[[], None]
 
     def registered(self) -> bool:
@@ -93,30 +108,51 @@ def _proofs() -> dict[tuple[int, str], _Proof]:
 
 
 _WRITES_TABLE = "stratum_list_entry_writes"
+_OPS = ("INSERT", "UPDATE", "DELETE")
 
 
-def _entry_writes() -> int:
-    """SQLite: how many entry rows this connection has inserted, changed or deleted since its
-    temporary trigger was made (made here on first use, with the transaction that asks)."""
-    with connection.cursor() as cursor:
-        try:
-            cursor.execute(f"SELECT n FROM temp.{_WRITES_TABLE}")  # noqa: S608  (a constant name)
-        except OperationalError:
-            _entry_writes_watch(cursor)
-            cursor.execute(f"SELECT n FROM temp.{_WRITES_TABLE}")  # noqa: S608  (as above)
-        return int(cursor.fetchone()[0])
-
-
-def _entry_writes_watch(cursor: object) -> None:
+def _watch_state() -> tuple[int, int, int] | None:
+    """SQLite: (entry rows this connection has written since its triggers were made, the main
+    schema's version, the temporary schema's version); None when the triggers cannot be shown to
+    watch the entries table, so nothing is taken on trust."""
     from trial.randomization.models import ListEntry
 
-    table = connection.ops.quote_name(ListEntry._meta.db_table)
+    table = ListEntry._meta.db_table
+    with connection.cursor() as cursor:
+        for attempt in range(2):
+            try:
+                cursor.execute(
+                    f"SELECT n, (SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger'"  # noqa: S608  (constant names)
+                    f" AND name LIKE '{_WRITES_TABLE}%%' AND tbl_name = %s),"
+                    " (SELECT count(*) FROM sqlite_temp_master WHERE name = %s)"
+                    f" FROM temp.{_WRITES_TABLE}",
+                    [table, table],
+                )
+                n, triggers, shadows = cursor.fetchone()
+            except OperationalError:
+                n, triggers, shadows = None, 0, 0
+            if n is not None and triggers == len(_OPS) and shadows == 0:
+                cursor.execute("PRAGMA main.schema_version")
+                main_version = cursor.fetchone()[0]
+                cursor.execute("PRAGMA temp.schema_version")
+                return int(n), int(main_version), int(cursor.fetchone()[0])
+            if attempt == 0 and shadows == 0:
+                _watch_install(cursor, table)
+    return None
+
+
+def _watch_install(cursor: object, table: str) -> None:
+    """Made on a connection's first check in a transaction, and again whenever a table rebuild or a
+    DROP took the triggers away or moved them (a rollback takes them away too)."""
+    quoted = connection.ops.quote_name(table)
     execute = cursor.execute  # type: ignore[attr-defined]
     execute(f"CREATE TEMP TABLE IF NOT EXISTS {_WRITES_TABLE} (n INTEGER NOT NULL)")
     execute(f"INSERT INTO temp.{_WRITES_TABLE} (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM temp.{_WRITES_TABLE})")  # noqa: S608  (constant names)
-    for op in ("INSERT", "UPDATE", "DELETE"):
-        trigger = f"{_WRITES_TABLE}_{op.lower()} AFTER {op} ON main.{table}"
-        execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger} BEGIN UPDATE {_WRITES_TABLE} SET n = n + 1; END")  # noqa: S608  (constant names)
+    for op in _OPS:
+        name = f"{_WRITES_TABLE}_{op.lower()}"
+        execute(f"DROP TRIGGER IF EXISTS temp.{name}")
+        body = f"BEGIN UPDATE {_WRITES_TABLE} SET n = n + 1; END"  # noqa: S608  (constant names)
+        execute(f"CREATE TEMP TRIGGER {name} AFTER {op} ON main.{quoted} {body}")
 
 
 def _lines_any_order(randomization_list_id: int) -> str:

@@ -239,3 +239,51 @@ def test_each_transaction_reads_the_list_again_and_allocations_in_one_transactio
     once = transaction.get_connection().vendor == "sqlite"
     assert len(list_reads) == (3 if once else 4)
     assert Allocation.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_an_entry_added_on_this_connection_after_the_proof_is_seen_by_the_next_check(
+    users: Any, protocol_loaded: Any
+) -> None:
+    """An insert (which the append-only trigger allows) changes no schema: the write counter alone sees it."""
+    rl = randomization_list_create(by=users["unblinded"], per_stratum=8)
+    assert services.list_intact(rl)
+    last = ListEntry.objects.filter(randomization_list=rl, stratum="CRP<2|M").order_by("sequence").last()
+    ListEntry.objects.create(
+        randomization_list=rl,
+        stratum=last.stratum,
+        sequence=last.sequence + 1,
+        block_number=last.block_number + 1,
+        block_size=4,
+        arm="IFX",
+        randomization_number="EXTRA-1",
+    )
+    assert not services.list_intact(rl)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ["temporary copy", "watch dropped"])
+def test_a_schema_change_after_the_proof_makes_the_next_check_read_the_list(
+    users: Any, protocol_loaded: Any, route: str
+) -> None:
+    """A temporary table that shadows the entries, or the watching triggers dropped before a change:
+    the schema's version moved, so nothing proved before is trusted."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the proof is kept on SQLite only; PostgreSQL reads the list at every check")
+    rl = randomization_list_create(by=users["unblinded"], per_stratum=8)
+    assert services.list_intact(rl)
+    table = ListEntry._meta.db_table
+    entry = ListEntry.objects.filter(randomization_list=rl).order_by("stratum", "sequence").last()
+    flipped = "PBO" if entry.arm == "IFX" else "IFX"
+    with connection.cursor() as cur:
+        if route == "temporary copy":
+            cur.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM main."{table}"')  # noqa: S608 - table name from the model
+            cur.execute(f'UPDATE temp."{table}" SET arm = %s WHERE id = %s', [flipped, entry.pk])  # noqa: S608 - as above
+        else:
+            for op in ("insert", "update", "delete"):
+                cur.execute(f"DROP TRIGGER temp.stratum_list_entry_writes_{op}")
+    if route == "watch dropped":
+        _tamper(entry, flipped)
+    assert not services.list_intact(rl)
