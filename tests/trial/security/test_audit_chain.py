@@ -178,3 +178,45 @@ def test_rows_are_read_back_for_sealing_as_verification_reads_them(trial_world: 
     # The world has screening, visits, infusions, bags, labs and events: many tables, many rows.
     assert compared > 100
     assert audit_verify() == []
+
+
+def test_a_row_cannot_be_sealed_twice(trial_data: Any) -> None:
+    # The chain hash is fixed by (previous, table, row id, row hash), so a second seal of one row is the
+    # only way to repeat it, and the database refuses that seal whatever its hashes.
+    from django.db import IntegrityError, transaction
+
+    seal = AuditSeal.objects.order_by("pk").last()
+    assert seal is not None
+    head = chain_head().sha256
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditSeal.objects.create(
+            table_name=seal.table_name,
+            row_id=seal.row_id,
+            row_sha256=seal.row_sha256,
+            previous_sha256=head,
+            chain_sha256=chain_sha256(head, seal.table_name, seal.row_id, seal.row_sha256),
+            sealed_at=seal.sealed_at,
+        )
+
+
+def test_it_reports_a_forked_chain(trial_data: Any) -> None:
+    # A forged row sealed with well-formed hashes, but chained after the seal before the head (a fork):
+    # inserting needs no trigger lifted, and the walk in id order finds the link that does not follow.
+    from trial.core.audit_chain import row_sha256
+
+    _sql(
+        "INSERT INTO core_accessevent (at, kind, username, ip_address, target, detail) VALUES (%s, %s, %s, %s, %s, %s)",
+        ["2026-01-01 00:00:00", "login", "ghost", "10.0.0.1", "", ""],
+    )
+    forged = AccessEvent.objects.get(username="ghost")
+    row_hash = row_sha256(AccessEvent.objects.filter(pk=forged.pk).values().get())
+    fork_from = AuditSeal.objects.order_by("-pk")[0].previous_sha256
+    AuditSeal.objects.create(
+        table_name="core_accessevent",
+        row_id=str(forged.pk),
+        row_sha256=row_hash,
+        previous_sha256=fork_from,
+        chain_sha256=chain_sha256(fork_from, "core_accessevent", str(forged.pk), row_hash),
+        sealed_at=forged.at,
+    )
+    assert _kinds() == ["chain_broken"]
