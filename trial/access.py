@@ -153,6 +153,7 @@ WRITES_TRIAL_DATA = frozenset(
         Capability.FREEZE_FORMS,
         Capability.SIGN_CASEBOOKS,
         Capability.CODE_ADVERSE_EVENTS,
+        Capability.ENTER_REVEALING_LABS,
     }
 )
 # Each returns a refusal message while writes are closed, else None. trial.closeout registers its

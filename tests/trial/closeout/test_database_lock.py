@@ -133,3 +133,13 @@ def test_after_lock_writes_outside_clinical_records_are_refused_too(
     with pytest.raises(RecordLockedError, match="database is locked"):
         randomization_list_create(by=users["unblinded"], per_stratum=8)
     assert RandomizationList.objects.count() == before
+
+
+def test_after_lock_the_unblinded_entry_of_arm_revealing_labs_is_refused(locked_database: Any, users: Any) -> None:
+    # The post-baseline inflammatory labs (trial.blinding) are trial data like any other: their entry,
+    # their import and the queries raised on them are refused at the capability, before anything is read.
+    from trial.access import Capability, require, write_refusal
+
+    assert write_refusal(Capability.ENTER_REVEALING_LABS) is not None
+    with pytest.raises(RecordLockedError, match="database is locked"):
+        require(users["unblinded"], Capability.ENTER_REVEALING_LABS)
