@@ -43,9 +43,10 @@ demo-closed: $(STAMP)
 	DATABASE_URL=$(CLOSED_DB) STRATUM_BROKER_DIR=$(CURDIR)/var/celery-broker-closed$(if $(DEMO_DB),-$(PROTOCOL_NAME)) STRATUM_PORT=8001 bash scripts/run_demo.sh
 
 ## test: the whole suite on SQLite, one pytest worker per core (pytest-xdist; TEST_WORKERS=0 runs it in one process)
+## Whole files per worker, in collection order, where the files with a test marked slow come first (tests/conftest.py).
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## lint: ruff, the format check, mypy, and the layer contract (import-linter)
 lint: $(STAMP)

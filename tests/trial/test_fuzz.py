@@ -176,6 +176,7 @@ def rows_failing_full_clean() -> list[str]:
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_it_answers_malformed_input_everywhere_without_a_server_error_or_a_bad_row(
     users: dict[str, Any], trial_world: Any
 ) -> None:

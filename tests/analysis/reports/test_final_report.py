@@ -23,7 +23,7 @@ from trial.participants.models import Participant
 from trial.safety.models import AdverseEvent
 
 # One pytest worker builds the closed trial once and runs every test that reads it.
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("closed-trial")]
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("closed-trial"), pytest.mark.slow]
 
 EVERYONE = [
     "coordinator",

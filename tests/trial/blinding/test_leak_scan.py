@@ -101,6 +101,7 @@ def scan(
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_it_finds_no_arm_anywhere_for_any_blinded_role(client: Any, users: dict[str, Any], trial_world: Any) -> None:
     report: dict[str, list[str]] = {}
     for username in BLINDED:

@@ -179,6 +179,7 @@ def _audited_writes(user: Any) -> int:
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_no_blinded_role_learns_an_arm_after_trying_every_write_it_can_reach(
     users: dict[str, Any], trial_world: Any
 ) -> None:

@@ -47,6 +47,7 @@ def table() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("target", calibration.TARGETS, ids=lambda t: t.label)
+@pytest.mark.slow
 def test_the_generator_meets_each_published_target_over_seeds_1_to_200(
     table: pd.DataFrame, target: calibration.Target
 ) -> None:
