@@ -102,7 +102,10 @@ def _continuous_row(label: str, data: pd.DataFrame, column: str, arms: tuple[str
     a, c = arms
     xa = data.loc[data["arm"] == a, column].dropna().astype(float)
     xc = data.loc[data["arm"] == c, column].dropna().astype(float)
-    normal = all(len(x) >= 3 and sps.shapiro(x).pvalue >= NORMALITY_ALPHA for x in (xa, xc))
+    # Shapiro-Wilk needs at least 3 values that are not all equal: an arm whose values are all one number
+    # (a small trial, or a measure recorded in steps) has no shape to test, so it is summarised and
+    # compared nonparametrically rather than by a P that scipy warns is meaningless.
+    normal = all(len(x) >= 3 and x.min() < x.max() and sps.shapiro(x).pvalue >= NORMALITY_ALPHA for x in (xa, xc))
     frame = data[["arm", column]].astype({column: float})
     # SAP: t tests; Student's (pooled variance) as in the SAP, Mann-Whitney where not normal.
     test = (

@@ -109,6 +109,34 @@ def test_table1_uses_the_t_test_or_mann_whitney_and_says_which() -> None:
     )
 
 
+def test_table1_compares_an_arm_whose_values_are_all_equal_without_a_normality_test() -> None:
+    # Shapiro-Wilk has nothing to test in a constant sample (scipy warns that its P is meaningless):
+    # the row is the nonparametric one, with the P scipy's Mann-Whitney gives, and no warning is raised.
+    import warnings
+
+    rng = np.random.default_rng(5)
+    n = 8
+    baseline = pd.DataFrame(
+        {
+            "participant_id": [f"P{i:02d}" for i in range(2 * n)],
+            "arm": ["IFX"] * n + ["PBO"] * n,
+            "age": sps.norm.ppf(np.linspace(0.05, 0.95, 2 * n), 43, 9),
+            "sex": ["F", "M"] * n,
+            "bmi": rng.normal(32, 7, 2 * n),
+            "bipolar": [False] * (2 * n),
+            "baseline_hamd": [24.0] * n + list(rng.normal(24, 4, n)),
+            "baseline_crp_mg_l": rng.lognormal(1.2, 1.0, 2 * n),
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = report_tables.table1(baseline, ARMS).set_index("characteristic")
+    hamd = table.loc["HAM-D-17 total"]
+    assert (hamd["test"], hamd["kind"]) == ("Mann-Whitney U", "median [IQR]")
+    ref = sps.mannwhitneyu(baseline["baseline_hamd"][:n], baseline["baseline_hamd"][n:])
+    assert hamd["p"] == pytest.approx(ref.pvalue)
+
+
 def test_table2_reproduces_the_published_urinary_leukocyte_esterase_row() -> None:
     # Published: urinary leukocyte esterase 0/30 vs 10/30 (P < .005); headaches 20 (67%) vs 18 (60%).
     ids = [f"P{i:02d}" for i in range(60)]
