@@ -141,7 +141,8 @@ ARM_REVEALING = frozenset(
 
 # Capabilities that write trial data, refused while the database is locked (ICH E6(R3): data are
 # final at lock; 21 CFR 11.10(d)). DISPENSE is not here: lot receipt and wastage (accountability
-# reconciliation) stay open, and the record save guard refuses a participant's pharmacy records.
+# reconciliation) stay open, and the record save guard refuses a participant's pharmacy records and
+# the steps on pharmacy queries (a reconciliation that would open or close one is refused there).
 WRITES_TRIAL_DATA = frozenset(
     {
         Capability.ENTER_DATA,

@@ -15,7 +15,8 @@ from analysis.models import AnalysisRun
 from analysis.powersim import power_simulation_request
 
 # The closed trial is built once for this package, on the one pytest worker that runs its tests.
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("closed-trial")]
+# Slow like test_final_report.py, so the two files that share the closed trial (conftest.py) stay together.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("closed-trial"), pytest.mark.slow]
 
 EVERYONE = [
     "coordinator",

@@ -143,3 +143,46 @@ def test_after_lock_the_unblinded_entry_of_arm_revealing_labs_is_refused(locked_
     assert write_refusal(Capability.ENTER_REVEALING_LABS) is not None
     with pytest.raises(RecordLockedError, match="database is locked"):
         require(users["unblinded"], Capability.ENTER_REVEALING_LABS)
+
+
+def test_after_lock_the_unblinded_lab_pages_still_read_and_the_import_says_the_database_is_locked(
+    locked_database: Any, locked_casebook: Any, login: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = login("unblinded")
+    visit = locked_casebook.visits.order_by("pk").first()
+    assert client.get(f"/visits/{visit.pk}/labs/results/").status_code == 200
+    assert client.get("/visits/labs/import/").status_code == 200
+    # The lock is what the user hears, before any complaint about the file's rows.
+    upload = SimpleUploadedFile(
+        "labs.csv", b"participant_id,visit,tube_id,analyte,value\nX,W0,T1,crp,1\n", content_type="text/csv"
+    )
+    response = client.post("/visits/labs/import/", {"file": upload, "assay_batch": "B1"})
+    assert response.status_code == 200 and "database is locked" in response.content.decode()
+
+
+def test_after_lock_a_pharmacy_query_step_is_refused_by_the_record_guard(
+    locked_database: Any, locked_casebook: Any, users: dict[str, Any]
+) -> None:
+    # A pharmacy-only query is the pharmacy's (Capability.DISPENSE), which stays open at lock for drug
+    # accountability; the query itself is a record of the participant's, refused while the database is locked.
+    from trial.access import Capability, write_refusal
+    from trial.queries.models import DataQuery, QueryMessage
+    from trial.queries.services import query_answer, query_step_capability
+
+    query = DataQuery.objects.create(
+        participant=locked_casebook,
+        form="pharmacy",
+        field="dispensing",
+        text="Bag not given",
+        audience=DataQuery.Audience.PHARMACY,
+        source=DataQuery.Source.RECONCILIATION,
+    )
+    assert query_step_capability(query, Capability.ANSWER_QUERIES) == Capability.DISPENSE
+    assert write_refusal(Capability.DISPENSE) is None
+    messages = QueryMessage.objects.count()
+    with pytest.raises(RecordLockedError, match="database is locked"):
+        query_answer(query=query, text="Given at 10:40", by=users["pharmacist"])
+    query.refresh_from_db()
+    assert query.status == DataQuery.Status.OPEN and QueryMessage.objects.count() == messages
