@@ -27,7 +27,13 @@ from trial.demo.population import stratum
 from trial.demo.records import SyntheticVisit
 from trial.demo.simulated_trial import finished_population, population_with_enrolled, recruitment_end
 from trial.participants.models import Participant
-from trial.participants.services import consent_record, end_of_study_record, participant_screen
+from trial.participants.services import (
+    EndOfStudyEntry,
+    ScreeningEntry,
+    consent_record,
+    ends_of_study_record,
+    participants_screen,
+)
 from trial.pharmacy.services import (
     BagOrder,
     drug_lot_receive,
@@ -167,14 +173,15 @@ def demo_trial_seed(
         end = min((first // SEED_BATCH + 1) * SEED_BATCH, (first // progress_every + 1) * progress_every)
         batch = population[first:end]
         with transaction.atomic(), audit_seals_deferred():
+            screened = _screen_batch(batch, report=report, sites=sites, coordinator=coordinator)
             enrolled = [
                 course
-                for number, sp in enumerate(batch, start=first)
+                for number, (sp, participant) in enumerate(zip(batch, screened, strict=True), start=first)
                 if (
-                    course := _seed_one(
+                    course := _enrol_one(
                         sp,
+                        participant,
                         report=report,
-                        site=_site_of(sp, sites),
                         coordinator=coordinator,
                         unblinded=unblinded,
                         lot=lots[number // people_per_lot],
@@ -213,23 +220,30 @@ class _Enrolled:
     visits: dict[int, Any] = field(default_factory=dict)  # week -> Visit, as last saved
 
 
-def _seed_one(
-    sp: SyntheticParticipant,
-    *,
-    report: SeedReport,
-    site: Any,
-    coordinator: Any,
-    unblinded: Any,
-    lot: Any,
-    seed: int,
-    today: date,
-    config: ProtocolConfig,
-) -> _Enrolled | None:
-    """Screen, consent and randomize one person; their course, when randomized, is entered with the
-    batch's (`_seed_courses`)."""
-    from trial.workspace.services import participant_enrol
+def _screen_batch(
+    batch: list[SyntheticParticipant], *, report: SeedReport, sites: list[Any], coordinator: Any
+) -> list[Participant]:
+    """Screen a batch's people together (`participants_screen`: each one's checks and audit trail, as
+    one at a time), at the sites they were spread over."""
+    people = participants_screen(
+        entries=[
+            ScreeningEntry(
+                site=_site_of(sp, sites),
+                sex=sp.sex,
+                date_of_birth=sp.date_of_birth,
+                screening=_screening_data(sp),
+                screening_number=sp.screening_number,
+            )
+            for sp in batch
+        ],
+        by=coordinator,
+    )
+    report.screened += len(people)
+    return people
 
-    screening = {
+
+def _screening_data(sp: SyntheticParticipant) -> dict[str, Any]:
+    return {
         "screening_date": sp.screening_date,
         "screening_crp_mg_l": round(sp.screening_crp_mg_l, 2),
         "qids_sr": sp.qids_sr,
@@ -242,15 +256,24 @@ def _seed_one(
         "height_cm": round(sp.height_cm, 1),
         "weight_kg": round(sp.weight_kg, 1),
     } | dict(sp.criteria.items())
-    participant = participant_screen(
-        site=site,
-        sex=sp.sex,
-        date_of_birth=sp.date_of_birth,
-        screening=screening,
-        by=coordinator,
-        screening_number=sp.screening_number,
-    )
-    report.screened += 1
+
+
+def _enrol_one(
+    sp: SyntheticParticipant,
+    participant: Participant,
+    *,
+    report: SeedReport,
+    coordinator: Any,
+    unblinded: Any,
+    lot: Any,
+    seed: int,
+    today: date,
+    config: ProtocolConfig,
+) -> _Enrolled | None:
+    """Consent and randomize one screened person; their course, when randomized, is entered with the
+    batch's (`_seed_courses`)."""
+    from trial.workspace.services import participant_enrol
+
     if participant.status == Participant.Status.SCREEN_FAILED:
         report.screen_failed += 1
         return None
@@ -365,8 +388,12 @@ def _seed_courses(
     events = [(e.participant, _adverse_event_data(ae)) for e in enrolled for ae in e.course.adverse_events]
     adverse_events_create(events=events, by=coordinator)
     report.adverse_events += len(events)
-    for e in enrolled:
-        _seed_close(e, report=report, coordinator=coordinator, aspirin_mg=aspirin_mg)
+    ends = [
+        end
+        for e in enrolled
+        if (end := _seed_close(e, report=report, coordinator=coordinator, aspirin_mg=aspirin_mg)) is not None
+    ]
+    ends_of_study_record(entries=ends, by=coordinator)
 
 
 def _adverse_event_data(ae: Any) -> dict[str, Any]:
@@ -443,8 +470,9 @@ def _infusion_data(sv: SyntheticVisit) -> dict[str, Any]:
     }
 
 
-def _seed_close(e: _Enrolled, *, report: SeedReport, coordinator: Any, aspirin_mg: float) -> None:
-    """A participant's medications, the edit checks, and the end of study."""
+def _seed_close(e: _Enrolled, *, report: SeedReport, coordinator: Any, aspirin_mg: float) -> EndOfStudyEntry | None:
+    """A participant's medications and edit checks; their end of study, if they reached it, is
+    returned for the batch's (`ends_of_study_record`)."""
     participant, course, index = e.participant, e.course, e.index
     baseline = course.visits[0].date if course.visits else None
     if baseline is not None and index % 20 == 7:
@@ -466,22 +494,19 @@ def _seed_close(e: _Enrolled, *, report: SeedReport, coordinator: Any, aspirin_m
     # weight changes), so the demo's data manager has real queries to work through.
     edit_checks_run(participant=participant, by=coordinator)
     if course.withdrawal is not None:
-        end_of_study_record(
+        report.withdrawn += 1
+        return EndOfStudyEntry(
             participant=participant,
             outcome="withdrawn",
             end_date=course.withdrawal.date,
             reason=course.withdrawal.reason,
-            by=coordinator,
         )
-        report.withdrawn += 1
-    elif course.completed:
-        last = next(v for v in course.visits if v.week == max(x.week for x in course.visits))
-        end_of_study_record(
-            participant=participant, outcome="completed", end_date=last.date, reason="completed", by=coordinator
-        )
+    if course.completed:
         report.completed += 1
-    else:
-        report.in_follow_up += 1
+        last = next(v for v in course.visits if v.week == max(x.week for x in course.visits))
+        return EndOfStudyEntry(participant=participant, outcome="completed", end_date=last.date, reason="completed")
+    report.in_follow_up += 1
+    return None
 
 
 __all__ = ["AdverseEvent", "AlreadySeededError", "SeedReport", "demo_trial_seed"]

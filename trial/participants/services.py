@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,7 +12,8 @@ from django.db import connection, transaction
 from django.db.models.functions import Length
 
 from trial.access import Capability, require
-from trial.core.services import record_save
+from trial.core.batches import in_batches
+from trial.core.services import record_save, records_create, records_update
 from trial.core.types import Actor
 from trial.participants import eligibility
 from trial.participants.models import Consent, EndOfStudy, NumberSeries, Participant, Screening
@@ -61,17 +63,22 @@ def _next_number(prefix: str, field: str, width: int = 4) -> str:
     same highest number and collide on the unique constraint; the lock makes the second wait for
     the first to commit, as randomization does with the stratum cursor.
     """
+    return _next_numbers(prefix, field, 1, width)[0]
+
+
+def _next_numbers(prefix: str, field: str, count: int, width: int = 4) -> list[str]:
+    """The next `count` numbers of a series, in order, under one lock of its counter (`_next_number`)."""
     series = _series_locked(prefix, field)
-    candidate = f"{prefix}{series.last + 1:0{width}d}"
+    candidates = [f"{prefix}{series.last + i:0{width}d}" for i in range(1, count + 1)]
     # The counter is the series; the numbers in use are read (a scan of the prefix, which grows with
-    # the trial) only for a new counter, or when the next number is taken already (a participant
-    # written with its number outside screening).
-    if series.last == 0 or Participant.objects.filter(**{field: candidate}).exists():
+    # the trial) only for a new counter, or when one of the next numbers is taken already (a
+    # participant written with its number outside screening).
+    if series.last == 0 or Participant.objects.filter(**{f"{field}__in": candidates}).exists():
         series.last = max(series.last, _highest_in_use(prefix, field))
-        candidate = f"{prefix}{series.last + 1:0{width}d}"
-    series.last += 1
+        candidates = [f"{prefix}{series.last + i:0{width}d}" for i in range(1, count + 1)]
+    series.last += count
     series.save(update_fields=["last"])
-    return candidate
+    return candidates
 
 
 def _series_locked(prefix: str, field: str) -> NumberSeries:
@@ -154,6 +161,84 @@ def participant_screen(
     return participant
 
 
+@dataclass(frozen=True)
+class ScreeningEntry:
+    """One person's screening, as `participant_screen` takes it."""
+
+    site: Site
+    sex: str
+    date_of_birth: date
+    screening: Mapping[str, Any]
+    screening_number: str | None = None
+
+
+def participants_screen(*, entries: Sequence[ScreeningEntry], by: Actor) -> list[Participant]:
+    """Many people screened at once (`participant_screen` for each), in the order given: a screening
+    log carried over from another system, a synthetic trial. All or nothing.
+
+    The same checks and the same audit trail as one at a time: the role and each site's reach; each
+    person and screening validated; eligibility from the data; the participant created ("Initial
+    entry"), then its status set with the same reason ("Screening completed: eligible" or "... screen
+    failure"). Numbers given explicitly must be new and given once; they move their series on before
+    the others are handed out, each series under one lock of its counter.
+    """
+    user = require(by, Capability.ENTER_DATA)
+    entries = list(entries)
+    if not entries:
+        return []
+    for site in {e.site.pk: e.site for e in entries}.values():
+        site_require(user, site)
+    given = [e.screening_number for e in entries if e.screening_number]
+    twice = next((n for i, n in enumerate(given) if n in given[:i]), None)
+    if twice is not None:
+        raise ValidationError(f"The screening number {twice} is given twice. Nothing was saved.")
+    with transaction.atomic():
+        # Under the series' lock, so a screening given the same number at the same moment is seen.
+        in_series = [n for n in given if n.startswith("S") and n[1:].isdigit()]
+        if in_series:
+            _number_given("S", "screening_number", max(in_series, key=lambda n: int(n[1:])))
+        for batch in in_batches(given):
+            taken = Participant.objects.filter(screening_number__in=batch).values_list("screening_number", flat=True)
+            if clash := taken.first():
+                raise ValidationError(f"The screening number {clash} is in use already. Nothing was saved.")
+        numbers = iter(_next_numbers("S", "screening_number", len(entries) - len(given)))
+        by_site: dict[int, list[ScreeningEntry]] = {}
+        for e in entries:
+            by_site.setdefault(e.site.pk, []).append(e)
+        ids = {
+            pk: iter(_next_numbers(f"{site_entries[0].site.code}-", "participant_id", len(site_entries)))
+            for pk, site_entries in by_site.items()
+        }
+        participants = records_create(
+            [
+                Participant(
+                    screening_number=e.screening_number or next(numbers),
+                    participant_id=next(ids[e.site.pk]),
+                    site=e.site,
+                    sex=e.sex,
+                    date_of_birth=e.date_of_birth,
+                )
+                for e in entries
+            ],
+            by=user,
+        )
+        entered = set(SCREENING_MEASURES + attested_criteria())
+        screenings = []
+        for participant, e in zip(participants, entries, strict=True):
+            scr = Screening(participant=participant, **{k: v for k, v in e.screening.items() if k in entered})
+            _apply_eligibility(scr, e.date_of_birth)
+            screenings.append(scr)
+        records_create(screenings, by=user)
+        for eligible in (True, False):
+            outcome = [p for p, scr in zip(participants, screenings, strict=True) if scr.eligible is eligible]
+            for p in outcome:
+                p.status = Participant.Status.ELIGIBLE if eligible else Participant.Status.SCREEN_FAILED
+            records_update(
+                outcome, by=user, reason="Screening completed: " + ("eligible" if eligible else "screen failure")
+            )
+    return participants
+
+
 @transaction.atomic
 def screening_update(*, screening: Screening, data: Mapping[str, Any], by: Actor, reason: str) -> Screening:
     by = require(by, Capability.ENTER_DATA)
@@ -230,3 +315,80 @@ def end_of_study_record(
     # The caller's copy follows, so it can be saved again without a false conflict.
     given.status, given.version, given.updated_at = participant.status, participant.version, participant.updated_at
     return eos
+
+
+@dataclass(frozen=True)
+class EndOfStudyEntry:
+    """One participant's end of study, as `end_of_study_record` takes it."""
+
+    participant: Participant
+    outcome: str
+    end_date: date
+    reason: str
+    details: str = ""
+
+
+def ends_of_study_record(*, entries: Sequence[EndOfStudyEntry], by: Actor) -> list[EndOfStudy]:
+    """Many participants' ends of study at once (`end_of_study_record` for each): a casebook
+    transcribed after the fact, a synthetic trial. All or nothing.
+
+    The same checks and audit trail as one at a time: the role and each participant's reach; the
+    participants read under lock, each randomized and without an end of study; each record validated;
+    then the status set (completed or withdrawn) with the reason "End of study: ...".
+    """
+    user = require(by, Capability.ENTER_DATA)
+    entries = list(entries)
+    if not entries:
+        return []
+    for e in entries:
+        participant_require(user, e.participant)
+    pks = [e.participant.pk for e in entries]
+    twice = next((e.participant for i, e in enumerate(entries) if e.participant.pk in pks[:i]), None)
+    if twice is not None:
+        raise ValidationError(f"The end of study of {twice} is given twice. Nothing was saved.")
+    with transaction.atomic():
+        # Locked, as one at a time: an end of study submitted at the same moment waits, then is seen.
+        locked = Participant.objects.select_for_update().in_bulk(pks)
+        ended: set[int] = set()
+        for batch in in_batches(pks):
+            ended |= set(EndOfStudy.objects.filter(participant_id__in=batch).values_list("participant_id", flat=True))
+        for e in entries:
+            participant = locked[e.participant.pk]
+            if participant.pk in ended:
+                raise ValidationError(f"The end of study is already recorded for {participant}. Nothing was saved.")
+            if participant.status != Participant.Status.RANDOMIZED:
+                raise ValidationError(
+                    f"Only a randomized participant can end the study ({participant}: "
+                    f"{participant.get_status_display()}). Nothing was saved."
+                )
+        records = records_create(
+            [
+                EndOfStudy(
+                    participant=locked[e.participant.pk],
+                    outcome=e.outcome,
+                    end_date=e.end_date,
+                    reason=e.reason,
+                    details=e.details,
+                )
+                for e in entries
+            ],
+            by=user,
+        )
+        # One change per reason: the reason is each history row's own (21 CFR 11.10(e)).
+        by_reason: dict[str, list[Participant]] = {}
+        for e in entries:
+            participant = locked[e.participant.pk]
+            participant.status = (
+                Participant.Status.COMPLETED
+                if e.outcome == EndOfStudy.Outcome.COMPLETED
+                else Participant.Status.WITHDRAWN
+            )
+            by_reason.setdefault(e.reason, []).append(participant)
+        for reason, participants in by_reason.items():
+            records_update(participants, by=user, reason=f"End of study: {reason}")
+        # The callers' copies follow, so they can be saved again without a false conflict.
+        for e in entries:
+            saved = locked[e.participant.pk]
+            e.participant.status, e.participant.version = saved.status, saved.version
+            e.participant.updated_at = saved.updated_at
+    return records

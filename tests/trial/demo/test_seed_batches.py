@@ -16,17 +16,17 @@ pytestmark = pytest.mark.django_db
 
 def test_a_failure_rolls_back_its_batch_and_keeps_the_batches_before(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(seeding, "SEED_BATCH", 4)
-    real = seeding._seed_one
+    real = seeding._enrol_one
     entered: list[str] = []
 
-    def failing_sixth(sp: Any, **kwargs: Any) -> Any:
+    def failing_sixth(sp: Any, participant: Any, **kwargs: Any) -> Any:
         if len(entered) == 5:
             raise RuntimeError("the sixth person fails")
-        enrolled = real(sp, **kwargs)
+        enrolled = real(sp, participant, **kwargs)
         entered.append(sp.screening_number)
         return enrolled
 
-    monkeypatch.setattr(seeding, "_seed_one", failing_sixth)
+    monkeypatch.setattr(seeding, "_enrol_one", failing_sixth)
     with pytest.raises(RuntimeError, match="sixth"):
         seeding.demo_trial_seed(participants=8, seed=2013)
     # People 1-4 were the first batch (committed); the fifth was in the failed batch with the sixth.
