@@ -50,6 +50,13 @@ class Visit(ClinicalRecord):
         constraints = [
             models.UniqueConstraint(fields=["participant", "definition"], name="one_visit_per_definition"),
         ]
+        indexes = [
+            # A participant's visits of one status (the visit-order check reads the done ones at every
+            # visit save; the schedule moves the scheduled ones). Without it SQLite, which keeps no
+            # statistics, searches the status index: every done visit of the trial, 0.1 s at 10,000
+            # participants, where this reads the participant's few.
+            models.Index(fields=["participant", "status"], name="visit_participant_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant} {self.definition.code}"
