@@ -205,9 +205,11 @@ def participants_screen(*, entries: Sequence[ScreeningEntry], by: Actor) -> list
         by_site: dict[int, list[ScreeningEntry]] = {}
         for e in entries:
             by_site.setdefault(e.site.pk, []).append(e)
+        # Each series is locked in one order (screening numbers first, then the sites by code, as one
+        # screening takes them), so two calls at once queue instead of deadlocking.
         ids = {
             pk: iter(_next_numbers(f"{site_entries[0].site.code}-", "participant_id", len(site_entries)))
-            for pk, site_entries in by_site.items()
+            for pk, site_entries in sorted(by_site.items(), key=lambda item: item[1][0].site.code)
         }
         participants = records_create(
             [
@@ -230,7 +232,7 @@ def participants_screen(*, entries: Sequence[ScreeningEntry], by: Actor) -> list
             screenings.append(scr)
         records_create(screenings, by=user)
         for eligible in (True, False):
-            outcome = [p for p, scr in zip(participants, screenings, strict=True) if scr.eligible is eligible]
+            outcome = [p for p, scr in zip(participants, screenings, strict=True) if bool(scr.eligible) is eligible]
             for p in outcome:
                 p.status = Participant.Status.ELIGIBLE if eligible else Participant.Status.SCREEN_FAILED
             records_update(
