@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -73,7 +74,9 @@ def _next_numbers(prefix: str, field: str, count: int, width: int = 4) -> list[s
     # The counter is the series; the numbers in use are read (a scan of the prefix, which grows with
     # the trial) only for a new counter, or when one of the next numbers is taken already (a
     # participant written with its number outside screening).
-    if series.last == 0 or Participant.objects.filter(**{f"{field}__in": candidates}).exists():
+    if series.last == 0 or any(
+        Participant.objects.filter(**{f"{field}__in": batch}).exists() for batch in in_batches(candidates)
+    ):
         series.last = max(series.last, _highest_in_use(prefix, field))
         candidates = [f"{prefix}{series.last + i:0{width}d}" for i in range(1, count + 1)]
     series.last += count
@@ -189,7 +192,7 @@ def participants_screen(*, entries: Sequence[ScreeningEntry], by: Actor) -> list
     for site in {e.site.pk: e.site for e in entries}.values():
         site_require(user, site)
     given = [e.screening_number for e in entries if e.screening_number]
-    twice = next((n for i, n in enumerate(given) if n in given[:i]), None)
+    twice = next((n for n, count in Counter(given).items() if count > 1), None)
     if twice is not None:
         raise ValidationError(f"The screening number {twice} is given twice. Nothing was saved.")
     with transaction.atomic():
@@ -301,6 +304,8 @@ def end_of_study_record(
     # Lock the participant: the same end of study submitted twice at once must end the study once;
     # the second waits, then sees the participant has already ended it.
     given, participant = participant, Participant.objects.select_for_update().get(pk=participant.pk)
+    # Asked again of the stored row: the caller's copy could name another site than the record's.
+    participant_require(by, participant)
     if EndOfStudy.objects.filter(participant=participant).exists():
         raise ValidationError("The end of study is already recorded for this participant.")
     if participant.status not in (Participant.Status.RANDOMIZED,):
@@ -345,12 +350,16 @@ def ends_of_study_record(*, entries: Sequence[EndOfStudyEntry], by: Actor) -> li
     for e in entries:
         participant_require(user, e.participant)
     pks = [e.participant.pk for e in entries]
-    twice = next((e.participant for i, e in enumerate(entries) if e.participant.pk in pks[:i]), None)
+    twice = next((pk for pk, count in Counter(pks).items() if count > 1), None)
     if twice is not None:
-        raise ValidationError(f"The end of study of {twice} is given twice. Nothing was saved.")
+        given = next(e.participant for e in entries if e.participant.pk == twice)
+        raise ValidationError(f"The end of study of {given} is given twice. Nothing was saved.")
     with transaction.atomic():
         # Locked, as one at a time: an end of study submitted at the same moment waits, then is seen.
         locked = Participant.objects.select_for_update().in_bulk(pks)
+        for participant in locked.values():
+            # Asked again of the stored rows: a caller's copy could name another site than the record's.
+            participant_require(user, participant)
         ended: set[int] = set()
         for batch in in_batches(pks):
             ended |= set(EndOfStudy.objects.filter(participant_id__in=batch).values_list("participant_id", flat=True))

@@ -52,6 +52,35 @@ def test_after_lock_services_refuse_writes(locked_database: Any, users: dict[str
         make_participant()
 
 
+def test_after_lock_the_bulk_screening_and_end_of_study_services_refuse(
+    locked_database: Any, closed_participant: Any, users: dict[str, Any]
+) -> None:
+    from tests.conftest import ELIGIBLE_SCREENING
+    from trial.participants.models import Participant
+    from trial.participants.services import (
+        EndOfStudyEntry,
+        ScreeningEntry,
+        ends_of_study_record,
+        participants_screen,
+    )
+
+    before = Participant.objects.count()
+    entry = ScreeningEntry(
+        site=closed_participant.site,
+        sex="F",
+        date_of_birth=date(1980, 1, 15),
+        screening=ELIGIBLE_SCREENING | {"screening_date": date.today()},
+    )
+    with pytest.raises(RecordLockedError, match="database is locked"):
+        participants_screen(entries=[entry], by=users["coordinator"])
+    end = EndOfStudyEntry(
+        participant=closed_participant, outcome="completed", end_date=date.today(), reason="completed"
+    )
+    with pytest.raises(RecordLockedError, match="database is locked"):
+        ends_of_study_record(entries=[end], by=users["coordinator"])
+    assert Participant.objects.count() == before
+
+
 def test_after_lock_the_data_entry_form_refuses_with_the_message(
     locked_database: Any, locked_casebook: Any, login: Any
 ) -> None:
