@@ -42,6 +42,28 @@ def attested_criteria() -> tuple[str, ...]:
     return tuple(c.code for c in cfg.inclusion + cfg.exclusion if not c.computed)
 
 
+def _entered(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What screening takes from a form's data: the measures and the criteria attested by the site.
+    Computed criteria are left out: eligibility derives them from the data."""
+    names = set(SCREENING_MEASURES + attested_criteria())
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _screening_outcome(eligible: bool) -> tuple[str, str]:
+    """The status a screening leaves, and the reason its history row gives."""
+    if eligible:
+        return Participant.Status.ELIGIBLE, "Screening completed: eligible"
+    return Participant.Status.SCREEN_FAILED, "Screening completed: screen failure"
+
+
+def _status_at_end(outcome: str) -> str:
+    return Participant.Status.COMPLETED if outcome == EndOfStudy.Outcome.COMPLETED else Participant.Status.WITHDRAWN
+
+
+def _first_repeated(values: Sequence[Any]) -> Any | None:
+    return next((v for v, count in Counter(values).items() if count > 1), None)
+
+
 def _highest_in_use(prefix: str, field: str) -> int:
     # Longest first, then highest: as text "01-9999" sorts after "01-10000", so text order alone
     # would hand out 01-10000 twice once a trial passes 9,999 participants.
@@ -149,18 +171,12 @@ def participant_screen(
         date_of_birth=date_of_birth,
     )
     record_save(participant, by=by)
-    entered = set(SCREENING_MEASURES + attested_criteria())
-    scr = Screening(participant=participant, **{k: v for k, v in screening.items() if k in entered})
+    scr = Screening(participant=participant, **_entered(screening))
     _apply_eligibility(scr, date_of_birth)
     record_save(scr, by=by)
-    participant.status = Participant.Status.ELIGIBLE if scr.eligible else Participant.Status.SCREEN_FAILED
+    participant.status, reason = _screening_outcome(bool(scr.eligible))
     # Written in this transaction, which fails as a whole if this fails: locked (see record_save).
-    record_save(
-        participant,
-        by=by,
-        reason="Screening completed: " + ("eligible" if scr.eligible else "screen failure"),
-        locked=True,
-    )
+    record_save(participant, by=by, reason=reason, locked=True)
     return participant
 
 
@@ -192,7 +208,7 @@ def participants_screen(*, entries: Sequence[ScreeningEntry], by: Actor) -> list
     for site in {e.site.pk: e.site for e in entries}.values():
         site_require(user, site)
     given = [e.screening_number for e in entries if e.screening_number]
-    twice = next((n for n, count in Counter(given).items() if count > 1), None)
+    twice = _first_repeated(given)
     if twice is not None:
         raise ValidationError(f"The screening number {twice} is given twice. Nothing was saved.")
     with transaction.atomic():
@@ -227,20 +243,18 @@ def participants_screen(*, entries: Sequence[ScreeningEntry], by: Actor) -> list
             ],
             by=user,
         )
-        entered = set(SCREENING_MEASURES + attested_criteria())
         screenings = []
         for participant, e in zip(participants, entries, strict=True):
-            scr = Screening(participant=participant, **{k: v for k, v in e.screening.items() if k in entered})
+            scr = Screening(participant=participant, **_entered(e.screening))
             _apply_eligibility(scr, e.date_of_birth)
             screenings.append(scr)
         records_create(screenings, by=user)
         for eligible in (True, False):
             outcome = [p for p, scr in zip(participants, screenings, strict=True) if bool(scr.eligible) is eligible]
+            status, reason = _screening_outcome(eligible)
             for p in outcome:
-                p.status = Participant.Status.ELIGIBLE if eligible else Participant.Status.SCREEN_FAILED
-            records_update(
-                outcome, by=user, reason="Screening completed: " + ("eligible" if eligible else "screen failure")
-            )
+                p.status = status
+            records_update(outcome, by=user, reason=reason)
     return participants
 
 
@@ -255,9 +269,8 @@ def screening_update(*, screening: Screening, data: Mapping[str, Any], by: Actor
         Participant.Status.SCREEN_FAILED,
     ):
         raise ValidationError("Screening data cannot change after randomization; raise a query instead.")
-    for key, value in data.items():
-        if key in SCREENING_MEASURES + attested_criteria():
-            setattr(screening, key, value)
+    for key, value in _entered(data).items():
+        setattr(screening, key, value)
     _apply_eligibility(screening, participant.date_of_birth)
     record_save(screening, by=by, reason=reason)
     new_status = Participant.Status.ELIGIBLE if screening.eligible else Participant.Status.SCREEN_FAILED
@@ -314,9 +327,7 @@ def end_of_study_record(
         )
     eos = EndOfStudy(participant=participant, outcome=outcome, end_date=end_date, reason=reason, details=details)
     record_save(eos, by=by)
-    participant.status = (
-        Participant.Status.COMPLETED if outcome == EndOfStudy.Outcome.COMPLETED else Participant.Status.WITHDRAWN
-    )
+    participant.status = _status_at_end(outcome)
     # Read under its row lock above, in this transaction, which fails as a whole if this fails.
     record_save(participant, by=by, reason=f"End of study: {reason}", locked=True)
     # The caller's copy follows, so it can be saved again without a false conflict.
@@ -350,7 +361,7 @@ def ends_of_study_record(*, entries: Sequence[EndOfStudyEntry], by: Actor) -> li
     for e in entries:
         participant_require(user, e.participant)
     pks = [e.participant.pk for e in entries]
-    twice = next((pk for pk, count in Counter(pks).items() if count > 1), None)
+    twice = _first_repeated(pks)
     if twice is not None:
         given = next(e.participant for e in entries if e.participant.pk == twice)
         raise ValidationError(f"The end of study of {given} is given twice. Nothing was saved.")
@@ -389,11 +400,7 @@ def ends_of_study_record(*, entries: Sequence[EndOfStudyEntry], by: Actor) -> li
         by_reason: dict[str, list[Participant]] = {}
         for e in entries:
             participant = locked[e.participant.pk]
-            participant.status = (
-                Participant.Status.COMPLETED
-                if e.outcome == EndOfStudy.Outcome.COMPLETED
-                else Participant.Status.WITHDRAWN
-            )
+            participant.status = _status_at_end(e.outcome)
             by_reason.setdefault(e.reason, []).append(participant)
         for reason, participants in by_reason.items():
             records_update(participants, by=user, reason=f"End of study: {reason}")
